@@ -1,0 +1,5 @@
+#include "common/version.hpp"
+
+namespace shoal {
+const char *version() { return "0.1.0"; }
+} // namespace shoal

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# shoal set-up: installs what is missing (Debian 12, root), configures and
+# builds, then either runs the main job or the whole test suite.
+#
+#   scripts/setup.sh run   [config.ini]   the main job (default: configs/default.ini)
+#   scripts/setup.sh test                 the whole test suite, ending with "N passed, N failed"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+PKGS=(build-essential g++ meson ninja-build pkg-config python3
+      libdpdk-dev dpdk libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev
+      iproute2 iputils-ping iputils-arping tcpdump tshark curl python3-matplotlib
+      clang libclang-rt-14-dev)
+
+install_missing() {
+  local missing=()
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "==> installing: ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "error: packages missing and not root: ${missing[*]}" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+build() { # build DIR [meson options...]
+  local dir=$1
+  shift
+  if [[ ! -f $dir/build.ninja ]]; then
+    echo "==> meson setup $dir $*"
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; exit 1; }
+    rm -f "$dir.setup.log"
+  fi
+  echo "==> building $dir"
+  ninja -C "$dir"
+}
+
+mode=${1:-}
+shift || true
+case $mode in
+run)
+  install_missing
+  build build
+  exec "$ROOT/scripts/demo.sh" "${1:-configs/default.ini}"
+  ;;
+test)
+  install_missing
+  build build
+  # The unit and simulation suites again under ASan + UBSan.
+  build build-san -Dsanitize=true -Dbenchmarks=false -Dinterop=false
+  rc=0
+  echo "==> test suite (build/)"
+  meson test -C build --print-errorlogs --num-processes 2 || rc=1
+  echo "==> unit + simulation suites under AddressSanitizer + UBSan (build-san/)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    meson test -C build-san --print-errorlogs --num-processes 2 --suite unit --suite sim || rc=1
+  python3 scripts/test_summary.py build/meson-logs/testlog.json build-san/meson-logs/testlog.json || rc=1
+  exit $rc
+  ;;
+*)
+  echo "usage: $0 run [config.ini] | test" >&2
+  exit 2
+  ;;
+esac
