@@ -1,0 +1,135 @@
+#pragma once
+// shoal::tcp::Engine — the TCP protocol core of one shard.
+//
+// CONTRACT HEADER (written by the lead so lib/sim, lib/shard and lib/api can
+// be built at the same time as the engine). The TCP engineer owns this file:
+// extend it freely, but do not rename or remove what is declared here without
+// telling the lead.
+//
+// The engine knows nothing of NIC queues or Ethernet. It consumes IPv4
+// datagrams carrying TCP (rte_mbuf, data starting at the IPv4 header) and a
+// clock value, and produces IPv4 datagrams through a PacketOutput. One engine
+// per shard; it is never touched by another thread.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include <rte_mbuf.h>
+
+#include "common/time.hpp"
+#include "wire/addr.hpp"
+#include "wire/ipv4.hpp"
+
+namespace shoal::tcp {
+
+class Connection;
+class Engine;
+
+struct FourTuple {
+  wire::Ipv4Addr local_addr, remote_addr;
+  uint16_t local_port = 0, remote_port = 0;
+  bool operator==(const FourTuple &) const = default;
+};
+
+// Why a connection ended; reported once through ConnectionHandler::on_closed.
+enum class CloseReason : uint8_t {
+  normal,    // both FINs exchanged (and TIME_WAIT handed to the table, if ours)
+  reset,     // an acceptable RST arrived
+  refused,   // RST in answer to our SYN (connect to a closed port)
+  timed_out, // SYN/SYN-ACK/data retransmissions or keepalive probes exhausted, user timeout
+  aborted,   // the application called abort() (SO_LINGER 0): RST sent, no TIME_WAIT
+};
+const char *to_string(CloseReason);
+
+// Application callbacks, run on the owning shard inside Engine::input/advance.
+// After on_closed returns the Connection object is gone.
+class ConnectionHandler {
+public:
+  virtual ~ConnectionHandler() = default;
+  virtual void on_connected(Connection &) {} // ESTABLISHED (active open done, or accepted)
+  virtual void on_readable(Connection &) {}  // new in-order data
+  virtual void on_writable(Connection &) {}  // send space freed
+  virtual void on_peer_closed(Connection &) {} // FIN received: end of stream
+  virtual void on_closed(Connection &, CloseReason) {}
+};
+
+// Called for each connection a listener accepts; returns its handler (owned by
+// the caller, must outlive the connection; nullptr refuses it with RST).
+using HandlerFactory = std::function<ConnectionHandler *(Connection &)>;
+
+// Where finished IPv4 datagrams go (the shard resolves ARP and adds Ethernet;
+// the simulator puts them on a virtual link). Ownership of the mbuf passes.
+// The engine leaves at least RTE_PKTMBUF_HEADROOM - 40 bytes of headroom.
+class PacketOutput {
+public:
+  virtual ~PacketOutput() = default;
+  virtual void transmit(rte_mbuf *ip_packet) = 0;
+};
+
+struct EngineConfig {
+  wire::Ipv4Addr local_address{};
+  uint16_t mtu = 1500; // our MSS = mtu - 40
+  // SYN retransmission: 1, 2, 4, 8, 16 s then give up (syn_retries = 5 -> 31 s + last wait).
+  Duration initial_rto = std::chrono::seconds(1);
+  int syn_retries = 5;
+  int synack_retries = 5;
+  Duration msl = std::chrono::seconds(30); // TIME_WAIT lasts 2 * msl
+  Duration fin_wait2_timeout = std::chrono::seconds(60);
+  Duration keepalive_idle = std::chrono::seconds(7200);
+  Duration keepalive_interval = std::chrono::seconds(75);
+  int keepalive_probes = 9;
+  uint32_t max_connections = 65536;
+  uint32_t syn_backlog = 1024;
+  uint32_t accept_backlog = 1024;
+  uint32_t rcv_buf = 256 * 1024;
+  uint32_t snd_buf = 256 * 1024;
+  bool timestamps = true;
+  bool sack = true;
+  bool window_scaling = true;
+  uint16_t ephemeral_port_min = 32768, ephemeral_port_max = 60999;
+  uint32_t challenge_ack_limit_per_s = 1000; // RFC 5961 section 7
+  bool tx_checksum_offload = false;          // else checksums in software
+  // ISN/cookie key: random per engine start (libsodium) unless set (deterministic tests).
+  std::optional<uint64_t> secret_seed;
+};
+
+class Engine {
+public:
+  Engine(const EngineConfig &, rte_mempool *pool, PacketOutput &out, Instant now);
+  ~Engine(); // frees every connection and buffered mbuf without sending anything
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  // One received IPv4 datagram (protocol TCP), already parsed and validated
+  // at the IP layer by the caller; data offset of `m` at the IPv4 header.
+  // The engine takes ownership of `m`.
+  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+  // Convenience for the simulator: parses the IPv4 header itself (drops + counts bad ones).
+  void input_ipv4(rte_mbuf *m, Instant now);
+
+  // Runs timers due at `now`.
+  void advance(Instant now);
+  // When advance() next has something to do (nullopt: no timer armed).
+  std::optional<Instant> next_timer() const;
+
+  // Passive open on local_port (RFC 9293 3.10.1 OPEN, passive). Returns false if already listening.
+  bool listen(uint16_t local_port, HandlerFactory factory);
+  void unlisten(uint16_t local_port);
+  // Active open; local_port 0 picks an ephemeral port. nullptr when no port/slot is free.
+  Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
+                      uint16_t local_port = 0);
+
+  // Live connections in the flow table (all states but TIME_WAIT records and CLOSED).
+  size_t connection_count() const;
+  size_t time_wait_count() const;
+  size_t armed_timer_count() const;
+
+  struct Impl;
+
+private:
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace shoal::tcp
