@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 
 #include "common/time.hpp"
+#include "tcp/state.hpp"
 #include "wire/addr.hpp"
 #include "wire/ipv4.hpp"
 
@@ -26,6 +27,7 @@ namespace shoal::tcp {
 
 class Connection;
 class Engine;
+struct Counters;
 
 struct FourTuple {
   wire::Ipv4Addr local_addr, remote_addr;
@@ -48,9 +50,9 @@ const char *to_string(CloseReason);
 class ConnectionHandler {
 public:
   virtual ~ConnectionHandler() = default;
-  virtual void on_connected(Connection &) {} // ESTABLISHED (active open done, or accepted)
-  virtual void on_readable(Connection &) {}  // new in-order data
-  virtual void on_writable(Connection &) {}  // send space freed
+  virtual void on_connected(Connection &) {}   // ESTABLISHED (active open done, or accepted)
+  virtual void on_readable(Connection &) {}    // new in-order data
+  virtual void on_writable(Connection &) {}    // send space freed
   virtual void on_peer_closed(Connection &) {} // FIN received: end of stream
   virtual void on_closed(Connection &, CloseReason) {}
 };
@@ -93,6 +95,10 @@ struct EngineConfig {
   bool tx_checksum_offload = false;          // else checksums in software
   // ISN/cookie key: random per engine start (libsodium) unless set (deterministic tests).
   std::optional<uint64_t> secret_seed;
+  // Data/FIN retransmissions before the connection times out (Linux tcp_retries2).
+  int data_retries = 15;
+  Duration max_rto = std::chrono::seconds(120); // back-off cap for data/FIN (not SYN)
+  uint32_t max_time_wait = 262144;              // TIME_WAIT records held at most
 };
 
 class Engine {
@@ -125,6 +131,15 @@ public:
   size_t connection_count() const;
   size_t time_wait_count() const;
   size_t armed_timer_count() const;
+
+  // Inspection (tests, simulator, stats).
+  Connection *find(const FourTuple &); // live connection for the tuple, or nullptr
+  // The tuple's state as seen from here: a live connection's state,
+  // time_wait for a TIME_WAIT record, else closed.
+  State state_of(const FourTuple &) const;
+  const Counters &counters() const;
+  const EngineConfig &config() const;
+  Instant now() const; // the latest time passed to input/advance
 
   struct Impl;
 

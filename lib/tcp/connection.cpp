@@ -1,0 +1,214 @@
+// The application-facing Connection methods: zero-copy receive and send
+// rings, close, abort, options.
+#include <algorithm>
+#include <cstring>
+
+#include "tcp/engine_impl.hpp"
+
+namespace shoal::tcp {
+
+Connection::Connection()
+    : rtx_timer_(&Engine::Impl::rtx_fired, this),
+      keepalive_timer_(&Engine::Impl::keepalive_fired, this),
+      fin_wait2_timer_(&Engine::Impl::fin_wait2_fired, this) {}
+
+Connection::~Connection() = default;
+
+Engine &Connection::engine() {
+  return eng_->self;
+}
+
+uint32_t Connection::rcv_wnd() const {
+  const uint32_t space = rcv_buf_ > rcvq_bytes_ ? rcv_buf_ - rcvq_bytes_ : 0;
+  const uint32_t cur = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
+  return std::max(space, cur);
+}
+
+std::span<const uint8_t> Connection::peek() const {
+  for (const rte_mbuf *s = rcvq_head_; s != nullptr; s = s->next)
+    if (s->data_len != 0)
+      return {rte_pktmbuf_mtod(s, const uint8_t *), s->data_len};
+  return {};
+}
+
+size_t Connection::read(std::span<uint8_t> out) {
+  size_t n = 0;
+  for_each_readable([&](std::span<const uint8_t> s) {
+    size_t take = std::min(s.size(), out.size() - n);
+    if (take > 0)
+      std::memcpy(out.data() + n, s.data(), take);
+    n += take;
+  });
+  consume(n);
+  return n;
+}
+
+void Connection::consume(size_t n) {
+  if (eng_ == nullptr || dead_)
+    return;
+  Engine::Impl::Entry guard(*eng_);
+  n = std::min<size_t>(n, rcvq_bytes_);
+  rcvq_bytes_ -= static_cast<uint32_t>(n);
+  while (n > 0 && rcvq_head_ != nullptr) {
+    rte_mbuf *s = rcvq_head_;
+    if (n >= s->data_len) {
+      n -= s->data_len;
+      rcvq_head_ = s->next;
+      if (rcvq_head_ == nullptr)
+        rcvq_tail_ = nullptr;
+      s->next = nullptr;
+      rte_pktmbuf_free_seg(s);
+    } else {
+      s->data_off = static_cast<uint16_t>(s->data_off + n);
+      s->data_len = static_cast<uint16_t>(s->data_len - n);
+      n = 0;
+    }
+  }
+  eng_->maybe_window_update(*this);
+}
+
+size_t Connection::writable() const {
+  if (dead_ || fin_queued_ || !in_state(state_, SYN_SENT | SYN_RECEIVED | ESTABLISHED | CLOSE_WAIT))
+    return 0;
+  return snd_buf_ > sndq_bytes_ ? snd_buf_ - sndq_bytes_ : 0;
+}
+
+std::span<uint8_t> Connection::reserve(size_t max) {
+  reserved_ = 0;
+  const size_t w = std::min(writable(), max);
+  if (w == 0)
+    return {};
+  if (sndq_tail_ == nullptr || rte_pktmbuf_tailroom(sndq_tail_) == 0) {
+    rte_mbuf *m = rte_pktmbuf_alloc(eng_->pool);
+    if (m == nullptr)
+      return {};
+    m->data_off = 0; // payload only: no headroom needed
+    if (sndq_tail_ != nullptr)
+      sndq_tail_->next = m;
+    else
+      sndq_head_ = m;
+    sndq_tail_ = m;
+  }
+  reserved_ = std::min<size_t>(w, rte_pktmbuf_tailroom(sndq_tail_));
+  return {rte_pktmbuf_mtod_offset(sndq_tail_, uint8_t *, sndq_tail_->data_len), reserved_};
+}
+
+void Connection::commit(size_t n) {
+  if (eng_ == nullptr || dead_ || sndq_tail_ == nullptr)
+    return;
+  n = std::min(n, reserved_);
+  reserved_ = 0;
+  if (n == 0)
+    return;
+  Engine::Impl::Entry guard(*eng_);
+  sndq_tail_->data_len = static_cast<uint16_t>(sndq_tail_->data_len + n);
+  sndq_tail_->pkt_len = sndq_tail_->data_len;
+  sndq_bytes_ += static_cast<uint32_t>(n);
+  eng_->output(*this);
+}
+
+size_t Connection::write(std::span<const uint8_t> bytes) {
+  if (eng_ == nullptr || dead_)
+    return 0;
+  Engine::Impl::Entry guard(*eng_);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    std::span<uint8_t> room = reserve(bytes.size() - done);
+    if (room.empty())
+      break;
+    std::memcpy(room.data(), bytes.data() + done, room.size());
+    sndq_tail_->data_len = static_cast<uint16_t>(sndq_tail_->data_len + room.size());
+    sndq_tail_->pkt_len = sndq_tail_->data_len;
+    sndq_bytes_ += static_cast<uint32_t>(room.size());
+    reserved_ = 0;
+    done += room.size();
+  }
+  if (done > 0)
+    eng_->output(*this);
+  return done;
+}
+
+void Connection::shutdown_write() {
+  if (eng_ == nullptr || dead_ || fin_queued_)
+    return;
+  Engine::Impl::Entry guard(*eng_);
+  reserved_ = 0;
+  switch (state_) {
+  case State::syn_sent:
+  case State::syn_received:
+    // RFC 9293 3.10.4: queued until ESTABLISHED, then FIN-WAIT-1.
+    fin_queued_ = true;
+    break;
+  case State::established:
+    // "Queue this until all preceding SENDs have been segmentized, then form
+    //  a FIN segment and send it. In any case, enter FIN-WAIT-1 state."
+    fin_queued_ = true;
+    eng_->set_state(*this, State::fin_wait_1);
+    eng_->output(*this);
+    break;
+  case State::close_wait:
+    // "Queue this request until all preceding SENDs have been segmentized;
+    //  then send a FIN segment, enter LAST-ACK state."
+    fin_queued_ = true;
+    eng_->set_state(*this, State::last_ack);
+    eng_->output(*this);
+    break;
+  default:
+    break;
+  }
+}
+
+void Connection::close() {
+  if (eng_ == nullptr || dead_ || app_closed_)
+    return;
+  Engine::Impl::Entry guard(*eng_);
+  if (state_ == State::syn_sent) {
+    // "SYN-SENT STATE: Delete the TCB and return 'error: closing' responses."
+    app_closed_ = true;
+    eng_->close_connection(*this, CloseReason::aborted);
+    return;
+  }
+  if (rcvq_bytes_ > 0) {
+    // RFC 1122 4.2.2.13 / RFC 2525 2.17: closing with unread data loses it;
+    // tell the peer with a RST instead of a FIN.
+    count(*eng_, Counter::rst_data_after_close);
+    eng_->send_rst(*this);
+    eng_->close_connection(*this, CloseReason::aborted);
+    return;
+  }
+  app_closed_ = true;
+  if (state_ == State::fin_wait_2)
+    eng_->start_fin_wait2(*this);
+  else
+    shutdown_write();
+}
+
+void Connection::abort() {
+  if (eng_ == nullptr || dead_)
+    return;
+  Engine::Impl::Entry guard(*eng_);
+  // RFC 9293 3.10.5 ABORT: in SYN-RECEIVED and the synchronized states "send
+  // a reset segment <SEQ=SND.NXT><CTL=RST>"; in SYN-SENT just delete the TCB.
+  if (in_state(state_, SYN_RECEIVED | SYNCHRONIZED)) {
+    count(*eng_, Counter::rst_abort);
+    eng_->send_rst(*this);
+  }
+  eng_->close_connection(*this, CloseReason::aborted);
+}
+
+void Connection::set_keepalive(bool on, Duration idle, Duration interval, int probes) {
+  ka_idle_ = idle;
+  ka_interval_ = interval;
+  ka_probes_ = probes;
+  set_keepalive(on);
+}
+
+void Connection::set_keepalive(bool on) {
+  if (eng_ == nullptr || dead_)
+    return;
+  keepalive_on_ = on;
+  ka_probes_sent_ = 0;
+  eng_->start_keepalive(*this);
+}
+
+} // namespace shoal::tcp

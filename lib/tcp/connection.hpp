@@ -1,0 +1,197 @@
+#pragma once
+// shoal::tcp::Connection — one TCP connection (the TCB of RFC 9293 3.3.1) and
+// the zero-copy buffers the application reads from and writes into.
+//
+// Read first: RFC 9293 3.3 (sequence variables, states), 3.10 (event
+// processing), RFC 7323 (window scale, timestamps), RFC 1122 4.2.3.6
+// (keepalive), DESIGN.md "Zero-copy rings for applications".
+//
+// Ownership: connections live in the engine's shard-local pool. The
+// application holds a Connection& only between on_connected (or connect()) and
+// on_closed; after on_closed returns the object is recycled. Every method must
+// be called on the shard that owns the engine.
+//
+// Receive: in-order data stays in the mbufs it arrived in (trimmed in place);
+// the application looks at spans over them and says how much it consumed.
+// Send: the application writes into stack-owned mbufs (reserve/commit);
+// segments reference those bytes with indirect mbufs, so neither the first
+// transmission nor a retransmission copies payload.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <rte_mbuf.h>
+
+#include "common/time.hpp"
+#include "tcp/engine.hpp"
+#include "tcp/seq.hpp"
+#include "tcp/state.hpp"
+#include "timer/timer_wheel.hpp"
+
+namespace shoal::tcp {
+
+class Connection {
+public:
+  State state() const { return state_; }
+  const FourTuple &tuple() const { return tuple_; }
+  Engine &engine();
+  ConnectionHandler *handler() const { return handler_; }
+  void set_handler(ConnectionHandler *h) { handler_ = h; }
+
+  // ---- receive (zero-copy) -------------------------------------------------
+  // Bytes received in order and not yet consumed.
+  size_t readable() const { return rcvq_bytes_; }
+  // The first contiguous readable span (empty if none).
+  std::span<const uint8_t> peek() const;
+  // f(std::span<const uint8_t>) over every readable span, in stream order.
+  template <class F> void for_each_readable(F &&f) const {
+    for (const rte_mbuf *s = rcvq_head_; s != nullptr; s = s->next)
+      if (s->data_len != 0)
+        f(std::span<const uint8_t>(rte_pktmbuf_mtod(s, const uint8_t *), s->data_len));
+  }
+  // Copies up to out.size() readable bytes into `out` and consumes them.
+  size_t read(std::span<uint8_t> out);
+  // Releases the first n readable bytes (n <= readable()); frees fully
+  // consumed mbufs and announces the reopened window when it grew enough.
+  void consume(size_t n);
+  // The peer's FIN has been received (end of stream once readable() == 0).
+  bool peer_closed() const { return fin_received_; }
+
+  // ---- send (mbuf-backed ring) ---------------------------------------------
+  // Send-buffer space left (0 once shutdown_write/close/abort was called).
+  size_t writable() const;
+  // Contiguous writable space in the tail mbuf of the send ring (at most one
+  // mbuf's room and at most `max` and writable()). Empty when full or out of mbufs.
+  std::span<uint8_t> reserve(size_t max);
+  // Makes the first n bytes of the last reserve() sendable (n <= its size).
+  void commit(size_t n);
+  // Convenience: reserve/copy/commit until done or full; returns bytes taken.
+  size_t write(std::span<const uint8_t> bytes);
+  // Committed bytes not yet acknowledged (sent or not).
+  size_t send_queued() const { return sndq_bytes_; }
+
+  // ---- close ---------------------------------------------------------------
+  // Half-close: FIN after the queued data; reading continues (RFC 9293 3.10.4).
+  void shutdown_write();
+  // Graceful close: FIN after the queued data, no callbacks but on_closed
+  // from now on. Unread data at close() (or data arriving afterwards) resets
+  // the connection instead (RFC 1122 4.2.2.13, RFC 2525 2.17).
+  void close();
+  // SO_LINGER 0: RST, discard queued data, no TIME_WAIT; on_closed(aborted).
+  void abort();
+
+  // ---- options -------------------------------------------------------------
+  void set_nodelay(bool on) { nodelay_ = on; }
+  bool nodelay() const { return nodelay_; }
+  // RFC 1122 4.2.3.6. Defaults come from EngineConfig (keepalive off).
+  void set_keepalive(bool on, Duration idle, Duration interval, int probes);
+  void set_keepalive(bool on); // with the engine's configured idle/interval/probes
+  bool keepalive() const { return keepalive_on_; }
+  void set_user_data(void *p) { user_data_ = p; }
+  void *user_data() const { return user_data_; }
+
+  // ---- inspection (tests, stats) -------------------------------------------
+  Seq iss() const { return iss_; }
+  Seq irs() const { return irs_; }
+  Seq snd_una() const { return snd_una_; }
+  Seq snd_nxt() const { return snd_nxt_; }
+  Seq snd_max() const { return snd_max_; }
+  Seq rcv_nxt() const { return rcv_nxt_; }
+  uint32_t snd_wnd() const { return snd_wnd_; } // bytes, scaled
+  uint32_t rcv_wnd() const;                     // bytes we can still accept
+  uint16_t snd_mss() const { return snd_mss_; } // largest payload we send
+  uint16_t rcv_mss() const { return rcv_mss_; } // the MSS we announced
+  uint8_t snd_wscale() const { return snd_wscale_; }
+  uint8_t rcv_wscale() const { return rcv_wscale_; }
+  bool window_scaling() const { return ws_ok_; }
+  bool timestamps() const { return ts_ok_; }
+  bool sack_permitted() const { return sack_ok_; }
+  uint32_t ts_recent() const { return ts_recent_; }
+  Duration rto() const { return rto_; }
+  int retransmit_count() const { return rtx_count_; }
+  int keepalive_probes_sent() const { return ka_probes_sent_; }
+  bool fin_sent() const { return fin_sent_; }
+
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+
+private:
+  friend struct Engine::Impl;
+  friend class ConnectionPool;
+  Connection();
+  ~Connection();
+
+  Engine::Impl *eng_ = nullptr;
+  ConnectionHandler *handler_ = nullptr;
+  void *user_data_ = nullptr;
+  FourTuple tuple_{};
+  State state_ = State::closed;
+
+  // Send sequence space (RFC 9293 3.3.1, Figure 3). snd_max_ is the highest
+  // sequence number sent + 1: after a retransmission timeout snd_nxt_ goes
+  // back to snd_una_ while ACKs up to snd_max_ stay acceptable.
+  Seq iss_{}, snd_una_{}, snd_nxt_{}, snd_max_{};
+  Seq snd_wl1_{}, snd_wl2_{};
+  uint32_t snd_wnd_ = 0;
+  uint32_t max_snd_wnd_ = 0; // largest window the peer offered (RFC 5961 5.2)
+  uint16_t snd_mss_ = 536;
+  uint8_t snd_wscale_ = 0;
+
+  // Receive sequence space (Figure 4).
+  Seq irs_{}, rcv_nxt_{};
+  Seq rcv_adv_{}; // right edge we last advertised: never moves left (RFC 9293 3.8.6.2.2)
+  uint16_t rcv_mss_ = 536;
+  uint8_t rcv_wscale_ = 0;
+
+  // Negotiated options (RFC 7323, RFC 2018).
+  bool ws_ok_ = false, ts_ok_ = false, sack_ok_ = false;
+  uint32_t ts_recent_ = 0; // RFC 7323 4.3: TS.Recent
+  uint32_t ts_offset_ = 0; // per-connection random offset of our TSval clock
+  Seq last_ack_sent_{};    // RFC 7323 4.3: Last.ACK.sent
+
+  // Close bookkeeping.
+  bool fin_queued_ = false;   // shutdown_write/close: FIN goes after the queued data
+  bool fin_sent_ = false;     // our FIN has sequence number fin_seq_
+  bool fin_received_ = false; // peer's FIN consumed (rcv_nxt_ is past it)
+  bool app_closed_ = false;   // close() was called: no reads, only on_closed
+  bool passive_ = false;      // created by a listener
+  bool half_open_ = false;    // counted in the listener's SYN backlog
+  bool dead_ = false;         // closed, waiting to return to the pool
+  bool nodelay_ = false;
+  bool ack_pending_ = false; // an ACK is owed; any segment we send clears it
+  Seq fin_seq_{};
+
+  // Retransmission (SYN, SYN-ACK, data, FIN): RTO doubling from initial_rto.
+  Duration rto_{};
+  int rtx_count_ = 0;
+  timer::Timer rtx_timer_;
+
+  // Keepalive (RFC 1122 4.2.3.6).
+  bool keepalive_on_ = false;
+  int ka_probes_ = 9;
+  int ka_probes_sent_ = 0;
+  Duration ka_idle_{}, ka_interval_{};
+  Instant last_rcv_{}; // last segment received (idle reference)
+  timer::Timer keepalive_timer_;
+
+  // FIN_WAIT_2 timeout for connections the application closed.
+  timer::Timer fin_wait2_timer_;
+
+  // Receive queue: in-order payload segments linked through mbuf->next.
+  rte_mbuf *rcvq_head_ = nullptr, *rcvq_tail_ = nullptr;
+  uint32_t rcvq_bytes_ = 0;
+  uint32_t rcv_buf_ = 0;
+
+  // Send ring: committed bytes from sequence sndq_seq_ on, in direct mbufs
+  // linked through ->next; the application writes into the tail's tailroom.
+  rte_mbuf *sndq_head_ = nullptr, *sndq_tail_ = nullptr;
+  uint32_t sndq_bytes_ = 0;
+  Seq sndq_seq_{};
+  uint32_t snd_buf_ = 0;
+  size_t reserved_ = 0; // size of the last reserve()
+
+  uint16_t listener_port_ = 0; // passive opens: the listener to account against
+  Connection *next_free_ = nullptr;
+};
+
+} // namespace shoal::tcp

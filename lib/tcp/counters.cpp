@@ -1,0 +1,46 @@
+#include "tcp/counters.hpp"
+
+namespace shoal::tcp {
+
+namespace {
+constexpr const char *kNames[] = {
+#define SHOAL_X(name, desc) #name,
+    SHOAL_TCP_COUNTERS(SHOAL_X)
+#undef SHOAL_X
+};
+constexpr const char *kDescriptions[] = {
+#define SHOAL_X(name, desc) desc,
+    SHOAL_TCP_COUNTERS(SHOAL_X)
+#undef SHOAL_X
+};
+} // namespace
+
+const char *counter_name(Counter c) {
+  auto i = static_cast<size_t>(c);
+  return i < kCounterCount ? kNames[i] : "?";
+}
+
+const char *counter_description(Counter c) {
+  auto i = static_cast<size_t>(c);
+  return i < kCounterCount ? kDescriptions[i] : "?";
+}
+
+std::string Counters::to_string() const {
+  std::string out;
+  for (size_t i = 0; i < kCounterCount; ++i)
+    if (value[i] != 0)
+      out += std::string(kNames[i]) + " " + std::to_string(value[i]) + "\n";
+  for (int s = 0; s < kStateCount; ++s)
+    if (in_state[s] != 0)
+      out += std::string("state ") + tcp::to_string(static_cast<State>(s)) + " " +
+             std::to_string(in_state[s]) + "\n";
+  for (int a = 0; a < kStateCount; ++a)
+    for (int b = 0; b < kStateCount; ++b)
+      if (transitions[a][b] != 0)
+        out += std::string("transition ") + tcp::to_string(static_cast<State>(a)) + " -> " +
+               tcp::to_string(static_cast<State>(b)) + " " + std::to_string(transitions[a][b]) +
+               "\n";
+  return out;
+}
+
+} // namespace shoal::tcp

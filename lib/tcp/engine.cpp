@@ -1,0 +1,347 @@
+// Engine construction, open calls, and the connection lifecycle helpers
+// shared by input, timers and the application API.
+#include <algorithm>
+#include <vector>
+
+#include "tcp/engine_impl.hpp"
+
+namespace shoal::tcp {
+
+Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, PacketOutput &out_,
+                   Instant now_)
+    : self(self_), cfg(cfg_), pool(pool_), out(out_), now(now_),
+      wheel(std::chrono::milliseconds{1}, now_), secret(cfg_.secret_seed),
+      flows(secret.table_key()), time_wait(wheel, 2 * cfg_.msl, cfg_.max_time_wait,
+                                           secret.table_key(), &Impl::time_wait_expired, this),
+      conns(cfg_.max_connections), next_ephemeral(cfg_.ephemeral_port_min) {
+  challenge_window_start_ns = to_ns(now_);
+}
+
+Engine::Impl::~Impl() {
+  // Free everything without sending or calling back (the shard is going away).
+  flows.for_each([&](const FourTuple &, Connection *c) {
+    free_buffers(*c);
+    wheel.cancel(c->rtx_timer_);
+    wheel.cancel(c->keepalive_timer_);
+    wheel.cancel(c->fin_wait2_timer_);
+    c->dead_ = true;
+    c->next_free_ = graveyard;
+    graveyard = c;
+  });
+  flows.clear();
+  reap();
+  time_wait.clear();
+}
+
+Connection *Engine::Impl::new_connection(const FourTuple &t) {
+  Connection *c = conns.acquire();
+  if (c == nullptr) {
+    count(*this, Counter::drop_no_memory);
+    return nullptr;
+  }
+  c->eng_ = this;
+  c->tuple_ = t;
+  c->rto_ = cfg.initial_rto;
+  c->rcv_buf_ = cfg.rcv_buf;
+  c->snd_buf_ = cfg.snd_buf;
+  c->ka_idle_ = cfg.keepalive_idle;
+  c->ka_interval_ = cfg.keepalive_interval;
+  c->ka_probes_ = cfg.keepalive_probes;
+  c->ts_offset_ = secret.ts_offset(t);
+  c->last_rcv_ = now;
+  c->rcv_mss_ = our_mss();
+  flows.insert(t, c);
+  return c;
+}
+
+void Engine::Impl::set_state(Connection &c, State s) {
+  State from = c.state_;
+  if (from == s)
+    return;
+  counters.transitions[static_cast<int>(from)][static_cast<int>(s)]++;
+  if (from != State::closed)
+    counters.in_state[static_cast<int>(from)]--;
+  if (s != State::closed)
+    counters.in_state[static_cast<int>(s)]++;
+  c.state_ = s;
+}
+
+void Engine::Impl::free_buffers(Connection &c) {
+  for (rte_mbuf *s = c.rcvq_head_; s != nullptr;) {
+    rte_mbuf *next = s->next;
+    s->next = nullptr;
+    rte_pktmbuf_free_seg(s);
+    s = next;
+  }
+  c.rcvq_head_ = c.rcvq_tail_ = nullptr;
+  c.rcvq_bytes_ = 0;
+  for (rte_mbuf *s = c.sndq_head_; s != nullptr;) {
+    rte_mbuf *next = s->next;
+    s->next = nullptr;
+    rte_pktmbuf_free_seg(s);
+    s = next;
+  }
+  c.sndq_head_ = c.sndq_tail_ = nullptr;
+  c.sndq_bytes_ = 0;
+  c.reserved_ = 0;
+}
+
+void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_time_wait_record) {
+  if (c.dead_)
+    return;
+  c.dead_ = true;
+  free_buffers(c);
+  wheel.cancel(c.rtx_timer_);
+  wheel.cancel(c.keepalive_timer_);
+  wheel.cancel(c.fin_wait2_timer_);
+  flows.erase(c.tuple_);
+  if (c.half_open_) {
+    if (auto it = listeners.find(c.listener_port_); it != listeners.end())
+      it->second.half_open--;
+    c.half_open_ = false;
+  }
+  if (to_time_wait_record)
+    c.state_ = State::closed; // the record carries on the TIME-WAIT count
+  else
+    set_state(c, State::closed);
+  switch (reason) {
+  case CloseReason::normal:
+    count(*this, Counter::closed_normal);
+    break;
+  case CloseReason::reset:
+    count(*this, Counter::closed_reset);
+    break;
+  case CloseReason::refused:
+    count(*this, Counter::closed_refused);
+    break;
+  case CloseReason::timed_out:
+    count(*this, Counter::closed_timed_out);
+    break;
+  case CloseReason::aborted:
+    count(*this, Counter::closed_aborted);
+    break;
+  }
+  c.next_free_ = graveyard;
+  graveyard = &c;
+  if (ConnectionHandler *h = c.handler_) {
+    c.handler_ = nullptr;
+    h->on_closed(c, reason);
+  }
+}
+
+void Engine::Impl::enter_time_wait(Connection &c) {
+  set_state(c, State::time_wait);
+  TimeWaitRecord *r = time_wait.insert(c.tuple_, now);
+  if (r == nullptr) {
+    // Table full: the connection closes without TIME_WAIT protection, as
+    // Linux does when tw_max_buckets is reached.
+    count(*this, Counter::time_wait_full);
+  } else {
+    count(*this, Counter::time_wait_entered);
+    r->snd_nxt = c.snd_nxt_.v;
+    r->rcv_nxt = c.rcv_nxt_.v;
+    r->ts_recent = c.ts_recent_;
+    r->ts_offset = c.ts_offset_;
+    r->has_ts = c.ts_ok_ ? 1 : 0;
+    r->window = window_field(c);
+    r->rcv_wscale = c.rcv_wscale_;
+  }
+  close_connection(c, CloseReason::normal, r != nullptr);
+}
+
+void Engine::Impl::time_wait_expired(void *ctx, TimeWaitRecord &) {
+  auto *e = static_cast<Impl *>(ctx);
+  count(*e, Counter::time_wait_expired);
+  e->counters.in_state[static_cast<int>(State::time_wait)]--;
+  e->counters.transitions[static_cast<int>(State::time_wait)][static_cast<int>(State::closed)]++;
+}
+
+void Engine::Impl::reap() {
+  while (graveyard != nullptr) {
+    Connection *c = graveyard;
+    graveyard = c->next_free_;
+    conns.release(c);
+  }
+}
+
+uint16_t Engine::Impl::pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remote_port) {
+  uint32_t lo = cfg.ephemeral_port_min, hi = cfg.ephemeral_port_max;
+  if (lo == 0 || hi < lo)
+    return 0;
+  uint32_t range = hi - lo + 1;
+  for (uint32_t i = 0; i < range; ++i) {
+    uint16_t port = next_ephemeral;
+    next_ephemeral = static_cast<uint16_t>(port >= hi ? lo : port + 1);
+    FourTuple t{cfg.local_address, remote, port, remote_port};
+    if (listeners.count(port) || flows.contains(t) || time_wait.find(t) != nullptr)
+      continue;
+    return port;
+  }
+  return 0;
+}
+
+Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
+                                  ConnectionHandler *handler, uint16_t local_port) {
+  Entry guard(*this);
+  if (remote.is_unspecified() || remote.is_broadcast() || remote.is_multicast() || remote_port == 0)
+    return nullptr;
+  if (local_port == 0)
+    local_port = pick_ephemeral_port(remote, remote_port);
+  if (local_port == 0)
+    return nullptr;
+  FourTuple t{cfg.local_address, remote, local_port, remote_port};
+  if (flows.contains(t) || time_wait.find(t) != nullptr)
+    return nullptr;
+  Connection *c = new_connection(t);
+  if (c == nullptr)
+    return nullptr;
+  c->handler_ = handler;
+  // RFC 9293 3.10.1 OPEN (active): select an ISS, send a SYN, enter SYN-SENT.
+  c->iss_ = Seq{secret.isn(t, now)};
+  c->snd_una_ = c->iss_;
+  c->snd_nxt_ = c->iss_ + 1;
+  c->snd_max_ = c->snd_nxt_;
+  c->sndq_seq_ = c->iss_ + 1;
+  c->rcv_wscale_ = cfg.window_scaling ? our_window_scale() : 0;
+  set_state(*c, State::syn_sent);
+  count(*this, Counter::active_opens);
+  send_syn(*c);
+  arm_rtx(*c);
+  return c;
+}
+
+bool Engine::Impl::listen(uint16_t port, HandlerFactory factory) {
+  if (port == 0 || listeners.count(port))
+    return false;
+  Listener l;
+  l.port = port;
+  l.factory = std::move(factory);
+  listeners.emplace(port, std::move(l));
+  counters.transitions[static_cast<int>(State::closed)][static_cast<int>(State::listen)]++;
+  counters.in_state[static_cast<int>(State::listen)]++;
+  return true;
+}
+
+void Engine::Impl::unlisten(uint16_t port) {
+  if (listeners.erase(port)) {
+    counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::closed)]++;
+    counters.in_state[static_cast<int>(State::listen)]--;
+  }
+  // Half-open entries of this port stay and finish their handshake; with no
+  // listener left, accept() refuses them with a RST.
+}
+
+void Engine::Impl::advance(Instant t) {
+  Entry guard(*this);
+  // Timer callbacks see now == their own expiry (set in timers.cpp), so a
+  // long jump behaves exactly like advancing tick by tick.
+  wheel.advance(t);
+  now = std::max(now, t);
+}
+
+// ---- Engine: thin forwarding ------------------------------------------------
+
+Engine::Engine(const EngineConfig &cfg, rte_mempool *pool, PacketOutput &out, Instant now)
+    : impl_(std::make_unique<Impl>(*this, cfg, pool, out, now)) {}
+
+Engine::~Engine() = default;
+
+void Engine::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {
+  impl_->input(m, ip, now);
+}
+
+void Engine::input_ipv4(rte_mbuf *m, Instant now) {
+  uint8_t copy[wire::kIpv4MaxHeaderLen];
+  const uint32_t n = std::min<uint32_t>(m->pkt_len, wire::kIpv4MaxHeaderLen);
+  const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, n, copy));
+  wire::Ipv4Repr ip;
+  // The IPv4 header checksum only covers the header: parse what we have,
+  // then check the total length against the whole mbuf chain.
+  const bool verify = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+  if (p == nullptr || n < wire::kIpv4MinHeaderLen) {
+    count(*impl_, Counter::drop_bad_ip);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // parse_ipv4 wants the datagram bytes up to total_length; give it a view
+  // sized by the header's own total length field (bounded by pkt_len).
+  const uint32_t total = uint32_t{p[2]} << 8 | p[3];
+  if (total > m->pkt_len || total < wire::kIpv4MinHeaderLen) {
+    count(*impl_, Counter::drop_bad_ip);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Only the header is contiguous here; parse_ipv4 checks lengths against the
+  // span, so hand it a span that claims the full datagram only when the
+  // first segment holds it.
+  wire::ParseError err;
+  if (rte_pktmbuf_data_len(m) >= total) {
+    err = wire::parse_ipv4({rte_pktmbuf_mtod(m, const uint8_t *), total}, verify, ip);
+  } else {
+    std::vector<uint8_t> flat(total);
+    const auto *all = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, total, flat.data()));
+    err = wire::parse_ipv4({all, total}, verify, ip);
+  }
+  if (err != wire::ParseError::ok) {
+    count(*impl_, Counter::drop_bad_ip);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  impl_->input(m, ip, now);
+}
+
+void Engine::advance(Instant now) {
+  impl_->advance(now);
+}
+
+std::optional<Instant> Engine::next_timer() const {
+  return impl_->wheel.next_expiry();
+}
+
+bool Engine::listen(uint16_t local_port, HandlerFactory factory) {
+  return impl_->listen(local_port, std::move(factory));
+}
+
+void Engine::unlisten(uint16_t local_port) {
+  impl_->unlisten(local_port);
+}
+
+Connection *Engine::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
+                            uint16_t local_port) {
+  return impl_->connect(remote, remote_port, handler, local_port);
+}
+
+size_t Engine::connection_count() const {
+  return impl_->flows.size();
+}
+size_t Engine::time_wait_count() const {
+  return impl_->time_wait.size();
+}
+size_t Engine::armed_timer_count() const {
+  return impl_->wheel.armed_count();
+}
+
+Connection *Engine::find(const FourTuple &t) {
+  Connection **c = impl_->flows.find(t);
+  return c ? *c : nullptr;
+}
+
+State Engine::state_of(const FourTuple &t) const {
+  if (Connection *const *c = impl_->flows.find(t))
+    return (*c)->state();
+  if (impl_->time_wait.find(t) != nullptr)
+    return State::time_wait;
+  return State::closed;
+}
+
+const Counters &Engine::counters() const {
+  return impl_->counters;
+}
+const EngineConfig &Engine::config() const {
+  return impl_->cfg;
+}
+Instant Engine::now() const {
+  return impl_->now;
+}
+
+} // namespace shoal::tcp

@@ -1,0 +1,195 @@
+#pragma once
+// Engine::Impl — the engine's private state and the protocol entry points,
+// shared by the files of lib/tcp (one concern per file):
+//   engine.cpp     construction, connect/listen, connection lifecycle helpers
+//   input.cpp      RFC 9293 3.10.7 SEGMENT ARRIVES for a connection
+//   listener.cpp   LISTEN state: SYN backlog, accepting
+//   time_wait.cpp  segments for TIME_WAIT records (RFC 9293 3.10.7.4, RFC 6191)
+//   rst.cpp        RSTs for closed ports (RFC 9293 3.10.7.1), challenge ACKs (RFC 5961)
+//   output.cpp     building and sending segments
+//   options.cpp    SYN option negotiation (MSS, RFC 7323, RFC 2018)
+//   timers.cpp     retransmission, keepalive, FIN_WAIT_2
+//   connection.cpp the application-facing Connection methods
+#include <cstdint>
+#include <unordered_map>
+
+#include <rte_mbuf.h>
+
+#include "tcp/connection.hpp"
+#include "tcp/counters.hpp"
+#include "tcp/engine.hpp"
+#include "tcp/flow_table.hpp"
+#include "tcp/isn.hpp"
+#include "tcp/pool.hpp"
+#include "tcp/time_wait.hpp"
+#include "timer/timer_wheel.hpp"
+#include "wire/tcp.hpp"
+
+namespace shoal::tcp {
+
+// One received segment, parsed. Owns its payload chain (data_off at the first
+// payload byte) until the receive queue takes it.
+struct Segment {
+  wire::TcpRepr h;
+  Seq seq, ack;
+  uint32_t len = 0;         // payload bytes
+  rte_mbuf *data = nullptr; // payload, nullptr when len == 0
+
+  Segment() = default;
+  Segment(const Segment &) = delete;
+  Segment &operator=(const Segment &) = delete;
+  ~Segment() {
+    if (data != nullptr)
+      rte_pktmbuf_free(data);
+  }
+
+  bool syn() const { return h.has(wire::tcp_flags::SYN); }
+  bool fin() const { return h.has(wire::tcp_flags::FIN); }
+  bool rst() const { return h.has(wire::tcp_flags::RST); }
+  bool has_ack() const { return h.has(wire::tcp_flags::ACK); }
+  // SEG.LEN of RFC 9293: payload plus one for each of SYN and FIN.
+  uint32_t seg_len() const { return len + (syn() ? 1 : 0) + (fin() ? 1 : 0); }
+  void drop_payload() {
+    if (data != nullptr)
+      rte_pktmbuf_free(data);
+    data = nullptr;
+    len = 0;
+  }
+};
+
+struct Listener {
+  uint16_t port = 0;
+  HandlerFactory factory;
+  uint32_t half_open = 0; // connections in SYN_RECEIVED counted against syn_backlog
+};
+
+struct Engine::Impl {
+  Impl(Engine &self, const EngineConfig &cfg, rte_mempool *pool, PacketOutput &out, Instant now);
+  ~Impl();
+
+  // ---- engine.cpp ----------------------------------------------------------
+  Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
+                      uint16_t local_port);
+  bool listen(uint16_t port, HandlerFactory factory);
+  void unlisten(uint16_t port);
+  void advance(Instant now);
+  // A fresh connection registered in the flow table (state CLOSED).
+  Connection *new_connection(const FourTuple &);
+  void set_state(Connection &, State);
+  // Ends a connection: frees its buffers, cancels its timers, removes it from
+  // the flow table, reports on_closed (if it has a handler) and queues the
+  // object for the pool. Idempotent.
+  // `to_time_wait_record`: the state gauge stays with the TIME_WAIT record.
+  void close_connection(Connection &, CloseReason, bool to_time_wait_record = false);
+  // Moves a connection into a TIME_WAIT record and ends it with reason normal.
+  void enter_time_wait(Connection &);
+  void reap(); // returns closed connections to the pool (outside callbacks)
+  void free_buffers(Connection &);
+  uint16_t pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remote_port);
+
+  // Entry guard: connections are returned to the pool only when the
+  // outermost engine entry point (input, advance, connect, an API call)
+  // returns, so no callback ever sees a recycled object.
+  struct Entry {
+    explicit Entry(Impl &e) : e(e) { ++e.depth; }
+    ~Entry() {
+      if (--e.depth == 0)
+        e.reap();
+    }
+    Impl &e;
+  };
+
+  // ---- input.cpp -----------------------------------------------------------
+  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+  void segment_arrives(Connection &, Segment &);
+  void syn_sent_arrives(Connection &, Segment &);
+  void synchronized_arrives(Connection &, Segment &);
+  bool segment_acceptable(const Connection &, const Segment &) const;
+  void trim_to_window(Connection &, Segment &);
+  void process_ack(Connection &, Segment &, bool &acked_our_fin);
+  void update_send_window(Connection &, const Segment &);
+  void established(Connection &); // SYN_RECEIVED/SYN_SENT -> ESTABLISHED side effects
+  void fin_received(Connection &);
+  void note_activity(Connection &);
+
+  // ---- listener.cpp --------------------------------------------------------
+  void listen_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
+  void accept(Connection &); // handshake completed on a passive open
+
+  // ---- time_wait.cpp -------------------------------------------------------
+  void time_wait_arrives(TimeWaitRecord &, const FourTuple &, Segment &);
+  void send_time_wait_ack(const TimeWaitRecord &);
+  void drop_time_wait(TimeWaitRecord &, State to); // record ends early (RST, reuse)
+  static void time_wait_expired(void *ctx, TimeWaitRecord &);
+
+  // ---- rst.cpp -------------------------------------------------------------
+  // RFC 9293 3.10.7.1: the reply to a segment for which no connection exists.
+  void reset_for(const FourTuple &, const Segment &);
+  // RFC 5961: a challenge ACK, within the per-second budget.
+  void send_challenge_ack(Connection &);
+  bool challenge_ack_allowed(); // takes one from the per-second budget if any left
+
+  // ---- output.cpp ----------------------------------------------------------
+  // Builds IPv4 + TCP headers in a fresh mbuf, chains `payload` (owned) and
+  // hands the datagram to the output. False if out of mbufs.
+  bool transmit(const FourTuple &, wire::TcpRepr &, rte_mbuf *payload, uint32_t payload_len);
+  void send_syn(Connection &); // SYN, or SYN-ACK in SYN_RECEIVED
+  void send_ack(Connection &); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+  void send_rst(Connection &); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (abort)
+  void send_keepalive_probe(Connection &);
+  // Sends queued data and the FIN as the peer's window allows; true if
+  // anything was sent. `limit_one` sends at most one segment (after a timeout).
+  bool output(Connection &, bool limit_one = false);
+  void send_segment(Connection &, Seq seq, uint32_t len, bool fin);
+  // Header fields every segment of an established connection carries.
+  void fill_header(Connection &, wire::TcpRepr &, uint8_t flags, Seq seq);
+  uint16_t window_field(Connection &); // also advances rcv_adv
+  uint32_t tsval(uint32_t ts_offset) const;
+  rte_mbuf *payload_refs(Connection &, Seq seq, uint32_t len); // indirect mbufs over the ring
+  void maybe_window_update(Connection &);
+  void ack_send_queue(Connection &, Seq ack); // frees acknowledged ring bytes
+
+  // ---- options.cpp ---------------------------------------------------------
+  void syn_options(const Connection &, wire::TcpOptions &) const;
+  // Records what the peer's SYN (or SYN-ACK) offered; on a SYN-ACK, only
+  // what we offered too can be enabled.
+  void negotiate(Connection &, const wire::TcpOptions &peer);
+  uint8_t our_window_scale() const;
+  uint16_t our_mss() const { return static_cast<uint16_t>(cfg.mtu - 40); }
+
+  // ---- timers.cpp ----------------------------------------------------------
+  static void rtx_fired(void *ctx, timer::Timer &);
+  static void keepalive_fired(void *ctx, timer::Timer &);
+  static void fin_wait2_fired(void *ctx, timer::Timer &);
+  void arm_rtx(Connection &);
+  void on_retransmit_timeout(Connection &);
+  void on_keepalive_timeout(Connection &);
+  void on_fin_wait2_timeout(Connection &);
+  void start_keepalive(Connection &);
+  void start_fin_wait2(Connection &);
+
+  Engine &self;
+  EngineConfig cfg;
+  rte_mempool *pool;
+  PacketOutput &out;
+  Instant now;
+  timer::TimerWheel wheel;
+  SecretKey secret;
+  Counters counters;
+  FlowTable<Connection *> flows;
+  TimeWaitTable time_wait;
+  std::unordered_map<uint16_t, Listener> listeners;
+  ConnectionPool conns;
+  Connection *graveyard = nullptr; // closed, to be returned to the pool
+  int depth = 0;
+  uint16_t next_ephemeral;
+  // RFC 5961 7: challenge ACKs sent in the current one-second window.
+  int64_t challenge_window_start_ns = 0;
+  uint32_t challenge_acks_in_window = 0;
+};
+
+inline void count(Engine::Impl &e, Counter c, uint64_t n = 1) {
+  e.counters.inc(c, n);
+}
+
+} // namespace shoal::tcp

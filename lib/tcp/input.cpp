@@ -1,0 +1,592 @@
+// Segment input: RFC 9293 3.10.7 "SEGMENT ARRIVES", step by step.
+//
+// Each step below is labelled with its number and the RFC's own words so the
+// code can be read side by side with RFC 9293 3.10.7.3 (SYN-SENT) and
+// 3.10.7.4 (other states), plus RFC 5961 (blind RST/SYN/data injection) and
+// RFC 7323 (PAWS, TS.Recent). LISTEN is in listener.cpp, CLOSED in rst.cpp,
+// TIME-WAIT records in time_wait.cpp.
+//
+// Not yet here (next issue): reassembly of out-of-order data (such segments
+// are dropped and answered with a duplicate ACK), delayed ACKs, RTT
+// estimation, congestion control, SACK processing, urgent data.
+#include <algorithm>
+
+#include <rte_ip.h>
+
+#include "tcp/engine_impl.hpp"
+#include "tcp/mbuf_util.hpp"
+
+namespace shoal::tcp {
+
+using namespace wire::tcp_flags;
+
+namespace {
+
+// Software TCP checksum over a (possibly multi-segment) datagram.
+bool tcp_checksum_ok(const rte_mbuf *m, const wire::Ipv4Repr &ip, uint32_t l4_off,
+                     uint32_t l4_len) {
+  uint16_t raw = 0;
+  if (rte_raw_cksum_mbuf(m, l4_off, l4_len, &raw) != 0)
+    return false;
+  rte_ipv4_hdr ph{};
+  ph.version_ihl = 0x45;
+  ph.next_proto_id = IPPROTO_TCP;
+  ph.total_length = rte_cpu_to_be_16(static_cast<uint16_t>(20 + l4_len));
+  ph.src_addr = ip.src.to_be();
+  ph.dst_addr = ip.dst.to_be();
+  uint32_t sum = uint32_t{raw} + rte_ipv4_phdr_cksum(&ph, 0);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+void count_in(Engine::Impl &e, const Segment &seg) {
+  count(e, Counter::segs_in);
+  if (seg.syn())
+    count(e, Counter::segs_in_syn);
+  if (seg.fin())
+    count(e, Counter::segs_in_fin);
+  if (seg.rst())
+    count(e, Counter::segs_in_rst);
+  if (seg.len > 0)
+    count(e, Counter::segs_in_data);
+}
+
+} // namespace
+
+void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
+  Entry guard(*this);
+  now = std::max(now, t);
+
+  auto drop = [&](Counter why) {
+    count(*this, why);
+    rte_pktmbuf_free(m);
+  };
+  if (ip.protocol != wire::kIpProtoTcp || ip.is_fragment())
+    return drop(Counter::drop_bad_ip);
+  if (!cfg.local_address.is_unspecified() && ip.dst != cfg.local_address)
+    return drop(Counter::drop_not_for_us);
+  // RFC 1122 4.2.3.10: segments from or to broadcast/multicast are not TCP's.
+  if (ip.src.is_unspecified() || ip.src.is_broadcast() || ip.src.is_multicast() ||
+      ip.dst.is_broadcast() || ip.dst.is_multicast())
+    return drop(Counter::drop_bad_addr);
+
+  const uint32_t l4_off = ip.header_len, l4_len = ip.payload_len;
+  if (l4_len < wire::kTcpMinHeaderLen || m->pkt_len < l4_off + l4_len)
+    return drop(Counter::drop_malformed);
+
+  const uint64_t l4_flags = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  if (l4_flags == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+    return drop(Counter::drop_bad_checksum);
+  if (l4_flags != RTE_MBUF_F_RX_L4_CKSUM_GOOD && !tcp_checksum_ok(m, ip, l4_off, l4_len))
+    return drop(Counter::drop_bad_checksum);
+
+  // The header (with options) may straddle segments: rte_pktmbuf_read copies
+  // it out only then.
+  uint8_t hdr_copy[wire::kTcpMaxHeaderLen];
+  const uint32_t hdr_span = std::min<uint32_t>(l4_len, wire::kTcpMaxHeaderLen);
+  const auto *hdr = static_cast<const uint8_t *>(rte_pktmbuf_read(m, l4_off, hdr_span, hdr_copy));
+  Segment seg;
+  if (hdr == nullptr ||
+      wire::parse_tcp({hdr, hdr_span}, ip.src, ip.dst, false, seg.h) != wire::ParseError::ok)
+    return drop(Counter::drop_malformed);
+  if (seg.h.src_port == 0 || seg.h.dst_port == 0)
+    return drop(Counter::drop_bad_addr);
+
+  seg.seq = Seq{seg.h.seq};
+  seg.ack = Seq{seg.h.ack};
+  seg.len = l4_len - seg.h.header_len;
+  if (seg.len > 0) {
+    m = mbuf_trim_front(m, l4_off + seg.h.header_len);
+    mbuf_trim_back(m, seg.len); // Ethernet padding, if any
+    seg.data = m;
+  } else {
+    rte_pktmbuf_free(m);
+  }
+  m = nullptr;
+  count_in(*this, seg);
+
+  const FourTuple tuple{ip.dst, ip.src, seg.h.dst_port, seg.h.src_port};
+  if (Connection **c = flows.find(tuple))
+    return segment_arrives(**c, seg);
+  if (TimeWaitRecord *r = time_wait.find(tuple))
+    return time_wait_arrives(*r, tuple, seg);
+  if (auto it = listeners.find(tuple.local_port); it != listeners.end())
+    return listen_arrives(it->second, tuple, seg, nullptr);
+  reset_for(tuple, seg);
+}
+
+void Engine::Impl::segment_arrives(Connection &c, Segment &seg) {
+  if (c.state_ == State::syn_sent)
+    syn_sent_arrives(c, seg);
+  else
+    synchronized_arrives(c, seg);
+}
+
+// ---- RFC 9293 3.10.7.3: SYN-SENT STATE --------------------------------------
+
+void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
+  // "First, check the ACK bit. If the ACK bit is set:
+  //   If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST
+  //   bit is set, if so drop the segment and return) <SEQ=SEG.ACK><CTL=RST>
+  //   and discard the segment. Return."
+  const bool ack_acceptable =
+      seg.has_ack() && seq_lt(c.snd_una_, seg.ack) && seq_le(seg.ack, c.snd_max_);
+  if (seg.has_ack() && !ack_acceptable) {
+    count(*this, Counter::drop_syn_sent_bad_ack);
+    if (!seg.rst())
+      reset_for(c.tuple_, seg);
+    return;
+  }
+  // "Second, check the RST bit. If the RST bit is set: If the ACK was
+  //  acceptable, then signal to the user 'error: connection reset', drop the
+  //  segment, enter CLOSED state, delete TCB, and return. Otherwise (no ACK),
+  //  drop the segment and return." (RFC 5961 3.2: only with an acceptable ACK.)
+  if (seg.rst()) {
+    if (ack_acceptable)
+      close_connection(c, CloseReason::refused);
+    else
+      count(*this, Counter::drop_rst_no_conn);
+    return;
+  }
+  // "Third, check the security" — not implemented (no IP security options).
+
+  // "Fourth, check the SYN bit."
+  if (!seg.syn()) {
+    // "Fifth, if neither of the SYN or RST bits is set, then drop the segment and return."
+    count(*this, Counter::drop_syn_sent_no_syn);
+    return;
+  }
+  // "RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ."
+  c.irs_ = seg.seq;
+  c.rcv_nxt_ = seg.seq + 1;
+  c.rcv_adv_ = c.rcv_nxt_ + std::min<uint32_t>(c.rcv_buf_, 65535);
+  negotiate(c, seg.h.options);
+  if (c.ts_ok_)
+    c.ts_recent_ = seg.h.options.timestamp->val;
+  // RFC 7323 2.2: the window field of a SYN is never scaled.
+  c.snd_wnd_ = seg.h.window;
+  c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
+  c.snd_wl1_ = seg.seq;
+  c.snd_wl2_ = seg.ack;
+
+  if (ack_acceptable) {
+    // "SND.UNA should be advanced to equal SEG.ACK ... If SND.UNA > ISS (our
+    //  SYN has been ACKed), change the connection state to ESTABLISHED, form
+    //  an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
+    c.snd_una_ = seg.ack;
+    wheel.cancel(c.rtx_timer_);
+    c.rtx_count_ = 0;
+    c.rto_ = cfg.initial_rto;
+    note_activity(c);
+    set_state(c, State::established);
+    count(*this, Counter::connects_established);
+    established(c);
+    c.ack_pending_ = true;
+    if (!c.app_closed_ && c.handler_ != nullptr)
+      c.handler_->on_connected(c);
+    if (c.dead_)
+      return;
+    // "Data or controls that were queued for transmission may be included."
+    output(c);
+    if (c.ack_pending_)
+      send_ack(c);
+    // "If there are other controls or text in the segment, then continue
+    //  processing at the sixth step below where the URG bit is checked."
+    if (seg.len > 0 || seg.fin()) {
+      seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~SYN);
+      seg.seq = seg.seq + 1;
+      synchronized_arrives(c, seg);
+    }
+    return;
+  }
+  // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
+  //  <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
+  // Text in the SYN is not queued: the peer retransmits it.
+  set_state(c, State::syn_received);
+  c.rtx_count_ = 0;
+  c.rto_ = cfg.initial_rto;
+  send_syn(c);
+  arm_rtx(c);
+}
+
+// ---- RFC 9293 3.10.7.4: SYN-RECEIVED and the synchronized states ------------
+
+// The acceptability test of RFC 9293 3.10.7.4 ("first"):
+//   Segment Length  Receive Window  Test
+//   0               0               SEG.SEQ = RCV.NXT
+//   0               >0              RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+//   >0              0               not acceptable
+//   >0              >0              RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+//                                or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND
+bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) const {
+  const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
+  const uint32_t len = seg.seg_len();
+  if (len == 0)
+    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, wnd);
+  if (wnd == 0)
+    return false;
+  return seq_in_window(seg.seq, c.rcv_nxt_, wnd) ||
+         seq_in_window(seg.seq + (len - 1), c.rcv_nxt_, wnd);
+}
+
+// "If a segment's contents straddle the boundary between old and new, only
+//  the new parts are processed" and segments are trimmed to the window.
+void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
+  if (seq_lt(seg.seq, c.rcv_nxt_)) {
+    uint32_t dup = c.rcv_nxt_ - seg.seq;
+    if (dup >= seg.len) {
+      // All the text is old; a FIN just past it is old too if dup > len.
+      if (dup > seg.len)
+        seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
+      seg.drop_payload();
+      seg.seq = c.rcv_nxt_;
+    } else {
+      seg.data = mbuf_trim_front(seg.data, dup);
+      seg.len -= dup;
+      seg.seq = c.rcv_nxt_;
+    }
+  }
+  const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
+  const Seq right = c.rcv_nxt_ + wnd;
+  if (seq_gt(seg.seq + seg.len, right)) {
+    uint32_t keep = seq_lt(seg.seq, right) ? right - seg.seq : 0;
+    if (keep == 0)
+      seg.drop_payload();
+    else {
+      mbuf_trim_back(seg.data, keep);
+      seg.len = keep;
+    }
+    seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN); // the FIN lies beyond the window
+  }
+}
+
+void Engine::Impl::note_activity(Connection &c) {
+  c.last_rcv_ = now;
+  if (c.ka_probes_sent_ > 0) {
+    // RFC 1122 4.2.3.6: the peer answered a probe; back to idle watching.
+    c.ka_probes_sent_ = 0;
+    if (c.keepalive_on_)
+      wheel.schedule(c.keepalive_timer_, now + c.ka_idle_);
+  }
+}
+
+void Engine::Impl::update_send_window(Connection &c, const Segment &seg) {
+  // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
+  //  If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)),
+  //  set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+  if (!(seq_le(c.snd_una_, seg.ack) && seq_le(seg.ack, c.snd_max_)))
+    return;
+  if (seq_lt(c.snd_wl1_, seg.seq) || (c.snd_wl1_ == seg.seq && seq_le(c.snd_wl2_, seg.ack))) {
+    c.snd_wnd_ = uint32_t{seg.h.window} << c.snd_wscale_;
+    c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
+    c.snd_wl1_ = seg.seq;
+    c.snd_wl2_ = seg.ack;
+  }
+}
+
+// "fifth, check the ACK field" for ESTABLISHED and the states that share its
+// processing. Returns through acked_our_fin whether SND.UNA passed our FIN.
+void Engine::Impl::process_ack(Connection &c, Segment &seg, bool &acked_our_fin) {
+  acked_our_fin = false;
+  if (seq_lt(c.snd_una_, seg.ack)) {
+    ack_send_queue(c, seg.ack);
+    c.snd_una_ = seg.ack;
+    if (seq_lt(c.snd_nxt_, c.snd_una_))
+      c.snd_nxt_ = c.snd_una_;
+    c.rtx_count_ = 0;
+    c.rto_ = cfg.initial_rto;
+    if (c.snd_una_ == c.snd_max_)
+      wheel.cancel(c.rtx_timer_);
+    else
+      arm_rtx(c);
+    acked_our_fin = c.fin_sent_ && seq_gt(c.snd_una_, c.fin_seq_);
+  }
+  update_send_window(c, seg);
+}
+
+void Engine::Impl::established(Connection &c) {
+  start_keepalive(c);
+  // A close()/shutdown_write() issued before the handshake completed:
+  // "queue for processing after entering ESTABLISHED state" (3.10.4).
+  if (c.fin_queued_)
+    set_state(c, State::fin_wait_1);
+}
+
+void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
+  // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it
+  // again (the acceptability test below would only produce a bare ACK, which
+  // a peer in SYN-SENT drops).
+  if (c.state_ == State::syn_received && seg.syn() && !seg.has_ack() && !seg.rst() &&
+      seg.seq == c.irs_) {
+    count(*this, Counter::synack_retransmits);
+    send_syn(c);
+    return;
+  }
+
+  // RFC 7323 5.3 (PAWS), before the sequence number check: "If there is a
+  // Timestamps option in the arriving segment, SEG.TSval < TS.Recent ... then
+  // treat the arriving segment as not acceptable: Send an acknowledgment in
+  // reply as specified in RFC 793 page 69 and drop the segment." RSTs are
+  // exempt (RFC 7323 5.3 R1 note).
+  const auto &ts = seg.h.options.timestamp;
+  if (c.ts_ok_ && ts && !seg.rst() && ts_lt(ts->val, c.ts_recent_)) {
+    count(*this, Counter::drop_paws);
+    send_ack(c);
+    return;
+  }
+
+  // "First, check sequence number ... If an incoming segment is not
+  //  acceptable, an acknowledgment should be sent in reply (unless the RST
+  //  bit is set, if so drop the segment and return)."
+  if (!segment_acceptable(c, seg)) {
+    if (seg.rst()) {
+      count(*this, Counter::drop_rst_out_of_window);
+    } else {
+      count(*this, Counter::drop_unacceptable);
+      send_ack(c);
+    }
+    return;
+  }
+
+  // "Second, check the RST bit" (RFC 5961 3.2): "If the RST bit is set and
+  //  the sequence number exactly matches the next expected sequence number
+  //  (RCV.NXT), then TCP MUST reset the connection ... Otherwise (the
+  //  sequence number does not exactly match RCV.NXT but is within the
+  //  window), TCP MUST send an acknowledgment (challenge ACK)."
+  if (seg.rst()) {
+    if (seg.seq != c.rcv_nxt_) {
+      send_challenge_ack(c);
+      return;
+    }
+    // SYN-RECEIVED from a passive OPEN: "return this connection to LISTEN
+    // state" — the half-open entry simply goes away. From an active OPEN
+    // (simultaneous open): "the connection was refused".
+    CloseReason why = c.state_ == State::syn_received ? CloseReason::refused : CloseReason::reset;
+    close_connection(c, why);
+    return;
+  }
+
+  // "Third, check security" — not implemented.
+
+  // "Fourth, check the SYN bit" (RFC 5961 4.2): "If the SYN bit is set,
+  //  irrespective of the sequence number, TCP MUST send an ACK (also
+  //  referred to as challenge ACK) to the remote peer ... and drop."
+  if (seg.syn()) {
+    send_challenge_ack(c);
+    return;
+  }
+
+  // "Fifth, check the ACK field: if the ACK bit is off, drop the segment and return."
+  if (!seg.has_ack()) {
+    count(*this, Counter::drop_no_ack);
+    return;
+  }
+
+  // The segment is acceptable: it counts as a sign of life (keepalive) and
+  // may update TS.Recent (RFC 7323 4.3: "If SEG.TSval >= TS.Recent and
+  // SEG.SEQ =< Last.ACK.sent, then SEG.TSval is copied to TS.Recent").
+  note_activity(c);
+  if (c.ts_ok_ && ts && seq_le(seg.seq, c.last_ack_sent_))
+    c.ts_recent_ = ts->val;
+
+  if (c.state_ == State::syn_received) {
+    // "SYN-RECEIVED STATE: If SND.UNA < SEG.ACK =< SND.NXT, then enter
+    //  ESTABLISHED state and continue processing ... If the segment
+    //  acknowledgment is not acceptable, form a reset segment
+    //  <SEQ=SEG.ACK><CTL=RST> and send it."
+    if (!(seq_lt(c.snd_una_, seg.ack) && seq_le(seg.ack, c.snd_max_))) {
+      count(*this, Counter::drop_ack_unsent);
+      reset_for(c.tuple_, seg);
+      return;
+    }
+    c.snd_una_ = seg.ack;
+    c.snd_wnd_ = uint32_t{seg.h.window} << c.snd_wscale_;
+    c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
+    c.snd_wl1_ = seg.seq;
+    c.snd_wl2_ = seg.ack;
+    wheel.cancel(c.rtx_timer_);
+    c.rtx_count_ = 0;
+    c.rto_ = cfg.initial_rto;
+    set_state(c, State::established);
+    established(c);
+    if (c.passive_) {
+      accept(c);
+    } else {
+      count(*this, Counter::connects_established);
+      if (c.handler_ != nullptr && !c.app_closed_)
+        c.handler_->on_connected(c);
+    }
+    if (c.dead_)
+      return;
+  } else {
+    // RFC 5961 5.2: "(SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT ... All
+    //  incoming segments whose ACK value doesn't satisfy the above condition
+    //  MUST be discarded and an ACK sent back."
+    if (seq_gt(seg.ack, c.snd_max_)) {
+      count(*this, Counter::drop_ack_unsent);
+      send_challenge_ack(c);
+      return;
+    }
+    if (seq_lt(seg.ack, c.snd_una_ - c.max_snd_wnd_)) {
+      count(*this, Counter::drop_ack_too_old);
+      send_challenge_ack(c);
+      return;
+    }
+  }
+
+  const uint32_t queued_before = c.sndq_bytes_;
+  bool acked_our_fin = false;
+  process_ack(c, seg, acked_our_fin);
+  const bool space_freed = c.sndq_bytes_ < queued_before;
+
+  switch (c.state_) {
+  case State::fin_wait_1:
+    // "In addition to the processing for the ESTABLISHED state, if the FIN
+    //  segment is now acknowledged, then enter FIN-WAIT-2 and continue."
+    if (acked_our_fin) {
+      set_state(c, State::fin_wait_2);
+      start_fin_wait2(c);
+    }
+    break;
+  case State::closing:
+    // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
+    //  otherwise, ignore the segment."
+    if (acked_our_fin) {
+      enter_time_wait(c);
+      return;
+    }
+    break;
+  case State::last_ack:
+    // "The only thing that can arrive in this state is an acknowledgment of
+    //  our FIN. If our FIN is now acknowledged, delete the TCB, enter the
+    //  CLOSED state, and return."
+    if (acked_our_fin) {
+      close_connection(c, CloseReason::normal);
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+
+  // "Sixth, check the URG bit" — urgent data is not supported (RFC 6093
+  // advises against its use); the pointer is ignored.
+
+  // "Seventh, process the segment text."
+  trim_to_window(c, seg);
+  bool new_data = false;
+  if (seg.len > 0) {
+    if (in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2)) {
+      if (c.app_closed_) {
+        // RFC 1122 4.2.2.13: data arriving after CLOSE is lost; say so with a RST.
+        count(*this, Counter::rst_data_after_close);
+        send_rst(c);
+        close_connection(c, CloseReason::aborted);
+        return;
+      }
+      if (seg.seq == c.rcv_nxt_) {
+        // In order: the mbufs themselves join the receive queue.
+        const uint32_t len = seg.len;
+        for (rte_mbuf *s = seg.data; s != nullptr;) {
+          rte_mbuf *next = s->next;
+          s->next = nullptr;
+          if (s->data_len == 0) {
+            rte_pktmbuf_free_seg(s);
+          } else {
+            if (c.rcvq_tail_ != nullptr)
+              c.rcvq_tail_->next = s;
+            else
+              c.rcvq_head_ = s;
+            c.rcvq_tail_ = s;
+          }
+          s = next;
+        }
+        seg.data = nullptr;
+        c.rcvq_bytes_ += len;
+        c.rcv_nxt_ = c.rcv_nxt_ + len;
+        count(*this, Counter::bytes_in, len);
+        new_data = true;
+        c.ack_pending_ = true;
+      } else {
+        // Out of order: no reassembly yet. Drop it and send a duplicate ACK
+        // so the peer retransmits from RCV.NXT.
+        count(*this, Counter::drop_out_of_order);
+        seg.drop_payload();
+        seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
+        c.ack_pending_ = true;
+      }
+    } else {
+      // CLOSE-WAIT, CLOSING, LAST-ACK: "This should not occur since a FIN
+      // has been received from the remote side. Ignore the segment text."
+      count(*this, Counter::drop_after_fin);
+      seg.drop_payload();
+    }
+  }
+
+  // "Eighth, check the FIN bit" — only once everything before it has arrived.
+  bool got_fin = false;
+  if (seg.fin() && !c.fin_received_ && seg.seq + seg.len == c.rcv_nxt_) {
+    fin_received(c);
+    got_fin = true;
+  }
+
+  // Tell the application, then send what it wrote and the ACK we owe (one
+  // segment when it answered straight away).
+  if (!c.app_closed_ && c.handler_ != nullptr) {
+    ConnectionHandler *h = c.handler_;
+    if (space_freed && c.writable() > 0) {
+      h->on_writable(c);
+      if (c.dead_)
+        return;
+    }
+    if (new_data) {
+      h->on_readable(c);
+      if (c.dead_)
+        return;
+    }
+    if (got_fin && c.handler_ != nullptr) {
+      c.handler_->on_peer_closed(c);
+      if (c.dead_)
+        return;
+    }
+  }
+  if (c.state_ == State::time_wait) {
+    send_ack(c);
+    enter_time_wait(c);
+    return;
+  }
+  output(c);
+  if (c.ack_pending_)
+    send_ack(c);
+}
+
+void Engine::Impl::fin_received(Connection &c) {
+  // "If the FIN bit is set, signal the user 'connection closing' ... advance
+  //  RCV.NXT over the FIN, and send an acknowledgment for the FIN."
+  c.rcv_nxt_ = c.rcv_nxt_ + 1;
+  c.fin_received_ = true;
+  c.ack_pending_ = true;
+  switch (c.state_) {
+  case State::syn_received:
+  case State::established:
+    // "Enter the CLOSE-WAIT state."
+    set_state(c, State::close_wait);
+    break;
+  case State::fin_wait_1:
+    // "If our FIN has been ACKed (perhaps in this segment), then enter
+    //  TIME-WAIT ...; otherwise, enter the CLOSING state." (An ACK of our FIN
+    //  in this segment already moved us to FIN-WAIT-2 in the fifth step.)
+    set_state(c, State::closing);
+    break;
+  case State::fin_wait_2:
+    // "Enter the TIME-WAIT state."
+    wheel.cancel(c.fin_wait2_timer_);
+    set_state(c, State::time_wait);
+    break;
+  default:
+    break;
+  }
+}
+
+} // namespace shoal::tcp

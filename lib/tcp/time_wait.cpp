@@ -1,0 +1,127 @@
+// Segments for a TIME-WAIT record (RFC 9293 3.10.7.4, TIME-WAIT rows) and
+// reuse of its tuple by a new SYN (RFC 6191).
+#include "tcp/engine_impl.hpp"
+
+namespace shoal::tcp {
+
+using namespace wire::tcp_flags;
+
+void Engine::Impl::send_time_wait_ack(const TimeWaitRecord &r) {
+  wire::TcpRepr h;
+  h.src_port = r.tuple.local_port;
+  h.dst_port = r.tuple.remote_port;
+  h.seq = r.snd_nxt;
+  h.ack = r.rcv_nxt;
+  h.flags = ACK;
+  h.window = r.window;
+  if (r.has_ts)
+    h.options.timestamp = wire::TcpTimestamp{tsval(r.ts_offset), r.ts_recent};
+  FourTuple t = r.tuple;
+  transmit(t, h, nullptr, 0);
+}
+
+void Engine::Impl::drop_time_wait(TimeWaitRecord &r, State to) {
+  counters.in_state[static_cast<int>(State::time_wait)]--;
+  counters.transitions[static_cast<int>(State::time_wait)][static_cast<int>(to)]++;
+  time_wait.erase(r);
+}
+
+void Engine::Impl::time_wait_arrives(TimeWaitRecord &r, const FourTuple &t, Segment &seg) {
+  const Seq rcv_nxt{r.rcv_nxt};
+
+  // RFC 6191 section 2: a SYN for a tuple in TIME-WAIT may start a new
+  // incarnation when it cannot be confused with the old one.
+  if (seg.syn() && !seg.has_ack() && !seg.rst()) {
+    const auto &ts = seg.h.options.timestamp;
+    bool acceptable;
+    if (r.has_ts && ts && cfg.timestamps) {
+      // "timestamp ... greater than the last timestamp seen", or equal with
+      // a greater sequence number.
+      acceptable =
+          ts_lt(r.ts_recent, ts->val) || (ts->val == r.ts_recent && seq_gt(seg.seq, rcv_nxt));
+    } else {
+      // "the Sequence Number of the incoming SYN segment is greater than the
+      //  last sequence number seen on the previous incarnation".
+      acceptable = seq_gt(seg.seq, rcv_nxt);
+    }
+    if (!acceptable) {
+      // "Otherwise, silently drop the incoming SYN segment, thus leaving the
+      //  previous incarnation of the connection in the TIME-WAIT state."
+      count(*this, Counter::time_wait_syn_ignored);
+      return;
+    }
+    count(*this, Counter::time_wait_reused);
+    // The new ISN must lie beyond the old incarnation's sequence space.
+    const Seq floor = Seq{r.snd_nxt} + 65535 + 2;
+    drop_time_wait(r, State::closed); // r is gone from here on
+    if (auto it = listeners.find(t.local_port); it != listeners.end())
+      return listen_arrives(it->second, t, seg, &floor);
+    return reset_for(t, seg); // nothing listens on this port any more
+  }
+
+  // "First, check sequence number" with the record's window.
+  const uint32_t wnd = uint32_t{r.window} << r.rcv_wscale;
+  const uint32_t len = seg.seg_len();
+  bool acceptable;
+  if (len == 0)
+    acceptable = wnd == 0 ? seg.seq == rcv_nxt : seq_in_window(seg.seq, rcv_nxt, wnd);
+  else
+    acceptable = wnd != 0 && (seq_in_window(seg.seq, rcv_nxt, wnd) ||
+                              seq_in_window(seg.seq + (len - 1), rcv_nxt, wnd));
+  if (!acceptable) {
+    if (seg.rst()) {
+      count(*this, Counter::drop_rst_out_of_window);
+      return;
+    }
+    // The typical case: a retransmission of the peer's FIN (our ACK was
+    // lost). "Acknowledge it, and restart the 2 MSL timeout."
+    if (seg.fin() && seg.seq + seg.len + 1 == rcv_nxt) {
+      count(*this, Counter::time_wait_fin_reacked);
+      time_wait.restart(r, now);
+    } else {
+      count(*this, Counter::drop_unacceptable);
+    }
+    send_time_wait_ack(r);
+    return;
+  }
+
+  // "Second, check the RST bit" (RFC 5961 3.2): exact -> close, else challenge ACK.
+  if (seg.rst()) {
+    if (seg.seq == rcv_nxt)
+      drop_time_wait(r, State::closed);
+    else if (challenge_ack_allowed())
+      send_time_wait_ack(r);
+    return;
+  }
+  // "Fourth, check the SYN bit" (RFC 5961 4.2): challenge ACK.
+  if (seg.syn()) {
+    if (challenge_ack_allowed())
+      send_time_wait_ack(r);
+    return;
+  }
+  // "Fifth, check the ACK field."
+  if (!seg.has_ack()) {
+    count(*this, Counter::drop_no_ack);
+    return;
+  }
+  if (seq_gt(seg.ack, Seq{r.snd_nxt})) {
+    // RFC 5961 5.2: an ACK for data we never sent is answered with an ACK.
+    count(*this, Counter::drop_ack_unsent);
+    if (challenge_ack_allowed())
+      send_time_wait_ack(r);
+    return;
+  }
+  // "Eighth, check the FIN bit ... TIME-WAIT STATE: Remain in the TIME-WAIT
+  //  state. Restart the 2 MSL time-wait timeout." (and acknowledge it)
+  if (seg.fin()) {
+    count(*this, Counter::time_wait_fin_reacked);
+    time_wait.restart(r, now);
+    send_time_wait_ack(r);
+    return;
+  }
+  // Text: "This should not occur since a FIN has been received from the
+  // remote side. Ignore the segment text." A bare ACK needs no answer.
+  count(*this, Counter::drop_time_wait);
+}
+
+} // namespace shoal::tcp

@@ -1,0 +1,99 @@
+// The small building blocks: sequence arithmetic, the flow table, the
+// TIME_WAIT record and table.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+#include <unordered_map>
+
+#include "tcp/flow_table.hpp"
+#include "tcp/seq.hpp"
+#include "tcp/time_wait.hpp"
+#include "tcp_harness.hpp"
+
+namespace shoal::tcp::test {
+namespace {
+
+TEST(Seq, WrapSafeComparison) {
+  Seq a{0xfffffff0u}, b{0x10u};
+  EXPECT_TRUE(seq_lt(a, b));
+  EXPECT_TRUE(seq_gt(b, a));
+  EXPECT_EQ(b - a, 0x20);
+  EXPECT_EQ(a + 0x20u, b);
+  EXPECT_TRUE(seq_in_window(Seq{0x5u}, a, 0x20));
+  EXPECT_FALSE(seq_in_window(b, a, 0x20));
+  EXPECT_EQ(seq_max(a, b), b);
+  EXPECT_TRUE(seq_le(a, a));
+  EXPECT_TRUE(ts_lt(0xffffffffu, 1u));
+}
+
+TEST(FlowTable, MatchesAReferenceMapUnderChurn) {
+  FlowTable<uint32_t> t(12345, 16);
+  std::unordered_map<uint64_t, uint32_t> ref;
+  std::mt19937_64 rng(7);
+  auto key = [](uint64_t k) {
+    return FourTuple{wire::Ipv4Addr{static_cast<uint32_t>(k * 7)}, kRemote,
+                     static_cast<uint16_t>(1 + k), 80};
+  };
+  for (int i = 0; i < 200000; ++i) {
+    uint64_t k = rng() % 5000;
+    if (rng() % 3 == 0) {
+      EXPECT_EQ(t.erase(key(k)), ref.erase(k) == 1);
+    } else {
+      bool fresh = ref.emplace(k, static_cast<uint32_t>(i)).second;
+      EXPECT_EQ(t.insert(key(k), static_cast<uint32_t>(i)), fresh);
+    }
+  }
+  EXPECT_EQ(t.size(), ref.size());
+  for (auto &[k, v] : ref) {
+    const uint32_t *got = t.find(key(k));
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(*got, v);
+  }
+}
+
+TEST(FlowTable, HoldsAMillionEntries) {
+  FlowTable<uint32_t> t(99);
+  for (uint32_t i = 0; i < 1'000'000; ++i)
+    ASSERT_TRUE(t.insert(
+        FourTuple{kLocal, wire::Ipv4Addr{i}, 80, static_cast<uint16_t>(1 + i % 60000)}, i));
+  EXPECT_EQ(t.size(), 1'000'000u);
+  for (uint32_t i = 0; i < 1'000'000; i += 997)
+    ASSERT_EQ(
+        *t.find(FourTuple{kLocal, wire::Ipv4Addr{i}, 80, static_cast<uint16_t>(1 + i % 60000)}), i);
+}
+
+TEST(TimeWait, RecordIsCompact) {
+  std::printf("sizeof(TimeWaitRecord) = %zu bytes\n", sizeof(TimeWaitRecord));
+  RecordProperty("time_wait_record_bytes", static_cast<int>(sizeof(TimeWaitRecord)));
+  EXPECT_LE(sizeof(TimeWaitRecord), 64u);
+}
+
+TEST(TimeWait, TableExpiresInOrderAndRestartMovesToTail) {
+  Instant t0 = instant_from_ns(0);
+  timer::TimerWheel wheel(std::chrono::milliseconds(1), t0);
+  std::vector<uint16_t> expired;
+  TimeWaitTable tw(
+      wheel, std::chrono::seconds(60), 4, 1,
+      [](void *ctx, TimeWaitRecord &r) {
+        static_cast<std::vector<uint16_t> *>(ctx)->push_back(r.tuple.local_port);
+      },
+      &expired);
+  for (uint16_t p = 1; p <= 4; ++p) {
+    wheel.advance(t0 + std::chrono::seconds(p));
+    ASSERT_NE(tw.insert(FourTuple{kLocal, kRemote, p, 9}, wheel.now()), nullptr);
+  }
+  EXPECT_EQ(tw.insert(FourTuple{kLocal, kRemote, 5, 9}, wheel.now()), nullptr) << "capacity";
+  tw.restart(*tw.find(FourTuple{kLocal, kRemote, 1, 9}), wheel.now()); // now expires at 64 s
+  wheel.advance(t0 + std::chrono::seconds(62));
+  EXPECT_EQ(expired, (std::vector<uint16_t>{2}));
+  wheel.advance(t0 + std::chrono::seconds(63));
+  EXPECT_EQ(expired, (std::vector<uint16_t>{2, 3}));
+  wheel.advance(t0 + std::chrono::seconds(64));
+  EXPECT_EQ(expired, (std::vector<uint16_t>{2, 3, 4, 1}));
+  EXPECT_EQ(tw.size(), 0u);
+  EXPECT_EQ(wheel.armed_count(), 0u);
+}
+
+} // namespace
+} // namespace shoal::tcp::test
