@@ -1,0 +1,125 @@
+#pragma once
+// Per-shard counters, declared once in an X-macro table: name, kind, meaning.
+// Kinds: volume (packets/bytes moved), event (protocol messages, allocation
+// failures), drop (a frame or packet freed without being handled; every drop
+// has exactly one counter, so drops() adds them all). Everything that
+// needs the names (the struct, JSON, telemetry) is generated from it.
+//
+// Each counter has exactly one writer (the shard's lcore) and may be read by
+// the telemetry thread, so it is a relaxed atomic updated with load + store:
+// on x86 that compiles to a plain add, no lock prefix, and readers see a
+// recent value without a data race.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "wire/parse_error.hpp"
+
+namespace shoal::shard {
+
+// clang-format off
+#define SHOAL_SHARD_COUNTERS(X)                                                                  \
+  X(rx_packets,                 volume, "frames received")                                                  \
+  X(rx_bytes,                   volume, "bytes of the frames received")                                     \
+  X(tx_packets,                 volume, "frames the NIC took")                                              \
+  X(tx_bytes,                   volume, "bytes of the frames the NIC took")                                 \
+  X(tx_full_drops,              drop,   "frames the NIC did not take (tx ring full), freed")                \
+  X(tx_no_headroom_drops,       drop,   "IPv4 packets without headroom for the Ethernet header")            \
+  X(alloc_failures,             event,  "mbuf allocations that failed (ARP requests)")                      \
+  X(rx_multi_segment_drops,     drop,   "frames in chained mbufs (the rx path takes one segment)")          \
+  X(eth_not_for_us,             drop,   "unicast frames for another MAC")                                   \
+  X(eth_ipv6,                   drop,   "IPv6 frames, dropped quietly (shoal is IPv4 only)")                \
+  X(eth_other,                  drop,   "frames of any other EtherType (802.1Q-tagged included)")           \
+  X(arp_requests_in,            event,  "ARP requests received (any target)")                               \
+  X(arp_replies_in,             event,  "ARP replies received (any target)")                                \
+  X(arp_requests_out,           event,  "ARP requests sent (resolution and retries)")                       \
+  X(arp_replies_out,            event,  "ARP replies sent for our address")                                 \
+  X(arp_not_for_us,             drop,   "ARP packets whose target is another address")                      \
+  X(arp_bad_sender,             drop,   "ARP with a group or zero sender MAC, or a martian sender IP")      \
+  X(arp_address_conflict,       drop,   "ARP claiming our own IPv4 address")                                \
+  X(arp_cache_full_drops,       drop,   "packets dropped: no free ARP cache entry for the next hop")        \
+  X(arp_pending_full_drops,     drop,   "packets dropped: the next hop's pending queue was full")           \
+  X(arp_timeout_drops,          drop,   "packets dropped: their next hop never answered ARP")               \
+  X(ipv4_checksum_offload_bad,  drop,   "IPv4 header checksum flagged bad by the NIC (software agreed ok)") \
+  X(ipv4_not_for_us,            drop,   "IPv4 datagrams for another address (broadcast included)")          \
+  X(ipv4_martian_source,        drop,   "IPv4 datagrams from 0/8, 127/8, multicast or broadcast")           \
+  X(ipv4_fragments,             drop,   "IPv4 fragments, dropped: shoal does not reassemble")               \
+  X(ipv4_no_route,              drop,   "IPv4 packets to send with no on-link route and no gateway")        \
+  X(icmp_echo_requests_in,      event,  "ICMP echo requests for our address")                               \
+  X(icmp_echo_replies_out,      event,  "ICMP echo replies sent")                                           \
+  X(icmp_echo_replies_in,       drop,   "ICMP echo replies received (shoal sends no requests)")             \
+  X(l4_checksum_offload_bad,    drop,   "TCP checksum flagged bad by the NIC (software agreed ok)")         \
+  X(tcp_no_listener,            drop,   "valid TCP segments with no TCP engine attached")                   \
+  X(udp_unhandled,              drop,   "UDP datagrams (no UDP in shoal)")                                  \
+  X(proto_unhandled,            drop,   "IPv4 datagrams of any other protocol")
+// clang-format on
+
+// The layers whose parser can reject input; one counter per (layer, reason),
+// named "<layer>_<reason>", e.g. "ipv4_bad_checksum".
+// clang-format off
+#define SHOAL_SHARD_PARSE_LAYERS(X) X(eth) X(arp) X(ipv4) X(icmp) X(tcp)
+// clang-format on
+
+enum class Layer : uint8_t {
+#define SHOAL_X(name) name,
+  SHOAL_SHARD_PARSE_LAYERS(SHOAL_X)
+#undef SHOAL_X
+};
+constexpr size_t kLayerCount = 0
+#define SHOAL_X(name) +1
+    SHOAL_SHARD_PARSE_LAYERS(SHOAL_X)
+#undef SHOAL_X
+    ;
+const char *to_string(Layer);
+
+class Counter {
+public:
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct ShardCounters {
+#define SHOAL_X(name, kind, help) Counter name;
+  SHOAL_SHARD_COUNTERS(SHOAL_X)
+#undef SHOAL_X
+  std::array<std::array<Counter, wire::kParseErrorCount>, kLayerCount> parse_errors;
+
+  void count_parse_error(Layer l, wire::ParseError e) {
+    parse_errors[static_cast<size_t>(l)][static_cast<size_t>(e)].add();
+  }
+  uint64_t parse_error(Layer l, wire::ParseError e) const {
+    return parse_errors[static_cast<size_t>(l)][static_cast<size_t>(e)].get();
+  }
+
+  // f(const char *name, uint64_t value) for every counter, table order, then
+  // the parse-error counters layer by layer (ParseError::ok is skipped).
+  template <typename F> void for_each(F &&f) const {
+#define SHOAL_X(name, kind, help) f(#name, name.get());
+    SHOAL_SHARD_COUNTERS(SHOAL_X)
+#undef SHOAL_X
+    for (size_t l = 0; l < kLayerCount; l++)
+      for (size_t e = 1; e < wire::kParseErrorCount; e++)
+        f(parse_error_name(static_cast<Layer>(l), static_cast<wire::ParseError>(e)),
+          parse_errors[l][e].get());
+  }
+
+  // Sum of every drop counter (kind drop, and every parse error).
+  uint64_t drops() const;
+
+  // {"rx_packets":1,...} on one line.
+  std::string to_json() const;
+
+  // "ipv4_bad_checksum": a stable string for the lifetime of the program.
+  static const char *parse_error_name(Layer, wire::ParseError);
+};
+
+// Number of counters for_each visits.
+size_t counter_count();
+
+} // namespace shoal::shard

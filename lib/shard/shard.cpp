@@ -1,0 +1,249 @@
+#include "shard/shard.hpp"
+
+#include <atomic>
+
+#include <rte_ethdev.h>
+
+#include "wire/bytes.hpp"
+#include "wire/tcp.hpp"
+
+namespace shoal::shard {
+
+namespace {
+
+std::string arp_cache_name(unsigned shard_id) {
+  // rte_hash names are process-wide; shards of tests come and go.
+  static std::atomic<unsigned> seq{0};
+  return "arp" + std::to_string(shard_id) + "_" + std::to_string(seq.fetch_add(1));
+}
+
+uint32_t netmask_of(uint8_t prefix_length) {
+  return prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - prefix_length);
+}
+
+// RFC 1122 3.2.1.3: a source that can never be a unicast sender.
+bool martian_source(wire::Ipv4Addr a) {
+  return a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback() ||
+         (a.v >> 24) == 0;
+}
+
+std::span<uint8_t> mbuf_bytes(rte_mbuf *m) {
+  return {rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m)};
+}
+
+} // namespace
+
+Shard::Shard(const ShardParams &p, rte_mempool *pool)
+    : p_(p), netmask_(netmask_of(p.prefix_length)), pool_(pool), arp_(p.arp, arp_cache_name(p.id)),
+      tx_fn_(&Shard::eth_tx_burst), tx_ctx_(&tx_queue_) {}
+
+Shard::~Shard() {
+  for (uint16_t i = 0; i < tx_count_; i++)
+    rte_pktmbuf_free(tx_batch_[i]);
+}
+
+void Shard::add_rx_queue(uint16_t port, uint16_t queue) {
+  rx_queues_.push_back({port, queue});
+}
+
+void Shard::set_tx_queue(uint16_t port, uint16_t queue) {
+  tx_queue_ = {port, queue};
+  tx_fn_ = &Shard::eth_tx_burst;
+  tx_ctx_ = &tx_queue_;
+}
+
+void Shard::set_tx_burst(TxBurstFn fn, void *ctx) {
+  tx_fn_ = fn;
+  tx_ctx_ = ctx;
+}
+
+void Shard::set_ipv4_handler(uint8_t proto, Ipv4Handler fn, void *ctx) {
+  handlers_[proto] = {fn, fn != nullptr ? ctx : nullptr};
+}
+
+uint16_t Shard::eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n) {
+  const auto *q = static_cast<const RxQueue *>(ctx);
+  return rte_eth_tx_burst(q->port, q->queue, frames, n);
+}
+
+unsigned Shard::poll(Instant now) {
+  now_ = now;
+  unsigned total = 0;
+  std::array<rte_mbuf *, kRxBurst> burst;
+  for (const RxQueue &q : rx_queues_) {
+    const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst.data(), kRxBurst);
+    total += n;
+    process_rx({burst.data(), n}, now);
+  }
+  advance(now);
+  if (poll_hook_ != nullptr)
+    poll_hook_(poll_ctx_, now);
+  flush();
+  return total;
+}
+
+void Shard::process_rx(std::span<rte_mbuf *const> frames, Instant now) {
+  now_ = now;
+  for (rte_mbuf *m : frames)
+    process_frame(m);
+}
+
+void Shard::advance(Instant now) {
+  now_ = now;
+  if (now < next_arp_scan_)
+    return;
+  next_arp_scan_ = now + kArpScanInterval;
+  arp_.advance(
+      now, [this](wire::Ipv4Addr ip) { send_arp_request(ip); },
+      [this](rte_mbuf *m) { drop(m, counters_.arp_timeout_drops); });
+}
+
+void Shard::flush() {
+  if (tx_count_ == 0)
+    return;
+  std::array<uint32_t, kTxBatch> len;
+  for (uint16_t i = 0; i < tx_count_; i++)
+    len[i] = rte_pktmbuf_pkt_len(tx_batch_[i]);
+  const uint16_t sent = tx_fn_(tx_ctx_, tx_batch_.data(), tx_count_);
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < sent; i++)
+    bytes += len[i];
+  counters_.tx_packets.add(sent);
+  counters_.tx_bytes.add(bytes);
+  for (uint16_t i = sent; i < tx_count_; i++)
+    drop(tx_batch_[i], counters_.tx_full_drops);
+  tx_count_ = 0;
+}
+
+void Shard::process_frame(rte_mbuf *m) {
+  counters_.rx_packets.add();
+  counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+  // The parsers look at one contiguous buffer; with the pool's data room
+  // above the MTU a chained frame does not happen on the rx path.
+  if (m->nb_segs != 1)
+    return drop(m, counters_.rx_multi_segment_drops);
+
+  const std::span<const uint8_t> frame = mbuf_bytes(m);
+  wire::EthernetRepr eth;
+  if (auto e = wire::parse_ethernet(frame, eth); e != wire::ParseError::ok)
+    return drop_parse_error(m, Layer::eth, e);
+  const auto payload = frame.subspan(wire::kEthernetHeaderLen);
+  switch (eth.ethertype) {
+  case wire::kEtherTypeArp:
+    return arp_input(m, payload);
+  case wire::kEtherTypeIpv4:
+    if (eth.dst != p_.mac && !eth.dst.is_broadcast())
+      return drop(m, counters_.eth_not_for_us);
+    return ipv4_input(m, payload);
+  case wire::kEtherTypeIpv6:
+    return drop(m, counters_.eth_ipv6);
+  default:
+    return drop(m, counters_.eth_other);
+  }
+}
+
+void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
+  // The NIC's verdict counts only if we enabled the offload. GOOD skips the
+  // software sum; BAD (or no verdict) is checked in software, which also
+  // names the reason (a bad IHL or length is reported as such, not as a
+  // checksum error).
+  const uint64_t ip_flag = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  const bool nic_good = p_.offloads.rx_ipv4_cksum && ip_flag == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+  const bool nic_bad = p_.offloads.rx_ipv4_cksum && ip_flag == RTE_MBUF_F_RX_IP_CKSUM_BAD;
+  wire::Ipv4Repr ip;
+  if (auto e = wire::parse_ipv4(datagram, !nic_good, ip); e != wire::ParseError::ok)
+    return drop_parse_error(m, Layer::ipv4, e);
+  if (nic_bad)
+    return drop(m, counters_.ipv4_checksum_offload_bad);
+  if (ip.dst != p_.address)
+    return drop(m, counters_.ipv4_not_for_us);
+  if (martian_source(ip.src))
+    return drop(m, counters_.ipv4_martian_source);
+  // RFC 791 3.2 asks hosts to reassemble; shoal drops fragments instead (a
+  // TCP peer that honours our MSS never sends them) and counts them.
+  if (ip.is_fragment())
+    return drop(m, counters_.ipv4_fragments);
+
+  // From here on the mbuf holds exactly the datagram.
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(wire::kEthernetHeaderLen));
+  const uint32_t total = uint32_t{ip.header_len} + ip.payload_len;
+  if (rte_pktmbuf_pkt_len(m) > total)
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - total));
+
+  if (const Handler &h = handlers_[ip.protocol]; h.fn != nullptr)
+    return h.fn(h.ctx, m, ip, now_);
+  const std::span<uint8_t> payload = mbuf_bytes(m).subspan(ip.header_len, ip.payload_len);
+  switch (ip.protocol) {
+  case wire::kIpProtoIcmp:
+    return icmp_input(m, ip, payload);
+  case wire::kIpProtoTcp:
+    return tcp_without_engine(m, ip, payload);
+  case wire::kIpProtoUdp:
+    return drop(m, counters_.udp_unhandled);
+  default:
+    return drop(m, counters_.proto_unhandled);
+  }
+}
+
+// No TCP engine attached yet: the segment is still validated, so that a
+// malformed one is counted by its reason, and a valid one is counted as
+// having no listener. (The engine, once attached, answers those with RST,
+// RFC 9293 3.10.7.1.)
+void Shard::tcp_without_engine(rte_mbuf *m, const wire::Ipv4Repr &ip,
+                               std::span<const uint8_t> segment) {
+  const uint64_t l4_flag = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  const bool nic_good = p_.offloads.rx_tcp_cksum && l4_flag == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  const bool nic_bad = p_.offloads.rx_tcp_cksum && l4_flag == RTE_MBUF_F_RX_L4_CKSUM_BAD;
+  wire::TcpRepr tcp;
+  if (auto e = wire::parse_tcp(segment, ip.src, ip.dst, !nic_good, tcp); e != wire::ParseError::ok)
+    return drop_parse_error(m, Layer::tcp, e);
+  if (nic_bad)
+    return drop(m, counters_.l4_checksum_offload_bad);
+  drop(m, counters_.tcp_no_listener);
+}
+
+void Shard::transmit_ipv4(rte_mbuf *ip_packet) {
+  if (rte_pktmbuf_data_len(ip_packet) < wire::kIpv4MinHeaderLen) {
+    // Not a datagram at all: a caller bug, but still no crash.
+    return drop_parse_error(ip_packet, Layer::ipv4, wire::ParseError::truncated);
+  }
+  const uint8_t *h = rte_pktmbuf_mtod(ip_packet, const uint8_t *);
+  transmit_ipv4(ip_packet, wire::Ipv4Addr::from_bytes(h + wire::ipv4_field::kDst));
+}
+
+void Shard::transmit_ipv4(rte_mbuf *ip_packet, wire::Ipv4Addr dst) {
+  wire::Ipv4Addr next_hop = dst;
+  if (!on_link(dst)) {
+    if (!p_.gateway)
+      return drop(ip_packet, counters_.ipv4_no_route);
+    next_hop = *p_.gateway;
+  }
+  if (const wire::MacAddr *mac = arp_.lookup(next_hop, now_))
+    return send_to(ip_packet, *mac);
+  switch (arp_.hold(next_hop, ip_packet, now_)) {
+  case ArpCache::Hold::queued_first:
+    send_arp_request(next_hop);
+    arp_.request_sent(next_hop, now_);
+    return;
+  case ArpCache::Hold::queued:
+    return;
+  case ArpCache::Hold::queue_full:
+    return drop(ip_packet, counters_.arp_pending_full_drops);
+  case ArpCache::Hold::table_full:
+    return drop(ip_packet, counters_.arp_cache_full_drops);
+  }
+}
+
+void Shard::send_to(rte_mbuf *ip_packet, const wire::MacAddr &dst_mac) {
+  uint8_t *h = reinterpret_cast<uint8_t *>(
+      rte_pktmbuf_prepend(ip_packet, static_cast<uint16_t>(wire::kEthernetHeaderLen)));
+  if (h == nullptr)
+    return drop(ip_packet, counters_.tx_no_headroom_drops);
+  wire::emit_ethernet({dst_mac, p_.mac, wire::kEtherTypeIpv4}, {h, wire::kEthernetHeaderLen});
+  // Checksum offload needs the header lengths; the caller set l3_len.
+  if ((ip_packet->ol_flags & (RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK)) != 0)
+    ip_packet->l2_len = wire::kEthernetHeaderLen;
+  tx_enqueue(ip_packet);
+}
+
+} // namespace shoal::shard

@@ -1,0 +1,177 @@
+#pragma once
+// shoal::shard::Shard — the per-lcore runtime: one poll loop over the rx
+// queues the shard owns, the classify path (Ethernet -> ARP / IPv4 -> ICMP
+// echo / TCP hook), the ARP cache, and batched tx with one flush per loop
+// iteration.
+//
+// The path of a frame (DESIGN.md "The path of a packet"):
+//   rx burst (32) -> Ethernet (ARP: arp.cpp; IPv4 below; IPv6 and others
+//   dropped, counted) -> IPv4 header (checksum from the NIC flag when the rx
+//   offload is on, else software) -> for our address, not a fragment
+//   (fragments are dropped: no reassembly) -> by protocol: ICMP echo
+//   (icmp.cpp), a registered handler (TCP engine), else a counted drop.
+// Transmit: transmit_ipv4() resolves the next hop through the ARP cache,
+// prepends Ethernet and queues the frame; flush() hands the batch to the NIC
+// once per iteration and frees (and counts) what the NIC did not take.
+//
+// Everything here runs on the shard's own lcore; nothing takes a lock. Rx
+// and tx can be driven without a port (process_rx() + set_tx_burst()), which
+// is how the unit tests feed hand-built frames.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "common/time.hpp"
+#include "dpdk/port.hpp"
+#include "shard/arp_cache.hpp"
+#include "shard/counters.hpp"
+#include "wire/addr.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+
+namespace shoal::shard {
+
+struct ShardParams {
+  unsigned id = 0;
+  wire::MacAddr mac;
+  wire::Ipv4Addr address;
+  uint8_t prefix_length = 24;
+  std::optional<wire::Ipv4Addr> gateway;
+  ArpCacheConfig arp;
+  dpdk::Offloads offloads; // what the port enabled; the shard honours exactly this
+};
+
+// Hands a batch to the NIC; returns how many it took (the rest stay the
+// caller's). The default sends on the tx queue given to set_tx_queue().
+using TxBurstFn = uint16_t (*)(void *ctx, rte_mbuf **frames, uint16_t n);
+
+// Receives one IPv4 datagram for our address (not a fragment, header
+// validated): data offset of `m` at the IPv4 header, trailing Ethernet
+// padding trimmed. Ownership of `m` passes to the handler.
+using Ipv4Handler = void (*)(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+
+// Runs once per poll() after the rx bursts and before the tx flush (the TCP
+// engine's timer wheel: Engine::advance).
+using PollHook = void (*)(void *ctx, Instant now);
+
+class Shard {
+public:
+  static constexpr uint16_t kRxBurst = 32;
+  static constexpr uint16_t kTxBatch = 64;
+  // ARP timers are looked at this often, not on every iteration.
+  static constexpr Duration kArpScanInterval = std::chrono::milliseconds(10);
+
+  // `pool` provides the mbufs the shard builds itself (ARP requests).
+  // Throws std::runtime_error if the ARP cache cannot be created.
+  Shard(const ShardParams &, rte_mempool *pool);
+  ~Shard(); // frees the unsent tx batch and every packet held by ARP
+  Shard(const Shard &) = delete;
+  Shard &operator=(const Shard &) = delete;
+
+  // Queues this shard polls (it may own several, of several ports).
+  void add_rx_queue(uint16_t port, uint16_t queue);
+  // Where frames go: rte_eth_tx_burst on (port, queue) ...
+  void set_tx_queue(uint16_t port, uint16_t queue);
+  // ... or any other sink (tests, simulators).
+  void set_tx_burst(TxBurstFn fn, void *ctx);
+  // Datagrams of IPv4 protocol `proto` (e.g. 6, TCP) go to `fn` instead of
+  // the shard's own handling or drop. nullptr restores the default.
+  void set_ipv4_handler(uint8_t proto, Ipv4Handler fn, void *ctx);
+  // Called by every poll() (nullptr: none).
+  void set_poll_hook(PollHook fn, void *ctx) {
+    poll_hook_ = fn;
+    poll_ctx_ = ctx;
+  }
+
+  // One loop iteration: rx burst on every owned queue, classify, ARP timers,
+  // the poll hook, one tx flush. Returns the number of frames received.
+  unsigned poll(Instant now);
+  // The classify path for frames from anywhere; takes ownership of each.
+  void process_rx(std::span<rte_mbuf *const> frames, Instant now);
+  // ARP retries and expiry (cheap when nothing is due).
+  void advance(Instant now);
+  // Hands the tx batch to the NIC; what it does not take is freed, counted.
+  void flush();
+
+  // For the TCP engine: an IPv4 datagram (data offset at the IPv4 header,
+  // header complete; checksum offload flags and l3_len set by the caller if
+  // it uses them) to `dst`. The next hop is `dst` when on-link, else the
+  // gateway; the frame waits in the ARP cache while the next hop resolves.
+  // Ownership passes in all cases (drops are counted).
+  void transmit_ipv4(rte_mbuf *ip_packet, wire::Ipv4Addr dst);
+  // Same, with `dst` read from the datagram's header.
+  void transmit_ipv4(rte_mbuf *ip_packet);
+
+  unsigned id() const { return p_.id; }
+  const ShardParams &params() const { return p_; }
+  const ShardCounters &counters() const { return counters_; }
+  ArpCache &arp_cache() { return arp_; }
+  const ArpCache &arp_cache() const { return arp_; }
+  // The `now` of the current iteration.
+  Instant now() const { return now_; }
+  // Frames queued for the next flush.
+  uint16_t tx_pending() const { return tx_count_; }
+  bool on_link(wire::Ipv4Addr a) const { return (a.v & netmask_) == (p_.address.v & netmask_); }
+
+private:
+  void process_frame(rte_mbuf *m);
+  void drop(rte_mbuf *m, Counter &c) {
+    c.add();
+    rte_pktmbuf_free(m);
+  }
+  void drop_parse_error(rte_mbuf *m, Layer l, wire::ParseError e) {
+    counters_.count_parse_error(l, e);
+    rte_pktmbuf_free(m);
+  }
+  // arp.cpp
+  void arp_input(rte_mbuf *m, std::span<const uint8_t> payload);
+  void send_arp_request(wire::Ipv4Addr target);
+  // ipv4 path (shard.cpp)
+  void ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram);
+  void tcp_without_engine(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<const uint8_t> segment);
+  // icmp.cpp
+  void icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t> message);
+  // tx
+  void send_to(rte_mbuf *ip_packet, const wire::MacAddr &dst_mac);
+  void tx_enqueue(rte_mbuf *frame) {
+    tx_batch_[tx_count_++] = frame;
+    if (tx_count_ == kTxBatch)
+      flush();
+  }
+  static uint16_t eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n);
+
+  struct RxQueue {
+    uint16_t port, queue;
+  };
+  struct Handler {
+    Ipv4Handler fn = nullptr;
+    void *ctx = nullptr;
+  };
+
+  ShardParams p_;
+  uint32_t netmask_;
+  rte_mempool *pool_;
+  ShardCounters counters_;
+  ArpCache arp_;
+  Instant now_{};
+  Instant next_arp_scan_{};
+  uint16_t ip_ident_ = 0;
+  std::vector<RxQueue> rx_queues_;
+  RxQueue tx_queue_{0, 0};
+  TxBurstFn tx_fn_;
+  void *tx_ctx_;
+  uint16_t tx_count_ = 0;
+  std::array<rte_mbuf *, kTxBatch> tx_batch_{};
+  std::array<Handler, 256> handlers_{};
+  PollHook poll_hook_ = nullptr;
+  void *poll_ctx_ = nullptr;
+};
+
+} // namespace shoal::shard

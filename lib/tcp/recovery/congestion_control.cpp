@@ -1,0 +1,160 @@
+// The loss-recovery state machine shared by every congestion control
+// algorithm: RFC 5681 3.2, RFC 6582 3.2, RFC 6675 5.
+#include "tcp/recovery/congestion_control.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "tcp/recovery/cubic.hpp"
+#include "tcp/recovery/newreno.hpp"
+
+namespace shoal::tcp {
+
+CongestionControl::CongestionControl(const CcConfig &cfg) : cfg_(cfg) {
+  if (cfg_.smss == 0)
+    cfg_.smss = 536; // RFC 9293 3.7.1 default send MSS; never divide by zero
+  if (cfg_.dup_thresh == 0)
+    cfg_.dup_thresh = 3;
+  cwnd_ = cfg_.initial_window != 0 ? cfg_.initial_window : rfc6928_initial_window(cfg_.smss);
+  cwnd_ = std::min(cwnd_, kMaxCwnd);
+  // RFC 5681 3.1: the initial ssthresh SHOULD be set arbitrarily high.
+  ssthresh_ = cfg_.initial_ssthresh != 0 ? cfg_.initial_ssthresh : UINT32_MAX;
+}
+
+void CongestionControl::set_initial_recover(Seq iss) {
+  recover_ = iss;
+  recover_valid_ = true;
+}
+
+void CongestionControl::grow_cwnd(uint32_t bytes) {
+  cwnd_ = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{cwnd_} + bytes, kMaxCwnd));
+}
+
+void CongestionControl::slow_start(uint32_t acked_bytes) {
+  const uint32_t limit = slow_start_after_rto_ ? cfg_.smss : 2 * cfg_.smss;
+  grow_cwnd(std::min(acked_bytes, limit));
+  if (!in_slow_start())
+    slow_start_after_rto_ = false;
+}
+
+CcAction CongestionControl::ack_received(const AckSample &a) {
+  CcAction act;
+  consecutive_rtos_ = 0;
+  if (in_recovery_) {
+    if (seq_ge(a.ack, recover_)) {
+      // RFC 6582 3.2 step 5, full acknowledgment (all data up to and including
+      // "recover", the highest sequence number sent at entry): leave recovery
+      // with cwnd = min (ssthresh, max (FlightSize, SMSS) + SMSS), option (1),
+      // which avoids a burst when little is in flight. Same exit for RFC 6675
+      // ("a cumulative ACK for a sequence number greater than RecoveryPoint").
+      in_recovery_ = false;
+      dup_acks_ = 0;
+      cwnd_ = std::min(ssthresh_, std::max(a.in_flight, cfg_.smss) + cfg_.smss);
+      act.exited_recovery = true;
+      on_exit_recovery(a.now);
+      return act;
+    }
+    // Partial acknowledgment.
+    if (!cfg_.sack) {
+      // RFC 6582 3.2 step 5: retransmit the first unacknowledged segment;
+      // deflate cwnd by the amount of new data acknowledged, and add back one
+      // SMSS if that amount was at least SMSS. (The floor of one SMSS is ours:
+      // never let the window close below one segment.)
+      act.retransmit_snd_una = true;
+      cwnd_ = cwnd_ > a.acked_bytes ? cwnd_ - a.acked_bytes : 0;
+      if (a.acked_bytes >= cfg_.smss)
+        grow_cwnd(cfg_.smss);
+      cwnd_ = std::max(cwnd_, cfg_.smss);
+      if (!partial_ack_seen_) {
+        act.restart_rtx_timer = true;
+        partial_ack_seen_ = true;
+      }
+    }
+    // With SACK (RFC 6675 5 step 5 onwards) the scoreboard and pipe drive
+    // what is sent; cwnd stays at ssthresh until recovery ends.
+    return act;
+  }
+  // RFC 5681 3.2 step 6 (an ACK of new data outside recovery) resets the
+  // dupack count; the algorithm grows the window.
+  dup_acks_ = 0;
+  on_ack(a.acked_bytes, a.rtt, a.now, a.in_flight);
+  return act;
+}
+
+CcAction CongestionControl::dup_ack_received(const DupAckSample &d) {
+  CcAction act;
+  if (in_recovery_) {
+    // RFC 5681 3.2 step 4 / RFC 6582 3.2 step 3: each further dupack means
+    // one more segment has left the network: inflate cwnd by SMSS. With SACK
+    // the pipe estimate accounts for it instead (RFC 6675 5 step 5).
+    if (!cfg_.sack)
+      grow_cwnd(cfg_.smss);
+    return act;
+  }
+  ++dup_acks_;
+  const bool lost = dup_acks_ >= cfg_.dup_thresh || (cfg_.sack && d.snd_una_lost);
+  if (!lost)
+    return act; // RFC 5681 3.2 step 1 (limited transmit, RFC 3042, is the engine's)
+  // RFC 6582 3.2 step 2: enter only if the cumulative ACK covers more than
+  // "recover" (the highest sequence number sent, recover_ - 1); otherwise
+  // these dupacks may come from retransmissions after a timeout or an
+  // earlier recovery, and ssthresh is not reduced again. RFC 6675 guards only
+  // after a timeout (5.1: not "until HighACK >= RecoveryPoint", i.e. ACK >=
+  // recover_), and its DupAck definition already excludes ACKs that SACK
+  // nothing new; after a normal recovery ends (ACK >= recover_) a new loss may
+  // start a new one at once.
+  if (recover_valid_ && !(cfg_.sack ? seq_ge(d.ack, recover_) : seq_gt(d.ack - 1, recover_ - 1)))
+    return act;
+  // RFC 5681 3.2 step 2: ssthresh = max (FlightSize / 2, 2*SMSS) for Reno,
+  // beta_cubic * cwnd for CUBIC.
+  ssthresh_ = std::max(on_enter_recovery(d.flight_size, d.now), 2 * cfg_.smss);
+  recover_ = d.snd_nxt;
+  recover_valid_ = true;
+  in_recovery_ = true;
+  partial_ack_seen_ = false;
+  slow_start_after_rto_ = false;
+  // RFC 5681 3.2 step 3: cwnd = ssthresh + 3*SMSS ("inflating" for the
+  // segments that have left the network). RFC 6675 5 step 4.2: cwnd = ssthresh.
+  if (cfg_.sack)
+    cwnd_ = ssthresh_;
+  else
+    cwnd_ = static_cast<uint32_t>(
+        std::min<uint64_t>(uint64_t{ssthresh_} + uint64_t{cfg_.dup_thresh} * cfg_.smss, kMaxCwnd));
+  act.retransmit_snd_una = true;
+  act.entered_recovery = true;
+  return act;
+}
+
+void CongestionControl::retransmit_timeout(Seq snd_nxt, uint32_t flight_size, Instant now) {
+  const bool fresh_loss = !in_recovery_ && consecutive_rtos_ == 0;
+  ssthresh_ = std::max(on_retransmit_timeout(flight_size, now, fresh_loss), 2 * cfg_.smss);
+  // RFC 5681 3.1: cwnd = LW, the loss window, one SMSS.
+  cwnd_ = cfg_.smss;
+  // RFC 6582 3.2 step 4 / RFC 6675 5.1: after a timeout, record the highest
+  // sequence number sent in "recover" and leave fast recovery.
+  recover_ = snd_nxt;
+  recover_valid_ = true;
+  in_recovery_ = false;
+  dup_acks_ = 0;
+  ++consecutive_rtos_;
+  slow_start_after_rto_ = true;
+}
+
+namespace {
+constexpr std::array<std::string_view, 2> kNames = {"newreno", "cubic"};
+}
+
+std::span<const std::string_view> congestion_control_names() {
+  return kNames;
+}
+
+std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name,
+                                                           const CcConfig &cfg) {
+  if (name == "newreno" || name == "reno")
+    return std::make_unique<NewReno>(cfg);
+  if (name == "cubic")
+    return std::make_unique<Cubic>(cfg);
+  return nullptr;
+}
+
+} // namespace shoal::tcp

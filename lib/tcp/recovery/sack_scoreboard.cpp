@@ -1,0 +1,240 @@
+// RFC 6675 sender scoreboard; see sack_scoreboard.hpp.
+#include "tcp/recovery/sack_scoreboard.hpp"
+
+#include <algorithm>
+
+namespace shoal::tcp {
+
+const char *to_string(SackBlockVerdict v) {
+  switch (v) {
+#define SHOAL_X(name, desc)                                                                        \
+  case SackBlockVerdict::name:                                                                     \
+    return #name;
+    SHOAL_SACK_BLOCK_VERDICTS(SHOAL_X)
+#undef SHOAL_X
+  case SackBlockVerdict::count_:
+    break;
+  }
+  return "?";
+}
+
+const char *describe(SackBlockVerdict v) {
+  switch (v) {
+#define SHOAL_X(name, desc)                                                                        \
+  case SackBlockVerdict::name:                                                                     \
+    return desc;
+    SHOAL_SACK_BLOCK_VERDICTS(SHOAL_X)
+#undef SHOAL_X
+  case SackBlockVerdict::count_:
+    break;
+  }
+  return "?";
+}
+
+SackScoreboard::SackScoreboard(uint32_t smss, uint32_t dup_thresh)
+    : smss_(smss != 0 ? smss : 1), dup_thresh_(dup_thresh != 0 ? dup_thresh : 3) {}
+
+void SackScoreboard::reset(Seq snd_una) {
+  n_ = 0;
+  sacked_bytes_ = 0;
+  snd_una_ = snd_una;
+  high_data_ = snd_una;
+  high_rxt_ = snd_una;
+}
+
+void SackScoreboard::set_high_data(Seq snd_max) {
+  if (seq_gt(snd_max, high_data_))
+    high_data_ = snd_max;
+}
+
+void SackScoreboard::erase(size_t first, size_t last) {
+  std::copy(blocks_.begin() + static_cast<ptrdiff_t>(last),
+            blocks_.begin() + static_cast<ptrdiff_t>(n_),
+            blocks_.begin() + static_cast<ptrdiff_t>(first));
+  n_ -= last - first;
+}
+
+void SackScoreboard::advance_snd_una(Seq ack) {
+  if (!seq_gt(ack, snd_una_))
+    return;
+  snd_una_ = ack;
+  set_high_data(ack);
+  // Drop ranges now cumulatively acknowledged, clip the one straddling ack.
+  size_t i = 0;
+  while (i < n_ && seq_le(blocks_[i].end, ack)) {
+    sacked_bytes_ -= seq_distance(blocks_[i].start, blocks_[i].end);
+    ++i;
+  }
+  erase(0, i);
+  if (n_ > 0 && seq_lt(blocks_[0].start, ack)) {
+    sacked_bytes_ -= seq_distance(blocks_[0].start, ack);
+    blocks_[0].start = ack;
+  }
+}
+
+SackBlockVerdict SackScoreboard::insert(Seq start, Seq end, uint32_t &newly) {
+  // First range that ends at or after start (touching ranges merge), last
+  // range that starts at or before end.
+  size_t i = 0;
+  while (i < n_ && seq_lt(blocks_[i].end, start))
+    ++i;
+  size_t j = i;
+  uint32_t covered = 0;
+  while (j < n_ && seq_le(blocks_[j].start, end)) {
+    const Seq lo = seq_max(blocks_[j].start, start);
+    const Seq hi = seq_min(blocks_[j].end, end);
+    if (seq_lt(lo, hi))
+      covered += seq_distance(lo, hi);
+    ++j;
+  }
+  const uint32_t added = seq_distance(start, end) - covered;
+  if (j > i) {
+    // Merge [start, end) with ranges i .. j-1 into one.
+    const SackBlock merged{seq_min(start, blocks_[i].start), seq_max(end, blocks_[j - 1].end)};
+    blocks_[i] = merged;
+    erase(i + 1, j);
+    sacked_bytes_ += added;
+    newly += added;
+    return SackBlockVerdict::accepted;
+  }
+  bool evicted = false;
+  if (n_ == kMaxBlocks) {
+    if (i == n_)
+      return SackBlockVerdict::scoreboard_full; // above everything: ignore it
+    // Evict the highest range to make room for one nearer SND.UNA.
+    evicted = true;
+    --n_;
+    sacked_bytes_ -= seq_distance(blocks_[n_].start, blocks_[n_].end);
+  }
+  std::copy_backward(blocks_.begin() + static_cast<ptrdiff_t>(i),
+                     blocks_.begin() + static_cast<ptrdiff_t>(n_),
+                     blocks_.begin() + static_cast<ptrdiff_t>(n_ + 1));
+  blocks_[i] = SackBlock{start, end};
+  ++n_;
+  sacked_bytes_ += added;
+  newly += added;
+  return evicted ? SackBlockVerdict::scoreboard_full : SackBlockVerdict::accepted;
+}
+
+SackUpdate SackScoreboard::update(Seq ack, std::span<const SackBlock> blocks) {
+  SackUpdate u;
+  const Seq old_una = snd_una_;
+  advance_snd_una(ack);
+  u.newly_acked = seq_distance(old_una, snd_una_);
+  for (size_t k = 0; k < blocks.size(); ++k) {
+    const SackBlock &b = blocks[k];
+    SackBlockVerdict v;
+    if (!seq_lt(b.start, b.end)) {
+      v = SackBlockVerdict::invalid;
+    } else if (k == 0 &&
+               (seq_lt(b.start, ack) ||
+                (blocks.size() > 1 && seq_ge(b.start, blocks[1].start) &&
+                 seq_le(b.end, blocks[1].end) && seq_lt(blocks[1].start, blocks[1].end)))) {
+      // RFC 2883 4: a first block below the cumulative ACK, or contained in
+      // the second block, reports a duplicate; it says nothing about holes.
+      v = SackBlockVerdict::dsack;
+    } else if (seq_le(b.end, snd_una_)) {
+      v = SackBlockVerdict::stale;
+    } else if (seq_gt(b.end, high_data_)) {
+      v = SackBlockVerdict::beyond_high_data;
+    } else {
+      const Seq start = seq_max(b.start, snd_una_);
+      v = insert(start, b.end, u.newly_sacked);
+    }
+    u.verdicts[static_cast<size_t>(v)]++;
+  }
+  return u;
+}
+
+bool SackScoreboard::is_sacked(Seq seq) const {
+  for (size_t i = 0; i < n_; ++i)
+    if (seq_in_window(seq, blocks_[i].start, seq_distance(blocks_[i].start, blocks_[i].end)))
+      return true;
+  return false;
+}
+
+bool SackScoreboard::is_lost(Seq seq) const {
+  // Walk down from the highest range, counting SACKed bytes with sequence
+  // numbers greater than seq and the discontiguous ranges holding them.
+  const Seq above = seq + 1;
+  uint64_t bytes = 0;
+  uint32_t ranges = 0;
+  for (size_t i = n_; i-- > 0;) {
+    if (seq_le(blocks_[i].end, above))
+      break;
+    bytes += seq_distance(seq_max(blocks_[i].start, above), blocks_[i].end);
+    ++ranges;
+    if (ranges >= dup_thresh_ || bytes > uint64_t{dup_thresh_ - 1} * smss_)
+      return true;
+  }
+  return false;
+}
+
+uint32_t SackScoreboard::pipe() const {
+  // The unSACKed bytes between SND.UNA and HighData form n_ + 1 holes:
+  // [snd_una, b0.start), [b0.end, b1.start), ..., [b_last.end, high_data).
+  // IsLost() is the same for every byte of one hole (the ranges above any of
+  // them are exactly those after the hole), so walk the holes from the top
+  // with running totals: O(n).
+  const Seq rxt = high_rxt();
+  uint64_t pipe = 0;
+  uint64_t bytes_above = 0;
+  uint32_t ranges_above = 0;
+  for (size_t h = n_ + 1; h-- > 0;) {
+    const Seq hs = h == 0 ? snd_una_ : blocks_[h - 1].end;
+    const Seq he = h == n_ ? high_data_ : blocks_[h].start;
+    if (h < n_) {
+      bytes_above += seq_distance(blocks_[h].start, blocks_[h].end);
+      ++ranges_above;
+    }
+    if (!seq_lt(hs, he))
+      continue;
+    const bool lost =
+        ranges_above >= dup_thresh_ || bytes_above > uint64_t{dup_thresh_ - 1} * smss_;
+    // (a) not lost: the original transmission may still be in flight.
+    if (!lost)
+      pipe += seq_distance(hs, he);
+    // (b) retransmitted: the retransmission may be in flight.
+    if (seq_lt(hs, rxt))
+      pipe += seq_distance(hs, seq_min(he, rxt));
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(pipe, UINT32_MAX));
+}
+
+NextSegment SackScoreboard::next_seg(uint32_t new_data_allowed) const {
+  const Seq rxt = high_rxt();
+  // Rules 1 and 3 consider unSACKed bytes above HighRxt (1.a) and below the
+  // highest SACKed byte (1.b), i.e. the holes under the last range.
+  NextSegment rule3;
+  for (size_t h = 0; h < n_; ++h) {
+    const Seq hs = seq_max(h == 0 ? snd_una_ : blocks_[h - 1].end, rxt);
+    const Seq he = blocks_[h].start;
+    if (!seq_lt(hs, he))
+      continue;
+    const uint32_t len = std::min(smss_, seq_distance(hs, he));
+    if (is_lost(hs)) // (1.c)
+      return {NextSegment::Kind::kRetransmit, hs, len, 1};
+    // IsLost only gets harder higher up: no later hole qualifies for rule 1.
+    rule3 = {NextSegment::Kind::kRetransmit, hs, len, 3};
+    break;
+  }
+  // Rule 2: previously unsent data, if there is any and the window allows.
+  if (new_data_allowed > 0)
+    return {NextSegment::Kind::kNewData, high_data_, std::min(smss_, new_data_allowed), 2};
+  // Rule 3: the smallest unSACKed byte meeting (1.a) and (1.b), lost or not.
+  return rule3;
+}
+
+void SackScoreboard::on_retransmit(Seq seq, uint32_t len) {
+  const Seq end = seq_min(seq + len, high_data_);
+  if (seq_gt(end, high_rxt_))
+    high_rxt_ = end;
+}
+
+void SackScoreboard::on_retransmit_timeout() {
+  n_ = 0;
+  sacked_bytes_ = 0;
+  high_rxt_ = snd_una_;
+}
+
+} // namespace shoal::tcp

@@ -1,0 +1,138 @@
+#pragma once
+// The sender's SACK scoreboard, RFC 6675 ("A Conservative Loss Recovery
+// Algorithm Based on SACK for TCP") over the blocks of RFC 2018.
+//
+// It remembers which bytes above SND.UNA the peer has SACKed, as a small
+// sorted array of disjoint, non-adjacent ranges, and answers RFC 6675 4's
+// questions: IsLost(), SetPipe() (pipe()), NextSeg() (next_seg()). The engine
+// feeds it every ACK (update), tells it what it retransmitted
+// (on_retransmit: HighRxt) and how far it has ever sent (set_high_data:
+// HighData), and clears it on an RTO.
+//
+// Names: HighACK + 1 = snd_una(), HighData + 1 = high_data(), HighRxt + 1 =
+// high_rxt(): this class stores "one past" values, so every range is
+// half-open [start, end) like the SACK option's left/right edges.
+//
+// Bounded: at most kMaxBlocks ranges. When a new disjoint range does not fit,
+// the highest range is evicted if the new one is lower (the holes nearest
+// SND.UNA are the ones being repaired), else the new one is ignored. Losing
+// SACK information only makes the sender more conservative (RFC 2018 8: the
+// sender must in any case keep SACKed data until it is cumulatively ACKed).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "tcp/seq.hpp"
+
+namespace shoal::tcp {
+
+// One SACK block: [start, end) = the option's left edge and right edge.
+struct SackBlock {
+  Seq start;
+  Seq end;
+  constexpr bool operator==(const SackBlock &) const = default;
+};
+
+// How each received SACK block was treated. X(name, description)
+#define SHOAL_SACK_BLOCK_VERDICTS(X)                                                               \
+  X(accepted, "block recorded (possibly merged or clipped to SND.UNA)")                            \
+  X(dsack, "D-SACK (RFC 2883): first block below SEG.ACK or inside the second; ignored")           \
+  X(stale, "block entirely below SND.UNA; ignored")                                                \
+  X(invalid, "empty or inverted block (left edge >= right edge); ignored")                         \
+  X(beyond_high_data, "block reaches past the highest sequence number sent; ignored")              \
+  X(scoreboard_full, "no room: this block ignored, or the highest block evicted for it")
+
+enum class SackBlockVerdict : uint8_t {
+#define SHOAL_X(name, desc) name,
+  SHOAL_SACK_BLOCK_VERDICTS(SHOAL_X)
+#undef SHOAL_X
+      count_
+};
+inline constexpr size_t kSackBlockVerdictCount = static_cast<size_t>(SackBlockVerdict::count_);
+const char *to_string(SackBlockVerdict v);
+const char *describe(SackBlockVerdict v);
+
+struct SackUpdate {
+  uint32_t newly_acked = 0;  // bytes by which SND.UNA advanced
+  uint32_t newly_sacked = 0; // bytes SACKed for the first time (above the new SND.UNA)
+  std::array<uint8_t, kSackBlockVerdictCount> verdicts{}; // blocks per verdict
+  uint8_t count(SackBlockVerdict v) const { return verdicts[static_cast<size_t>(v)]; }
+};
+
+// NextSeg()'s answer (RFC 6675 4).
+struct NextSegment {
+  enum class Kind : uint8_t {
+    kNone,       // rule 5: nothing may be sent
+    kRetransmit, // rules 1 and 3: retransmit [seq, seq + len)
+    kNewData,    // rule 2: send new data [seq, seq + len), seq == high_data()
+  };
+  Kind kind = Kind::kNone;
+  Seq seq{};
+  uint32_t len = 0;
+  uint8_t rule = 0; // which rule of RFC 6675 4 NextSeg() chose it (1, 2, 3), 0 for none
+};
+
+class SackScoreboard {
+public:
+  static constexpr size_t kMaxBlocks = 32;
+
+  explicit SackScoreboard(uint32_t smss = 1460, uint32_t dup_thresh = 3);
+
+  // Start (or restart) at SND.UNA = HighData + 1 = snd_una: nothing outstanding.
+  void reset(Seq snd_una);
+  // HighData + 1: one past the highest sequence number ever sent (SND.MAX).
+  // Only moves forward; a go-back-N rewind of SND.NXT does not change it.
+  void set_high_data(Seq snd_max);
+  void set_smss(uint32_t smss) { smss_ = smss != 0 ? smss : 1; }
+
+  // RFC 6675 4 Update(): one incoming ACK with its SACK blocks (in option
+  // order; the first one may be a D-SACK, RFC 2883 4). A cumulative ACK
+  // beyond SND.UNA drops what it covers.
+  SackUpdate update(Seq ack, std::span<const SackBlock> blocks);
+
+  // RFC 6675 4 IsLost(SeqNum): DupThresh discontiguous SACKed ranges lie
+  // above seq, or more than (DupThresh - 1) * SMSS SACKed bytes do.
+  bool is_lost(Seq seq) const;
+  bool is_sacked(Seq seq) const;
+  // RFC 6675 4 SetPipe(): bytes estimated in flight, counting each unSACKed
+  // byte between SND.UNA and HighData once if it is not lost and once more
+  // if it was retransmitted.
+  uint32_t pipe() const;
+  // RFC 6675 4 NextSeg(), rules 1-3 (rule 4, the rescue retransmission, is
+  // not implemented). new_data_allowed = unsent bytes the receive window lets
+  // us send now; rule 2 applies when it is > 0.
+  NextSegment next_seg(uint32_t new_data_allowed) const;
+  // The engine (re)transmitted [seq, seq + len) below HighData: advance HighRxt.
+  void on_retransmit(Seq seq, uint32_t len);
+  // RFC 6675 5.1 / RFC 2018 8: after an RTO, forget SACK state (the
+  // receiver may have reneged) and HighRxt.
+  void on_retransmit_timeout();
+
+  Seq snd_una() const { return snd_una_; }
+  Seq high_data() const { return high_data_; }
+  // One past the highest retransmitted byte, never below SND.UNA.
+  Seq high_rxt() const { return seq_max(high_rxt_, snd_una_); }
+  uint32_t sacked_bytes() const { return sacked_bytes_; }
+  // One past the highest SACKed byte; snd_una() when nothing is SACKed.
+  Seq highest_sacked() const { return n_ == 0 ? snd_una_ : blocks_[n_ - 1].end; }
+  std::span<const SackBlock> blocks() const { return {blocks_.data(), n_}; }
+  uint32_t smss() const { return smss_; }
+  uint32_t dup_thresh() const { return dup_thresh_; }
+
+private:
+  void advance_snd_una(Seq ack);
+  SackBlockVerdict insert(Seq start, Seq end, uint32_t &newly);
+  void erase(size_t first, size_t last); // [first, last)
+
+  std::array<SackBlock, kMaxBlocks> blocks_{};
+  size_t n_ = 0;
+  Seq snd_una_{};
+  Seq high_data_{};
+  Seq high_rxt_{};
+  uint32_t sacked_bytes_ = 0;
+  uint32_t smss_;
+  uint32_t dup_thresh_;
+};
+
+} // namespace shoal::tcp
