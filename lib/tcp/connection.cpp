@@ -10,7 +10,10 @@ namespace shoal::tcp {
 Connection::Connection()
     : rtx_timer_(&Engine::Impl::rtx_fired, this),
       keepalive_timer_(&Engine::Impl::keepalive_fired, this),
-      fin_wait2_timer_(&Engine::Impl::fin_wait2_fired, this) {}
+      fin_wait2_timer_(&Engine::Impl::fin_wait2_fired, this) {
+  delack_timer_.set_callback(&Engine::Impl::delack_fired, this);
+  persist_timer_.set_callback(&Engine::Impl::persist_fired, this);
+}
 
 Connection::~Connection() = default;
 
@@ -19,9 +22,13 @@ Engine &Connection::engine() {
 }
 
 uint32_t Connection::rcv_wnd() const {
-  const uint32_t space = rcv_buf_ > rcvq_bytes_ ? rcv_buf_ - rcvq_bytes_ : 0;
+  const uint32_t space = eng_ != nullptr ? eng_->rcv_space(*this) : 0;
   const uint32_t cur = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
   return std::max(space, cur);
+}
+
+uint32_t Connection::rcv_memory() const {
+  return rcv_mem_ + (eng_ != nullptr ? eng_->ooo_memory(*this) : 0);
 }
 
 std::span<const uint8_t> Connection::peek() const {
@@ -57,6 +64,7 @@ void Connection::consume(size_t n) {
       if (rcvq_head_ == nullptr)
         rcvq_tail_ = nullptr;
       s->next = nullptr;
+      rcv_mem_ -= static_cast<uint32_t>(sizeof(rte_mbuf)) + s->buf_len;
       rte_pktmbuf_free_seg(s);
     } else {
       s->data_off = static_cast<uint16_t>(s->data_off + n);
@@ -194,6 +202,53 @@ void Connection::abort() {
     eng_->send_rst(*this);
   }
   eng_->close_connection(*this, CloseReason::aborted);
+}
+
+void Connection::set_nodelay(bool on) {
+  nodelay_ = on;
+  if (!on || eng_ == nullptr || dead_)
+    return;
+  // Whatever Nagle was holding back goes now.
+  Engine::Impl::Entry guard(*eng_);
+  eng_->output(*this);
+}
+
+bool Connection::set_congestion_control(std::string_view name) {
+  std::string_view found;
+  for (std::string_view n : congestion_control_names())
+    if (n == name)
+      found = n;
+  if (found.empty())
+    return false;
+  cc_name_ = found;
+  if (cc_ && cc_->name() != found) {
+    // Switch mid-connection: the new algorithm starts from the current
+    // window and threshold rather than from the initial window.
+    CcConfig cfg = cc_->config();
+    cfg.initial_window = cc_->cwnd();
+    cfg.initial_ssthresh = cc_->ssthresh() == UINT32_MAX ? 0 : cc_->ssthresh();
+    cc_ = make_congestion_control(found, cfg);
+    cc_->set_initial_recover(snd_max_);
+    cc_name_ = cc_->name();
+  }
+  return true;
+}
+
+void Connection::set_user_timeout(Duration d) {
+  user_timeout_ = d < Duration::zero() ? Duration::zero() : d;
+}
+
+void Connection::set_send_buffer(uint32_t bytes) {
+  snd_buf_ = bytes;
+}
+
+void Connection::set_receive_buffer(uint32_t bytes) {
+  rcv_buf_ = bytes;
+  if (eng_ == nullptr || dead_)
+    return;
+  // A larger buffer may reopen the window right away.
+  Engine::Impl::Entry guard(*eng_);
+  eng_->maybe_window_update(*this);
 }
 
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, int probes) {

@@ -18,12 +18,19 @@
 // transmission nor a retransmission copies payload.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
+#include <string_view>
 
 #include <rte_mbuf.h>
 
 #include "common/time.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/recovery/congestion_control.hpp"
+#include "tcp/recovery/reassembly.hpp"
+#include "tcp/recovery/rto.hpp"
+#include "tcp/recovery/sack_scoreboard.hpp"
 #include "tcp/seq.hpp"
 #include "tcp/state.hpp"
 #include "timer/timer_wheel.hpp"
@@ -81,8 +88,27 @@ public:
   void abort();
 
   // ---- options -------------------------------------------------------------
-  void set_nodelay(bool on) { nodelay_ = on; }
+  // TCP_NODELAY: off = Nagle's algorithm (RFC 896, RFC 9293 3.8.6.2.1) holds
+  // a partial segment back while data is unacknowledged. Turning it on sends
+  // what was held back.
+  void set_nodelay(bool on);
   bool nodelay() const { return nodelay_; }
+  // "newreno" or "cubic"; false (and no change) for an unknown name. Before
+  // ESTABLISHED it picks the algorithm; later it switches, starting the new
+  // one from the current window.
+  bool set_congestion_control(std::string_view name);
+  std::string_view congestion_control() const { return cc_name_; }
+  // RFC 5482 semantics, locally: abort (timed_out, RST sent) when sent data
+  // stays unacknowledged longer than `d`. Zero turns it off.
+  void set_user_timeout(Duration d);
+  Duration user_timeout() const { return user_timeout_; }
+  // Buffer limits in bytes (defaults EngineConfig::snd_buf / rcv_buf). The
+  // receive buffer can only grow once the window scale is fixed (SYN sent)
+  // beyond what the scale can express; it never shrinks the offered window.
+  void set_send_buffer(uint32_t bytes);
+  void set_receive_buffer(uint32_t bytes);
+  uint32_t send_buffer() const { return snd_buf_; }
+  uint32_t receive_buffer() const { return rcv_buf_; }
   // RFC 1122 4.2.3.6. Defaults come from EngineConfig (keepalive off).
   void set_keepalive(bool on, Duration idle, Duration interval, int probes);
   void set_keepalive(bool on); // with the engine's configured idle/interval/probes
@@ -108,6 +134,20 @@ public:
   bool sack_permitted() const { return sack_ok_; }
   uint32_t ts_recent() const { return ts_recent_; }
   Duration rto() const { return rto_; }
+  Duration srtt() const { return rtt_.srtt(); }
+  const RtoEstimator &rtt_estimator() const { return rtt_; }
+  // Congestion state (nullptr before ESTABLISHED).
+  const CongestionControl *congestion() const { return cc_.get(); }
+  uint32_t cwnd() const { return cc_ ? cc_->cwnd() : 0; }
+  const SackScoreboard &sack_scoreboard() const { return sack_; }
+  // Out-of-order bytes and segments waiting in the reassembly queue.
+  uint32_t ooo_bytes() const { return ooo_ ? ooo_->bytes() : 0; }
+  size_t ooo_segments() const { return ooo_ ? ooo_->segments() : 0; }
+  // Memory (mbuf truesize) held by received data, in order and out of order.
+  uint32_t rcv_memory() const;
+  int persist_backoff() const { return persist_backoff_; }
+  bool persist_armed() const { return persist_timer_.armed(); }
+  bool delayed_ack_armed() const { return delack_timer_.armed(); }
   int retransmit_count() const { return rtx_count_; }
   int keepalive_probes_sent() const { return ka_probes_sent_; }
   bool fin_sent() const { return fin_sent_; }
@@ -189,6 +229,43 @@ private:
   Seq sndq_seq_{};
   uint32_t snd_buf_ = 0;
   size_t reserved_ = 0; // size of the last reserve()
+
+  // RTT measurement (RFC 6298 3, RFC 7323 4) and the retransmission timeout.
+  RtoEstimator rtt_;
+  bool rtt_timing_ = false; // one segment (or the SYN) being timed, no timestamps
+  Seq rtt_seq_{};           // ... the first byte it carries
+  Instant rtt_sent_{};
+
+  // Congestion control and SACK loss recovery (RFC 5681, 6582, 6675, 9438).
+  std::unique_ptr<CongestionControl> cc_;
+  std::string_view cc_name_; // one of congestion_control_names(); empty = config default
+  SackScoreboard sack_;
+
+  // Out-of-order data (RFC 9293 3.10.7.4 seventh, RFC 2018), and a FIN that
+  // arrived beyond a hole (it takes effect when RCV.NXT reaches it).
+  std::optional<ReassemblyQueue> ooo_;
+  bool ooo_fin_ = false;
+  Seq ooo_fin_seq_{};
+  uint32_t rcv_mem_ = 0; // truesize of the mbufs in the receive queue
+
+  // Delayed ACK (RFC 5681 4.2): bytes received in order since the last ACK.
+  uint32_t rcv_unacked_ = 0;
+  uint16_t rcv_seg_max_ = 0; // largest payload received: the peer's segment size
+  timer::Timer delack_timer_;
+
+  // Persist timer (RFC 9293 3.8.6.1): zero-window probes with back-off.
+  int persist_backoff_ = 0;
+  timer::Timer persist_timer_;
+
+  // User timeout: una_since_ is when the oldest unacknowledged data started
+  // waiting (first sent from idle, or SND.UNA last advanced).
+  Duration user_timeout_{};
+  Instant una_since_{};
+
+  // Send-ring index: the ring mbuf holding sequence number snd_cur_seq_ (its
+  // first byte), so building a segment starts there instead of at the head.
+  rte_mbuf *snd_cur_ = nullptr;
+  Seq snd_cur_seq_{};
 
   uint16_t listener_port_ = 0; // passive opens: the listener to account against
   Connection *next_free_ = nullptr;

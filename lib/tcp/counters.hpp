@@ -38,7 +38,23 @@ namespace shoal::tcp {
   X(closed_refused, "active opens refused by RST")                                                 \
   X(closed_timed_out, "connections closed by a timeout")                                           \
   X(closed_aborted, "connections aborted by the application")                                      \
-  X(retransmits, "segments retransmitted on timeout (SYN, SYN-ACK, data, FIN)")                    \
+  X(retransmits, "segments retransmitted, any cause (SYN, SYN-ACK, data, FIN)")                    \
+  X(rtx_timeouts, "retransmission timeouts of data or FIN (RFC 6298 5.4)")                         \
+  X(fast_retransmits, "fast retransmits: 3 dup ACKs or NewReno partial ACK (RFC 5681, 6582)")      \
+  X(sack_retransmits, "retransmissions chosen by the SACK scoreboard (RFC 6675 NextSeg)")          \
+  X(fast_recoveries, "entries into fast recovery")                                                 \
+  X(dup_acks_in, "duplicate ACKs received (RFC 5681 2)")                                           \
+  X(sack_blocks_in, "SACK blocks received and recorded")                                           \
+  X(acks_out_sack, "ACKs sent carrying SACK blocks")                                               \
+  X(rtt_samples, "RTT samples taken into SRTT (RFC 6298, RFC 7323 4)")                             \
+  X(delayed_acks, "ACKs sent by the delayed-ACK timer")                                            \
+  X(persist_probes, "zero-window probes sent by the persist timer")                                \
+  X(user_timeouts, "connections aborted by the user timeout")                                      \
+  X(ooo_segments, "out-of-order segments queued for reassembly")                                   \
+  X(ooo_duplicates, "out-of-order segments whose bytes were all queued already")                   \
+  X(dup_data_in, "segments carrying already-received bytes (trimmed)")                             \
+  X(syn_data_bytes, "payload bytes kept from a SYN")                                               \
+  X(tso_sends, "TSO datagrams sent (segmented by the port)")                                       \
   X(syn_retransmits, "SYN retransmissions")                                                        \
   X(synack_retransmits, "SYN-ACK retransmissions")                                                 \
   X(half_open_expired, "half-open (SYN_RECEIVED) entries expired after SYN-ACK retries")           \
@@ -69,7 +85,9 @@ namespace shoal::tcp {
   X(drop_syn_sent_bad_ack, "drops: unacceptable ACK in SYN_SENT (RST sent)")                       \
   X(drop_syn_sent_no_syn, "drops: segment in SYN_SENT without SYN or RST")                         \
   X(drop_rst_out_of_window, "drops: RST outside the receive window")                               \
-  X(drop_out_of_order, "drops: out-of-order data (no reassembly yet; duplicate ACK sent)")         \
+  X(drop_reassembly_conn_cap, "drops: out-of-order data over the connection's reassembly cap")     \
+  X(drop_reassembly_shard_cap, "drops: out-of-order data over the shard's reassembly budget")      \
+  X(drop_rcv_memory, "drops: data over the receive memory limit (mbuf truesize, tiny segments)")   \
   X(drop_after_fin, "drops: data after the peer's FIN")                                            \
   X(drop_time_wait, "drops: segments to a TIME_WAIT record that needed no answer")
 

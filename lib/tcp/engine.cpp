@@ -13,8 +13,11 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
       wheel(std::chrono::milliseconds{1}, now_), secret(cfg_.secret_seed),
       flows(secret.table_key()), time_wait(wheel, 2 * cfg_.msl, cfg_.max_time_wait,
                                            secret.table_key(), &Impl::time_wait_expired, this),
-      conns(cfg_.max_connections), next_ephemeral(cfg_.ephemeral_port_min) {
+      conns(cfg_.max_connections), next_ephemeral(cfg_.ephemeral_port_min),
+      mbuf_truesize(static_cast<uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_)) {
   challenge_window_start_ns = to_ns(now_);
+  reassembly_budget.max_bytes = cfg.reassembly_shard_bytes;
+  reassembly_budget.max_segments = cfg.reassembly_shard_segments;
 }
 
 Engine::Impl::~Impl() {
@@ -24,6 +27,8 @@ Engine::Impl::~Impl() {
     wheel.cancel(c->rtx_timer_);
     wheel.cancel(c->keepalive_timer_);
     wheel.cancel(c->fin_wait2_timer_);
+    wheel.cancel(c->delack_timer_);
+    wheel.cancel(c->persist_timer_);
     c->dead_ = true;
     c->next_free_ = graveyard;
     graveyard = c;
@@ -42,6 +47,8 @@ Connection *Engine::Impl::new_connection(const FourTuple &t) {
   c->eng_ = this;
   c->tuple_ = t;
   c->rto_ = cfg.initial_rto;
+  c->rtt_ = RtoEstimator(RtoConfig{cfg.initial_rto, cfg.min_rto, cfg.max_rto, wheel.tick()});
+  c->user_timeout_ = cfg.user_timeout;
   c->rcv_buf_ = cfg.rcv_buf;
   c->snd_buf_ = cfg.snd_buf;
   c->ka_idle_ = cfg.keepalive_idle;
@@ -75,6 +82,10 @@ void Engine::Impl::free_buffers(Connection &c) {
   }
   c.rcvq_head_ = c.rcvq_tail_ = nullptr;
   c.rcvq_bytes_ = 0;
+  c.rcv_mem_ = 0;
+  c.ooo_.reset(); // frees queued mbufs, returns the shard budget
+  c.ooo_fin_ = false;
+  c.snd_cur_ = nullptr;
   for (rte_mbuf *s = c.sndq_head_; s != nullptr;) {
     rte_mbuf *next = s->next;
     s->next = nullptr;
@@ -94,6 +105,8 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
   wheel.cancel(c.rtx_timer_);
   wheel.cancel(c.keepalive_timer_);
   wheel.cancel(c.fin_wait2_timer_);
+  wheel.cancel(c.delack_timer_);
+  wheel.cancel(c.persist_timer_);
   flows.erase(c.tuple_);
   if (c.half_open_) {
     if (auto it = listeners.find(c.listener_port_); it != listeners.end())
@@ -205,6 +218,9 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
   c->rcv_wscale_ = cfg.window_scaling ? our_window_scale() : 0;
   set_state(*c, State::syn_sent);
   count(*this, Counter::active_opens);
+  // The handshake is timed for the first RTT sample (RFC 6298 2.2).
+  c->rtt_timing_ = true;
+  c->rtt_sent_ = now;
   send_syn(*c);
   arm_rtx(*c);
   return c;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include <rte_mbuf.h>
 
@@ -97,8 +98,34 @@ struct EngineConfig {
   std::optional<uint64_t> secret_seed;
   // Data/FIN retransmissions before the connection times out (Linux tcp_retries2).
   int data_retries = 15;
-  Duration max_rto = std::chrono::seconds(120); // back-off cap for data/FIN (not SYN)
-  uint32_t max_time_wait = 262144;              // TIME_WAIT records held at most
+  // RFC 6298 bounds on the data/FIN retransmission timeout (SYN back-off is
+  // initial_rto doubling, uncapped). 2.4's 1 s floor is Linux's 200 ms here.
+  Duration min_rto = std::chrono::milliseconds(200);
+  Duration max_rto = std::chrono::seconds(60); // RFC 6298 2.5; also the persist back-off cap
+  uint32_t max_time_wait = 262144;             // TIME_WAIT records held at most
+
+  // ---- data transfer -------------------------------------------------------
+  // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): ACK every second full-sized
+  // segment, else after at most this long. Zero ACKs every segment at once.
+  Duration delayed_ack = std::chrono::milliseconds(40);
+  // "newreno" (RFC 5681 + RFC 6582) or "cubic" (RFC 9438); per connection
+  // with Connection::set_congestion_control.
+  std::string congestion_control = "newreno";
+  // Initial window in segments; 0 = RFC 6928 (min(10*MSS, max(2*MSS, 14600))).
+  uint32_t initial_window_segments = 0;
+  // RFC 5482-style user timeout: abort when sent data stays unacknowledged
+  // this long (zero: only data_retries decides). Per connection with
+  // Connection::set_user_timeout.
+  Duration user_timeout{};
+  // Out-of-order reassembly bounds: per connection (segments; bytes are
+  // bounded by the receive buffer) and per engine (= per shard).
+  uint32_t reassembly_max_segments = 256;
+  uint64_t reassembly_shard_bytes = uint64_t{64} << 20;
+  uint64_t reassembly_shard_segments = 65536;
+  // TCP segmentation offload: the port segments one large datagram
+  // (tso_segsz = MSS). Needs tx_checksum_offload. Largest payload per datagram:
+  bool tso = false;
+  uint32_t tso_max_payload = 65535 - 20 - 60;
 };
 
 class Engine {

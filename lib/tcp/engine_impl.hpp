@@ -8,8 +8,17 @@
 //   rst.cpp        RSTs for closed ports (RFC 9293 3.10.7.1), challenge ACKs (RFC 5961)
 //   output.cpp     building and sending segments
 //   options.cpp    SYN option negotiation (MSS, RFC 7323, RFC 2018)
-//   timers.cpp     retransmission, keepalive, FIN_WAIT_2
+//   receive.cpp    segment text: in-order queue, reassembly, SACK blocks,
+//                  receive window from buffer memory, delayed ACK decisions
+//   send_ring.cpp  the send ring: indexed lookup, payload references, release
+//   congestion.cpp ACK processing for RTT (RFC 6298), congestion control
+//                  (RFC 5681/6582/9438), fast retransmit, SACK recovery (RFC 6675)
+//   timers.cpp     retransmission, delayed ACK, persist, keepalive, FIN_WAIT_2,
+//                  user timeout
 //   connection.cpp the application-facing Connection methods
+//
+// The algorithms themselves (RTO estimator, congestion control, scoreboard,
+// reassembly queue) live in lib/tcp/recovery; these files drive them.
 #include <cstdint>
 #include <unordered_map>
 
@@ -112,6 +121,38 @@ struct Engine::Impl {
   void fin_received(Connection &);
   void note_activity(Connection &);
 
+  // ---- receive.cpp ---------------------------------------------------------
+  // "Seventh, process the segment text" for ESTABLISHED/FIN-WAIT-1/2: in
+  // order to the receive queue (then whatever reassembly releases), out of
+  // order to the reassembly queue; decides between an immediate and a
+  // delayed ACK. Sets new_data when readable() grew; may set the FIN bit of
+  // `seg` when a FIN queued beyond a hole is reached. False: segment dropped.
+  void receive_text(Connection &, Segment &, bool &new_data);
+  void append_in_order(Connection &, rte_mbuf *chain);
+  // Free receive space in bytes: the byte limit (rcv_buf minus queued) and
+  // the memory limit (2 x rcv_buf of mbuf truesize) whichever is smaller.
+  uint32_t rcv_space(const Connection &) const;
+  uint32_t ooo_memory(const Connection &) const;
+  // SYN text of a passive open waits in the reassembly queue (RFC 9293
+  // 3.10.7.2 "queued for processing later") until ESTABLISHED.
+  void queue_syn_text(Connection &, Segment &);
+  void release_syn_text(Connection &);
+  void sack_option(Connection &, wire::TcpOptions &);
+
+  // ---- congestion.cpp ------------------------------------------------------
+  void start_congestion_control(Connection &); // at ESTABLISHED
+  // RFC 6298 / RFC 7323 4: an RTT sample from an ACK of new data.
+  void rtt_from_ack(Connection &, const Segment &);
+  void rtt_sample_taken(Connection &, Duration r,
+                        RttSampleSource src = RttSampleSource::kTimedSegment,
+                        uint32_t expected_samples = 1);
+  void on_new_ack(Connection &, const Segment &, uint32_t acked);
+  void on_duplicate_ack(Connection &, const Segment &);
+  void apply(Connection &, const CcAction &);
+  void retransmit_snd_una(Connection &); // fast retransmit / partial ACK
+  bool sack_recovery_output(Connection &);
+  uint32_t parse_sack(const Connection &, const Segment &, std::span<SackBlock> out) const;
+
   // ---- listener.cpp --------------------------------------------------------
   void listen_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
   void accept(Connection &); // handshake completed on a passive open
@@ -132,22 +173,32 @@ struct Engine::Impl {
   // ---- output.cpp ----------------------------------------------------------
   // Builds IPv4 + TCP headers in a fresh mbuf, chains `payload` (owned) and
   // hands the datagram to the output. False if out of mbufs.
-  bool transmit(const FourTuple &, wire::TcpRepr &, rte_mbuf *payload, uint32_t payload_len);
+  // tso_segsz != 0: the port cuts the payload into segments of that size.
+  bool transmit(const FourTuple &, wire::TcpRepr &, rte_mbuf *payload, uint32_t payload_len,
+                uint16_t tso_segsz = 0);
   void send_syn(Connection &); // SYN, or SYN-ACK in SYN_RECEIVED
   void send_ack(Connection &); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
   void send_rst(Connection &); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (abort)
   void send_keepalive_probe(Connection &);
-  // Sends queued data and the FIN as the peer's window allows; true if
-  // anything was sent. `limit_one` sends at most one segment (after a timeout).
-  bool output(Connection &, bool limit_one = false);
-  void send_segment(Connection &, Seq seq, uint32_t len, bool fin);
+  // Sends queued data and the FIN as the peer's window, the congestion
+  // window, Nagle and sender SWS avoidance allow; true if anything was sent.
+  // Arms the persist timer when the window holds data back.
+  bool output(Connection &);
+  // One segment [seq, seq+len) (+FIN) from the send ring; false if out of mbufs.
+  bool send_segment(Connection &, Seq seq, uint32_t len, bool fin);
+  // Bookkeeping after sending [seq, seq+len) (+FIN): SND.NXT/SND.MAX, timers,
+  // RTT timing, scoreboard, counters.
+  void sent(Connection &, Seq seq, uint32_t len, bool fin);
+  uint32_t max_segment_payload(const Connection &) const; // MSS, or the TSO size
   // Header fields every segment of an established connection carries.
   void fill_header(Connection &, wire::TcpRepr &, uint8_t flags, Seq seq);
   uint16_t window_field(Connection &); // also advances rcv_adv
   uint32_t tsval(uint32_t ts_offset) const;
-  rte_mbuf *payload_refs(Connection &, Seq seq, uint32_t len); // indirect mbufs over the ring
   void maybe_window_update(Connection &);
-  void ack_send_queue(Connection &, Seq ack); // frees acknowledged ring bytes
+
+  // ---- send_ring.cpp -------------------------------------------------------
+  rte_mbuf *payload_refs(Connection &, Seq seq, uint32_t len); // indirect mbufs over the ring
+  void ack_send_queue(Connection &, Seq ack);                  // frees acknowledged ring bytes
 
   // ---- options.cpp ---------------------------------------------------------
   void syn_options(const Connection &, wire::TcpOptions &) const;
@@ -161,8 +212,18 @@ struct Engine::Impl {
   static void rtx_fired(void *ctx, timer::Timer &);
   static void keepalive_fired(void *ctx, timer::Timer &);
   static void fin_wait2_fired(void *ctx, timer::Timer &);
+  static void delack_fired(void *ctx, timer::Timer &);
+  static void persist_fired(void *ctx, timer::Timer &);
   void arm_rtx(Connection &);
   void on_retransmit_timeout(Connection &);
+  void on_delayed_ack_timeout(Connection &);
+  void on_persist_timeout(Connection &);
+  void arm_persist(Connection &);
+  void schedule_delayed_ack(Connection &);
+  // The user timeout passed: RST and close with timed_out. True if it did.
+  bool user_timeout_expired(Connection &);
+  // `at`, brought forward to the user-timeout deadline if that comes first.
+  Instant clamp_to_user_timeout(const Connection &, Instant at) const;
   void on_keepalive_timeout(Connection &);
   void on_fin_wait2_timeout(Connection &);
   void start_keepalive(Connection &);
@@ -183,6 +244,8 @@ struct Engine::Impl {
   Connection *graveyard = nullptr; // closed, to be returned to the pool
   int depth = 0;
   uint16_t next_ephemeral;
+  ReassemblyBudget reassembly_budget; // shared by every connection's queue
+  uint32_t mbuf_truesize;             // memory one pool mbuf costs (buffer + header)
   // RFC 5961 7: challenge ACKs sent in the current one-second window.
   int64_t challenge_window_start_ns = 0;
   uint32_t challenge_acks_in_window = 0;

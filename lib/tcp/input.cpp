@@ -6,9 +6,9 @@
 // RFC 7323 (PAWS, TS.Recent). LISTEN is in listener.cpp, CLOSED in rst.cpp,
 // TIME-WAIT records in time_wait.cpp.
 //
-// Not yet here (next issue): reassembly of out-of-order data (such segments
-// are dropped and answered with a duplicate ACK), delayed ACKs, RTT
-// estimation, congestion control, SACK processing, urgent data.
+// The text of a segment (reassembly, delayed ACK) is handled in
+// receive.cpp, what an ACK means for RTT, congestion control and loss
+// recovery in congestion.cpp. Not here: urgent data (RFC 6093).
 #include <algorithm>
 
 #include <rte_ip.h>
@@ -176,8 +176,6 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
     //  an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
     c.snd_una_ = seg.ack;
     wheel.cancel(c.rtx_timer_);
-    c.rtx_count_ = 0;
-    c.rto_ = cfg.initial_rto;
     note_activity(c);
     set_state(c, State::established);
     count(*this, Counter::connects_established);
@@ -204,6 +202,7 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
   //  <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
   // Text in the SYN is not queued: the peer retransmits it.
   set_state(c, State::syn_received);
+  c.rtt_timing_ = false; // the handshake's round trip is no longer one exchange
   c.rtx_count_ = 0;
   c.rto_ = cfg.initial_rto;
   send_syn(c);
@@ -235,6 +234,8 @@ bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) c
 void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
   if (seq_lt(seg.seq, c.rcv_nxt_)) {
     uint32_t dup = c.rcv_nxt_ - seg.seq;
+    if (seg.len > 0)
+      count(*this, Counter::dup_data_in);
     if (dup >= seg.len) {
       // All the text is old; a FIN just past it is old too if dup > len.
       if (dup > seg.len)
@@ -282,6 +283,15 @@ void Engine::Impl::update_send_window(Connection &c, const Segment &seg) {
     c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
     c.snd_wl1_ = seg.seq;
     c.snd_wl2_ = seg.ack;
+    // The window reopened: stop probing; output() re-arms the persist timer
+    // if the new window is still too small to use.
+    if (c.snd_wnd_ > 0 && c.persist_timer_.armed()) {
+      wheel.cancel(c.persist_timer_);
+      c.persist_backoff_ = 0;
+      // An unacknowledged probe octet is sent again as part of the data.
+      if (!c.rtx_timer_.armed())
+        c.snd_nxt_ = c.snd_una_;
+    }
   }
 }
 
@@ -290,22 +300,58 @@ void Engine::Impl::update_send_window(Connection &c, const Segment &seg) {
 void Engine::Impl::process_ack(Connection &c, Segment &seg, bool &acked_our_fin) {
   acked_our_fin = false;
   if (seq_lt(c.snd_una_, seg.ack)) {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any
+    //  segments on the retransmission queue that are thereby entirely
+    //  acknowledged are removed."
+    const uint32_t acked = seg.ack - c.snd_una_;
+    rtt_from_ack(c, seg);
     ack_send_queue(c, seg.ack);
     c.snd_una_ = seg.ack;
     if (seq_lt(c.snd_nxt_, c.snd_una_))
       c.snd_nxt_ = c.snd_una_;
     c.rtx_count_ = 0;
-    c.rto_ = cfg.initial_rto;
+    c.una_since_ = now;
+    on_new_ack(c, seg, acked);
+    if (c.dead_)
+      return;
+    // RFC 6298 5.2 / 5.3: all acknowledged -> stop the timer; else restart it.
     if (c.snd_una_ == c.snd_max_)
       wheel.cancel(c.rtx_timer_);
-    else
+    else if (!c.persist_timer_.armed())
       arm_rtx(c);
     acked_our_fin = c.fin_sent_ && seq_gt(c.snd_una_, c.fin_seq_);
+  } else if (seg.ack == c.snd_una_) {
+    // RFC 5681 2 DUPLICATE ACKNOWLEDGMENT: (a) data outstanding, (b) no data,
+    // (c) SYN and FIN off, (d) SEG.ACK = SND.UNA, (e) the advertised window
+    // unchanged. Answers to zero-window probes are not (the window is 0).
+    const bool dup = c.snd_una_ != c.snd_max_ && seg.len == 0 && !seg.fin() &&
+                     (uint32_t{seg.h.window} << c.snd_wscale_) == c.snd_wnd_ && c.snd_wnd_ != 0 &&
+                     !c.persist_timer_.armed();
+    if (dup)
+      on_duplicate_ack(c, seg);
+    else if (c.sack_ok_ && seg.h.options.sack_count > 0) {
+      SackBlock blocks[wire::kTcpMaxSackBlocks];
+      const uint32_t n = parse_sack(c, seg, blocks);
+      c.sack_.update(seg.ack, {blocks, n});
+    }
+    if (c.dead_)
+      return;
   }
   update_send_window(c, seg);
 }
 
 void Engine::Impl::established(Connection &c) {
+  // RFC 6298 2.2 / 5.7: the handshake's round trip is the first RTT sample
+  // when neither SYN nor SYN-ACK was retransmitted (Karn); otherwise the
+  // RTO for data starts at 3 s.
+  if (c.rtt_timing_)
+    rtt_sample_taken(c, now - c.rtt_sent_);
+  else
+    c.rtt_.on_handshake_retransmitted();
+  c.rtt_timing_ = false;
+  c.rtx_count_ = 0;
+  c.rto_ = c.rtt_.rto();
+  start_congestion_control(c);
   start_keepalive(c);
   // A close()/shutdown_write() issued before the handshake completed:
   // "queue for processing after entering ESTABLISHED state" (3.10.4).
@@ -320,6 +366,7 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
   if (c.state_ == State::syn_received && seg.syn() && !seg.has_ack() && !seg.rst() &&
       seg.seq == c.irs_) {
     count(*this, Counter::synack_retransmits);
+    c.rtt_timing_ = false; // Karn: the handshake's RTT is now ambiguous
     send_syn(c);
     return;
   }
@@ -390,6 +437,7 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
   if (c.ts_ok_ && ts && seq_le(seg.seq, c.last_ack_sent_))
     c.ts_recent_ = ts->val;
 
+  bool syn_text = false;
   if (c.state_ == State::syn_received) {
     // "SYN-RECEIVED STATE: If SND.UNA < SEG.ACK =< SND.NXT, then enter
     //  ESTABLISHED state and continue processing ... If the segment
@@ -406,10 +454,11 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
     c.snd_wl1_ = seg.seq;
     c.snd_wl2_ = seg.ack;
     wheel.cancel(c.rtx_timer_);
-    c.rtx_count_ = 0;
-    c.rto_ = cfg.initial_rto;
     set_state(c, State::established);
     established(c);
+    // Text that came with the SYN waited for this moment (RFC 9293 3.10.7.2).
+    release_syn_text(c);
+    syn_text = c.rcvq_bytes_ > 0;
     if (c.passive_) {
       accept(c);
     } else {
@@ -475,7 +524,7 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
 
   // "Seventh, process the segment text."
   trim_to_window(c, seg);
-  bool new_data = false;
+  bool new_data = syn_text;
   if (seg.len > 0) {
     if (in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2)) {
       if (c.app_closed_) {
@@ -485,37 +534,7 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
         close_connection(c, CloseReason::aborted);
         return;
       }
-      if (seg.seq == c.rcv_nxt_) {
-        // In order: the mbufs themselves join the receive queue.
-        const uint32_t len = seg.len;
-        for (rte_mbuf *s = seg.data; s != nullptr;) {
-          rte_mbuf *next = s->next;
-          s->next = nullptr;
-          if (s->data_len == 0) {
-            rte_pktmbuf_free_seg(s);
-          } else {
-            if (c.rcvq_tail_ != nullptr)
-              c.rcvq_tail_->next = s;
-            else
-              c.rcvq_head_ = s;
-            c.rcvq_tail_ = s;
-          }
-          s = next;
-        }
-        seg.data = nullptr;
-        c.rcvq_bytes_ += len;
-        c.rcv_nxt_ = c.rcv_nxt_ + len;
-        count(*this, Counter::bytes_in, len);
-        new_data = true;
-        c.ack_pending_ = true;
-      } else {
-        // Out of order: no reassembly yet. Drop it and send a duplicate ACK
-        // so the peer retransmits from RCV.NXT.
-        count(*this, Counter::drop_out_of_order);
-        seg.drop_payload();
-        seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
-        c.ack_pending_ = true;
-      }
+      receive_text(c, seg, new_data);
     } else {
       // CLOSE-WAIT, CLOSING, LAST-ACK: "This should not occur since a FIN
       // has been received from the remote side. Ignore the segment text."
@@ -557,8 +576,12 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
     return;
   }
   output(c);
+  // An ACK still owed after the data we sent: now (out of order, a filled
+  // hole, a FIN, every second full segment), or from the delayed-ACK timer.
   if (c.ack_pending_)
     send_ack(c);
+  else if (c.rcv_nxt_ != c.last_ack_sent_)
+    schedule_delayed_ack(c);
 }
 
 void Engine::Impl::fin_received(Connection &c) {

@@ -44,7 +44,8 @@ void Engine::Impl::listen_arrives(Listener &l, const FourTuple &t, Segment &seg,
   //  or text should be queued for processing later. ISS should be selected
   //  and a SYN segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
   //  SND.NXT is set to ISS+1 and SND.UNA to ISS."
-  // Text in the SYN is not kept (no TFO): the peer sends it again.
+  // Text in the SYN is kept in the reassembly queue (not acknowledged by
+  // the SYN-ACK) and delivered once the handshake completes.
   c->irs_ = seg.seq;
   c->rcv_nxt_ = seg.seq + 1;
   Seq iss{secret.isn(t, now)};
@@ -67,6 +68,9 @@ void Engine::Impl::listen_arrives(Listener &l, const FourTuple &t, Segment &seg,
   counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::syn_received)]++;
   counters.in_state[static_cast<int>(State::syn_received)]++;
   count(*this, Counter::passive_opens);
+  queue_syn_text(*c, seg);
+  c->rtt_timing_ = true; // the SYN-ACK's round trip is the first RTT sample
+  c->rtt_sent_ = now;
   send_syn(*c);
   arm_rtx(*c);
 }

@@ -19,7 +19,7 @@ uint32_t Engine::Impl::tsval(uint32_t ts_offset) const {
 }
 
 bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payload,
-                            uint32_t payload_len) {
+                            uint32_t payload_len, uint16_t tso_segsz) {
   rte_mbuf *m = rte_pktmbuf_alloc(pool);
   if (m == nullptr) {
     if (payload != nullptr)
@@ -46,7 +46,17 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
   }
   auto *iph = reinterpret_cast<rte_ipv4_hdr *>(p);
   auto *th = reinterpret_cast<rte_tcp_hdr *>(p + 20);
-  if (cfg.tx_checksum_offload) {
+  if (tso_segsz != 0) {
+    // The port cuts the payload into tso_segsz pieces and fixes lengths,
+    // sequence numbers and checksums; the pseudo-header sum leaves the
+    // length out (rte_ipv4_phdr_cksum does so for TSO).
+    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+    m->l3_len = 20;
+    m->l4_len = tcp_len;
+    m->tso_segsz = tso_segsz;
+    th->cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
+    count(*this, Counter::tso_sends);
+  } else if (cfg.tx_checksum_offload) {
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
     m->l3_len = 20;
     m->l4_len = tcp_len;
@@ -77,11 +87,16 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
 
 uint16_t Engine::Impl::window_field(Connection &c) {
   // Offer the free receive space, but never move the right edge we already
-  // advertised to the left (RFC 9293 3.8.6.2.2, RFC 7323 2.4). Rounding up
-  // to the scale unit may offer up to 2^wscale - 1 bytes beyond rcv_buf.
-  const uint32_t space = c.rcv_buf_ > c.rcvq_bytes_ ? c.rcv_buf_ - c.rcvq_bytes_ : 0;
+  // advertised to the left (RFC 9293 3.8.6.2.2, RFC 7323 2.4), and move it
+  // right only by a worthwhile amount: receiver-side silly window avoidance
+  // (RFC 9293 3.8.6.2.2) offers more only when the increase reaches
+  // min(RCV.BUFF / 2, Eff.snd.MSS). Rounding up to the scale unit may offer
+  // up to 2^wscale - 1 bytes beyond the space.
+  const uint32_t space = rcv_space(c);
   const uint32_t cur = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
-  const uint32_t wnd = std::max(space, cur);
+  uint32_t wnd = cur;
+  if (space > cur && space - cur >= std::min<uint32_t>(c.rcv_buf_ / 2, c.rcv_mss_))
+    wnd = space;
   const uint32_t unit = 1u << c.rcv_wscale_;
   const uint32_t field = std::min<uint32_t>((wnd + unit - 1) >> c.rcv_wscale_, 65535);
   const Seq edge = c.rcv_nxt_ + (field << c.rcv_wscale_);
@@ -98,7 +113,11 @@ void Engine::Impl::fill_header(Connection &c, wire::TcpRepr &h, uint8_t flags, S
   if ((flags & ACK) != 0) {
     h.ack = c.rcv_nxt_.v;
     c.last_ack_sent_ = c.rcv_nxt_;
+    // Any segment carrying the ACK settles what the delayed ACK owed.
     c.ack_pending_ = false;
+    c.rcv_unacked_ = 0;
+    wheel.cancel(c.delack_timer_);
+    sack_option(c, h.options);
   }
   h.window = window_field(c);
   if (c.ts_ok_)
@@ -151,46 +170,21 @@ void Engine::Impl::send_keepalive_probe(Connection &c) {
   transmit(c.tuple_, h, nullptr, 0);
 }
 
-rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
-  uint32_t off = seq - c.sndq_seq_;
-  rte_mbuf *head = nullptr, *tail = nullptr;
-  for (rte_mbuf *s = c.sndq_head_; s != nullptr && len > 0; s = s->next) {
-    if (off >= s->data_len) {
-      off -= s->data_len;
-      continue;
-    }
-    const uint32_t take = std::min<uint32_t>(len, s->data_len - off);
-    rte_mbuf *mi = rte_pktmbuf_alloc(pool);
-    if (mi == nullptr) {
-      if (head != nullptr)
-        rte_pktmbuf_free(head);
-      return nullptr;
-    }
-    rte_pktmbuf_attach(mi, s); // refcount on s: freed only when every reference is gone
-    mi->data_off = static_cast<uint16_t>(s->data_off + off);
-    mi->data_len = static_cast<uint16_t>(take);
-    mi->pkt_len = take;
-    if (head == nullptr) {
-      head = mi;
-    } else {
-      tail->next = mi;
-      head->nb_segs++;
-      head->pkt_len += take;
-    }
-    tail = mi;
-    len -= take;
-    off = 0;
-  }
-  return head;
+uint32_t Engine::Impl::max_segment_payload(const Connection &c) const {
+  if (!cfg.tso || !cfg.tx_checksum_offload || c.snd_mss_ == 0)
+    return c.snd_mss_;
+  // A whole number of MSS-sized pieces, so only the last one is short.
+  const uint32_t n = std::max<uint32_t>(cfg.tso_max_payload / c.snd_mss_, 1);
+  return n * c.snd_mss_;
 }
 
-void Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) {
+bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) {
   rte_mbuf *payload = nullptr;
   if (len > 0) {
     payload = payload_refs(c, seq, len);
     if (payload == nullptr) {
       count(*this, Counter::drop_no_memory);
-      return;
+      return false;
     }
   }
   wire::TcpRepr h;
@@ -200,77 +194,109 @@ void Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) 
   if (len > 0)
     flags |= PSH;
   fill_header(c, h, flags, seq);
-  transmit(c.tuple_, h, payload, len);
+  const uint16_t tso = len > c.snd_mss_ ? c.snd_mss_ : 0;
+  return transmit(c.tuple_, h, payload, len, tso);
 }
 
-bool Engine::Impl::output(Connection &c, bool limit_one) {
+void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
+  const Seq end = seq + len + (fin ? 1 : 0);
+  const bool retransmission = seq_lt(seq, c.snd_max_);
+  if (retransmission) {
+    count(*this, Counter::retransmits);
+    // Karn (RFC 6298 3): a retransmitted segment's ACK is ambiguous.
+    if (c.rtt_timing_ && seq_le(seq, c.rtt_seq_))
+      c.rtt_timing_ = false;
+  } else if (!c.rtt_timing_ && !c.ts_ok_ && len > 0) {
+    // Time one segment per round trip (RFC 6298 3) when timestamps do not
+    // give a sample per ACK.
+    c.rtt_timing_ = true;
+    c.rtt_seq_ = seq;
+    c.rtt_sent_ = now;
+  }
+  if (c.snd_una_ == c.snd_max_)
+    c.una_since_ = now; // data starts waiting for an acknowledgment
+  if (fin) {
+    c.fin_sent_ = true;
+    c.fin_seq_ = seq + len;
+  }
+  if (seq_gt(end, c.snd_nxt_))
+    c.snd_nxt_ = end;
+  c.snd_max_ = seq_max(c.snd_max_, c.snd_nxt_);
+  c.sack_.set_high_data(c.snd_max_);
+  if (!c.rtx_timer_.armed()) {
+    wheel.cancel(c.persist_timer_);
+    arm_rtx(c);
+  }
+}
+
+bool Engine::Impl::output(Connection &c) {
   if (!in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_1 | CLOSING | LAST_ACK))
     return false;
-  bool sent = false;
+  bool any = false;
+  // RFC 6675 5 (C): in SACK recovery the scoreboard picks what goes out.
+  if (c.cc_ && c.cc_->in_recovery() && c.sack_ok_)
+    return sack_recovery_output(c);
+  const uint32_t max_len = max_segment_payload(c);
   for (;;) {
     const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
     const uint32_t avail = seq_lt(c.snd_nxt_, data_end) ? data_end - c.snd_nxt_ : 0;
     const Seq wnd_edge = c.snd_una_ + c.snd_wnd_;
     const uint32_t usable = seq_lt(c.snd_nxt_, wnd_edge) ? wnd_edge - c.snd_nxt_ : 0;
-    const uint32_t len = std::min({avail, usable, uint32_t{c.snd_mss_}});
+    // Congestion window (RFC 5681 3.1): at most cwnd bytes beyond SND.UNA.
+    // After a timeout SND.NXT went back to SND.UNA, so this also paces the
+    // go-back-N retransmission instead of releasing the window at once.
+    const uint32_t flight = c.snd_nxt_ - c.snd_una_;
+    const uint32_t cwnd = c.cc_ ? c.cc_->cwnd() : UINT32_MAX;
+    const uint32_t cwnd_room = cwnd > flight ? cwnd - flight : 0;
+    const uint32_t len = std::min({avail, usable, cwnd_room, max_len});
     // The FIN goes right after the last queued byte (it needs no window).
-    const bool fin = c.fin_queued_ && c.snd_nxt_ + len == data_end;
+    const bool fin = c.fin_queued_ && c.snd_nxt_ + len == data_end &&
+                     (!c.fin_sent_ || seq_le(c.snd_nxt_ + len, c.fin_seq_));
     if (len == 0 && !fin)
       break;
-    if (seq_lt(c.snd_nxt_, c.snd_max_))
-      count(*this, Counter::retransmits);
-    send_segment(c, c.snd_nxt_, len, fin);
-    if (fin) {
-      c.fin_sent_ = true;
-      c.fin_seq_ = data_end;
+    const bool new_data = seq_ge(c.snd_nxt_, c.snd_max_);
+    if (new_data && len < c.snd_mss_ && !fin) {
+      if (len == avail) {
+        // Nagle (RFC 896, RFC 9293 3.8.6.2.1): a partial segment waits while
+        // data is unacknowledged, unless TCP_NODELAY.
+        if (!c.nodelay_ && c.snd_una_ != c.snd_max_)
+          break;
+      } else if (len < usable || len < c.max_snd_wnd_ / 2) {
+        // Sender SWS avoidance (RFC 9293 3.8.6.2.1): less than a full
+        // segment that is not all we have, limited by the congestion window
+        // (an ACK will come) or by a window under half the largest offered
+        // (the persist timer overrides, below).
+        break;
+      }
     }
-    c.snd_nxt_ = c.snd_nxt_ + len + (fin ? 1 : 0);
-    c.snd_max_ = seq_max(c.snd_max_, c.snd_nxt_);
-    if (!c.rtx_timer_.armed())
-      arm_rtx(c);
-    sent = true;
-    if (fin || limit_one)
+    if (!send_segment(c, c.snd_nxt_, len, fin))
+      break;
+    sent(c, c.snd_nxt_, len, fin);
+    any = true;
+    if (fin)
       break;
   }
-  return sent;
-}
-
-void Engine::Impl::ack_send_queue(Connection &c, Seq ack) {
+  // Data waits and nothing is outstanding to bring an ACK: the window (zero
+  // or too small to use) holds it back. The persist timer probes it (RFC
+  // 9293 3.8.6.1) and overrides SWS avoidance.
   const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
-  const Seq upto = seq_min(ack, data_end);
-  if (!seq_gt(upto, c.sndq_seq_))
-    return;
-  uint32_t n = upto - c.sndq_seq_;
-  c.sndq_seq_ = upto;
-  c.sndq_bytes_ -= n;
-  while (n > 0 && c.sndq_head_ != nullptr) {
-    rte_mbuf *s = c.sndq_head_;
-    if (n >= s->data_len && s != c.sndq_tail_) {
-      n -= s->data_len;
-      c.sndq_head_ = s->next;
-      s->next = nullptr;
-      rte_pktmbuf_free_seg(s); // segments in flight still hold a reference
-    } else {
-      // Partly acknowledged, or the tail (kept: the application may hold a
-      // reserve() span into it).
-      const uint16_t cut = static_cast<uint16_t>(std::min<uint32_t>(n, s->data_len));
-      s->data_off = static_cast<uint16_t>(s->data_off + cut);
-      s->data_len = static_cast<uint16_t>(s->data_len - cut);
-      n -= cut;
-      if (s->data_len == 0 && c.reserved_ == 0 && rte_mbuf_refcnt_read(s) == 1)
-        s->data_off = 0; // nothing references it any more: reuse the whole buffer
-    }
-  }
+  if (!any && seq_lt(c.snd_nxt_, data_end) && !c.rtx_timer_.armed() && !c.persist_timer_.armed())
+    arm_persist(c);
+  return any;
 }
 
 void Engine::Impl::maybe_window_update(Connection &c) {
-  // Receiver-side silly window avoidance (RFC 9293 3.8.6.2.2): announce a
-  // reopened window once it grew by min(rcv_buf / 2, MSS).
+  // Receiver-side silly window avoidance (RFC 9293 3.8.6.2.2): after the
+  // application consumed data, announce the reopened window once it grew by
+  // min(RCV.BUFF / 2, MSS), and only when what the peer may still send has
+  // fallen to half the buffer or below (else the next ACK carries it anyway,
+  // as Linux's tcp_cleanup_rbuf decides).
   if (!in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2) || c.fin_received_)
     return;
-  const uint32_t space = c.rcv_buf_ > c.rcvq_bytes_ ? c.rcv_buf_ - c.rcvq_bytes_ : 0;
+  const uint32_t space = rcv_space(c);
   const uint32_t cur = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
-  if (space > cur && space - cur >= std::min<uint32_t>(c.rcv_buf_ / 2, c.rcv_mss_)) {
+  if (space > cur && space - cur >= std::min<uint32_t>(c.rcv_buf_ / 2, c.rcv_mss_) &&
+      cur <= c.rcv_buf_ / 2) {
     count(*this, Counter::window_updates);
     send_ack(c);
   }

@@ -1,6 +1,7 @@
 // Connection timers on the shard's wheel: retransmission (SYN, SYN-ACK,
-// data, FIN), keepalive (RFC 1122 4.2.3.6) and the FIN_WAIT_2 timeout.
-// TIME_WAIT expiry lives in time_wait_table.cpp.
+// data, FIN; RFC 6298), delayed ACK (RFC 5681 4.2), persist (RFC 9293
+// 3.8.6.1), keepalive (RFC 1122 4.2.3.6), the FIN_WAIT_2 timeout and the user
+// timeout (RFC 5482 semantics). TIME_WAIT expiry lives in time_wait_table.cpp.
 #include <algorithm>
 
 #include "tcp/engine_impl.hpp"
@@ -28,8 +29,107 @@ void Engine::Impl::fin_wait2_fired(void *ctx, timer::Timer &) {
   e.on_fin_wait2_timeout(*c);
 }
 
+void Engine::Impl::delack_fired(void *ctx, timer::Timer &) {
+  auto *c = static_cast<Connection *>(ctx);
+  Impl &e = *c->eng_;
+  e.now = e.wheel.now();
+  e.on_delayed_ack_timeout(*c);
+}
+
+void Engine::Impl::persist_fired(void *ctx, timer::Timer &) {
+  auto *c = static_cast<Connection *>(ctx);
+  Impl &e = *c->eng_;
+  e.now = e.wheel.now();
+  e.on_persist_timeout(*c);
+}
+
+Instant Engine::Impl::clamp_to_user_timeout(const Connection &c, Instant at) const {
+  if (c.user_timeout_ <= Duration::zero())
+    return at;
+  return std::min(at, c.una_since_ + c.user_timeout_);
+}
+
+bool Engine::Impl::user_timeout_expired(Connection &c) {
+  if (c.user_timeout_ <= Duration::zero() || now - c.una_since_ < c.user_timeout_)
+    return false;
+  // RFC 5482 / RFC 9293 3.8.3: data unacknowledged for longer than the user
+  // timeout aborts the connection (a RST tells the peer, as for keepalive).
+  count(*this, Counter::user_timeouts);
+  send_rst(c);
+  close_connection(c, CloseReason::timed_out);
+  return true;
+}
+
 void Engine::Impl::arm_rtx(Connection &c) {
-  wheel.schedule(c.rtx_timer_, now + c.rto_);
+  if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
+    wheel.schedule(c.rtx_timer_, now + c.rto_);
+    return;
+  }
+  // RFC 6298 5.1 / 5.3: the current RTO (back-off included).
+  c.rto_ = c.rtt_.rto();
+  wheel.schedule(c.rtx_timer_, clamp_to_user_timeout(c, now + c.rto_));
+}
+
+void Engine::Impl::schedule_delayed_ack(Connection &c) {
+  if (!c.delack_timer_.armed())
+    wheel.schedule(c.delack_timer_, now + cfg.delayed_ack);
+}
+
+void Engine::Impl::on_delayed_ack_timeout(Connection &c) {
+  if (c.dead_ || !in_state(c.state_, SYNCHRONIZED))
+    return;
+  if (c.rcv_nxt_ == c.last_ack_sent_ && !c.ack_pending_)
+    return;
+  count(*this, Counter::delayed_acks);
+  send_ack(c);
+}
+
+void Engine::Impl::arm_persist(Connection &c) {
+  // RFC 9293 3.8.6.1 / RFC 1122 4.2.2.17: probe a zero window; the interval
+  // starts at the RTO and doubles per unanswered probe up to max_rto.
+  if (c.persist_backoff_ == 0 && c.snd_una_ == c.snd_max_)
+    c.una_since_ = now; // the user timeout counts from the first wait
+  Duration d = c.rtt_.rto();
+  for (int i = 0; i < c.persist_backoff_ && d < cfg.max_rto; ++i)
+    d *= 2;
+  d = std::min(d, cfg.max_rto);
+  wheel.schedule(c.persist_timer_, clamp_to_user_timeout(c, now + d));
+}
+
+void Engine::Impl::on_persist_timeout(Connection &c) {
+  if (c.dead_ || !in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_1 | CLOSING | LAST_ACK))
+    return;
+  const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
+  if (!seq_lt(c.snd_una_, data_end))
+    return; // nothing waits any more
+  if (user_timeout_expired(c))
+    return;
+  const Seq wnd_edge = c.snd_una_ + c.snd_wnd_;
+  const uint32_t usable = seq_lt(c.snd_nxt_, wnd_edge) ? wnd_edge - c.snd_nxt_ : 0;
+  const uint32_t avail = seq_lt(c.snd_nxt_, data_end) ? data_end - c.snd_nxt_ : 0;
+  if (usable > 0 && avail > 0) {
+    // A window too small for SWS avoidance to use: RFC 9293 3.8.6.2.1's
+    // override timeout sends what fits.
+    const uint32_t len = std::min({usable, avail, uint32_t{c.snd_mss_}});
+    if (send_segment(c, c.snd_nxt_, len, false))
+      sent(c, c.snd_nxt_, len, false);
+    else
+      arm_persist(c);
+    return;
+  }
+  // Zero window: "the sending TCP must regularly transmit at least one octet
+  // of new data (if available) ... even if the send window is zero" (RFC
+  // 9293 3.8.6.1). The probe is the octet at SND.UNA; the ACK that rejects
+  // it carries the current window. As long as the peer answers, the
+  // connection stays (RFC 1122 4.2.2.17); only the user timeout ends it.
+  count(*this, Counter::persist_probes);
+  if (send_segment(c, c.snd_una_, 1, false)) {
+    c.snd_nxt_ = c.snd_una_;
+    sent(c, c.snd_una_, 1, false);
+    wheel.cancel(c.rtx_timer_); // the persist timer, not the RTO, watches the probe
+  }
+  ++c.persist_backoff_;
+  arm_persist(c);
 }
 
 void Engine::Impl::on_retransmit_timeout(Connection &c) {
@@ -43,6 +143,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     }
     ++c.rtx_count_;
     c.rto_ *= 2;
+    c.rtt_timing_ = false; // Karn: no RTT sample from a retransmitted SYN
     count(*this, Counter::retransmits);
     count(*this, Counter::syn_retransmits);
     send_syn(c);
@@ -59,6 +160,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     }
     ++c.rtx_count_;
     c.rto_ *= 2;
+    c.rtt_timing_ = false;
     count(*this, Counter::retransmits);
     count(*this, Counter::synack_retransmits);
     send_syn(c);
@@ -69,17 +171,31 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
   }
   if (c.snd_una_ == c.snd_max_)
     return; // nothing outstanding
+  if (user_timeout_expired(c))
+    return;
   if (c.rtx_count_ >= cfg.data_retries) {
     close_connection(c, CloseReason::timed_out);
     return;
   }
   ++c.rtx_count_;
-  c.rto_ = std::min<Duration>(c.rto_ * 2, cfg.max_rto);
-  // Go back to the oldest unacknowledged byte (RFC 9293 3.8.1) and send one
-  // segment; the ACK that answers it clocks out the rest.
+  count(*this, Counter::rtx_timeouts);
+  // RFC 6298 5.5: back off the timer (the estimator caps it at max_rto).
+  c.rtt_.on_retransmit_timeout();
+  c.rtt_timing_ = false;
+  // RFC 5681 3.1: ssthresh from the flight size, cwnd = 1 SMSS; RFC 6582
+  // 3.2 step 4 / RFC 6675 5.1: record "recover", forget SACK state.
+  if (c.cc_)
+    c.cc_->retransmit_timeout(c.snd_max_, c.snd_max_ - c.snd_una_, now);
+  c.sack_.on_retransmit_timeout();
+  // Go back N (RFC 9293 3.8.1, RFC 5681 3.1): resend from the oldest
+  // unacknowledged byte; the congestion window (now one segment) paces the
+  // rest as ACKs return, so nothing is released in a burst.
   c.snd_nxt_ = c.snd_una_;
-  output(c, true);
-  arm_rtx(c);
+  output(c);
+  if (c.dead_)
+    return;
+  if (!c.persist_timer_.armed())
+    arm_rtx(c);
 }
 
 void Engine::Impl::start_keepalive(Connection &c) {

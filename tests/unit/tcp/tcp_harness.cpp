@@ -61,12 +61,19 @@ void Capture::transmit(rte_mbuf *m) {
   const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, m->pkt_len, bytes.data()));
   if (p != bytes.data())
     std::memcpy(bytes.data(), p, m->pkt_len);
-  rte_pktmbuf_free(m);
   Sent s;
+  for (const rte_mbuf *seg = m->next; seg != nullptr; seg = seg->next)
+    s.payload_addrs.push_back(rte_pktmbuf_mtod(seg, const uint8_t *));
+  s.ol_flags = m->ol_flags;
+  s.tso_segsz = (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0 ? m->tso_segsz : 0;
+  rte_pktmbuf_free(m);
   s.at = clock ? *clock : Instant{};
-  if (wire::parse_ipv4(bytes, true, s.ip) != wire::ParseError::ok ||
+  // With checksum offload (or TSO) the port fills the checksums in.
+  const bool ip_sum = (s.ol_flags & RTE_MBUF_F_TX_IP_CKSUM) == 0;
+  const bool tcp_sum = (s.ol_flags & (RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_TCP_SEG)) == 0;
+  if (wire::parse_ipv4(bytes, ip_sum, s.ip) != wire::ParseError::ok ||
       wire::parse_tcp(std::span<const uint8_t>(bytes).subspan(s.ip.header_len, s.ip.payload_len),
-                      s.ip.src, s.ip.dst, true, s.tcp) != wire::ParseError::ok) {
+                      s.ip.src, s.ip.dst, tcp_sum, s.tcp) != wire::ParseError::ok) {
     ++bad;
     if (trace)
       trace->push_back(format_time(s.at) + " OUT  <malformed or bad checksum>");
@@ -127,6 +134,13 @@ std::string Harness::dump() const {
   std::string s;
   for (const auto &line : trace)
     s += line + "\n";
+  return s;
+}
+
+std::string pattern(size_t n, size_t from) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>('a' + (from + i) % 26);
   return s;
 }
 

@@ -46,6 +46,11 @@ struct Sent {
   wire::Ipv4Repr ip;
   wire::TcpRepr tcp;
   std::vector<uint8_t> payload;
+  // Where each payload mbuf of the datagram pointed (zero-copy checks), and
+  // the offload requests it carried.
+  std::vector<const uint8_t *> payload_addrs;
+  uint64_t ol_flags = 0;
+  uint16_t tso_segsz = 0;
   std::string str() const;
   bool has(uint8_t f) const { return tcp.has(f); }
   uint32_t seq_len() const {
@@ -96,6 +101,9 @@ public:
   // No connection, no output left unchecked, only `timers` armed, every mbuf back.
   void expect_quiet(size_t timers = 0);
 };
+
+// n bytes of a recognisable pattern starting at stream offset `from`.
+std::string pattern(size_t n, size_t from = 0);
 
 // Builds a segment header from the peer's point of view.
 wire::TcpRepr make_seg(uint16_t src_port, uint16_t dst_port, uint8_t flags, uint32_t seq,

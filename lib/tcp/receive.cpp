@@ -1,0 +1,210 @@
+// Receiving text: RFC 9293 3.10.7.4 "seventh, process the segment text" for
+// ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2, and what the receive side owes the
+// peer in return (window, ACK timing, SACK blocks).
+//
+// - In-order payload stays in the mbufs it arrived in and joins the receive
+//   queue; out-of-order payload waits in the reassembly queue
+//   (recovery/reassembly.hpp: trims overlaps, bounded per connection and per
+//   shard) until RCV.NXT reaches it.
+// - Memory: every held mbuf costs its truesize (buffer + header), whatever
+//   payload it carries. The offered window is the smaller of the byte space
+//   (RCV.BUFF - queued) and what the remaining memory budget (2 x RCV.BUFF,
+//   as Linux doubles SO_RCVBUF for overhead) holds in full-sized segments; a
+//   segment that would take the memory over the budget is dropped, so a peer
+//   sending tiny segments cannot pin down the mempool.
+// - ACKs (RFC 5681 4.2, RFC 9293 3.8.6.3): at once for out-of-order or
+//   duplicate data and for a segment that fills a hole, for every second
+//   full-sized segment; otherwise after at most EngineConfig::delayed_ack.
+//   SACK blocks (RFC 2018 4) go with every ACK while data is out of order.
+#include <algorithm>
+
+#include "tcp/engine_impl.hpp"
+
+namespace shoal::tcp {
+
+using namespace wire::tcp_flags;
+
+namespace {
+
+constexpr uint16_t kTimestampOptionLen = 12;
+
+uint32_t truesize(const rte_mbuf *s) {
+  return static_cast<uint32_t>(sizeof(rte_mbuf)) + s->buf_len;
+}
+
+} // namespace
+
+uint32_t Engine::Impl::ooo_memory(const Connection &c) const {
+  // Estimated from the queue's segment count (one mbuf per segment for
+  // everything but jumbo frames).
+  return c.ooo_ ? static_cast<uint32_t>(c.ooo_->segments()) * mbuf_truesize : 0;
+}
+
+uint32_t Engine::Impl::rcv_space(const Connection &c) const {
+  const uint32_t by_bytes = c.rcv_buf_ > c.rcvq_bytes_ ? c.rcv_buf_ - c.rcvq_bytes_ : 0;
+  const uint64_t budget = uint64_t{2} * c.rcv_buf_;
+  const uint64_t used = uint64_t{c.rcv_mem_} + ooo_memory(c);
+  if (used >= budget)
+    return 0;
+  const uint64_t by_memory = (budget - used) / mbuf_truesize * c.rcv_mss_;
+  return static_cast<uint32_t>(std::min<uint64_t>(by_bytes, by_memory));
+}
+
+void Engine::Impl::append_in_order(Connection &c, rte_mbuf *chain) {
+  // The mbufs themselves join the receive queue, one link per segment.
+  for (rte_mbuf *s = chain; s != nullptr;) {
+    rte_mbuf *next = s->next;
+    s->next = nullptr;
+    if (s->data_len == 0) {
+      rte_pktmbuf_free_seg(s);
+    } else {
+      s->nb_segs = 1;
+      s->pkt_len = s->data_len;
+      if (c.rcvq_tail_ != nullptr)
+        c.rcvq_tail_->next = s;
+      else
+        c.rcvq_head_ = s;
+      c.rcvq_tail_ = s;
+      c.rcvq_bytes_ += s->data_len;
+      c.rcv_mem_ += truesize(s);
+    }
+    s = next;
+  }
+}
+
+void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
+  // Memory first: beyond the budget the segment is dropped (the peer will
+  // retransmit it once the application has read), unless nothing at all is
+  // held -- then it is always taken so the connection cannot stall.
+  const uint64_t held = uint64_t{c.rcv_mem_} + ooo_memory(c);
+  const uint64_t cost = uint64_t{seg.data->nb_segs} * mbuf_truesize;
+  if (held > 0 && held + cost > uint64_t{2} * c.rcv_buf_) {
+    count(*this, Counter::drop_rcv_memory);
+    seg.drop_payload();
+    seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
+    c.ack_pending_ = true; // tell the peer where we are (and the window)
+    return;
+  }
+
+  if (seg.seq != c.rcv_nxt_) {
+    // Out of order (RFC 1122 4.2.2.20 (g): queue it). The duplicate ACK
+    // goes out at once, with SACK blocks (RFC 5681 4.2, RFC 2018 4).
+    if (!c.ooo_)
+      c.ooo_.emplace(reassembly_budget, ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
+    const Seq end = seg.seq + seg.len;
+    const bool fin = seg.fin();
+    const ReassemblyResult r = c.ooo_->insert(c.rcv_nxt_, seg.seq, seg.data, seg.len);
+    seg.data = nullptr;
+    seg.len = 0;
+    seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
+    switch (r) {
+    case ReassemblyResult::queued:
+      count(*this, Counter::ooo_segments);
+      break;
+    case ReassemblyResult::duplicate:
+      count(*this, Counter::ooo_duplicates);
+      break;
+    case ReassemblyResult::over_connection_cap:
+      count(*this, Counter::drop_reassembly_conn_cap);
+      break;
+    case ReassemblyResult::over_shard_budget:
+      count(*this, Counter::drop_reassembly_shard_cap);
+      break;
+    default:
+      count(*this, Counter::drop_malformed);
+      break;
+    }
+    // A FIN beyond the hole takes effect when RCV.NXT reaches it.
+    if (fin && (r == ReassemblyResult::queued || r == ReassemblyResult::duplicate)) {
+      c.ooo_fin_ = true;
+      c.ooo_fin_seq_ = end;
+    }
+    c.ack_pending_ = true;
+    return;
+  }
+
+  // In order.
+  const uint32_t len = seg.len;
+  const bool own_fin = seg.fin();
+  c.rcv_seg_max_ = static_cast<uint16_t>(std::max<uint32_t>(c.rcv_seg_max_, std::min(len, 65535u)));
+  append_in_order(c, seg.data);
+  seg.data = nullptr;
+  c.rcv_nxt_ = c.rcv_nxt_ + len;
+  count(*this, Counter::bytes_in, len);
+  new_data = true;
+  c.rcv_unacked_ += len;
+  bool filled_hole = false;
+  if (c.ooo_ && !c.ooo_->empty()) {
+    // RFC 5681 4.2: "an immediate ACK SHOULD be generated when a segment
+    // arrives that fills in all or part of a gap in the sequence space."
+    filled_hole = true;
+    rte_mbuf *popped[32];
+    for (;;) {
+      const Seq before = c.rcv_nxt_;
+      const size_t n = c.ooo_->pop(c.rcv_nxt_, popped);
+      for (size_t i = 0; i < n; ++i)
+        append_in_order(c, popped[i]);
+      count(*this, Counter::bytes_in, c.rcv_nxt_ - before);
+      if (n < std::size(popped))
+        break;
+    }
+  }
+  // Where the segment's own FIN stands now, or one queued beyond the hole.
+  const bool fin_here = (own_fin && !filled_hole) || (c.ooo_fin_ && c.ooo_fin_seq_ == c.rcv_nxt_);
+  seg.seq = c.rcv_nxt_;
+  seg.len = 0;
+  seg.h.flags = static_cast<uint8_t>(fin_here ? (seg.h.flags | FIN) : (seg.h.flags & ~FIN));
+  if (fin_here)
+    c.ooo_fin_ = false;
+
+  // Every second full-sized segment is ACKed at once (RFC 5681 4.2); the
+  // full size is the peer's segment size as seen so far, at most our MSS
+  // less the timestamp option.
+  const uint32_t eff_mss = c.rcv_mss_ - (c.ts_ok_ ? kTimestampOptionLen : 0);
+  const uint32_t full = std::max<uint32_t>(std::min<uint32_t>(c.rcv_seg_max_, eff_mss), 1);
+  if (filled_hole || cfg.delayed_ack == Duration::zero() || c.rcv_unacked_ >= 2 * full)
+    c.ack_pending_ = true;
+}
+
+void Engine::Impl::queue_syn_text(Connection &c, Segment &seg) {
+  if (seg.len == 0)
+    return;
+  if (!c.ooo_)
+    c.ooo_.emplace(reassembly_budget, ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
+  const uint32_t len = std::min(seg.len, c.rcv_buf_);
+  if (c.ooo_->insert(c.rcv_nxt_, c.rcv_nxt_, seg.data, len) == ReassemblyResult::queued)
+    count(*this, Counter::syn_data_bytes, len);
+  seg.data = nullptr;
+  seg.len = 0;
+}
+
+void Engine::Impl::release_syn_text(Connection &c) {
+  if (!c.ooo_ || c.ooo_->empty())
+    return;
+  rte_mbuf *popped[8];
+  for (;;) {
+    const Seq before = c.rcv_nxt_;
+    const size_t n = c.ooo_->pop(c.rcv_nxt_, popped);
+    for (size_t i = 0; i < n; ++i)
+      append_in_order(c, popped[i]);
+    count(*this, Counter::bytes_in, c.rcv_nxt_ - before);
+    if (n < std::size(popped))
+      break;
+  }
+  if (c.rcvq_bytes_ > 0)
+    c.ack_pending_ = true;
+}
+
+void Engine::Impl::sack_option(Connection &c, wire::TcpOptions &o) {
+  if (!c.sack_ok_ || !c.ooo_ || c.ooo_->empty())
+    return;
+  SackBlock blocks[ReassemblyQueue::kMaxSackBlocks];
+  const size_t n = c.ooo_->sack_blocks(blocks);
+  for (size_t i = 0; i < n; ++i)
+    o.sack[i] = wire::SackBlock{blocks[i].start.v, blocks[i].end.v};
+  o.sack_count = static_cast<uint8_t>(n);
+  if (n > 0)
+    count(*this, Counter::acks_out_sack);
+}
+
+} // namespace shoal::tcp

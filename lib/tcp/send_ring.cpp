@@ -1,0 +1,100 @@
+// The send ring: committed application bytes from sequence number sndq_seq_
+// on, in direct mbufs linked through ->next (the application writes into the
+// tail's tailroom). Segments reference these bytes through indirect mbufs
+// (rte_pktmbuf_attach), so neither a first transmission nor a retransmission
+// copies payload; a ring mbuf goes back to the pool when it is acknowledged
+// and the last segment referencing it has left the NIC.
+//
+// Finding the mbuf that holds a sequence number starts at a cursor (the ring
+// mbuf where the previous segment ended and its first sequence number), not
+// at the head: sending a window of N segments touches each ring mbuf a
+// bounded number of times instead of walking O(N) mbufs per segment.
+#include <algorithm>
+
+#include "tcp/engine_impl.hpp"
+
+namespace shoal::tcp {
+
+rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
+  rte_mbuf *s = c.sndq_head_;
+  Seq s_seq = c.sndq_seq_;
+  if (c.snd_cur_ != nullptr && seq_ge(seq, c.snd_cur_seq_)) {
+    s = c.snd_cur_;
+    s_seq = c.snd_cur_seq_;
+  }
+  uint32_t off = seq - s_seq;
+  while (s != nullptr && off >= s->data_len) {
+    off -= s->data_len;
+    s_seq += s->data_len;
+    s = s->next;
+  }
+  rte_mbuf *head = nullptr, *tail = nullptr;
+  while (s != nullptr && len > 0) {
+    const uint32_t take = std::min<uint32_t>(len, s->data_len - off);
+    rte_mbuf *mi = rte_pktmbuf_alloc(pool);
+    if (mi == nullptr) {
+      if (head != nullptr)
+        rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    rte_pktmbuf_attach(mi, s); // refcount on s: freed only when every reference is gone
+    mi->data_off = static_cast<uint16_t>(s->data_off + off);
+    mi->data_len = static_cast<uint16_t>(take);
+    mi->pkt_len = take;
+    if (head == nullptr) {
+      head = mi;
+    } else {
+      tail->next = mi;
+      head->nb_segs++;
+      head->pkt_len += take;
+    }
+    tail = mi;
+    len -= take;
+    off = 0;
+    // The next segment starts where this one ends: remember the ring mbuf.
+    c.snd_cur_ = s;
+    c.snd_cur_seq_ = s_seq;
+    if (len > 0) {
+      s_seq += s->data_len;
+      s = s->next;
+    }
+  }
+  if (len > 0 && head != nullptr) { // the ring holds fewer bytes than asked: a bug upstream
+    rte_pktmbuf_free(head);
+    return nullptr;
+  }
+  return head;
+}
+
+void Engine::Impl::ack_send_queue(Connection &c, Seq ack) {
+  const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
+  const Seq upto = seq_min(ack, data_end);
+  if (!seq_gt(upto, c.sndq_seq_))
+    return;
+  uint32_t n = upto - c.sndq_seq_;
+  c.sndq_seq_ = upto;
+  c.sndq_bytes_ -= n;
+  while (n > 0 && c.sndq_head_ != nullptr) {
+    rte_mbuf *s = c.sndq_head_;
+    // The head changes (freed or trimmed): a cursor on it is no longer valid.
+    if (c.snd_cur_ == s)
+      c.snd_cur_ = nullptr;
+    if (n >= s->data_len && s != c.sndq_tail_) {
+      n -= s->data_len;
+      c.sndq_head_ = s->next;
+      s->next = nullptr;
+      rte_pktmbuf_free_seg(s); // segments in flight still hold a reference
+    } else {
+      // Partly acknowledged, or the tail (kept: the application may hold a
+      // reserve() span into it).
+      const uint16_t cut = static_cast<uint16_t>(std::min<uint32_t>(n, s->data_len));
+      s->data_off = static_cast<uint16_t>(s->data_off + cut);
+      s->data_len = static_cast<uint16_t>(s->data_len - cut);
+      n -= cut;
+      if (s->data_len == 0 && c.reserved_ == 0 && rte_mbuf_refcnt_read(s) == 1)
+        s->data_off = 0; // nothing references it any more: reuse the whole buffer
+    }
+  }
+}
+
+} // namespace shoal::tcp

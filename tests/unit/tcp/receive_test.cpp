@@ -1,0 +1,359 @@
+// Receiving data: reassembly of out-of-order segments (order 5-4-3-2-1),
+// duplicates and overlaps, SACK blocks, delayed ACK timing, the receive
+// window from buffer memory (tiny segments), window updates, SYN text,
+// PAWS, zero-copy receive. Each test reads like a packet trace.
+#include <gtest/gtest.h>
+
+#include <rte_mempool.h>
+
+#include "tcp_harness.hpp"
+
+namespace shoal::tcp::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string readable_text(const Connection &c) {
+  std::string s;
+  c.for_each_readable([&](std::span<const uint8_t> b) { s.append(b.begin(), b.end()); });
+  return s;
+}
+
+void finish(Harness &h, Peer &p, Connection *c) {
+  if (c != nullptr)
+    c->abort();
+  p.expect(RST | ACK, "abort");
+  h.expect_quiet();
+}
+
+TEST(Reassembly, ArrivalOrder54321) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  ASSERT_TRUE(c->sack_permitted());
+  const uint32_t base = p.snd_nxt;
+  constexpr uint32_t L = 100;
+  const std::string all = pattern(5 * L);
+  // Segments 5, 4, 3, 2: each is queued and answered at once with a
+  // duplicate ACK whose first SACK block covers everything received.
+  for (uint32_t i = 4; i >= 1; --i) {
+    p.send_raw(ACK, base + i * L, p.rcv_nxt, all.substr(i * L, L));
+    Sent a = p.expect(ACK, "immediate duplicate ACK");
+    EXPECT_EQ(a.tcp.ack, base);
+    ASSERT_EQ(a.tcp.options.sack_count, 1);
+    EXPECT_EQ(a.tcp.options.sack[0].left, base + i * L);
+    EXPECT_EQ(a.tcp.options.sack[0].right, base + 5 * L);
+    EXPECT_EQ(c->readable(), 0u);
+    EXPECT_EQ(c->ooo_bytes(), (5 - i) * L);
+  }
+  EXPECT_EQ(r.events, std::vector<std::string>{"connected"});
+  // Segment 1 fills the hole: everything is readable, in order, and the ACK
+  // (immediate: a hole was filled) covers all of it without SACK blocks.
+  p.send_raw(ACK, base, p.rcv_nxt, all.substr(0, L));
+  Sent a = p.expect(ACK, "ACK of the filled hole");
+  EXPECT_EQ(a.tcp.ack, base + 5 * L);
+  EXPECT_EQ(a.tcp.options.sack_count, 0);
+  EXPECT_EQ(c->readable(), 5 * L);
+  EXPECT_EQ(c->ooo_bytes(), 0u);
+  EXPECT_EQ(readable_text(*c), all);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable"}));
+  EXPECT_EQ(h.eng->counters()[Counter::ooo_segments], 4u);
+  finish(h, p, c);
+}
+
+TEST(Reassembly, SackBlocksListTheMostRecentFirst) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  // Three separate islands: 100-200, 300-400, 500-600 (RFC 2018 4: the
+  // block holding the newest segment first, then the recently reported).
+  p.send_raw(ACK, b + 100, p.rcv_nxt, pattern(100, 100));
+  p.expect(ACK);
+  p.send_raw(ACK, b + 500, p.rcv_nxt, pattern(100, 500));
+  p.expect(ACK);
+  p.send_raw(ACK, b + 300, p.rcv_nxt, pattern(100, 300));
+  Sent a = p.expect(ACK);
+  ASSERT_EQ(a.tcp.options.sack_count, 3);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 300, b + 400}));
+  EXPECT_EQ(a.tcp.options.sack[1], (wire::SackBlock{b + 500, b + 600}));
+  EXPECT_EQ(a.tcp.options.sack[2], (wire::SackBlock{b + 100, b + 200}));
+  // Filling 0-100 and 200-300 joins the first two islands.
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100, 0));
+  a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, b + 200);
+  p.send_raw(ACK, b + 200, p.rcv_nxt, pattern(100, 200));
+  a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, b + 400);
+  ASSERT_EQ(a.tcp.options.sack_count, 1);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 500, b + 600}));
+  EXPECT_EQ(readable_text(*c), pattern(400));
+  finish(h, p, c);
+}
+
+TEST(Reassembly, DuplicatesAndOverlapsAreTrimmed) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  const std::string all = pattern(400);
+  p.send_raw(ACK, b, p.rcv_nxt, all.substr(0, 100));
+  // Overlaps what was delivered: only 100-150 is new.
+  p.send_raw(ACK, b + 50, p.rcv_nxt, all.substr(50, 100));
+  EXPECT_EQ(c->readable(), 150u);
+  EXPECT_EQ(h.eng->counters()[Counter::dup_data_in], 1u);
+  h.out.queue.clear();
+  // Out of order 300-400, then 250-350 overlapping its front, then 300-400 again.
+  p.send_raw(ACK, b + 300, p.rcv_nxt, all.substr(300, 100));
+  p.send_raw(ACK, b + 250, p.rcv_nxt, all.substr(250, 100));
+  EXPECT_EQ(c->ooo_bytes(), 150u);
+  p.send_raw(ACK, b + 300, p.rcv_nxt, all.substr(300, 100));
+  EXPECT_EQ(c->ooo_bytes(), 150u);
+  EXPECT_EQ(h.eng->counters()[Counter::ooo_duplicates], 1u);
+  for (int i = 0; i < 3; ++i) {
+    Sent a = p.expect(ACK, "each out-of-order arrival is ACKed at once");
+    EXPECT_EQ(a.tcp.ack, b + 150);
+  }
+  // Entirely old data: not acceptable, answered with an ACK.
+  p.send_raw(ACK, b, p.rcv_nxt, all.substr(0, 100));
+  EXPECT_EQ(p.expect(ACK, "ACK of old data").tcp.ack, b + 150);
+  // 140-260 fills the hole, overlapping both sides.
+  p.send_raw(ACK, b + 140, p.rcv_nxt, all.substr(140, 120));
+  EXPECT_EQ(p.expect(ACK, "hole filled").tcp.ack, b + 400);
+  EXPECT_EQ(readable_text(*c), all);
+  finish(h, p, c);
+}
+
+TEST(Reassembly, FinBeyondAHoleWaitsForIt) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  p.send_raw(FIN | ACK, b + 100, p.rcv_nxt, pattern(50, 100));
+  p.expect(ACK, "dup ACK");
+  EXPECT_EQ(c->state(), State::established);
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
+  Sent a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, b + 151); // data and FIN
+  EXPECT_EQ(c->state(), State::close_wait);
+  EXPECT_EQ(r.received, pattern(150));
+  EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable", "peer_closed"}));
+  finish(h, p, c);
+}
+
+TEST(Reassembly, PerConnectionCapDropsAndCounts) {
+  EngineConfig cfg = test_config();
+  cfg.reassembly_max_segments = 3;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  for (uint32_t i = 1; i <= 5; ++i)
+    p.send_raw(ACK, b + 100 * i, p.rcv_nxt, pattern(10, 100 * i));
+  EXPECT_EQ(c->ooo_segments(), 3u);
+  EXPECT_EQ(h.eng->counters()[Counter::drop_reassembly_conn_cap], 2u);
+  h.out.queue.clear();
+  finish(h, p, c);
+}
+
+TEST(DelayedAck, EverySecondFullSegmentElseAt40ms) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.mss = 1460;
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  p.send(ACK, pattern(1460));
+  h.advance(milliseconds(39));
+  p.expect_none("not yet: one full segment");
+  EXPECT_TRUE(c->delayed_ack_armed());
+  h.advance(milliseconds(1));
+  Sent a = p.expect(ACK, "delayed ACK at 40 ms");
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt);
+  EXPECT_EQ(h.eng->counters()[Counter::delayed_acks], 1u);
+  // Two full segments: the second is ACKed at once.
+  p.send(ACK, pattern(1460));
+  p.expect_none("first of two");
+  p.send(ACK, pattern(1460));
+  EXPECT_EQ(p.expect(ACK, "ACK after the second").tcp.ack, p.snd_nxt);
+  EXPECT_FALSE(c->delayed_ack_armed());
+  // Data we send in answer carries the ACK: nothing separate later.
+  p.send(ACK, "ping");
+  c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("pong"), 4));
+  Sent d = p.expect(ACK, "reply with the ACK piggybacked");
+  EXPECT_EQ(d.tcp.ack, p.snd_nxt);
+  h.advance(milliseconds(100));
+  p.expect_none("no separate delayed ACK");
+  finish(h, p, c);
+}
+
+TEST(DelayedAck, ConfigurableAndZeroMeansImmediate) {
+  EngineConfig cfg = test_config();
+  cfg.delayed_ack = milliseconds(10);
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  p.send(ACK, "x");
+  h.advance(milliseconds(10));
+  p.expect(ACK, "after 10 ms");
+  finish(h, p, c);
+
+  cfg.delayed_ack = Duration::zero();
+  Harness h2(cfg);
+  Peer p2{h2};
+  Recorder r2;
+  Connection *c2 = open_passive(h2, p2, r2);
+  p2.send(ACK, "x");
+  p2.expect(ACK, "at once");
+  finish(h2, p2, c2);
+}
+
+TEST(ReceiveWindow, UpdateWhenTheApplicationConsumes) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.mss = 1460;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  // Fill the 64 KB buffer without reading.
+  for (int i = 0; i < 44; ++i)
+    p.send(ACK, pattern(1460));
+  Sent last;
+  while (auto s = h.pop())
+    last = *s;
+  EXPECT_LT(last.tcp.window, 1460) << last.str();
+  EXPECT_EQ(c->readable(), 44u * 1460);
+  // Reading a little does not announce a silly window.
+  c->consume(100);
+  p.expect_none("no window update for 100 bytes (receiver SWS avoidance)");
+  // Reading it all does.
+  c->consume(c->readable());
+  Sent u = p.expect(ACK, "window update");
+  EXPECT_EQ(u.tcp.window, 65535);
+  EXPECT_EQ(h.eng->counters()[Counter::window_updates], 1u);
+  finish(h, p, c);
+}
+
+TEST(ReceiveWindow, TinySegmentsCannotPinTheMempool) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const unsigned before = rte_mempool_avail_count(h.pool);
+  // 500 one-byte segments, all inside the 64 KB window.
+  for (int i = 0; i < 500; ++i)
+    p.send(ACK, "z");
+  h.out.queue.clear();
+  // The memory budget is 2 x rcv_buf of mbuf truesize (~2.3 KB each).
+  const unsigned held = before - rte_mempool_avail_count(h.pool);
+  EXPECT_LE(held, 2u * 65535 / 2176 + 2) << "mbufs pinned by 1-byte segments";
+  EXPECT_GT(h.eng->counters()[Counter::drop_rcv_memory], 400u);
+  EXPECT_EQ(c->readable(), held);
+  // The right edge never moves left (RFC 9293 3.8.6.2.2), but it does not
+  // move right either while memory is short: the ACK only repeats it.
+  p.send(ACK, "z");
+  Sent a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack + a.tcp.window, p.snd_nxt - 501 + 65535) << a.str(); // the first edge
+  // The application reads: the memory comes back and 1-byte segments are
+  // accepted again.
+  c->consume(c->readable());
+  EXPECT_EQ(c->rcv_memory(), 0u);
+  const uint64_t drops = h.eng->counters()[Counter::drop_rcv_memory];
+  p.snd_nxt = a.tcp.ack;
+  p.send(ACK, "y");
+  EXPECT_EQ(c->readable(), 1u);
+  EXPECT_EQ(h.eng->counters()[Counter::drop_rcv_memory], drops);
+  h.advance(milliseconds(40));
+  h.out.queue.clear();
+  finish(h, p, c);
+}
+
+TEST(SynText, DataInASynIsKeptAndDeliveredAfterTheHandshake) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  const uint32_t isn = p.snd_nxt;
+  p.send(SYN, "early");
+  Sent synack = p.expect(SYN | ACK);
+  EXPECT_EQ(synack.tcp.ack, isn + 1) << "the SYN-ACK acknowledges only the SYN";
+  p.send(ACK);
+  ASSERT_NE(r.conn, nullptr);
+  EXPECT_EQ(r.received, "early");
+  EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable"}));
+  EXPECT_EQ(p.expect(ACK, "ACK of the SYN's text").tcp.ack, isn + 6);
+  EXPECT_EQ(h.eng->counters()[Counter::syn_data_bytes], 5u);
+  finish(h, p, r.conn);
+}
+
+TEST(Paws, OldTimestampIsRejectedWithAnAck) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.timestamp = wire::TcpTimestamp{1000, 0};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  ASSERT_TRUE(c->timestamps());
+  auto data = [&](uint32_t tsval, const std::string &text) {
+    wire::TcpRepr s = make_seg(p.port, p.local_port, ACK, p.snd_nxt, p.rcv_nxt, p.window);
+    s.options.timestamp = wire::TcpTimestamp{tsval, 0};
+    h.inject(s, text);
+  };
+  data(2000, "new");
+  p.snd_nxt += 3;
+  EXPECT_EQ(c->ts_recent(), 2000u);
+  h.out.queue.clear();
+  // A segment with TSval older than TS.Recent (e.g. an old duplicate from a
+  // wrapped sequence space) is dropped, counted, and answered with an ACK.
+  data(1500, "old");
+  Sent a = p.expect(ACK, "ACK for the PAWS drop");
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt);
+  EXPECT_EQ(h.eng->counters()[Counter::drop_paws], 1u);
+  EXPECT_EQ(r.received, "new");
+  EXPECT_EQ(c->ts_recent(), 2000u);
+  finish(h, p, c);
+}
+
+TEST(ZeroCopy, ReceivedBytesStayInTheMbufsTheyArrivedIn) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  p.send(ACK, "zero-copy");
+  std::span<const uint8_t> s = c->peek();
+  ASSERT_EQ(s.size(), 9u);
+  // The span lies inside the data buffer of an mbuf of the pool.
+  struct Probe {
+    const uint8_t *p;
+    bool inside = false;
+  } probe{s.data()};
+  rte_mempool_obj_iter(
+      h.pool,
+      [](rte_mempool *, void *arg, void *obj, unsigned) {
+        auto *pr = static_cast<Probe *>(arg);
+        auto *m = static_cast<rte_mbuf *>(obj);
+        const auto *lo = static_cast<const uint8_t *>(m->buf_addr);
+        if (pr->p >= lo && pr->p < lo + m->buf_len)
+          pr->inside = true;
+      },
+      &probe);
+  EXPECT_TRUE(probe.inside) << "readable bytes were copied out of the mbufs";
+  h.advance(milliseconds(40));
+  h.out.queue.clear();
+  finish(h, p, c);
+}
+
+} // namespace
+} // namespace shoal::tcp::test
