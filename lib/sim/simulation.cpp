@@ -1,5 +1,7 @@
 #include "sim/simulation.hpp"
 
+#include <algorithm>
+
 #include "sim/pcapng.hpp"
 
 namespace shoal::sim {
@@ -81,6 +83,8 @@ std::optional<Instant> Simulation::next_event() const {
   consider(link_ba_->next_delivery());
   consider(timer_due(*engine_a_, timer_a_));
   consider(timer_due(*engine_b_, timer_b_));
+  if (!app_events_.empty())
+    consider(std::max(app_events_.begin()->first.first, clock_.now()));
   return best;
 }
 
@@ -130,7 +134,28 @@ bool Simulation::step(Instant deadline) {
     advance_engine(*engine_a_, timer_a_, now);
   if (const auto due = timer_due(*engine_b_, timer_b_); due && *due <= now)
     advance_engine(*engine_b_, timer_b_, now);
+  run_app_events(now);
   return true;
+}
+
+void Simulation::at(Instant t, std::function<void()> fn) {
+  app_events_.emplace(std::make_pair(t, next_app_order_++), std::move(fn));
+}
+
+void Simulation::run_app_events(Instant now) {
+  while (!app_events_.empty() && app_events_.begin()->first.first <= now) {
+    // The application's API calls (consume, write, close) may send at once:
+    // the engines must already stand at `now`, as in a shard's poll loop.
+    for (tcp::Engine *e : {engine_a_.get(), engine_b_.get()})
+      if (e->now() < now)
+        e->advance(now);
+    auto node = app_events_.extract(app_events_.begin());
+    node.mapped()(); // may schedule more events, at now or later
+    ++events_;
+    // The callback may have armed or cancelled timers.
+    timer_a_.last_advance.reset();
+    timer_b_.last_advance.reset();
+  }
 }
 
 void Simulation::run_until(Instant t) {

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,17 @@ public:
   // run_until(now() + d).
   void run_for(Duration d) { run_until(now() + d); }
 
+  // Application work at a virtual time (a slow reader's next read, a
+  // scripted abort): `fn` runs at `t` (a past `t` means the next step), after
+  // that instant's arrivals and timers, and after both engines were advanced
+  // to `t`, so whatever it sends carries the right clock -- the order of a
+  // shard's poll loop (rx, timers, application). Same-time events run in the
+  // order they were scheduled. A pending event keeps the simulation busy
+  // (run_until_idle waits for it).
+  void at(Instant t, std::function<void()> fn);
+  void after(Duration d, std::function<void()> fn) { at(now() + d, std::move(fn)); }
+  size_t pending_app_events() const { return app_events_.size(); }
+
   // A free-text line in the trace at the current time ("A: connect()").
   void note(std::string text) { trace_.note(now(), std::move(text)); }
   const Trace &trace() const { return trace_; }
@@ -106,6 +118,7 @@ private:
   };
   std::optional<Instant> timer_due(const tcp::Engine &e, const EngineTimer &t) const;
   void advance_engine(tcp::Engine &e, EngineTimer &t, Instant now);
+  void run_app_events(Instant now);
 
   uint64_t seed_;
   wire::Ipv4Addr address_a_, address_b_;
@@ -115,6 +128,8 @@ private:
   std::unique_ptr<LinkOutput> out_a_, out_b_;
   std::unique_ptr<tcp::Engine> engine_a_, engine_b_;
   EngineTimer timer_a_, timer_b_;
+  std::map<std::pair<Instant, uint64_t>, std::function<void()>> app_events_;
+  uint64_t next_app_order_ = 0;
   uint64_t events_ = 0;
   uint64_t stalled_timers_ = 0;
 };
