@@ -269,6 +269,12 @@ private:
 
   uint16_t listener_port_ = 0; // passive opens: the listener to account against
   Connection *next_free_ = nullptr;
+
+  // SYN flood defences (listener.cpp).
+  bool syn_cookie_ = false;      // built from a validated SYN cookie (no SYN-ACK timing)
+  bool in_accept_queue_ = false; // established, waiting in the listener's accept queue
+  Connection *accept_next_ = nullptr, *accept_prev_ = nullptr;
+  Instant synack_rtx_at_{}; // when the retransmission timer last resent the SYN-ACK
 };
 
 } // namespace shoal::tcp

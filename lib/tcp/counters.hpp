@@ -28,6 +28,18 @@ namespace shoal::tcp {
   X(rst_data_after_close, "RSTs sent because data arrived or was pending at close()")              \
   X(challenge_acks, "RFC 5961 challenge ACKs sent")                                                \
   X(challenge_acks_limited, "RFC 5961 challenge ACKs suppressed by the rate limit")                \
+  X(rst_limited, "RSTs for closed ports/unknown connections suppressed by the rate limit")         \
+  X(syns_received, "SYNs (without ACK) that reached a listener")                                   \
+  X(syn_cookies_sent, "SYN-ACKs sent with a SYN cookie instead of a SYN backlog entry")            \
+  X(syn_cookies_validated, "ACKs whose SYN cookie validated and built a connection")               \
+  X(syn_cookies_rejected_bad_hash, "cookie ACKs rejected: forged or mangled (mac mismatch)")       \
+  X(syn_cookies_rejected_stale, "cookie ACKs rejected: issued two or more rotations ago")          \
+  X(syn_cookies_rejected_bad_mss_index, "cookie ACKs rejected: MSS index outside the table")       \
+  X(syn_cookies_rejected_replay, "cookie ACKs rejected: cookie already built a connection")        \
+  X(syn_cookie_replay_evictions, "consumed-cookie records overwritten before expiry (table full)") \
+  X(syn_backlog_drops, "SYNs dropped: SYN backlog full and no cookie could be sent")               \
+  X(accept_queue_drops, "SYNs and completing handshakes dropped: accept queue full")               \
+  X(synack_dup_syn_suppressed, "duplicate SYNs in SYN_RECEIVED not answered: SYN-ACK sent now")    \
   X(active_opens, "connect() calls that sent a SYN")                                               \
   X(passive_opens, "SYNs accepted into a listener's SYN backlog")                                  \
   X(accepted, "handshakes completed on a listener and handed to the application")                  \
@@ -75,7 +87,6 @@ namespace shoal::tcp {
   X(drop_bad_addr, "drops: broadcast/multicast/zero source or port 0")                             \
   X(drop_rst_no_conn, "drops: RST for no connection (never RST a RST)")                            \
   X(drop_listen_bad_flags, "drops: segment to a listener that is neither SYN nor ACK")             \
-  X(drop_syn_backlog_full, "drops: SYN with the SYN backlog full (SYN cookies plug in here)")      \
   X(drop_no_memory, "drops: connection pool or mbufs exhausted")                                   \
   X(drop_unacceptable, "drops: segment outside the receive window (ACK sent)")                     \
   X(drop_paws, "drops: PAWS check failed (RFC 7323 5.3)")                                          \

@@ -14,8 +14,13 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
       flows(secret.table_key()), time_wait(wheel, 2 * cfg_.msl, cfg_.max_time_wait,
                                            secret.table_key(), &Impl::time_wait_expired, this),
       conns(cfg_.max_connections), next_ephemeral(cfg_.ephemeral_port_min),
-      mbuf_truesize(static_cast<uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_)) {
-  challenge_window_start_ns = to_ns(now_);
+      mbuf_truesize(static_cast<uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_)),
+      cookies(cfg_.secret_seed, cfg_.syn_cookie_rotation),
+      // A cookie validates for at most two rotation periods after it was made.
+      consumed_cookies(cfg_.cookie_replay_capacity, 2 * cookies.rotation(),
+                       secret.table_key() ^ 0xc00c1e5ull) {
+  challenge_limit.window_start_ns = to_ns(now_);
+  rst_limit.window_start_ns = to_ns(now_);
   reassembly_budget.max_bytes = cfg.reassembly_shard_bytes;
   reassembly_budget.max_segments = cfg.reassembly_shard_segments;
 }
@@ -108,6 +113,8 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
   wheel.cancel(c.delack_timer_);
   wheel.cancel(c.persist_timer_);
   flows.erase(c.tuple_);
+  if (c.in_accept_queue_)
+    accept_queue_remove(c);
   if (c.half_open_) {
     if (auto it = listeners.find(c.listener_port_); it != listeners.end())
       it->second.half_open--;
@@ -239,12 +246,28 @@ bool Engine::Impl::listen(uint16_t port, HandlerFactory factory) {
 }
 
 void Engine::Impl::unlisten(uint16_t port) {
-  if (listeners.erase(port)) {
-    counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::closed)]++;
-    counters.in_state[static_cast<int>(State::listen)]--;
+  Entry guard(*this);
+  auto it = listeners.find(port);
+  if (it == listeners.end())
+    return;
+  // Connections waiting in the accept queue were never accepted: refuse
+  // them with a RST, as closing a listening socket does.
+  while (Connection *c = it->second.accept_head) {
+    accept_queue_remove(*c);
+    count(*this, Counter::accept_refused);
+    send_rst(*c);
+    close_connection(*c, CloseReason::aborted);
   }
+  listeners.erase(it);
+  counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::closed)]++;
+  counters.in_state[static_cast<int>(State::listen)]--;
   // Half-open entries of this port stay and finish their handshake; with no
-  // listener left, accept() refuses them with a RST.
+  // listener left, accept() refuses them with a RST. They no longer count
+  // against a backlog: a later listen() on the port starts from zero.
+  flows.for_each([&](const FourTuple &, Connection *c) {
+    if (c->half_open_ && c->listener_port_ == port)
+      c->half_open_ = false;
+  });
 }
 
 void Engine::Impl::advance(Instant t) {
@@ -325,6 +348,28 @@ void Engine::unlisten(uint16_t local_port) {
 Connection *Engine::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
                             uint16_t local_port) {
   return impl_->connect(remote, remote_port, handler, local_port);
+}
+
+void Engine::pause_accept(uint16_t local_port) {
+  impl_->pause_accept(local_port);
+}
+
+void Engine::resume_accept(uint16_t local_port) {
+  impl_->resume_accept(local_port);
+}
+
+size_t Engine::accept_queue_length(uint16_t local_port) const {
+  auto it = impl_->listeners.find(local_port);
+  return it == impl_->listeners.end() ? 0 : it->second.accept_len;
+}
+
+size_t Engine::syn_backlog_length(uint16_t local_port) const {
+  auto it = impl_->listeners.find(local_port);
+  return it == impl_->listeners.end() ? 0 : it->second.half_open;
+}
+
+uint32_t Engine::connections_in_use() const {
+  return impl_->conns.live();
 }
 
 size_t Engine::connection_count() const {

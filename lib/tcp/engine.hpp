@@ -84,7 +84,13 @@ struct EngineConfig {
   Duration keepalive_interval = std::chrono::seconds(75);
   int keepalive_probes = 9;
   uint32_t max_connections = 65536;
+  // Half-open (SYN_RECEIVED) entries per listener. Past it, SYNs are answered
+  // with SYN cookies (syn_cookies) or dropped (counter syn_backlog_drops).
   uint32_t syn_backlog = 1024;
+  // Completed handshakes per listener waiting for the application while its
+  // accepting is paused (Engine::pause_accept). When full, further SYNs and
+  // completing ACKs are dropped (accept_queue_drops), as Linux does with a
+  // full accept queue: the peer retransmits and gets in once there is room.
   uint32_t accept_backlog = 1024;
   uint32_t rcv_buf = 256 * 1024;
   uint32_t snd_buf = 256 * 1024;
@@ -93,7 +99,22 @@ struct EngineConfig {
   bool window_scaling = true;
   uint16_t ephemeral_port_min = 32768, ephemeral_port_max = 60999;
   uint32_t challenge_ack_limit_per_s = 1000; // RFC 5961 section 7
-  bool tx_checksum_offload = false;          // else checksums in software
+  // RSTs sent for segments to closed ports / unknown connections (RFC 9293
+  // 3.10.7.1), per second; the rest are suppressed (counter rst_limited).
+  uint32_t rst_limit_per_s = 10000;
+  // SYN cookies (RFC 4987 3.6, lib/tcp/syn_cookie.hpp): off; when_full (the
+  // SYN backlog or the connection pool is full, as Linux tcp_syncookies=1);
+  // always (every SYN, tcp_syncookies=2).
+  enum class SynCookieMode : uint8_t { off, when_full, always };
+  SynCookieMode syn_cookies = SynCookieMode::when_full;
+  // Cookie secret rotation; the previous secret is also accepted, so a
+  // cookie is valid for one to two periods.
+  Duration syn_cookie_rotation = std::chrono::seconds(60);
+  // Cookies that built a connection are remembered for two periods so a
+  // replayed cookie ACK cannot rebuild a closed connection (fixed memory:
+  // 16 bytes per slot, allocated at the first cookie connection).
+  uint32_t cookie_replay_capacity = 65536;
+  bool tx_checksum_offload = false; // else checksums in software
   // ISN/cookie key: random per engine start (libsodium) unless set (deterministic tests).
   std::optional<uint64_t> secret_seed;
   // Data/FIN retransmissions before the connection times out (Linux tcp_retries2).
@@ -153,6 +174,22 @@ public:
   // Active open; local_port 0 picks an ephemeral port. nullptr when no port/slot is free.
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
                       uint16_t local_port = 0);
+
+  // Accept queue (EngineConfig::accept_backlog). While a listener is paused,
+  // completed handshakes wait in it (ESTABLISHED, data buffered up to the
+  // receive window, no callbacks) instead of going to the factory. A factory
+  // that calls pause_accept() and returns nullptr puts its connection back
+  // at the head of the queue instead of refusing it. resume_accept() hands
+  // the waiting connections to the factory, oldest first, with
+  // on_connected (then on_readable / on_peer_closed for what arrived).
+  void pause_accept(uint16_t local_port);
+  void resume_accept(uint16_t local_port);
+  size_t accept_queue_length(uint16_t local_port) const;
+  // Half-open entries of a listener counted against syn_backlog.
+  size_t syn_backlog_length(uint16_t local_port) const;
+  // Connection pool slots in use (every live connection, half-open ones
+  // included): the memory a SYN flood could grow, flat under cookies.
+  uint32_t connections_in_use() const;
 
   // Live connections in the flow table (all states but TIME_WAIT records and CLOSED).
   size_t connection_count() const;

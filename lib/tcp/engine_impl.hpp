@@ -3,7 +3,9 @@
 // shared by the files of lib/tcp (one concern per file):
 //   engine.cpp     construction, connect/listen, connection lifecycle helpers
 //   input.cpp      RFC 9293 3.10.7 SEGMENT ARRIVES for a connection
-//   listener.cpp   LISTEN state: SYN backlog, accepting
+//   listener.cpp   LISTEN state: SYN backlog, SYN cookies (RFC 4987) and
+//                  their replay record, the accept queue
+//   syn_cookie.cpp the cookie itself: encoding, secrets, validation
 //   time_wait.cpp  segments for TIME_WAIT records (RFC 9293 3.10.7.4, RFC 6191)
 //   rst.cpp        RSTs for closed ports (RFC 9293 3.10.7.1), challenge ACKs (RFC 5961)
 //   output.cpp     building and sending segments
@@ -20,16 +22,20 @@
 // The algorithms themselves (RTO estimator, congestion control, scoreboard,
 // reassembly queue) live in lib/tcp/recovery; these files drive them.
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 
 #include <rte_mbuf.h>
 
 #include "tcp/connection.hpp"
+#include "tcp/cookie_replay.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
 #include "tcp/flow_table.hpp"
 #include "tcp/isn.hpp"
 #include "tcp/pool.hpp"
+#include "tcp/rate_limit.hpp"
+#include "tcp/syn_cookie.hpp"
 #include "tcp/time_wait.hpp"
 #include "timer/timer_wheel.hpp"
 #include "wire/tcp.hpp"
@@ -70,6 +76,16 @@ struct Listener {
   uint16_t port = 0;
   HandlerFactory factory;
   uint32_t half_open = 0; // connections in SYN_RECEIVED counted against syn_backlog
+  // Accept queue: established connections waiting while accepting is paused
+  // (FIFO through Connection::accept_next_/accept_prev_).
+  bool paused = false;
+  Connection *accept_head = nullptr, *accept_tail = nullptr;
+  uint32_t accept_len = 0;
+  // When this listener last answered with a SYN cookie: ACKs are checked as
+  // cookies only while one may still be valid (two rotation periods), so a
+  // listener not under flood treats a stray ACK as RFC 9293 says (RST).
+  std::optional<Instant> last_cookie_sent;
+  bool accept_queue_full(uint32_t backlog) const { return paused && accept_len >= backlog; }
 };
 
 struct Engine::Impl {
@@ -155,7 +171,20 @@ struct Engine::Impl {
 
   // ---- listener.cpp --------------------------------------------------------
   void listen_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
+  // A half-open entry in the SYN backlog; false if no connection slot was free.
+  bool syn_backlog_entry(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
+  void send_cookie_syn_ack(Listener &, const FourTuple &, const Segment &);
+  // An ACK to a listener that may carry a cookie (SEG.ACK - 1). True if it
+  // was handled (connection built, or rejected and counted).
+  bool cookie_ack_arrives(Listener &, const FourTuple &, Segment &);
+  bool cookies_recently_sent(const Listener &) const;
   void accept(Connection &); // handshake completed on a passive open
+  // Offers `c` to the factory; false if it stays (or goes back) in the queue.
+  bool offer_to_factory(Connection &);
+  void accept_queue_push(Listener &, Connection &, bool front);
+  void accept_queue_remove(Connection &);
+  void pause_accept(uint16_t port);
+  void resume_accept(uint16_t port);
 
   // ---- time_wait.cpp -------------------------------------------------------
   void time_wait_arrives(TimeWaitRecord &, const FourTuple &, Segment &);
@@ -246,9 +275,12 @@ struct Engine::Impl {
   uint16_t next_ephemeral;
   ReassemblyBudget reassembly_budget; // shared by every connection's queue
   uint32_t mbuf_truesize;             // memory one pool mbuf costs (buffer + header)
-  // RFC 5961 7: challenge ACKs sent in the current one-second window.
-  int64_t challenge_window_start_ns = 0;
-  uint32_t challenge_acks_in_window = 0;
+  // RFC 5961 7: challenge ACKs; RSTs for closed ports (rst.cpp).
+  PerSecondLimit challenge_limit;
+  PerSecondLimit rst_limit;
+  // SYN cookies and the cookies that already built a connection.
+  SynCookies cookies;
+  ConsumedCookies consumed_cookies;
 };
 
 inline void count(Engine::Impl &e, Counter c, uint64_t n = 1) {

@@ -346,7 +346,7 @@ void Engine::Impl::established(Connection &c) {
   // RTO for data starts at 3 s.
   if (c.rtt_timing_)
     rtt_sample_taken(c, now - c.rtt_sent_);
-  else
+  else if (!c.syn_cookie_) // a cookie handshake was not timed, but nothing was lost
     c.rtt_.on_handshake_retransmitted();
   c.rtt_timing_ = false;
   c.rtx_count_ = 0;
@@ -363,11 +363,20 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
   // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it
   // again (the acceptability test below would only produce a bare ACK, which
   // a peer in SYN-SENT drops).
+  // One SYN-ACK per event: if the retransmission timer resent it at this
+  // very instant, that one already answers this SYN; otherwise this answer
+  // takes the timer's place and the timer restarts. Either way a SYN that
+  // arrives as the timer fires never produces two identical SYN-ACKs.
   if (c.state_ == State::syn_received && seg.syn() && !seg.has_ack() && !seg.rst() &&
       seg.seq == c.irs_) {
-    count(*this, Counter::synack_retransmits);
     c.rtt_timing_ = false; // Karn: the handshake's RTT is now ambiguous
+    if (c.synack_rtx_at_ == now && c.rtx_count_ > 0) {
+      count(*this, Counter::synack_dup_syn_suppressed);
+      return;
+    }
+    count(*this, Counter::synack_retransmits);
     send_syn(c);
+    arm_rtx(c);
     return;
   }
 
@@ -408,8 +417,17 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
     }
     // SYN-RECEIVED from a passive OPEN: "return this connection to LISTEN
     // state" — the half-open entry simply goes away. From an active OPEN
-    // (simultaneous open): "the connection was refused".
-    CloseReason why = c.state_ == State::syn_received ? CloseReason::refused : CloseReason::reset;
+    // (simultaneous open): "the connection was refused". CLOSING, LAST-ACK
+    // (TIME-WAIT is a record, time_wait.cpp): "enter the CLOSED state,
+    // delete the TCB, and return" — no "connection reset" signal: both FINs
+    // were exchanged and the whole stream delivered, so the close is
+    // normal (typically the peer's TIME-WAIT ended before our FIN's
+    // retransmission got through).
+    CloseReason why = CloseReason::reset;
+    if (c.state_ == State::syn_received)
+      why = CloseReason::refused;
+    else if (in_state(c.state_, CLOSING | LAST_ACK))
+      why = CloseReason::normal;
     close_connection(c, why);
     return;
   }
@@ -447,6 +465,15 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
       count(*this, Counter::drop_ack_unsent);
       reset_for(c.tuple_, seg);
       return;
+    }
+    if (c.passive_) {
+      // A full accept queue drops the completing ACK (Linux: ListenOverflows);
+      // the entry stays half-open and the SYN-ACK retransmission asks again.
+      auto it = listeners.find(c.listener_port_);
+      if (it != listeners.end() && it->second.accept_queue_full(cfg.accept_backlog)) {
+        count(*this, Counter::accept_queue_drops);
+        return;
+      }
     }
     c.snd_una_ = seg.ack;
     c.snd_wnd_ = uint32_t{seg.h.window} << c.snd_wscale_;

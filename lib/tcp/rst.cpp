@@ -1,5 +1,5 @@
 // Resets for segments that match no connection (RFC 9293 3.10.7.1) and the
-// rate-limited challenge ACKs of RFC 5961.
+// challenge ACKs of RFC 5961, both rate-limited (rate_limit.hpp).
 #include "tcp/engine_impl.hpp"
 
 namespace shoal::tcp {
@@ -28,6 +28,12 @@ void Engine::Impl::reset_for(const FourTuple &t, const Segment &seg) {
     h.ack = (seg.seq + seg.seg_len()).v;
     h.flags = RST | ACK;
   }
+  // A flood of segments to closed ports (or of forged cookie ACKs) must not
+  // make us send one RST each: past the per-second budget they go unanswered.
+  if (!rst_limit.take(now, cfg.rst_limit_per_s)) {
+    count(*this, Counter::rst_limited);
+    return;
+  }
   count(*this, Counter::rst_closed_port);
   transmit(t, h, nullptr, 0);
 }
@@ -35,16 +41,10 @@ void Engine::Impl::reset_for(const FourTuple &t, const Segment &seg) {
 namespace {
 // RFC 5961 7: "limit the number of challenge ACKs sent in a given interval".
 bool challenge_budget(Engine::Impl &e) {
-  const int64_t t = to_ns(e.now);
-  if (t - e.challenge_window_start_ns >= 1'000'000'000 || t < e.challenge_window_start_ns) {
-    e.challenge_window_start_ns = t;
-    e.challenge_acks_in_window = 0;
-  }
-  if (e.challenge_acks_in_window >= e.cfg.challenge_ack_limit_per_s) {
+  if (!e.challenge_limit.take(e.now, e.cfg.challenge_ack_limit_per_s)) {
     count(e, Counter::challenge_acks_limited);
     return false;
   }
-  ++e.challenge_acks_in_window;
   count(e, Counter::challenge_acks);
   return true;
 }

@@ -78,10 +78,15 @@ void Engine::Impl::time_wait_arrives(TimeWaitRecord &r, const FourTuple &t, Segm
     if (seg.fin() && seg.seq + seg.len + 1 == rcv_nxt) {
       count(*this, Counter::time_wait_fin_reacked);
       time_wait.restart(r, now);
-    } else {
-      count(*this, Counter::drop_unacceptable);
+      send_time_wait_ack(r);
+      return;
     }
-    send_time_wait_ack(r);
+    // Anything else out of window is answered with an ACK, within the
+    // challenge-ACK budget: a flood aimed at TIME-WAIT tuples must not get
+    // one segment back for each.
+    count(*this, Counter::drop_unacceptable);
+    if (challenge_ack_allowed())
+      send_time_wait_ack(r);
     return;
   }
 

@@ -163,6 +163,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     c.rtt_timing_ = false;
     count(*this, Counter::retransmits);
     count(*this, Counter::synack_retransmits);
+    c.synack_rtx_at_ = now;
     send_syn(c);
     arm_rtx(c);
     return;

@@ -162,6 +162,41 @@ TEST(Handshake, LostSynAckRecoversOnRetransmittedSyn) {
   h.expect_quiet();
 }
 
+// A retransmitted SYN arriving in the same instant as the SYN-ACK timer
+// fires gets one SYN-ACK, not two, whichever of the two the shard runs first.
+TEST(Handshake, DuplicateSynAsTheSynAckTimerFiresGetsOneSynAck) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  p.send(SYN);
+  p.expect(SYN | ACK);
+  h.note("timer first, then the SYN, both at 2 s");
+  h.run_until(h.now + seconds(1));
+  p.expect(SYN | ACK, "SYN-ACK retransmitted by the timer");
+  p.send_raw(SYN, p.snd_nxt - 1, 0);
+  p.expect_none("a second identical SYN-ACK");
+  EXPECT_EQ(h.eng->counters()[Counter::synack_dup_syn_suppressed], 1u);
+  h.note("the SYN first at 4 s (the timer's next expiry), then the timer");
+  h.advance_to(h.now + seconds(2) - milliseconds(1));
+  p.expect_none("before the timer");
+  h.now += milliseconds(1);
+  p.send_raw(SYN, p.snd_nxt - 1, 0);
+  p.expect(SYN | ACK, "SYN-ACK for the SYN, in place of the timer's");
+  h.run_until(h.now);
+  p.expect_none("the timer restarted: no second SYN-ACK");
+  // The restarted timer waits one full RTO (2 s) from the answer.
+  h.run_until(h.now + seconds(2) - milliseconds(1));
+  p.expect_none("before the restarted timer");
+  h.run_until(h.now + milliseconds(1));
+  p.expect(SYN | ACK, "the restarted timer");
+  p.send(ACK);
+  ASSERT_NE(r.conn, nullptr);
+  r.conn->abort();
+  p.expect(RST | ACK);
+  h.expect_quiet();
+}
+
 TEST(Handshake, LostFinalAckRecoversBySynAckRetransmission) {
   Harness h;
   Peer p{h};
@@ -425,6 +460,55 @@ TEST(Close, SimultaneousCloseThroughClosing) {
   ASSERT_TRUE(r.closed.has_value());
   EXPECT_EQ(*r.closed, CloseReason::normal);
   h.run_until(h.now + seconds(60));
+  h.expect_quiet();
+}
+
+// RFC 9293 3.10.7.4 "second, check the RST bit", CLOSING/LAST-ACK/TIME-WAIT:
+// "enter the CLOSED state, delete the TCB, and return" — no "connection
+// reset" signal: both FINs were exchanged, the stream is complete.
+TEST(Close, RstInLastAckClosesNormally) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  p.send(FIN | ACK);
+  p.expect(ACK, "ACK of FIN");
+  c->close();
+  p.expect(FIN | ACK, "our FIN (lost)");
+  // The peer's TIME_WAIT is gone before our FIN got through: it resets.
+  p.send_raw(RST, p.snd_nxt, 0);
+  ASSERT_TRUE(r.closed.has_value());
+  EXPECT_EQ(*r.closed, CloseReason::normal);
+  EXPECT_EQ(h.eng->counters()[Counter::closed_reset], 0u);
+  EXPECT_EQ(h.eng->state_of(p.tuple()), State::closed);
+  h.expect_quiet();
+}
+
+TEST(Close, RstInClosingClosesNormally) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->close();
+  Sent fin = p.expect(FIN | ACK);
+  p.send_raw(FIN | ACK, p.snd_nxt, fin.tcp.seq);
+  p.snd_nxt++;
+  ASSERT_EQ(c->state(), State::closing);
+  p.expect(ACK, "ACK of their FIN");
+  p.send_raw(RST, p.snd_nxt, 0);
+  ASSERT_TRUE(r.closed.has_value());
+  EXPECT_EQ(*r.closed, CloseReason::normal);
+  EXPECT_EQ(h.eng->counters()[Counter::closed_reset], 0u);
+  h.expect_quiet();
+}
+
+TEST(Close, RstInEstablishedStillReportsReset) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  open_passive(h, p, r);
+  p.send_raw(RST, p.snd_nxt, 0);
+  EXPECT_EQ(r.closed, CloseReason::reset);
   h.expect_quiet();
 }
 

@@ -158,7 +158,8 @@ wire::TcpRepr make_seg(uint16_t src_port, uint16_t dst_port, uint8_t flags, uint
 
 void Harness::inject(const wire::TcpRepr &h, std::span<const uint8_t> payload,
                      wire::Ipv4Addr from) {
-  trace.push_back(format_time(now) + " IN   " + format_tcp(h, payload.size()));
+  if (tracing)
+    trace.push_back(format_time(now) + " IN   " + format_tcp(h, payload.size()));
   rte_mbuf *m = rte_pktmbuf_alloc(pool);
   ASSERT_NE(m, nullptr);
   const size_t tcp_len = wire::tcp_header_len(h);

@@ -81,6 +81,11 @@ public:
   Instant now{};
   std::vector<std::string> trace;
   int failures_at_start = 0; // the trace is printed if this harness saw new failures
+  bool tracing = true;       // off for floods of many thousand segments
+  void set_tracing(bool on) {
+    tracing = on;
+    out.trace = on ? &trace : nullptr;
+  }
 
   // A segment from `from` (remote addr) to the engine.
   void inject(const wire::TcpRepr &h, std::span<const uint8_t> payload = {},
