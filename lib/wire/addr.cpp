@@ -81,6 +81,10 @@ std::optional<Ipv4Addr> Ipv4Addr::parse(std::string_view dotted) {
     }
     uint32_t n = 0;
     size_t digits = 0;
+    // "010" is octal to inet_aton and invalid to inet_pton: reject leading
+    // zeros so a config never silently means another address.
+    if (i + 1 < dotted.size() && dotted[i] == '0' && dotted[i + 1] >= '0' && dotted[i + 1] <= '9')
+      return std::nullopt;
     while (i < dotted.size() && dotted[i] >= '0' && dotted[i] <= '9') {
       n = n * 10 + static_cast<uint32_t>(dotted[i] - '0');
       ++i;

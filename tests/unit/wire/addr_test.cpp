@@ -20,7 +20,7 @@ TEST(Ipv4Addr, ParsesDottedQuadAndPrintsItBack) {
   EXPECT_EQ(*a, Ipv4Addr::from_octets(198, 18, 0, 1));
   EXPECT_EQ(Ipv4Addr::parse("0.0.0.0")->v, 0u);
   EXPECT_EQ(Ipv4Addr::parse("255.255.255.255")->v, 0xffffffffu);
-  EXPECT_EQ(Ipv4Addr::parse("010.0.0.1")->v, 0x0a000001u); // decimal, not octal
+  EXPECT_EQ(Ipv4Addr::parse("010.0.0.1"), std::nullopt); // leading zeros rejected, as inet_pton
 }
 
 TEST(Ipv4Addr, RejectsAnythingButFourDecimalOctets) {
