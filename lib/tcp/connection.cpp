@@ -51,7 +51,7 @@ size_t Connection::read(std::span<uint8_t> out) {
 }
 
 void Connection::consume(size_t n) {
-  if (eng_ == nullptr || dead_)
+  if (eng_ == nullptr || (dead_ && !lingering_))
     return;
   Engine::Impl::Entry guard(*eng_);
   n = std::min<size_t>(n, rcvq_bytes_);
@@ -71,6 +71,15 @@ void Connection::consume(size_t n) {
       s->data_len = static_cast<uint16_t>(s->data_len - n);
       n = 0;
     }
+  }
+  if (lingering_) {
+    // The connection finished before its data was read: it ends once the
+    // last byte is consumed -- on the next tick rather than inside this
+    // call, so the application sees the end of the stream (readable() 0,
+    // peer_closed()) before on_closed, and may close() first.
+    if (rcvq_bytes_ == 0 && !rtx_timer_.armed())
+      eng_->wheel.schedule(rtx_timer_, eng_->now);
+    return;
   }
   eng_->maybe_window_update(*this);
 }
@@ -167,6 +176,14 @@ void Connection::shutdown_write() {
 }
 
 void Connection::close() {
+  if (eng_ != nullptr && lingering_) {
+    // Closing with unread data would reset a live connection (below); this
+    // one has finished, both FINs exchanged: the data is simply dropped.
+    Engine::Impl::Entry guard(*eng_);
+    app_closed_ = true;
+    eng_->end_lingering(*this, CloseReason::normal);
+    return;
+  }
   if (eng_ == nullptr || dead_ || app_closed_)
     return;
   Engine::Impl::Entry guard(*eng_);
@@ -192,6 +209,11 @@ void Connection::close() {
 }
 
 void Connection::abort() {
+  if (eng_ != nullptr && lingering_) {
+    Engine::Impl::Entry guard(*eng_);
+    eng_->end_lingering(*this, CloseReason::aborted); // nothing left to reset
+    return;
+  }
   if (eng_ == nullptr || dead_)
     return;
   Engine::Impl::Entry guard(*eng_);

@@ -62,6 +62,10 @@ public:
   // consumed mbufs and announces the reopened window when it grew enough.
   void consume(size_t n);
   // The peer's FIN has been received (end of stream once readable() == 0).
+  // The data before it stays readable even when the connection itself has
+  // finished (TIME_WAIT, or our FIN acknowledged in LAST_ACK: state()
+  // closed): on_closed comes once it has all been consumed, or at close()
+  // or abort().
   bool peer_closed() const { return fin_received_; }
 
   // ---- send (mbuf-backed ring) ---------------------------------------------
@@ -197,6 +201,12 @@ private:
   bool passive_ = false;      // created by a listener
   bool half_open_ = false;    // counted in the listener's SYN backlog
   bool dead_ = false;         // closed, waiting to return to the pool
+  // Closed normally (TIME_WAIT handed to a record, or LAST_ACK done) with
+  // in-order data the application has not read: the object stays, out of
+  // the flow table and with no timer, until the data is consumed or the
+  // application closes or aborts it; then on_closed(normal) (engine.cpp).
+  bool lingering_ = false;
+  Connection *linger_next_ = nullptr, *linger_prev_ = nullptr;
   bool nodelay_ = false;
   bool ack_pending_ = false; // an ACK is owed; any segment we send clears it
   Seq fin_seq_{};

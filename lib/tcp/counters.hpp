@@ -46,6 +46,7 @@ namespace shoal::tcp {
   X(accept_refused, "completed handshakes the handler factory refused (RST)")                      \
   X(connects_established, "active opens that reached ESTABLISHED")                                 \
   X(closed_normal, "connections closed normally")                                                  \
+  X(closed_unread_lingering, "connections finished with unread data, kept readable for the app")   \
   X(closed_reset, "connections closed by an acceptable RST")                                       \
   X(closed_refused, "active opens refused by RST")                                                 \
   X(closed_timed_out, "connections closed by a timeout")                                           \
@@ -65,6 +66,9 @@ namespace shoal::tcp {
   X(ooo_segments, "out-of-order segments queued for reassembly")                                   \
   X(ooo_duplicates, "out-of-order segments whose bytes were all queued already")                   \
   X(dup_data_in, "segments carrying already-received bytes (trimmed)")                             \
+  X(ooo_pruned, "out-of-order segments freed to make room for the segment at RCV.NXT")             \
+  X(rcv_coalesced, "in-order segments copied into the previous mbuf under memory pressure")        \
+  X(rcv_memory_overcommit, "in-order segments taken beyond the receive memory limit")              \
   X(syn_data_bytes, "payload bytes kept from a SYN")                                               \
   X(tso_sends, "TSO datagrams sent (segmented by the port)")                                       \
   X(syn_retransmits, "SYN retransmissions")                                                        \

@@ -39,6 +39,14 @@ Engine::Impl::~Impl() {
     graveyard = c;
   });
   flows.clear();
+  while (Connection *c = lingering) {
+    lingering = c->linger_next_;
+    c->lingering_ = false;
+    wheel.cancel(c->rtx_timer_);
+    free_buffers(*c);
+    c->next_free_ = graveyard;
+    graveyard = c;
+  }
   reap();
   time_wait.clear();
 }
@@ -106,7 +114,29 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
   if (c.dead_)
     return;
   c.dead_ = true;
-  free_buffers(c);
+  // The protocol is done with the connection, but the application may not
+  // have read all that arrived before the peer's FIN. RFC 9293 3.10.7.4
+  // ("eighth, check the FIN bit") has the data delivered before the FIN
+  // is, and the user may RECEIVE it until it is gone (3.10.3: "If no text
+  // is awaiting delivery, the RECEIVE will get a 'connection closing'
+  // response"). So the object (not the compact record) stays readable;
+  // TIME_WAIT duty goes to the record as usual.
+  const bool linger =
+      reason == CloseReason::normal && c.rcvq_bytes_ > 0 && c.handler_ != nullptr && !c.app_closed_;
+  if (linger) {
+    const uint32_t rcvq_bytes = c.rcvq_bytes_;
+    rte_mbuf *head = c.rcvq_head_, *tail = c.rcvq_tail_;
+    const uint32_t rcv_mem = c.rcv_mem_;
+    c.rcvq_head_ = c.rcvq_tail_ = nullptr; // free_buffers leaves the receive queue alone
+    c.rcvq_bytes_ = 0;
+    free_buffers(c);
+    c.rcvq_head_ = head;
+    c.rcvq_tail_ = tail;
+    c.rcvq_bytes_ = rcvq_bytes;
+    c.rcv_mem_ = rcv_mem;
+  } else {
+    free_buffers(c);
+  }
   wheel.cancel(c.rtx_timer_);
   wheel.cancel(c.keepalive_timer_);
   wheel.cancel(c.fin_wait2_timer_);
@@ -124,6 +154,16 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
     c.state_ = State::closed; // the record carries on the TIME-WAIT count
   else
     set_state(c, State::closed);
+  if (linger) {
+    count(*this, Counter::closed_unread_lingering);
+    c.lingering_ = true;
+    c.linger_prev_ = nullptr;
+    c.linger_next_ = lingering;
+    if (lingering != nullptr)
+      lingering->linger_prev_ = &c;
+    lingering = &c;
+    return;
+  }
   switch (reason) {
   case CloseReason::normal:
     count(*this, Counter::closed_normal);
@@ -149,6 +189,28 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
   }
 }
 
+void Engine::Impl::end_lingering(Connection &c, CloseReason reason) {
+  if (!c.lingering_)
+    return;
+  c.lingering_ = false;
+  if (c.linger_prev_ != nullptr)
+    c.linger_prev_->linger_next_ = c.linger_next_;
+  else
+    lingering = c.linger_next_;
+  if (c.linger_next_ != nullptr)
+    c.linger_next_->linger_prev_ = c.linger_prev_;
+  c.linger_next_ = c.linger_prev_ = nullptr;
+  wheel.cancel(c.rtx_timer_);
+  free_buffers(c);
+  count(*this, reason == CloseReason::normal ? Counter::closed_normal : Counter::closed_aborted);
+  c.next_free_ = graveyard;
+  graveyard = &c;
+  if (ConnectionHandler *h = c.handler_) {
+    c.handler_ = nullptr;
+    h->on_closed(c, reason);
+  }
+}
+
 void Engine::Impl::enter_time_wait(Connection &c) {
   set_state(c, State::time_wait);
   TimeWaitRecord *r = time_wait.insert(c.tuple_, now);
@@ -158,7 +220,7 @@ void Engine::Impl::enter_time_wait(Connection &c) {
     count(*this, Counter::time_wait_full);
   } else {
     count(*this, Counter::time_wait_entered);
-    r->snd_nxt = c.snd_nxt_.v;
+    r->snd_nxt = c.snd_max_.v; // the RFC's SND.NXT (ours may have gone back)
     r->rcv_nxt = c.rcv_nxt_.v;
     r->ts_recent = c.ts_recent_;
     r->ts_offset = c.ts_offset_;

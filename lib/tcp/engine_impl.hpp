@@ -108,6 +108,9 @@ struct Engine::Impl {
   void close_connection(Connection &, CloseReason, bool to_time_wait_record = false);
   // Moves a connection into a TIME_WAIT record and ends it with reason normal.
   void enter_time_wait(Connection &);
+  // A connection that closed normally with unread data stays readable
+  // (lingering); this ends it: frees what is left and reports on_closed.
+  void end_lingering(Connection &, CloseReason);
   void reap(); // returns closed connections to the pool (outside callbacks)
   void free_buffers(Connection &);
   uint16_t pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remote_port);
@@ -145,6 +148,10 @@ struct Engine::Impl {
   // `seg` when a FIN queued beyond a hole is reached. False: segment dropped.
   void receive_text(Connection &, Segment &, bool &new_data);
   void append_in_order(Connection &, rte_mbuf *chain);
+  // Under receive memory pressure: copies the (in-order) segment's payload
+  // into the tailroom of the receive queue's last mbuf and frees the
+  // segment's mbufs. False if it does not fit (nothing changed).
+  bool coalesce_in_order(Connection &, Segment &);
   // Free receive space in bytes: the byte limit (rcv_buf minus queued) and
   // the memory limit (2 x rcv_buf of mbuf truesize) whichever is smaller.
   uint32_t rcv_space(const Connection &) const;
@@ -206,8 +213,11 @@ struct Engine::Impl {
   bool transmit(const FourTuple &, wire::TcpRepr &, rte_mbuf *payload, uint32_t payload_len,
                 uint16_t tso_segsz = 0);
   void send_syn(Connection &); // SYN, or SYN-ACK in SYN_RECEIVED
-  void send_ack(Connection &); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-  void send_rst(Connection &); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (abort)
+  // SEQ for a segment without text: the RFC's SND.NXT, which is our
+  // SND.MAX (SND.NXT goes back after a timeout), kept inside the peer's window.
+  Seq control_seq(const Connection &) const;
+  void send_ack(Connection &); // <SEQ=SND.MAX><ACK=RCV.NXT><CTL=ACK>
+  void send_rst(Connection &); // <SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK> (abort)
   void send_keepalive_probe(Connection &);
   // Sends queued data and the FIN as the peer's window, the congestion
   // window, Nagle and sender SWS avoidance allow; true if anything was sent.
@@ -271,6 +281,7 @@ struct Engine::Impl {
   std::unordered_map<uint16_t, Listener> listeners;
   ConnectionPool conns;
   Connection *graveyard = nullptr; // closed, to be returned to the pool
+  Connection *lingering = nullptr; // closed with unread data (Connection::lingering_)
   int depth = 0;
   uint16_t next_ephemeral;
   ReassemblyBudget reassembly_budget; // shared by every connection's queue

@@ -26,7 +26,7 @@ namespace {
 bool tcp_checksum_ok(const rte_mbuf *m, const wire::Ipv4Repr &ip, uint32_t l4_off,
                      uint32_t l4_len) {
   uint16_t raw = 0;
-  if (rte_raw_cksum_mbuf(m, l4_off, l4_len, &raw) != 0)
+  if (!mbuf_raw_checksum(m, l4_off, l4_len, raw))
     return false;
   rte_ipv4_hdr ph{};
   ph.version_ihl = 0x45;
@@ -218,11 +218,17 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
 //   >0              0               not acceptable
 //   >0              >0              RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
 //                                or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND
+// with one allowance, as BSD and Linux make it: a segment without text may
+// sit exactly at the right edge (SEG.SEQ = RCV.NXT+RCV.WND). A peer that
+// filled our window sends its ACKs with SEQ = its SND.NXT = our right edge;
+// while any of that data is still missing here (RCV.NXT below the edge),
+// the strict test would refuse every one of those ACKs and so the
+// acknowledgments they carry for our own data.
 bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) const {
   const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
   const uint32_t len = seg.seg_len();
   if (len == 0)
-    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, wnd);
+    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, wnd + 1);
   if (wnd == 0)
     return false;
   return seq_in_window(seg.seq, c.rcv_nxt_, wnd) ||
@@ -400,6 +406,16 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
       count(*this, Counter::drop_rst_out_of_window);
     } else {
       count(*this, Counter::drop_unacceptable);
+      // A retransmission of data we already acknowledged (our ACK was
+      // lost) passes RFC 7323 4.3's rule (2) -- SEG.TSval >= TS.Recent (PAWS
+      // above) and SEG.SEQ =< Last.ACK.sent -- so its TSval becomes
+      // TS.Recent and the ACK below echoes it. Echoing the last in-window
+      // segment's TSval instead, from before the peer's timeout, would hand
+      // the peer an "RTT" as long as its whole back-off (RFC 7323 4.1: the
+      // sample is taken from this ACK, which advances its SND.UNA).
+      if (c.ts_ok_ && ts && !seg.syn() && seq_lt(seg.seq, c.rcv_nxt_) &&
+          seq_le(seg.seq, c.last_ack_sent_))
+        c.ts_recent_ = ts->val;
       send_ack(c);
     }
     return;

@@ -99,6 +99,10 @@ bool Engine::Impl::syn_backlog_entry(Listener &l, const FourTuple &t, Segment &s
   // the SYN-ACK) and delivered once the handshake completes.
   c->irs_ = seg.seq;
   c->rcv_nxt_ = seg.seq + 1;
+  // Nothing offered yet: the SYN-ACK's window sets the right edge (send_syn),
+  // which only ever moves right from here (RFC 9293 3.8.6.2.2). Left at its
+  // default, the edge would be wherever sequence number 0 falls.
+  c->rcv_adv_ = c->rcv_nxt_;
   Seq iss{secret.isn(t, now)};
   if (iss_floor != nullptr && seq_lt(iss, *iss_floor))
     iss = *iss_floor; // RFC 6191: stay above the TIME_WAIT incarnation's sequence space

@@ -8,6 +8,7 @@
 #include <rte_tcp.h>
 
 #include "tcp/engine_impl.hpp"
+#include "tcp/mbuf_util.hpp"
 
 namespace shoal::tcp {
 
@@ -64,7 +65,7 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
   } else {
     th->cksum = 0;
     uint16_t raw = 0;
-    rte_raw_cksum_mbuf(m, 20, tcp_len + payload_len, &raw);
+    mbuf_raw_checksum(m, 20, tcp_len + payload_len, raw); // the chain was just built: in range
     uint32_t sum = uint32_t{raw} + rte_ipv4_phdr_cksum(iph, 0);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
@@ -147,15 +148,30 @@ void Engine::Impl::send_syn(Connection &c) {
   transmit(c.tuple_, h, nullptr, 0);
 }
 
+Seq Engine::Impl::control_seq(const Connection &c) const {
+  // RFC 9293's SND.NXT never moves back; ours does after a retransmission
+  // timeout (go-back-N from SND.UNA), and SND.MAX is the RFC's SND.NXT. A
+  // segment without text sent with SEQ = SND.UNA would fall below the
+  // peer's RCV.NXT whenever the peer has more than we know of (its ACKs were
+  // lost): "not acceptable", its ACK field ignored -- and if the peer is in
+  // the same position, neither SND.UNA ever moves again. So pure ACKs and
+  // RSTs carry SND.MAX (BSD's tcp_output does the same), clamped to the
+  // right edge of the peer's window as last offered, so that a peer whose
+  // window closed on a probe octet still finds SEQ = RCV.NXT (Linux's
+  // tcp_acceptable_seq).
+  const Seq edge = c.snd_una_ + c.snd_wnd_;
+  return seq_gt(c.snd_max_, edge) && seq_ge(edge, c.snd_una_) ? edge : c.snd_max_;
+}
+
 void Engine::Impl::send_ack(Connection &c) {
   wire::TcpRepr h;
-  fill_header(c, h, ACK, c.snd_nxt_);
+  fill_header(c, h, ACK, control_seq(c));
   transmit(c.tuple_, h, nullptr, 0);
 }
 
 void Engine::Impl::send_rst(Connection &c) {
   wire::TcpRepr h;
-  fill_header(c, h, RST | ACK, c.snd_nxt_);
+  fill_header(c, h, RST | ACK, control_seq(c));
   h.window = 0;
   transmit(c.tuple_, h, nullptr, 0);
 }

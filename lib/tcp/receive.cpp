@@ -17,6 +17,7 @@
 //   full-sized segment; otherwise after at most EngineConfig::delayed_ack.
 //   SACK blocks (RFC 2018 4) go with every ACK while data is out of order.
 #include <algorithm>
+#include <cstring>
 
 #include "tcp/engine_impl.hpp"
 
@@ -72,18 +73,60 @@ void Engine::Impl::append_in_order(Connection &c, rte_mbuf *chain) {
   }
 }
 
+bool Engine::Impl::coalesce_in_order(Connection &c, Segment &seg) {
+  rte_mbuf *tail = c.rcvq_tail_;
+  if (tail == nullptr || seg.len == 0 || !RTE_MBUF_DIRECT(tail) ||
+      rte_mbuf_refcnt_read(tail) != 1 || rte_pktmbuf_tailroom(tail) < seg.len)
+    return false;
+  auto *dst = rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len);
+  // rte_pktmbuf_read copies a multi-segment payload into dst itself and
+  // returns a pointer into a single-segment one.
+  const void *src = rte_pktmbuf_read(seg.data, 0, seg.len, dst);
+  if (src == nullptr)
+    return false;
+  if (src != dst)
+    std::memcpy(dst, src, seg.len);
+  tail->data_len = static_cast<uint16_t>(tail->data_len + seg.len);
+  tail->pkt_len = tail->data_len;
+  c.rcvq_bytes_ += seg.len;
+  rte_pktmbuf_free(seg.data);
+  seg.data = nullptr;
+  return true;
+}
+
 void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
-  // Memory first: beyond the budget the segment is dropped (the peer will
-  // retransmit it once the application has read), unless nothing at all is
-  // held -- then it is always taken so the connection cannot stall.
-  const uint64_t held = uint64_t{c.rcv_mem_} + ooo_memory(c);
+  // Memory first. Out-of-order data beyond the budget is dropped (the peer
+  // will retransmit it). The segment at RCV.NXT is always taken: it is the
+  // only one that lets the application read and free memory, and refusing
+  // it when tiny out-of-order segments fill the budget deadlocks the
+  // connection. Room is made by pruning the out-of-order queue from its far
+  // end (Linux's tcp_prune_ofo_queue), and a small segment is copied into
+  // the tailroom of the last queued mbuf (Linux's tcp_try_coalesce), so what
+  // the in-order queue holds stays bounded by the window.
+  const uint64_t budget = uint64_t{2} * c.rcv_buf_;
+  uint64_t held = uint64_t{c.rcv_mem_} + ooo_memory(c);
   const uint64_t cost = uint64_t{seg.data->nb_segs} * mbuf_truesize;
-  if (held > 0 && held + cost > uint64_t{2} * c.rcv_buf_) {
-    count(*this, Counter::drop_rcv_memory);
-    seg.drop_payload();
-    seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
-    c.ack_pending_ = true; // tell the peer where we are (and the window)
-    return;
+  if (held > 0 && held + cost > budget) {
+    if (seg.seq != c.rcv_nxt_) {
+      count(*this, Counter::drop_rcv_memory);
+      seg.drop_payload();
+      seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
+      c.ack_pending_ = true; // tell the peer where we are (and the window)
+      return;
+    }
+    while (held + cost > budget && c.ooo_ && !c.ooo_->empty()) {
+      c.ooo_->drop_last();
+      count(*this, Counter::ooo_pruned);
+      held = uint64_t{c.rcv_mem_} + ooo_memory(c);
+    }
+    // A FIN beyond the hole went with the last segment (nothing follows a FIN).
+    if (c.ooo_fin_ && (!c.ooo_ || c.ooo_->empty() || c.ooo_->last_end() != c.ooo_fin_seq_))
+      c.ooo_fin_ = false;
+    if (held + cost > budget && coalesce_in_order(c, seg)) {
+      count(*this, Counter::rcv_coalesced);
+    } else if (held + cost > budget) {
+      count(*this, Counter::rcv_memory_overcommit);
+    }
   }
 
   if (seg.seq != c.rcv_nxt_) {

@@ -12,6 +12,11 @@ void Engine::Impl::rtx_fired(void *ctx, timer::Timer &) {
   auto *c = static_cast<Connection *>(ctx);
   Impl &e = *c->eng_;
   e.now = e.wheel.now(); // the timer's own expiry: exact on the virtual clock
+  if (c->lingering_) {
+    // A finished connection whose last unread byte was consumed (connection.cpp).
+    e.end_lingering(*c, CloseReason::normal);
+    return;
+  }
   e.on_retransmit_timeout(*c);
 }
 

@@ -39,6 +39,30 @@ uint16_t add_folded(uint16_t a, uint16_t b) {
 
 } // namespace
 
+void ChecksumAccumulator::add(std::span<const uint8_t> piece) {
+  if (piece.empty())
+    return;
+  uint32_t s = raw_sum(piece); // folded: the swap below keeps every carry
+  if ((len_ & 1) != 0)
+    s = rte_bswap16(static_cast<uint16_t>(s));
+  sum_ += s;
+  len_ += piece.size();
+}
+
+uint16_t ChecksumAccumulator::raw() const {
+  uint64_t s = sum_;
+  while ((s >> 16) != 0)
+    s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(s);
+}
+
+uint16_t raw_checksum(std::span<const std::span<const uint8_t>> pieces) {
+  ChecksumAccumulator acc;
+  for (std::span<const uint8_t> p : pieces)
+    acc.add(p);
+  return acc.raw();
+}
+
 uint16_t internet_checksum(std::span<const uint8_t> bytes) {
   return rte_be_to_cpu_16(static_cast<uint16_t>(~raw_sum(bytes)));
 }

@@ -18,6 +18,28 @@ namespace shoal::wire {
 // the result is 0 exactly when the checksum is valid.
 uint16_t internet_checksum(std::span<const uint8_t> bytes);
 
+// The ones-complement sum of a message that arrives in pieces (an mbuf
+// chain, a gather list), piece by piece. Each piece is summed as it sits in
+// memory; RFC 1071 2.(B) lets a piece that starts at an odd offset of the
+// message be summed the same way and byte-swapped afterwards, which is only
+// right once its 32-bit partial sum has been folded to 16 bits (DPDK 22.11's
+// rte_raw_cksum_mbuf swaps before folding and loses the carries).
+class ChecksumAccumulator {
+public:
+  void add(std::span<const uint8_t> piece);
+  // The folded, non-complemented sum in memory order: what rte_raw_cksum()
+  // over the whole message flattened would return.
+  uint16_t raw() const;
+  uint64_t length() const { return len_; }
+
+private:
+  uint64_t sum_ = 0; // folded piece sums, each at most 0xffff: no overflow
+  uint64_t len_ = 0;
+};
+
+// rte_raw_cksum() of the concatenation of `pieces`, computed piece by piece.
+uint16_t raw_checksum(std::span<const std::span<const uint8_t>> pieces);
+
 // IPv4 header checksum (RFC 791 3.1) over the whole header as given, options
 // included. Zero the field before computing; 0 over a received header = valid.
 uint16_t ipv4_header_checksum(std::span<const uint8_t> hdr);

@@ -126,6 +126,15 @@ void ReassemblyQueue::clear() {
   n_recent_ = 0;
 }
 
+uint32_t ReassemblyQueue::drop_last() {
+  if (entries_.empty())
+    return 0;
+  const uint32_t len = entries_.back().len;
+  release(entries_.size() - 1, entries_.size());
+  entries_.pop_back();
+  return len;
+}
+
 ReassemblyResult ReassemblyQueue::finish(ReassemblyResult r, rte_mbuf *m) {
   if (m != nullptr)
     rte_pktmbuf_free(m);

@@ -100,6 +100,11 @@ public:
 
   // Frees every queued mbuf and returns the memory to the shard budget.
   void clear();
+  // Frees the highest queued segment (receive memory pressure: the data
+  // furthest from RCV.NXT goes first, as Linux prunes its out-of-order
+  // queue; RFC 2018 8 lets a receiver discard data it has only SACKed).
+  // Returns its payload length, 0 if the queue was empty.
+  uint32_t drop_last();
 
   bool empty() const { return entries_.empty(); }
   uint32_t bytes() const { return bytes_; }

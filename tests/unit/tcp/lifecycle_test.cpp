@@ -3,6 +3,8 @@
 // Each test reads like a packet trace on a hand-driven clock.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "tcp/isn.hpp"
 #include "tcp_harness.hpp"
 
@@ -533,6 +535,109 @@ TEST(Close, HalfCloseKeepsReadingInFinWait2) {
   p.expect(ACK);
   EXPECT_EQ(*r.closed, CloseReason::normal);
   h.run_until(h.now + seconds(60));
+  h.expect_quiet();
+}
+
+// A slow reader that half-closed: the peer's data and FIN arrive, the
+// connection passes through TIME_WAIT (a record now does that duty), and
+// the data stays readable until the application has consumed it; only then
+// does on_closed(normal) come (RFC 9293 3.10.3: RECEIVE gets "connection
+// closing" only once no text awaits delivery).
+TEST(Close, UnreadDataStaysReadableAfterTimeWait) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  c->shutdown_write();
+  p.expect(FIN | ACK);
+  p.send(ACK);
+  p.send(ACK, "the end of");
+  p.send(FIN | ACK, " the stream");
+  p.expect(ACK, "ACK of the FIN");
+  EXPECT_EQ(h.eng->state_of(p.tuple()), State::time_wait);
+  EXPECT_EQ(h.eng->time_wait_count(), 1u);
+  EXPECT_EQ(h.eng->connection_count(), 0u);
+  ASSERT_FALSE(r.closed.has_value()) << "closed before the application read its data";
+  EXPECT_EQ(c->readable(), 21u);
+  EXPECT_TRUE(c->peer_closed());
+  EXPECT_EQ(c->state(), State::closed);
+  EXPECT_EQ(c->writable(), 0u);
+  EXPECT_EQ(h.eng->counters()[Counter::closed_unread_lingering], 1u);
+  // The record answers a retransmitted FIN meanwhile.
+  p.send_raw(FIN | ACK, p.snd_nxt - 1, p.rcv_nxt);
+  p.expect(ACK, "TIME_WAIT re-ACKs the FIN");
+  // Read half, then the rest: on_closed after the last byte, on the next tick.
+  std::array<uint8_t, 10> part{};
+  EXPECT_EQ(c->read(part), 10u);
+  EXPECT_EQ(std::string(part.begin(), part.end()), "the end of");
+  h.advance(milliseconds(5));
+  EXPECT_FALSE(r.closed.has_value());
+  std::array<uint8_t, 64> rest{};
+  EXPECT_EQ(c->read(rest), 11u);
+  EXPECT_EQ(std::string(rest.begin(), rest.begin() + 11), " the stream");
+  EXPECT_FALSE(r.closed.has_value()) << "not from inside read()";
+  h.advance(milliseconds(1));
+  ASSERT_TRUE(r.closed.has_value());
+  EXPECT_EQ(*r.closed, CloseReason::normal);
+  EXPECT_EQ(h.eng->counters()[Counter::closed_normal], 1u);
+  p.expect_none("nothing sent when the application finishes reading");
+  h.run_until(h.now + seconds(60));
+  h.expect_quiet();
+}
+
+// LAST_ACK ends with unread data; close() then drops it without a RST (the
+// connection has finished), abort() reports aborted.
+TEST(Close, UnreadDataAfterLastAckEndsAtCloseOrAbort) {
+  for (bool use_abort : {false, true}) {
+    Harness h;
+    Peer p{h};
+    Recorder r;
+    r.consume = false;
+    Connection *c = open_passive(h, p, r);
+    p.send(ACK, "unread");
+    p.send(FIN | ACK);
+    p.expect(ACK);
+    EXPECT_EQ(c->state(), State::close_wait);
+    c->shutdown_write();
+    p.expect(FIN | ACK);
+    p.send(ACK);
+    EXPECT_EQ(h.eng->connection_count(), 0u);
+    ASSERT_FALSE(r.closed.has_value());
+    EXPECT_EQ(c->readable(), 6u);
+    if (use_abort)
+      c->abort();
+    else
+      c->close();
+    ASSERT_TRUE(r.closed.has_value());
+    EXPECT_EQ(*r.closed, use_abort ? CloseReason::aborted : CloseReason::normal);
+    p.expect_none("no RST for a finished connection");
+    h.expect_quiet();
+  }
+}
+
+// A passive open offers what its buffer holds, whatever the ISNs: the
+// right edge starts at RCV.NXT, not at sequence number 0.
+TEST(Handshake, PassiveOpenOffersNoMoreThanItsBuffer) {
+  EngineConfig cfg = test_config();
+  cfg.rcv_buf = 16 * 1024;
+  Harness h(cfg);
+  for (uint32_t i = 0; i < 16; ++i) {
+    Peer p{h};
+    p.port = static_cast<uint16_t>(6000 + i);
+    p.snd_nxt = 0x10000000u * i + 12345; // SYNs all around the sequence space
+    Recorder r;
+    Connection *c = open_passive(h, p, r);
+    ASSERT_NE(c, nullptr);
+    EXPECT_LE(c->rcv_wnd(), 16u * 1024) << "ISN " << p.snd_nxt;
+    p.send(ACK, "x");
+    h.advance(milliseconds(40));
+    Sent a = p.expect(ACK);
+    EXPECT_LE(a.tcp.window, 16u * 1024) << a.str();
+    c->abort();
+    p.expect(RST | ACK);
+    h.eng->unlisten(p.local_port);
+  }
   h.expect_quiet();
 }
 

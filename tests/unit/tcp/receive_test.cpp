@@ -256,27 +256,131 @@ TEST(ReceiveWindow, TinySegmentsCannotPinTheMempool) {
   for (int i = 0; i < 500; ++i)
     p.send(ACK, "z");
   h.out.queue.clear();
-  // The memory budget is 2 x rcv_buf of mbuf truesize (~2.3 KB each).
+  // The memory budget is 2 x rcv_buf of mbuf truesize (~2.3 KB each). In
+  // order, every byte is taken (refusing the segment at RCV.NXT could stall
+  // the connection); once the budget is reached, the bytes are copied into
+  // the last queued mbuf instead of pinning one mbuf each.
   const unsigned held = before - rte_mempool_avail_count(h.pool);
   EXPECT_LE(held, 2u * 65535 / 2176 + 2) << "mbufs pinned by 1-byte segments";
-  EXPECT_GT(h.eng->counters()[Counter::drop_rcv_memory], 400u);
-  EXPECT_EQ(c->readable(), held);
+  EXPECT_GT(h.eng->counters()[Counter::rcv_coalesced], 400u);
+  EXPECT_EQ(h.eng->counters()[Counter::drop_rcv_memory], 0u);
+  EXPECT_EQ(c->readable(), 500u);
+  std::string got;
+  c->for_each_readable([&](std::span<const uint8_t> s) { got.append(s.begin(), s.end()); });
+  EXPECT_EQ(got, std::string(500, 'z'));
   // The right edge never moves left (RFC 9293 3.8.6.2.2), but it does not
   // move right either while memory is short: the ACK only repeats it.
   p.send(ACK, "z");
+  h.advance(milliseconds(40)); // the delayed ACK
   Sent a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt) << a.str();
   EXPECT_EQ(a.tcp.ack + a.tcp.window, p.snd_nxt - 501 + 65535) << a.str(); // the first edge
   // The application reads: the memory comes back and 1-byte segments are
   // accepted again.
   c->consume(c->readable());
   EXPECT_EQ(c->rcv_memory(), 0u);
-  const uint64_t drops = h.eng->counters()[Counter::drop_rcv_memory];
-  p.snd_nxt = a.tcp.ack;
+  const uint64_t coalesced = h.eng->counters()[Counter::rcv_coalesced];
   p.send(ACK, "y");
   EXPECT_EQ(c->readable(), 1u);
-  EXPECT_EQ(h.eng->counters()[Counter::drop_rcv_memory], drops);
+  EXPECT_EQ(h.eng->counters()[Counter::rcv_coalesced], coalesced);
   h.advance(milliseconds(40));
   h.out.queue.clear();
+  finish(h, p, c);
+}
+
+// Out-of-order 1-byte segments fill the memory budget; the segment at
+// RCV.NXT must still be taken (else the hole never fills): the far end of
+// the out-of-order queue is pruned for it.
+TEST(ReceiveWindow, TheSegmentAtRcvNxtIsTakenWhenOutOfOrderDataFillsMemory) {
+  EngineConfig cfg = test_config();
+  cfg.rcv_buf = 8 * 1024; // a budget of 16 KiB of truesize: 7 pool mbufs
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t base = p.snd_nxt;
+  const std::string data = pattern(40);
+  for (uint32_t i = 1; i < 40; ++i) // everything but the first byte
+    p.send_raw(ACK, base + i, p.rcv_nxt, data.substr(i, 1));
+  h.out.queue.clear();
+  EXPECT_GT(h.eng->counters()[Counter::drop_rcv_memory], 0u) << "the budget was reached";
+  EXPECT_LE(c->rcv_memory(), 2u * 8 * 1024);
+  const size_t queued = c->ooo_segments();
+  EXPECT_GT(queued, 0u);
+  // The hole's byte arrives: taken, and delivered with what is left behind it.
+  p.send_raw(ACK, base, p.rcv_nxt, data.substr(0, 1));
+  EXPECT_GT(h.eng->counters()[Counter::ooo_pruned], 0u);
+  EXPECT_GE(r.received.size(), 1u);
+  EXPECT_EQ(r.received, data.substr(0, r.received.size()));
+  EXPECT_EQ(c->rcv_nxt().v, base + r.received.size());
+  Sent a = p.expect(ACK, "the filled hole is ACKed at once");
+  EXPECT_EQ(a.tcp.ack, base + r.received.size());
+  // The peer sends the rest again, in order now: the stream completes.
+  for (uint32_t i = a.tcp.ack - base; i < 40; ++i)
+    p.send_raw(ACK, base + i, p.rcv_nxt, data.substr(i, 1));
+  EXPECT_EQ(r.received, data);
+  h.advance(milliseconds(40));
+  h.out.queue.clear();
+  finish(h, p, c);
+}
+
+// RFC 9293 3.10.7.4's test, with the allowance BSD and Linux make: a
+// segment without text exactly at the right edge (a peer whose SND.NXT
+// reached our window's edge while some of its data is still missing here)
+// is acceptable, and its ACK field is processed.
+TEST(Acceptability, AnAckAtTheRightEdgeIsTaken) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("abc"), 3));
+  Sent d = p.expect(ACK);
+  const uint32_t edge = d.tcp.ack + d.tcp.window;
+  const uint64_t unacceptable = h.eng->counters()[Counter::drop_unacceptable];
+  p.send_raw(ACK, edge + 1, d.tcp.seq + 1); // beyond the edge: refused, ACK sent
+  EXPECT_EQ(h.eng->counters()[Counter::drop_unacceptable], unacceptable + 1);
+  EXPECT_EQ(p.expect(ACK, "answer to an unacceptable segment").tcp.ack, d.tcp.ack);
+  EXPECT_EQ(c->snd_una().v, d.tcp.seq);
+  p.send_raw(ACK, edge, d.tcp.seq + 3); // at the edge: its ACK counts
+  EXPECT_EQ(h.eng->counters()[Counter::drop_unacceptable], unacceptable + 1);
+  EXPECT_EQ(c->snd_una().v, d.tcp.seq + 3);
+  p.expect_none();
+  finish(h, p, c);
+}
+
+// RFC 7323 4.3 (2): a retransmission of data we already acknowledged has
+// SEG.SEQ =< Last.ACK.sent, so its TSval becomes TS.Recent and the ACK
+// answering it echoes that, not the TSval of a segment from before the
+// peer's timeout (which would give the peer an RTT sample as long as its
+// whole back-off).
+TEST(Paws, ARetransmissionOfAcknowledgedDataRefreshesTsRecent) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.timestamp = wire::TcpTimestamp{100, 0};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  ASSERT_TRUE(c->timestamps());
+  auto send_ts = [&](uint32_t seq, const std::string &text, uint32_t tsval) {
+    wire::TcpRepr s = make_seg(p.port, p.local_port, ACK, seq, p.rcv_nxt, p.window);
+    s.options.timestamp = wire::TcpTimestamp{tsval, 0};
+    h.inject(s, text);
+  };
+  const uint32_t seq = p.snd_nxt;
+  send_ts(seq, "abc", 200);
+  h.advance(milliseconds(40));
+  Sent a = p.expect(ACK, "delayed ACK");
+  EXPECT_EQ(a.tcp.options.timestamp->ecr, 200u);
+  // Our ACK was lost; 3 s later the peer times out and sends "abc" again.
+  h.advance(seconds(3));
+  send_ts(seq, "abc", 3200);
+  Sent dup = p.expect(ACK, "ACK of an old duplicate");
+  EXPECT_EQ(dup.tcp.ack, seq + 3);
+  EXPECT_EQ(dup.tcp.options.timestamp->ecr, 3200u) << "echo the retransmission's TSval";
+  EXPECT_EQ(c->ts_recent(), 3200u);
+  // An old duplicate that is older than TS.Recent stays a PAWS drop.
+  send_ts(seq, "abc", 150);
+  EXPECT_EQ(p.expect(ACK).tcp.options.timestamp->ecr, 3200u);
+  EXPECT_EQ(r.received, "abc");
   finish(h, p, c);
 }
 

@@ -337,6 +337,35 @@ TEST(Rto, GoBackNUnderTheCongestionWindow) {
   finish(h, p, c);
 }
 
+// After a timeout SND.NXT goes back to SND.UNA, but a pure ACK carries
+// SND.MAX (the RFC's SND.NXT): the peer may have every byte already (only
+// its ACKs were lost), and SEQ = SND.UNA would lie below its RCV.NXT --
+// "not acceptable", the ACK field ignored (the ACK war of two ends both in
+// timeout recovery).
+TEST(Rto, PureAcksAfterATimeoutCarrySndMax) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.mss = 1000;
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t s0 = p.rcv_nxt;
+  write_str(*c, pattern(3000));
+  for (int i = 0; i < 3; ++i)
+    p.expect(ACK);
+  h.run_until(h.now + milliseconds(200));
+  EXPECT_EQ(p.expect(ACK, "retransmission").tcp.seq, s0);
+  EXPECT_EQ(c->snd_nxt().v, s0 + 1000);
+  EXPECT_EQ(c->snd_max().v, s0 + 3000);
+  // The peer's data, still acknowledging nothing new.
+  p.send_raw(ACK, p.snd_nxt, s0, "hi");
+  p.snd_nxt += 2;
+  h.advance(milliseconds(40));
+  Sent a = p.expect(ACK, "delayed ACK of the peer's data");
+  EXPECT_EQ(a.tcp.seq, s0 + 3000) << "SEQ = SND.MAX: " << a.str();
+  EXPECT_TRUE(a.payload.empty());
+  finish(h, p, c);
+}
+
 TEST(UserTimeout, AbortsWhenDataStaysUnacknowledged) {
   Harness h;
   Peer p{h};
