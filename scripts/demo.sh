@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # scripts/demo.sh <config.ini>
 #
-# Runs shoal-node in a network namespace of its own ("shoal-demo"), where the
-# TAP's kernel side is the peer, and tells you how to ping it. Ctrl-C stops
-# the node (it prints its counters) and the namespace is removed. Nothing
-# outside the namespace is touched: no host interface, address or route.
+# Runs shoal-httpd in a network namespace of its own ("shoal-demo"), where
+# the TAP's kernel side is the client, and prints the exact curl (and ping)
+# command to reach it. Ctrl-C stops the server (it prints its counters) and
+# the namespace is removed. Nothing outside the namespace is touched: no host
+# interface, address or route.
 #
 # SHOAL_BUILD=<dir> picks the build directory (default: build).
 set -euo pipefail
@@ -13,7 +14,7 @@ ROOT=$(pwd)
 NS=shoal-demo
 
 config=${1:-configs/default.ini}
-app=${SHOAL_BUILD:-$ROOT/build}/apps/shoal-node
+app=${SHOAL_BUILD:-$ROOT/build}/apps/shoal-httpd
 [[ -f $config ]] || { echo "demo: no such config: $config" >&2; exit 2; }
 [[ -x $app ]] || { echo "demo: $app not built (scripts/setup.sh run builds it)" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "demo: needs root (network namespaces, TAP)" >&2; exit 2; }
@@ -47,8 +48,10 @@ ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
 
-echo "==> starting shoal-node in network namespace $NS ($config)"
+echo "==> starting shoal-httpd in network namespace $NS ($config)"
 echo "==> once it says ready, in another terminal:"
+echo "      ip netns exec $NS curl -v http://${addr:-<[ipv4] address>}/"
+echo "      ip netns exec $NS curl -s http://${addr:-<[ipv4] address>}/bytes/100000 | wc -c"
 echo "      ip netns exec $NS ping ${addr:-<[ipv4] address>}"
 [[ -n $iface ]] && echo "      ip netns exec $NS arping -I $iface ${addr:-<[ipv4] address>}"
 echo "==> Ctrl-C stops it"

@@ -1,5 +1,7 @@
 #include "dpdk/config.hpp"
 
+#include "tcp/recovery/congestion_control.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -72,6 +74,25 @@ public:
       value = false;
     else
       fail(key, "\"" + *v + "\" is not a boolean (true/false/yes/no/on/off/1/0)");
+  }
+
+  // A percentage "0".."100" (decimals allowed) as a probability 0..1.
+  void get_percent(const std::string &key, double &value) {
+    const std::string *v = find(key);
+    if (v == nullptr)
+      return;
+    double d = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), d);
+    if (ec != std::errc{} || end != v->data() + v->size() || !(d >= 0 && d <= 100))
+      fail(key, "\"" + *v + "\" is not a percentage from 0 to 100");
+    value = d / 100.0;
+  }
+
+  template <typename Unit, typename T>
+  void get_duration(const std::string &key, Duration &value, uint64_t lo, uint64_t hi) {
+    if (const std::string *v = find(key))
+      value =
+          std::chrono::duration_cast<Duration>(Unit(static_cast<T>(parse_uint(key, *v, lo, hi))));
   }
 
   void get_string(const std::string &key, std::string &value) {
@@ -243,6 +264,7 @@ void read_port(Section &s, PortConfig &port) {
   s.get_uint("mbufs", port.mbufs, 1023, 1u << 24);
   s.get_uint("mbuf_cache", port.mbuf_cache, 0, 512); // RTE_MEMPOOL_CACHE_MAX_SIZE
   s.get_bool("checksum_offload", port.checksum_offload);
+  s.get_bool("tso", port.tso);
   s.get_uint("link_wait_ms", port.link_wait_ms, 0, 60000);
   // The pool must cover every rx descriptor plus the per-lcore caches.
   uint64_t rx_need = uint64_t{port.rx_queues} * port.rx_ring_size +
@@ -297,6 +319,64 @@ void read_arp(Section &s, ArpConfig &arp) {
 void read_shard(Section &s, ShardConfig &shard) {
   s.get_uint("idle_sleep_us", shard.idle_sleep_us, 0, 1000000);
   s.get_uint("status_interval_s", shard.status_interval_s, 0, 3600);
+}
+
+void read_tcp(Section &s, tcp::EngineConfig &t) {
+  using std::chrono::milliseconds, std::chrono::seconds;
+  uint32_t mss = 0;
+  s.get_uint("mss", mss, 88, 9000 - 40);
+  t.mtu = mss == 0 ? 0 : static_cast<uint16_t>(mss + 40);
+  s.get_uint("rcv_buf", t.rcv_buf, 4096, 1u << 30);
+  s.get_uint("snd_buf", t.snd_buf, 4096, 1u << 30);
+  s.get_duration<seconds, int64_t>("msl_s", t.msl, 0, 3600);
+  s.get_duration<milliseconds, int64_t>("initial_rto_ms", t.initial_rto, 10, 60000);
+  s.get_duration<milliseconds, int64_t>("min_rto_ms", t.min_rto, 1, 60000);
+  s.get_uint("syn_retries", t.syn_retries, 0, 20);
+  s.get_uint("synack_retries", t.synack_retries, 0, 20);
+  s.get_uint("data_retries", t.data_retries, 1, 30);
+  s.get_duration<seconds, int64_t>("fin_wait2_timeout_s", t.fin_wait2_timeout, 1, 86400);
+  s.get_duration<seconds, int64_t>("keepalive_idle_s", t.keepalive_idle, 1, 86400 * 7);
+  s.get_duration<seconds, int64_t>("keepalive_interval_s", t.keepalive_interval, 1, 86400);
+  s.get_uint("keepalive_probes", t.keepalive_probes, 1, 127);
+  s.get_duration<milliseconds, int64_t>("delayed_ack_ms", t.delayed_ack, 0, 500);
+  if (const std::string *v = s.find("congestion_control")) {
+    std::string known;
+    bool ok = false;
+    for (std::string_view n : tcp::congestion_control_names()) {
+      known += (known.empty() ? "" : ", ") + std::string(n);
+      ok = ok || n == *v;
+    }
+    if (!ok)
+      s.fail("congestion_control", "\"" + *v + "\" is not one of " + known);
+    t.congestion_control = *v;
+  }
+  s.get_uint("initial_window_segments", t.initial_window_segments, 0, 1000);
+  s.get_duration<milliseconds, int64_t>("user_timeout_ms", t.user_timeout, 0, 86400000);
+  s.get_uint("syn_backlog", t.syn_backlog, 1, 1u << 24);
+  s.get_uint("accept_backlog", t.accept_backlog, 1, 1u << 24);
+  s.get_uint("max_connections", t.max_connections, 1, 1u << 24);
+  s.get_uint("max_time_wait", t.max_time_wait, 0, 1u << 24);
+  s.get_bool("timestamps", t.timestamps);
+  s.get_bool("sack", t.sack);
+  s.get_bool("window_scaling", t.window_scaling);
+  s.get_uint("ephemeral_port_min", t.ephemeral_port_min, 1024, 65535);
+  s.get_uint("ephemeral_port_max", t.ephemeral_port_max, 1024, 65535);
+  if (t.ephemeral_port_min > t.ephemeral_port_max)
+    s.fail("ephemeral_port_max", "below ephemeral_port_min");
+}
+
+void read_impair(Section &s, ImpairConfig &i) {
+  s.get_percent("loss", i.loss);
+  s.get_percent("reorder", i.reorder);
+  s.get_percent("duplicate", i.duplicate);
+  s.get_duration<std::chrono::milliseconds, int64_t>("delay_ms", i.delay, 0, 10000);
+  s.get_uint("seed", i.seed, 0, UINT64_MAX);
+  std::string dir = "both";
+  s.get_string("direction", dir);
+  if (dir != "rx" && dir != "tx" && dir != "both")
+    s.fail("direction", "\"" + dir + "\" is not rx, tx or both");
+  i.rx = dir != "tx";
+  i.tx = dir != "rx";
 }
 
 std::string trim(const std::string &s) {
@@ -395,9 +475,10 @@ NodeConfig parse(const std::string &path) {
   }
   for (const auto &[name, section] : sections)
     if (name != "eal" && name != "port" && name != "ipv4" && name != "host" && name != "arp" &&
-        name != "shard" && name != "tcp")
-      throw ConfigError{path + ": [" + name +
-                        "]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp)"};
+        name != "shard" && name != "tcp" && name != "impair")
+      throw ConfigError{
+          path + ": [" + name +
+          "]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp, impair)"};
   auto section = [&](const char *name) -> Section & {
     auto it = sections.find(name);
     if (it == sections.end())
@@ -418,11 +499,13 @@ NodeConfig parse(const std::string &path) {
     read_arp(section("arp"), c.arp);
   if (sections.contains("shard"))
     read_shard(section("shard"), c.shard);
-  // [tcp] belongs to the TCP engine's own reader (not yet written): its keys
-  // are left unchecked here.
+  c.tcp.mtu = 0; // 0: the port's MTU (see NodeConfig::tcp)
+  if (sections.contains("tcp"))
+    read_tcp(section("tcp"), c.tcp);
+  if (sections.contains("impair"))
+    read_impair(section("impair"), c.impair);
   for (const auto &[name, s] : sections)
-    if (name != "tcp")
-      s.reject_unknown_keys();
+    s.reject_unknown_keys();
   return c;
 }
 

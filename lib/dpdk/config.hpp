@@ -10,7 +10,18 @@
 //   [arp]   entry_lifetime_s, pending_per_address, request_interval_ms,
 //           request_retries, max_entries
 //   [shard] idle_sleep_us, status_interval_s
-//   [tcp]   reserved for the TCP engine (keys are not checked here yet)
+//   [tcp]   (optional) the TCP engine of every shard: mss, rcv_buf, snd_buf,
+//           msl_s, initial_rto_ms, min_rto_ms, syn_retries, synack_retries,
+//           data_retries, fin_wait2_timeout_s, keepalive_idle_s,
+//           keepalive_interval_s, keepalive_probes, delayed_ack_ms,
+//           congestion_control, initial_window_segments, user_timeout_ms,
+//           syn_backlog, accept_backlog, max_connections, max_time_wait,
+//           timestamps, sack, window_scaling, ephemeral_port_min,
+//           ephemeral_port_max
+//   [impair] (optional, off by default) a seeded loss/delay/reorder/duplicate
+//           stage in each shard's rx and/or tx path, for tests on kernels
+//           without sch_netem: loss, reorder, duplicate (percent), delay_ms,
+//           seed, direction (rx, tx, both)
 //
 // Comments start with '#'. Every key not listed here is an error, so a typo
 // never silently falls back to a default. Loading never crashes and never
@@ -22,6 +33,7 @@
 #include <vector>
 
 #include "common/time.hpp"
+#include "tcp/engine.hpp"
 #include "wire/addr.hpp"
 
 namespace shoal::dpdk {
@@ -44,6 +56,10 @@ struct PortConfig {
   uint32_t mbufs = 8191; // per pool; 2^n - 1 is the mempool's sweet spot
   uint32_t mbuf_cache = 256;
   bool checksum_offload = true; // use the device's checksum offloads when offered
+  // Use TCP segmentation offload when offered (needs checksum_offload).
+  // Off by default: the tap PMD (22.11) offers TSO but refuses the engine's
+  // TSO datagrams (header mbuf + payload chain) in rte_eth_tx_burst.
+  bool tso = false;
   uint32_t link_wait_ms = 3000;
 
   // The ethdev name the port will have: the vdev's driver instance name
@@ -80,6 +96,16 @@ struct ShardConfig {
   uint32_t status_interval_s = 5; // progress line to stderr (0: never)
 };
 
+// The impairment stage (shard/impair.hpp): what the kernel's netem would do
+// on the host side of the TAP, done inside the shard instead.
+struct ImpairConfig {
+  double loss = 0, reorder = 0, duplicate = 0; // probabilities, 0..1
+  Duration delay{};
+  uint64_t seed = 1;
+  bool rx = true, tx = true; // which paths are impaired
+  bool enabled() const { return loss > 0 || reorder > 0 || duplicate > 0 || delay > Duration{}; }
+};
+
 struct NodeConfig {
   std::string path; // the file it came from
   EalConfig eal;
@@ -88,6 +114,11 @@ struct NodeConfig {
   std::optional<HostConfig> host;
   ArpConfig arp;
   ShardConfig shard;
+  // [tcp]: local_address, mtu and tx_checksum_offload/tso are filled in by
+  // the stack from [ipv4] and the port; mtu here is [tcp] mss + 40 when
+  // given, else 0 (= the port's MTU).
+  tcp::EngineConfig tcp;
+  ImpairConfig impair;
 };
 
 struct ConfigResult {

@@ -17,7 +17,7 @@ std::string Offloads::to_string() const {
     return s.empty() ? std::string("none") : s;
   };
   return "rx=" + side({{rx_ipv4_cksum, "ipv4"}, {rx_tcp_cksum, "tcp"}, {rx_udp_cksum, "udp"}}) +
-         " tx=" + side({{tx_ipv4_cksum, "ipv4"}, {tx_tcp_cksum, "tcp"}});
+         " tx=" + side({{tx_ipv4_cksum, "ipv4"}, {tx_tcp_cksum, "tcp"}, {tx_tcp_tso, "tso"}});
 }
 
 bool Port::find(const PortConfig &cfg, uint16_t *port_id, std::string *error) {
@@ -63,13 +63,22 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
     p->offloads_.rx_udp_cksum = (rx & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
     p->offloads_.tx_ipv4_cksum = (tx & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
     p->offloads_.tx_tcp_cksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+    // TSO builds on the TCP checksum offload (the port fills each
+    // segment's checksum) and on chained mbufs.
+    p->offloads_.tx_tcp_tso = cfg.tso && p->offloads_.tx_tcp_cksum && p->offloads_.tx_ipv4_cksum &&
+                              (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 &&
+                              (tx & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
   }
+  // The engine's segments are a header mbuf chained to payload mbufs.
+  p->offloads_.tx_multi_segs = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
   const Offloads &o = p->offloads_;
   conf.rxmode.offloads = (o.rx_ipv4_cksum ? RTE_ETH_RX_OFFLOAD_IPV4_CKSUM : 0) |
                          (o.rx_tcp_cksum ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM : 0) |
                          (o.rx_udp_cksum ? RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0);
   conf.txmode.offloads = (o.tx_ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
-                         (o.tx_tcp_cksum ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : 0);
+                         (o.tx_tcp_cksum ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : 0) |
+                         (o.tx_tcp_tso ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0) |
+                         (o.tx_multi_segs ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0);
   conf.rxmode.mtu = cfg.mtu;
 
   if (int rc = rte_eth_dev_configure(port_id, cfg.rx_queues, cfg.tx_queues, &conf); rc != 0)

@@ -24,7 +24,9 @@ struct Offloads {
   bool rx_udp_cksum = false;
   bool tx_ipv4_cksum = false;
   bool tx_tcp_cksum = false;
-  // "rx=ipv4,tcp,udp tx=ipv4,tcp" ("none" for an empty side).
+  bool tx_tcp_tso = false;    // TCP segmentation offload (only with tx_tcp_cksum)
+  bool tx_multi_segs = false; // chained mbufs on tx (header + zero-copy payload)
+  // "rx=ipv4,tcp,udp tx=ipv4,tcp,tso" ("none" for an empty side).
   std::string to_string() const;
 };
 

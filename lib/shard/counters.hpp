@@ -24,10 +24,11 @@ namespace shoal::shard {
   X(rx_bytes,                   volume, "bytes of the frames received")                                     \
   X(tx_packets,                 volume, "frames the NIC took")                                              \
   X(tx_bytes,                   volume, "bytes of the frames the NIC took")                                 \
-  X(tx_full_drops,              drop,   "frames the NIC did not take (tx ring full), freed")                \
+  X(tx_full_drops,              drop,   "frames the NIC did not take while the tx backlog was full, freed")                \
+  X(tx_oversize_drops,          drop,   "datagrams to send larger than the MTU (and not TSO)")             \
   X(tx_no_headroom_drops,       drop,   "IPv4 packets without headroom for the Ethernet header")            \
   X(alloc_failures,             event,  "mbuf allocations that failed (ARP requests)")                      \
-  X(rx_multi_segment_drops,     drop,   "frames in chained mbufs (the rx path takes one segment)")          \
+  X(rx_multi_segment_drops,     drop,   "chained frames too long to make contiguous in their first mbuf")          \
   X(eth_not_for_us,             drop,   "unicast frames for another MAC")                                   \
   X(eth_ipv6,                   drop,   "IPv6 frames, dropped quietly (shoal is IPv4 only)")                \
   X(eth_other,                  drop,   "frames of any other EtherType (802.1Q-tagged included)")           \
@@ -52,7 +53,14 @@ namespace shoal::shard {
   X(l4_checksum_offload_bad,    drop,   "TCP checksum flagged bad by the NIC (software agreed ok)")         \
   X(tcp_no_listener,            drop,   "valid TCP segments with no TCP engine attached")                   \
   X(udp_unhandled,              drop,   "UDP datagrams (no UDP in shoal)")                                  \
-  X(proto_unhandled,            drop,   "IPv4 datagrams of any other protocol")
+  X(proto_unhandled,            drop,   "IPv4 datagrams of any other protocol")                      \
+  X(tcp_handed_over,            event,  "TCP datagrams handed to the shard that owns their flow")        \
+  X(tcp_handed_in,              event,  "TCP datagrams received from another shard (flow owner here)")   \
+  X(tcp_handoff_full_drops,     drop,   "TCP datagrams dropped: the owner shard's handoff ring was full")\
+  X(impair_lost,                drop,   "frames dropped by the [impair] stage (simulated loss)")         \
+  X(impair_duplicated,          event,  "frames duplicated by the [impair] stage")                       \
+  X(impair_reordered,           event,  "frames sent ahead of delayed ones by the [impair] stage")       \
+  X(impair_delayed,             event,  "frames delayed by the [impair] stage")
 // clang-format on
 
 // The layers whose parser can reject input; one counter per (layer, reason),

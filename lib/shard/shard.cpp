@@ -1,5 +1,6 @@
 #include "shard/shard.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <rte_ethdev.h>
@@ -40,6 +41,8 @@ Shard::Shard(const ShardParams &p, rte_mempool *pool)
 Shard::~Shard() {
   for (uint16_t i = 0; i < tx_count_; i++)
     rte_pktmbuf_free(tx_batch_[i]);
+  for (rte_mbuf *m : tx_backlog_)
+    rte_pktmbuf_free(m);
 }
 
 void Shard::add_rx_queue(uint16_t port, uint16_t queue) {
@@ -66,6 +69,30 @@ uint16_t Shard::eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n) {
   return rte_eth_tx_burst(q->port, q->queue, frames, n);
 }
 
+void Shard::set_impairment(const ImpairParams &rx, const ImpairParams &tx) {
+  impair_rx_ = rx.enabled() ? std::make_unique<Impairment>(rx, pool_) : nullptr;
+  impair_tx_ = tx.enabled() ? std::make_unique<Impairment>(tx, pool_) : nullptr;
+  impair_out_.reserve(4 * kTxBatch);
+}
+
+void Shard::sync_impair_counters() {
+  uint64_t now[4] = {};
+  for (const Impairment *i : {impair_rx_.get(), impair_tx_.get()})
+    if (i != nullptr) {
+      now[0] += i->lost();
+      now[1] += i->duplicated();
+      now[2] += i->reordered();
+      now[3] += i->delayed();
+    }
+  Counter *c[4] = {&counters_.impair_lost, &counters_.impair_duplicated,
+                   &counters_.impair_reordered, &counters_.impair_delayed};
+  for (int k = 0; k < 4; k++) {
+    if (now[k] != impair_seen_[k])
+      c[k]->add(now[k] - impair_seen_[k]);
+    impair_seen_[k] = now[k];
+  }
+}
+
 unsigned Shard::poll(Instant now) {
   now_ = now;
   unsigned total = 0;
@@ -73,7 +100,19 @@ unsigned Shard::poll(Instant now) {
   for (const RxQueue &q : rx_queues_) {
     const uint16_t n = rte_eth_rx_burst(q.port, q.queue, burst.data(), kRxBurst);
     total += n;
-    process_rx({burst.data(), n}, now);
+    if (impair_rx_ == nullptr) {
+      process_rx({burst.data(), n}, now);
+      continue;
+    }
+    impair_out_.clear();
+    for (uint16_t i = 0; i < n; i++)
+      impair_rx_->push(burst[i], now, impair_out_);
+    process_rx(impair_out_, now);
+  }
+  if (impair_rx_ != nullptr) {
+    impair_out_.clear();
+    impair_rx_->release(now, impair_out_);
+    process_rx(impair_out_, now);
   }
   advance(now);
   if (poll_hook_ != nullptr)
@@ -84,6 +123,8 @@ unsigned Shard::poll(Instant now) {
 
 void Shard::process_rx(std::span<rte_mbuf *const> frames, Instant now) {
   now_ = now;
+  if (capture_ != nullptr && !frames.empty())
+    capture_(capture_ctx_, frames.data(), static_cast<uint16_t>(frames.size()), Direction::rx, now);
   for (rte_mbuf *m : frames)
     process_frame(m);
 }
@@ -99,28 +140,92 @@ void Shard::advance(Instant now) {
 }
 
 void Shard::flush() {
-  if (tx_count_ == 0)
+  const bool backlog_clear = send_backlog();
+  if (!backlog_clear && impair_tx_ == nullptr) {
+    // Keep the order: the new frames queue behind the backlog.
+    for (uint16_t i = 0; i < tx_count_; i++) {
+      if (tx_backlog_.size() < tx_backlog_max_)
+        tx_backlog_.push_back(tx_batch_[i]);
+      else
+        drop(tx_batch_[i], counters_.tx_full_drops);
+    }
+    tx_count_ = 0;
+  } else if (impair_tx_ != nullptr) {
+    // Through the impairment stage: what is due (held earlier, or passing
+    // straight through now) goes out in bursts of at most kTxBatch.
+    impair_out_.clear();
+    impair_tx_->release(now_, impair_out_);
+    for (uint16_t i = 0; i < tx_count_; i++)
+      impair_tx_->push(tx_batch_[i], now_, impair_out_);
+    tx_count_ = 0;
+    for (size_t off = 0; off < impair_out_.size(); off += kTxBatch) {
+      const size_t n = std::min<size_t>(kTxBatch, impair_out_.size() - off);
+      send_burst(impair_out_.data() + off, static_cast<uint16_t>(n));
+    }
+    impair_out_.clear();
+  } else if (tx_count_ != 0) {
+    send_burst(tx_batch_.data(), tx_count_);
+    tx_count_ = 0;
+  }
+  if (impair_rx_ != nullptr || impair_tx_ != nullptr)
+    sync_impair_counters();
+}
+
+void Shard::send_burst(rte_mbuf **frames, uint16_t n) {
+  if (n == 0)
     return;
+  if (capture_ != nullptr)
+    capture_(capture_ctx_, frames, n, Direction::tx, now_);
   std::array<uint32_t, kTxBatch> len;
-  for (uint16_t i = 0; i < tx_count_; i++)
-    len[i] = rte_pktmbuf_pkt_len(tx_batch_[i]);
-  const uint16_t sent = tx_fn_(tx_ctx_, tx_batch_.data(), tx_count_);
+  for (uint16_t i = 0; i < n; i++)
+    len[i] = rte_pktmbuf_pkt_len(frames[i]);
+  const uint16_t sent = tx_fn_(tx_ctx_, frames, n);
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < sent; i++)
     bytes += len[i];
   counters_.tx_packets.add(sent);
   counters_.tx_bytes.add(bytes);
-  for (uint16_t i = sent; i < tx_count_; i++)
-    drop(tx_batch_[i], counters_.tx_full_drops);
-  tx_count_ = 0;
+  for (uint16_t i = sent; i < n; i++) {
+    if (tx_backlog_.size() < tx_backlog_max_)
+      tx_backlog_.push_back(frames[i]);
+    else
+      drop(frames[i], counters_.tx_full_drops);
+  }
+}
+
+// Sends what the NIC refused earlier; true when nothing is left over.
+bool Shard::send_backlog() {
+  if (tx_backlog_.empty())
+    return true;
+  size_t off = 0;
+  while (off < tx_backlog_.size()) {
+    const uint16_t n = static_cast<uint16_t>(std::min<size_t>(kTxBatch, tx_backlog_.size() - off));
+    if (capture_ != nullptr)
+      capture_(capture_ctx_, tx_backlog_.data() + off, n, Direction::tx, now_);
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; i++)
+      bytes += rte_pktmbuf_pkt_len(tx_backlog_[off + i]);
+    const uint16_t sent = tx_fn_(tx_ctx_, tx_backlog_.data() + off, n);
+    for (uint16_t i = sent; i < n; i++)
+      bytes -= rte_pktmbuf_pkt_len(tx_backlog_[off + i]);
+    counters_.tx_packets.add(sent);
+    counters_.tx_bytes.add(bytes);
+    off += sent;
+    if (sent < n)
+      break;
+  }
+  tx_backlog_.erase(tx_backlog_.begin(), tx_backlog_.begin() + static_cast<ptrdiff_t>(off));
+  return tx_backlog_.empty();
 }
 
 void Shard::process_frame(rte_mbuf *m) {
   counters_.rx_packets.add();
   counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
-  // The parsers look at one contiguous buffer; with the pool's data room
-  // above the MTU a chained frame does not happen on the rx path.
-  if (m->nb_segs != 1)
+  // The parsers look at one contiguous buffer. NICs deliver an MTU-sized
+  // frame in one mbuf (the pool's data room is above the MTU); an in-process
+  // wire (net_ring) passes the sender's chains (header + payload mbufs)
+  // through, which are made contiguous here when they fit.
+  if (m->nb_segs != 1 && rte_pktmbuf_linearize(m) != 0)
     return drop(m, counters_.rx_multi_segment_drops);
 
   const std::span<const uint8_t> frame = mbuf_bytes(m);
@@ -235,6 +340,11 @@ void Shard::transmit_ipv4(rte_mbuf *ip_packet, wire::Ipv4Addr dst) {
 }
 
 void Shard::send_to(rte_mbuf *ip_packet, const wire::MacAddr &dst_mac) {
+  // A NIC refuses a frame beyond its MTU (the tap PMD keeps refusing it at
+  // the head of the queue): drop it here, counted.
+  if (p_.mtu != 0 && rte_pktmbuf_pkt_len(ip_packet) > p_.mtu &&
+      (ip_packet->ol_flags & RTE_MBUF_F_TX_TCP_SEG) == 0)
+    return drop(ip_packet, counters_.tx_oversize_drops);
   uint8_t *h = reinterpret_cast<uint8_t *>(
       rte_pktmbuf_prepend(ip_packet, static_cast<uint16_t>(wire::kEthernetHeaderLen)));
   if (h == nullptr)

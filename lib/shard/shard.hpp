@@ -19,6 +19,7 @@
 // is how the unit tests feed hand-built frames.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +32,7 @@
 #include "dpdk/port.hpp"
 #include "shard/arp_cache.hpp"
 #include "shard/counters.hpp"
+#include "shard/impair.hpp"
 #include "wire/addr.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
@@ -46,6 +48,7 @@ struct ShardParams {
   std::optional<wire::Ipv4Addr> gateway;
   ArpCacheConfig arp;
   dpdk::Offloads offloads; // what the port enabled; the shard honours exactly this
+  uint16_t mtu = 0;        // the port's MTU: larger datagrams (not TSO) are dropped; 0 = no check
 };
 
 // Hands a batch to the NIC; returns how many it took (the rest stay the
@@ -61,10 +64,18 @@ using Ipv4Handler = void (*)(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, I
 // engine's timer wheel: Engine::advance).
 using PollHook = void (*)(void *ctx, Instant now);
 
+// Sees every frame the shard receives (after the rx impairment stage, before
+// classification) and every frame it hands to the NIC (right before the tx
+// burst): the spot for a pcapng capture. Must not keep or modify the mbufs.
+enum class Direction : uint8_t { rx, tx };
+using CaptureFn = void (*)(void *ctx, rte_mbuf *const *frames, uint16_t n, Direction dir,
+                           Instant now);
+
 class Shard {
 public:
   static constexpr uint16_t kRxBurst = 32;
   static constexpr uint16_t kTxBatch = 64;
+
   // ARP timers are looked at this often, not on every iteration.
   static constexpr Duration kArpScanInterval = std::chrono::milliseconds(10);
 
@@ -89,6 +100,23 @@ public:
     poll_hook_ = fn;
     poll_ctx_ = ctx;
   }
+
+  // Frames the NIC does not take are kept (up to `max`) and sent first at
+  // the next flush instead of being dropped: a TAP whose kernel queue is
+  // momentarily full then delays segments instead of losing them. 0 (the
+  // default): dropped at once, counted as tx_full_drops.
+  void set_tx_backlog(size_t max) {
+    tx_backlog_max_ = max;
+    tx_backlog_.reserve(max);
+  }
+  // pcapng capture (nullptr: none). See CaptureFn.
+  void set_capture(CaptureFn fn, void *ctx) {
+    capture_ = fn;
+    capture_ctx_ = ctx;
+  }
+  // Impairs received and/or sent frames (see impair.hpp); a disabled
+  // params value removes the stage from that direction.
+  void set_impairment(const ImpairParams &rx, const ImpairParams &tx);
 
   // One loop iteration: rx burst on every owned queue, classify, ARP timers,
   // the poll hook, one tx flush. Returns the number of frames received.
@@ -118,6 +146,10 @@ public:
   Instant now() const { return now_; }
   // Frames queued for the next flush.
   uint16_t tx_pending() const { return tx_count_; }
+  // For the TCP attachment (tcp_attach.cpp), which counts in our table.
+  void count_tcp_handed_over() { counters_.tcp_handed_over.add(); }
+  void count_tcp_handed_in() { counters_.tcp_handed_in.add(); }
+  void count_tcp_handoff_full_drop() { counters_.tcp_handoff_full_drops.add(); }
   bool on_link(wire::Ipv4Addr a) const { return (a.v & netmask_) == (p_.address.v & netmask_); }
 
 private:
@@ -146,6 +178,9 @@ private:
       flush();
   }
   static uint16_t eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n);
+  void send_burst(rte_mbuf **frames, uint16_t n);
+  bool send_backlog();
+  void sync_impair_counters();
 
   struct RxQueue {
     uint16_t port, queue;
@@ -172,6 +207,16 @@ private:
   std::array<Handler, 256> handlers_{};
   PollHook poll_hook_ = nullptr;
   void *poll_ctx_ = nullptr;
+  CaptureFn capture_ = nullptr;
+  void *capture_ctx_ = nullptr;
+  // Frames the NIC did not take (tx ring or the TAP's kernel queue full),
+  // sent first at the next flush (set_tx_backlog); beyond tx_backlog_max_
+  // they are dropped.
+  std::vector<rte_mbuf *> tx_backlog_;
+  size_t tx_backlog_max_ = 0;
+  std::unique_ptr<Impairment> impair_rx_, impair_tx_;
+  std::vector<rte_mbuf *> impair_out_; // scratch
+  uint64_t impair_seen_[4] = {};       // impairment totals already added to counters_
 };
 
 } // namespace shoal::shard

@@ -1,46 +1,78 @@
 #pragma once
-// Plugging a TCP engine (lib/tcp) into a shard: TCP datagrams for our
-// address go to Engine::input, the engine's timers run once per poll, and
-// what it sends goes out through Shard::transmit_ipv4 (ARP, Ethernet, tx
-// batch). Header-only so that lib/shard does not link lib/tcp by itself.
+// The TCP engine of one shard (lib/tcp) plugged into the shard's data path:
 //
-//   shoal::shard::ShardTcpOutput out(shard);
-//   shoal::tcp::Engine engine(cfg, pool, out, now);
-//   shoal::shard::attach_tcp(shard, engine);
+//   rx: TCP datagrams for our address -> flow owner? -> Engine::input
+//       (a flow another shard owns is handed over, never processed here);
+//       the NIC's L4 checksum verdict is passed on only when the port's rx
+//       TCP checksum offload is enabled, so the engine never trusts a flag
+//       nobody asked for.
+//   tx: the engine's datagrams -> Shard::transmit_ipv4 (ARP, Ethernet, tx
+//       batch). The engine sets the checksum/TSO offload flags, l3_len and
+//       l4_len (EngineConfig::tx_checksum_offload / tso, from the port's
+//       offloads); the shard sets l2_len when it prepends Ethernet.
+//   timers: Engine::advance once per poll, from the shard's TSC clock.
 //
-// EngineConfig::tx_checksum_offload should be
-// params().offloads.tx_ipv4_cksum && params().offloads.tx_tcp_cksum; the
-// engine then sets RTE_MBUF_F_TX_* and l3_len, the shard sets l2_len. On rx
-// the engine may trust RTE_MBUF_F_RX_L4_CKSUM_GOOD only when
-// params().offloads.rx_tcp_cksum is set.
+// A snapshot of the engine's counters is published for the telemetry thread
+// (tcp_stats.hpp): the engine's own counters are plain integers that only
+// its shard may touch.
+#include <memory>
+
 #include "shard/shard.hpp"
+#include "shard/tcp_stats.hpp"
 #include "tcp/engine.hpp"
 
 namespace shoal::shard {
 
-class ShardTcpOutput final : public tcp::PacketOutput {
+class ShardTcp final : public tcp::PacketOutput {
 public:
-  explicit ShardTcpOutput(Shard &s) : shard_(s) {}
+  // Which shard owns a flow (as seen from here: local = our address/port).
+  using OwnerFn = unsigned (*)(void *ctx, const tcp::FourTuple &);
+  // Hands a datagram (data offset at the IPv4 header) to shard `owner`;
+  // false if it could not (the caller drops and counts it).
+  using HandoffFn = bool (*)(void *ctx, unsigned owner, rte_mbuf *m);
+
+  // `cfg.local_address`, tx_checksum_offload and tso are taken from the
+  // shard (its address and the port's offloads); mtu 0 means 1500.
+  // Attaches itself to the shard (TCP handler and poll hook).
+  ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool, Instant now);
+  ~ShardTcp() override; // detaches; the engine frees its connections silently
+  ShardTcp(const ShardTcp &) = delete;
+  ShardTcp &operator=(const ShardTcp &) = delete;
+
+  tcp::Engine &engine() { return *engine_; }
+  const tcp::Engine &engine() const { return *engine_; }
+  Shard &shard() { return shard_; }
+  const TcpStats &stats() const { return stats_; }
+
+  // Multi-shard: flows whose owner is another shard are handed over. Not
+  // set: every flow is owned by the shard it arrives on.
+  void set_steering(OwnerFn owner, HandoffFn handoff, void *ctx) {
+    owner_ = owner;
+    handoff_ = handoff;
+    steer_ctx_ = ctx;
+  }
+  // A datagram another shard handed over (data offset at the IPv4 header,
+  // already validated there).
+  void input_handed_over(rte_mbuf *m, Instant now);
+
+  // tcp::PacketOutput
   void transmit(rte_mbuf *ip_packet) override { shard_.transmit_ipv4(ip_packet); }
 
 private:
+  static void on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+  static void on_poll(void *ctx, Instant now);
+
   Shard &shard_;
+  std::unique_ptr<tcp::Engine> engine_;
+  TcpStats stats_;
+  Instant next_snapshot_{};
+  OwnerFn owner_ = nullptr;
+  HandoffFn handoff_ = nullptr;
+  void *steer_ctx_ = nullptr;
 };
 
-inline void attach_tcp(Shard &shard, tcp::Engine &engine) {
-  shard.set_ipv4_handler(
-      wire::kIpProtoTcp,
-      [](void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {
-        static_cast<tcp::Engine *>(ctx)->input(m, ip, now);
-      },
-      &engine);
-  shard.set_poll_hook([](void *ctx, Instant now) { static_cast<tcp::Engine *>(ctx)->advance(now); },
-                      &engine);
-}
-
-inline void detach_tcp(Shard &shard) {
-  shard.set_ipv4_handler(wire::kIpProtoTcp, nullptr, nullptr);
-  shard.set_poll_hook(nullptr, nullptr);
-}
+// The effective engine configuration for a shard: `cfg` with the shard's
+// address and the port's tx offloads (checksum; TSO only when enabled).
+tcp::EngineConfig engine_config_for(const Shard &, tcp::EngineConfig cfg);
 
 } // namespace shoal::shard

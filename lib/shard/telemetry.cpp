@@ -11,81 +11,219 @@ namespace shoal::shard {
 
 namespace {
 
-std::mutex registry_mutex;
-std::vector<const Shard *> registry; // guarded by registry_mutex
+struct Published {
+  const Shard *shard;
+  const TcpStats *tcp; // nullptr: no engine on this shard
+};
 
-void fill_counters(rte_tel_data *d, const Shard &s) {
+std::mutex registry_mutex;
+std::vector<Published> registry; // guarded by registry_mutex
+
+// "tcp_segs_in", ... built once.
+const std::vector<std::string> &tcp_counter_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < tcp::kCounterCount; i++)
+      v.push_back(std::string("tcp_") + tcp::counter_name(static_cast<tcp::Counter>(i)));
+    return v;
+  }();
+  return names;
+}
+
+template <typename F> void for_each_counter(const Published &p, F &&f) {
+  p.shard->counters().for_each(f);
+  if (p.tcp == nullptr)
+    return;
+  const auto &names = tcp_counter_names();
+  for (size_t i = 0; i < tcp::kCounterCount; i++)
+    f(names[i].c_str(), p.tcp->value[i].load(std::memory_order_relaxed));
+}
+
+void fill_counters(rte_tel_data *d, const Published &p) {
   rte_tel_data_start_dict(d);
-  s.counters().for_each(
-      [d](const char *name, uint64_t v) { rte_tel_data_add_dict_u64(d, name, v); });
+  for_each_counter(p, [d](const char *name, uint64_t v) { rte_tel_data_add_dict_u64(d, name, v); });
+}
+
+void fill_conns(rte_tel_data *d, const std::vector<const TcpStats *> &shards) {
+  rte_tel_data_start_dict(d);
+  for (int s = 0; s < tcp::kStateCount; s++) {
+    const auto st = static_cast<tcp::State>(s);
+    if (st == tcp::State::closed)
+      continue;
+    uint64_t n = 0;
+    for (const TcpStats *t : shards)
+      n += t->state(st);
+    rte_tel_data_add_dict_u64(d, netstat_name(st), n);
+  }
+}
+
+const Published *find(unsigned long id) {
+  for (const Published &p : registry)
+    if (p.shard->id() == id)
+      return &p;
+  return nullptr;
+}
+
+bool parse_id(const char *params, unsigned long *id) {
+  char *end = nullptr;
+  *id = std::strtoul(params, &end, 10);
+  return end != params && *end == '\0';
+}
+
+bool add_container(rte_tel_data *d, const std::string &name, rte_tel_data *c) {
+  if (rte_tel_data_add_dict_container(d, name.c_str(), c, 0) != 0) {
+    rte_tel_data_free(c);
+    return false;
+  }
+  return true;
 }
 
 int handle_stats(const char *, const char *params, rte_tel_data *d) {
   std::lock_guard lock(registry_mutex);
   if (params != nullptr && *params != '\0') {
-    char *end = nullptr;
-    const unsigned long id = std::strtoul(params, &end, 10);
-    if (end == params || *end != '\0')
+    unsigned long id;
+    const Published *p = parse_id(params, &id) ? find(id) : nullptr;
+    if (p == nullptr)
       return -1;
-    for (const Shard *s : registry)
-      if (s->id() == id) {
-        fill_counters(d, *s);
-        return 0;
-      }
-    return -1;
+    fill_counters(d, *p);
+    return 0;
   }
   rte_tel_data_start_dict(d);
-  for (const Shard *s : registry) {
+  for (const Published &p : registry) {
     rte_tel_data *c = rte_tel_data_alloc();
     if (c == nullptr)
       return -1;
-    fill_counters(c, *s);
-    const std::string name = "shard" + std::to_string(s->id());
-    if (rte_tel_data_add_dict_container(d, name.c_str(), c, 0) != 0) {
-      rte_tel_data_free(c);
+    fill_counters(c, p);
+    if (!add_container(d, "shard" + std::to_string(p.shard->id()), c))
       return -1;
-    }
+  }
+  return 0;
+}
+
+int handle_conns(const char *, const char *params, rte_tel_data *d) {
+  std::lock_guard lock(registry_mutex);
+  if (params != nullptr && *params != '\0') {
+    unsigned long id;
+    const Published *p = parse_id(params, &id) ? find(id) : nullptr;
+    if (p == nullptr || p->tcp == nullptr)
+      return -1;
+    fill_conns(d, {p->tcp});
+    return 0;
+  }
+  std::vector<const TcpStats *> all;
+  for (const Published &p : registry)
+    if (p.tcp != nullptr)
+      all.push_back(p.tcp);
+  rte_tel_data_start_dict(d);
+  rte_tel_data *total = rte_tel_data_alloc();
+  if (total == nullptr)
+    return -1;
+  fill_conns(total, all);
+  if (!add_container(d, "total", total))
+    return -1;
+  for (const Published &p : registry) {
+    if (p.tcp == nullptr)
+      continue;
+    rte_tel_data *c = rte_tel_data_alloc();
+    if (c == nullptr)
+      return -1;
+    fill_conns(c, {p.tcp});
+    if (!add_container(d, "shard" + std::to_string(p.shard->id()), c))
+      return -1;
   }
   return 0;
 }
 
 } // namespace
 
+const char *netstat_name(tcp::State s) {
+  switch (s) {
+  case tcp::State::closed:
+    return "CLOSED";
+  case tcp::State::listen:
+    return "LISTEN";
+  case tcp::State::syn_sent:
+    return "SYN_SENT";
+  case tcp::State::syn_received:
+    return "SYN_RECV";
+  case tcp::State::established:
+    return "ESTABLISHED";
+  case tcp::State::fin_wait_1:
+    return "FIN_WAIT1";
+  case tcp::State::fin_wait_2:
+    return "FIN_WAIT2";
+  case tcp::State::close_wait:
+    return "CLOSE_WAIT";
+  case tcp::State::closing:
+    return "CLOSING";
+  case tcp::State::last_ack:
+    return "LAST_ACK";
+  case tcp::State::time_wait:
+    return "TIME_WAIT";
+  }
+  return "UNKNOWN";
+}
+
 bool register_telemetry(std::string *error) {
   static std::once_flag once;
   static int rc = 0;
+  static const char *failed = "";
   std::call_once(once, [] {
-    rc = rte_telemetry_register_cmd(
-        "/shoal/stats", handle_stats,
-        "Per-shard counters: packets, bytes, drops by reason. Parameter: shard id (optional)");
+    rc = rte_telemetry_register_cmd("/shoal/stats", handle_stats,
+                                    "Per-shard counters: packets, bytes, drops by reason, TCP "
+                                    "(tcp_*). Parameter: shard id (optional)");
+    if (rc != 0) {
+      failed = "/shoal/stats";
+      return;
+    }
+    rc = rte_telemetry_register_cmd("/shoal/conns", handle_conns,
+                                    "TCP connections per state, in total and per shard. "
+                                    "Parameter: shard id (optional)");
+    if (rc != 0)
+      failed = "/shoal/conns";
   });
   if (rc != 0) {
-    *error = "rte_telemetry_register_cmd /shoal/stats failed (" + std::to_string(rc) + ")";
+    *error = std::string("rte_telemetry_register_cmd ") + failed + " failed (" +
+             std::to_string(rc) + ")";
     return false;
   }
   return true;
 }
 
-void publish(const Shard *s) {
+void publish(const Shard *s, const TcpStats *tcp) {
   std::lock_guard lock(registry_mutex);
-  if (std::find(registry.begin(), registry.end(), s) == registry.end())
-    registry.push_back(s);
+  auto it = std::find_if(registry.begin(), registry.end(),
+                         [s](const Published &p) { return p.shard == s; });
+  if (it == registry.end())
+    registry.push_back({s, tcp});
+  else
+    it->tcp = tcp;
 }
 
 void unpublish(const Shard *s) {
   std::lock_guard lock(registry_mutex);
-  std::erase(registry, s);
+  std::erase_if(registry, [s](const Published &p) { return p.shard == s; });
 }
 
 std::string stats_json() {
   std::lock_guard lock(registry_mutex);
   std::string out = "{\"shoal_stats\":{";
   bool first = true;
-  for (const Shard *s : registry) {
+  for (const Published &p : registry) {
     if (!first)
       out += ',';
     first = false;
-    out += "\"shard" + std::to_string(s->id()) + "\":" + s->counters().to_json();
+    out += "\"shard" + std::to_string(p.shard->id()) + "\":{";
+    bool f2 = true;
+    for_each_counter(p, [&](const char *name, uint64_t v) {
+      if (!f2)
+        out += ',';
+      f2 = false;
+      out += '"';
+      out += name;
+      out += "\":" + std::to_string(v);
+    });
+    out += '}';
   }
   return out + "}}";
 }

@@ -4,6 +4,13 @@
 //     dpdk-telemetry.py or any client of /var/run/dpdk/<prefix>/dpdk_telemetry.v2):
 //     {"/shoal/stats": {"shard0": {"rx_packets": 12, ...}, ...}}
 //     With a parameter N, only shard N: {"/shoal/stats": {"rx_packets": 12, ...}}.
+//     A shard with a TCP engine adds its TCP counters, each named "tcp_<name>"
+//     (segments by flag, retransmissions, RSTs in/out, challenge ACKs, drops by
+//     reason: lib/tcp/counters.hpp).
+//   - /shoal/conns: connections per state, per shard and in total (the
+//     textbook `netstat -tan | awk '{print $6}' | sort | uniq -c`):
+//     {"/shoal/conns": {"total": {"ESTABLISHED": 3, "TIME_WAIT": 1, ...},
+//                       "shard0": {...}, ...}}; with a parameter N, shard N only.
 //   - the same as one JSON line for the app's exit: {"shoal_stats": {"shard0": {...}}}.
 //
 // The registry of published shards is control-plane state shared with the
@@ -12,6 +19,7 @@
 #include <string>
 
 #include "shard/shard.hpp"
+#include "shard/tcp_stats.hpp"
 
 namespace shoal::shard {
 
@@ -19,12 +27,16 @@ namespace shoal::shard {
 // false and a reason in *error if DPDK refuses.
 bool register_telemetry(std::string *error);
 
-// Makes a shard visible to /shoal/stats and stats_json(); unpublish it
-// before destroying it.
-void publish(const Shard *);
+// Makes a shard (and its TCP engine's stats, if any) visible to
+// /shoal/stats, /shoal/conns and stats_json(); unpublish it before
+// destroying either.
+void publish(const Shard *, const TcpStats *tcp = nullptr);
 void unpublish(const Shard *);
 
 // {"shoal_stats":{"shard0":{...},...}} on one line.
 std::string stats_json();
+
+// The state names /shoal/conns uses: netstat's (ESTABLISHED, TIME_WAIT ...).
+const char *netstat_name(tcp::State);
 
 } // namespace shoal::shard

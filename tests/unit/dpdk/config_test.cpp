@@ -210,7 +210,7 @@ std::vector<BadCase> bad_cases() {
   add("shard_unknown_key", Ini().set("shard", "busy", "1"), "[shard] busy: unknown key");
   add("missing_section", Ini().erase_section("ipv4"), "[ipv4]: missing section");
   add("unknown_section", Ini().raw("[ipv6]\naddress = ::1\n"),
-      "[ipv6]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp)");
+      "[ipv6]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp, impair)");
   add("duplicate_section", Ini().raw("[arp]\nmax_entries = 64\n"), "[arp]: duplicate section");
   add("duplicate_key", Ini().raw("[shard]\nidle_sleep_us = 1\nidle_sleep_us = 2\n"),
       "[shard] idle_sleep_us: duplicate key");

@@ -1,0 +1,119 @@
+// shoal-echo <config.ini> [port]
+//
+// A TCP echo server on shoal (default port 7): every byte a client sends
+// comes back, in order. When the client half-closes, the rest is echoed and
+// then the connection is closed.
+//
+// The receive side is zero-copy: the bytes are read where they arrived (spans
+// over the receive mbufs) and copied once, straight into the send ring's
+// reserved space; nothing is buffered in between. When the send ring is
+// full, reading stops (the receive window closes, the client slows down)
+// until on_writable.
+//
+// stdout: the "ready" line, the stats JSON line at exit.
+// stderr: the stack's status line and ours every [shard] status_interval_s.
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "api/stack.hpp"
+#include "app_util.hpp"
+
+namespace {
+
+using shoal::api::CloseReason;
+using shoal::api::Connection;
+
+std::atomic<uint64_t> g_accepted{0}, g_closed{0}, g_echoed{0};
+
+class EchoHandler;
+shoal::apps::HandlerRegistry<EchoHandler> *g_registry = nullptr;
+
+class EchoHandler final : public shoal::api::ConnectionHandler {
+public:
+  explicit EchoHandler(unsigned shard) : shard_(shard) {}
+
+  void on_connected(Connection &c) override { pump(c); }
+  void on_readable(Connection &c) override { pump(c); }
+  void on_writable(Connection &c) override { pump(c); }
+  void on_peer_closed(Connection &c) override { pump(c); }
+  void on_closed(Connection &, CloseReason) override {
+    g_closed.fetch_add(1, std::memory_order_relaxed);
+    g_registry->remove(shard_, this);
+  }
+
+private:
+  // Moves readable bytes into the send ring until one of them runs out.
+  void pump(Connection &c) {
+    if (closing_)
+      return;
+    size_t moved = 0;
+    while (c.readable() > 0) {
+      const std::span<const uint8_t> in = c.peek();
+      const std::span<uint8_t> out = c.reserve(in.size());
+      if (out.empty())
+        break; // send ring full: on_writable brings us back
+      std::memcpy(out.data(), in.data(), out.size());
+      c.commit(out.size());
+      c.consume(out.size());
+      moved += out.size();
+    }
+    g_echoed.fetch_add(moved, std::memory_order_relaxed);
+    // End of the client's stream and all of it echoed: close our side too.
+    if (c.peer_closed() && c.readable() == 0) {
+      closing_ = true;
+      c.close();
+    }
+  }
+
+  unsigned shard_;
+  bool closing_ = false;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2 || argc > 3 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "--help") == 0) {
+    std::fprintf(stderr, "usage: %s <config.ini> [port]\n", argc > 0 ? argv[0] : "shoal-echo");
+    return 2;
+  }
+  uint64_t port = 7;
+  if (argc == 3 && !shoal::apps::parse_u64(argv[2], 1, 65535, &port)) {
+    std::fprintf(stderr, "shoal-echo: \"%s\" is not a port number 1..65535\n", argv[2]);
+    return 2;
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string error;
+  auto stack = shoal::api::Stack::create(argv[1], argv[0], &error);
+  if (!stack) {
+    std::fprintf(stderr, "shoal-echo: %s\n", error.c_str());
+    return error.rfind(argv[1], 0) == 0 ? 1 : 3;
+  }
+  shoal::apps::HandlerRegistry<EchoHandler> registry(stack->shard_count());
+  g_registry = &registry;
+  shoal::api::Stack *s = stack.get();
+  stack->listen(static_cast<uint16_t>(port), [s](Connection &) -> shoal::api::ConnectionHandler * {
+    const unsigned shard = static_cast<unsigned>(shoal::api::Stack::current_shard());
+    g_accepted.fetch_add(1, std::memory_order_relaxed);
+    (void)s;
+    return g_registry->add(shard, new EchoHandler(shard));
+  });
+  stack->set_status_hook([] {
+    std::fprintf(stderr, "shoal-echo: accepted %lu closed %lu echoed %lu bytes\n",
+                 static_cast<unsigned long>(g_accepted.load()),
+                 static_cast<unsigned long>(g_closed.load()),
+                 static_cast<unsigned long>(g_echoed.load()));
+  });
+  shoal::api::stop_on_signals(*stack);
+  std::fprintf(stderr, "shoal-echo: %s\n", stack->summary().c_str());
+  std::printf("shoal-echo: ready ipv4=%s port=%lu shards=%u telemetry=%s\n",
+              stack->address().to_string().c_str(), static_cast<unsigned long>(port),
+              stack->shard_count(), stack->telemetry_socket().c_str());
+  stack->run();
+  std::printf("%s\n", stack->stats_json().c_str());
+  stack.reset(); // engines free their connections silently; then the registry frees handlers
+  g_registry = nullptr;
+  return 0;
+}

@@ -1,0 +1,481 @@
+#include "api/stack.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include "dpdk/eal.hpp"
+#include "dpdk/host_iface.hpp"
+#include "dpdk/mempool.hpp"
+#include "dpdk/port.hpp"
+#include "shard/clock.hpp"
+#include "shard/flow_steering.hpp"
+#include "shard/handoff.hpp"
+#include "shard/shard.hpp"
+#include "shard/tcp_attach.hpp"
+#include "shard/telemetry.hpp"
+
+namespace shoal::api {
+
+namespace {
+
+thread_local int tls_shard = -1;
+
+constexpr unsigned kCommandRingSize = 1024;
+constexpr unsigned kCommandsPerIteration = 32;
+constexpr uint32_t kHandoffRingSize = 1024;
+constexpr uint16_t kHandoffBurst = 32;
+// Frames a shard keeps when the NIC refuses them (Shard::set_tx_backlog).
+constexpr size_t kTxBacklog = 2048;
+constexpr uint16_t kSackOptionRoom = 28;
+
+struct Command {
+  std::function<void()> fn;
+};
+
+// Ring and mempool names are process-wide.
+std::string unique_name(const char *what, unsigned shard) {
+  static std::atomic<unsigned> seq{0};
+  return std::string(what) + std::to_string(shard) + "_" + std::to_string(seq.fetch_add(1));
+}
+
+unsigned count_lcores() {
+  unsigned n = 0;
+  unsigned id;
+  RTE_LCORE_FOREACH(id) {
+    n++;
+  }
+  return n;
+}
+
+} // namespace
+
+// What the stack owns besides its shards, destroyed in reverse order of
+// declaration after the shards: port (stopped first), pool, then the EAL.
+struct Stack::Resources {
+  std::unique_ptr<dpdk::Eal> eal;
+  dpdk::MempoolPtr pool;
+  std::unique_ptr<dpdk::Port> port;
+  std::unique_ptr<shard::Handoff> handoff;
+  std::optional<shard::Reta> reta;
+  std::optional<shard::TscClock> clock; // after rte_eal_init (it reads the TSC rate)
+};
+
+struct Stack::Slot {
+  Stack *stack = nullptr;
+  unsigned id = 0;
+  unsigned lcore = 0;
+  std::unique_ptr<shard::Shard> shard;
+  std::unique_ptr<shard::ShardTcp> tcp;
+  rte_ring *commands = nullptr;
+  Instant next_status{};
+
+  ~Slot() {
+    if (commands != nullptr) {
+      void *p = nullptr;
+      while (rte_ring_sc_dequeue(commands, &p) == 0)
+        delete static_cast<Command *>(p);
+      rte_ring_free(commands);
+    }
+  }
+};
+
+int Stack::current_shard() {
+  return tls_shard;
+}
+
+std::unique_ptr<Stack> Stack::create(const std::string &config_path, const char *argv0,
+                                     std::string *error, const StackOptions &opt) {
+  const dpdk::ConfigResult loaded = dpdk::load_config(config_path);
+  if (!loaded) {
+    *error = loaded.error;
+    return nullptr;
+  }
+  return create(*loaded.config, argv0, error, opt);
+}
+
+std::unique_ptr<Stack> Stack::create(const dpdk::NodeConfig &cfg, const char *argv0,
+                                     std::string *error, const StackOptions &opt) {
+  std::unique_ptr<Stack> s(new Stack());
+  if (!s->open(cfg, argv0, opt, error))
+    return nullptr; // ~Stack releases what was set up
+  return s;
+}
+
+bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOptions &opt,
+                 std::string *error) {
+  cfg_ = cfg;
+  res_ = std::make_unique<Resources>();
+  if (opt.init_eal) {
+    res_->eal = dpdk::Eal::init(cfg.eal, cfg.port, argv0, error);
+    if (!res_->eal)
+      return false;
+  }
+  res_->clock.emplace();
+  const unsigned n = opt.shards != 0 ? opt.shards : (opt.init_eal ? count_lcores() : 1);
+  if (n > rte_lcore_count() && opt.init_eal) {
+    *error = cfg.path + ": [eal] lcores: " + std::to_string(n) + " shards need as many lcores";
+    return false;
+  }
+  if (cfg.port.rx_queues < n || cfg.port.tx_queues < n) {
+    *error = cfg.path + ": [port] rx_queues/tx_queues: " + std::to_string(cfg.port.rx_queues) +
+             "/" + std::to_string(cfg.port.tx_queues) + " but [eal] lcores gives " +
+             std::to_string(n) + " shards (one rx and one tx queue per shard)";
+    return false;
+  }
+  uint16_t port_id = 0;
+  if (!dpdk::Port::find(cfg.port, &port_id, error))
+    return false;
+  if (opt.init_eal && cfg.host && !dpdk::configure_host_interface(*cfg.host, error))
+    return false;
+  res_->pool = dpdk::make_packet_pool(unique_name("shoal_pool", 0), cfg.port,
+                                      static_cast<int>(rte_socket_id()), error);
+  if (!res_->pool)
+    return false;
+  res_->port = dpdk::Port::open(port_id, cfg.port, res_->pool.get(), error);
+  if (!res_->port)
+    return false;
+  if (n > 1) {
+    bool hardware = false;
+    res_->reta = shard::program_rss(port_id, static_cast<uint16_t>(n), &hardware, error);
+    if (!res_->reta)
+      return false;
+    res_->handoff = std::make_unique<shard::Handoff>(static_cast<uint16_t>(n), kHandoffRingSize);
+  }
+
+  tcp::EngineConfig tcfg = cfg.tcp;
+  if (tcfg.mtu == 0) {
+    // The engine sizes data segments by MSS minus the timestamp option
+    // only; a segment that also carries SACK blocks would exceed the MTU.
+    // Leave room for the largest option block (40 bytes, of which the
+    // engine already subtracts 12) until lib/tcp sizes by the options it
+    // actually sends (RFC 6691).
+    tcfg.mtu = static_cast<uint16_t>(res_->port->mtu() - kSackOptionRoom);
+  }
+  const Instant now = res_->clock->now();
+  std::vector<unsigned> lcores;
+  {
+    unsigned id;
+    lcores.push_back(rte_get_main_lcore());
+    RTE_LCORE_FOREACH_WORKER(id) {
+      lcores.push_back(id);
+    }
+  }
+  for (unsigned i = 0; i < n; i++) {
+    auto slot = std::make_unique<Slot>();
+    slot->stack = this;
+    slot->id = i;
+    slot->lcore = i < lcores.size() ? lcores[i] : rte_get_main_lcore();
+    shard::ShardParams p;
+    p.id = i;
+    p.mac = res_->port->mac();
+    p.address = cfg.ipv4.address;
+    p.prefix_length = cfg.ipv4.prefix_length;
+    p.gateway = cfg.ipv4.gateway;
+    p.arp.max_entries = cfg.arp.max_entries;
+    p.arp.entry_lifetime = cfg.arp.entry_lifetime;
+    p.arp.pending_per_address = cfg.arp.pending_per_address;
+    p.arp.request_interval = cfg.arp.request_interval;
+    p.arp.request_retries = cfg.arp.request_retries;
+    p.offloads = res_->port->offloads();
+    p.mtu = res_->port->mtu();
+    try {
+      slot->shard = std::make_unique<shard::Shard>(p, res_->pool.get());
+      slot->tcp = std::make_unique<shard::ShardTcp>(*slot->shard, tcfg, res_->pool.get(), now);
+    } catch (const std::exception &e) {
+      *error = std::string("shard ") + std::to_string(i) + ": " + e.what();
+      return false;
+    }
+    for (uint16_t q = static_cast<uint16_t>(i); q < res_->port->rx_queues();
+         q = static_cast<uint16_t>(q + n))
+      slot->shard->add_rx_queue(port_id, q);
+    slot->shard->set_tx_queue(port_id, static_cast<uint16_t>(i));
+    slot->shard->set_tx_backlog(kTxBacklog);
+    if (cfg.impair.enabled()) {
+      // Each shard and direction draws from its own seeded stream.
+      shard::ImpairParams rx{cfg.impair.loss, cfg.impair.reorder, cfg.impair.duplicate,
+                             cfg.impair.delay, cfg.impair.seed * 2654435761u + 2 * i};
+      shard::ImpairParams tx = rx;
+      tx.seed += 1;
+      slot->shard->set_impairment(cfg.impair.rx ? rx : shard::ImpairParams{},
+                                  cfg.impair.tx ? tx : shard::ImpairParams{});
+    }
+    slot->commands = rte_ring_create(unique_name("shoal_cmd", i).c_str(), kCommandRingSize,
+                                     SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (slot->commands == nullptr) {
+      *error = "shard " + std::to_string(i) + ": rte_ring_create: " + rte_strerror(rte_errno);
+      return false;
+    }
+    if (n > 1) {
+      slot->tcp->set_steering(
+          [](void *ctx, const tcp::FourTuple &t) -> unsigned {
+            const Slot *s = static_cast<const Slot *>(ctx);
+            const Stack &st = *s->stack;
+            return shard::owner_shard({t.remote_addr, t.local_addr, t.remote_port, t.local_port},
+                                      static_cast<uint16_t>(st.shards_.size()), *st.res_->reta);
+          },
+          [](void *ctx, unsigned owner, rte_mbuf *m) {
+            const Slot *s = static_cast<const Slot *>(ctx);
+            return s->stack->res_->handoff->send(static_cast<uint16_t>(s->id),
+                                                 static_cast<uint16_t>(owner), m);
+          },
+          slot.get());
+    }
+    shards_.push_back(std::move(slot));
+  }
+  if (opt.init_eal) {
+    std::string terr;
+    if (!shard::register_telemetry(&terr))
+      std::fprintf(stderr, "shoal: %s (continuing without /shoal telemetry)\n", terr.c_str());
+  }
+  for (auto &s : shards_)
+    shard::publish(s->shard.get(), &s->tcp->stats());
+  return true;
+}
+
+Stack::~Stack() {
+  for (auto &s : shards_)
+    if (s->shard)
+      shard::unpublish(s->shard.get());
+  for (auto &s : shards_) {
+    if (s->shard)
+      s->shard->flush();
+    s->tcp.reset();
+  }
+  if (res_)
+    res_->port.reset(); // stop + close: the TAP netdev goes away
+  shards_.clear();
+  if (res_) {
+    res_->handoff.reset();
+    res_->pool.reset();
+    res_->eal.reset();
+  }
+}
+
+std::string Stack::summary() const {
+  std::string s = res_->port->summary() + ", " + std::to_string(shards_.size()) + " shard" +
+                  (shards_.size() == 1 ? "" : "s") + " (lcores";
+  for (const auto &sl : shards_)
+    s += " " + std::to_string(sl->lcore);
+  s += ")";
+  if (cfg_.impair.enabled())
+    s += ", IMPAIRED: loss " + std::to_string(cfg_.impair.loss * 100) + "% delay " +
+         std::to_string(
+             std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.impair.delay).count()) +
+         " ms reorder " + std::to_string(cfg_.impair.reorder * 100) + "% duplicate " +
+         std::to_string(cfg_.impair.duplicate * 100) + "%";
+  return s;
+}
+
+std::string Stack::telemetry_socket() const {
+  return res_->eal ? res_->eal->telemetry_socket() : std::string();
+}
+
+bool Stack::listen(uint16_t port, HandlerFactory factory) {
+  if (!running_.load(std::memory_order_acquire)) {
+    bool ok = true;
+    for (auto &s : shards_)
+      ok = s->tcp->engine().listen(port, factory) && ok;
+    return ok;
+  }
+  bool ok = true;
+  for (auto &s : shards_) {
+    Slot *slot = s.get();
+    ok = post(slot->id, [slot, port, factory] { slot->tcp->engine().listen(port, factory); }) && ok;
+  }
+  return ok;
+}
+
+Connection *Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
+                           unsigned shard) {
+  if (shard >= shards_.size())
+    return nullptr;
+  if (running_.load(std::memory_order_acquire) && tls_shard != static_cast<int>(shard))
+    return nullptr; // another shard's engine: post() instead
+  tcp::Engine &eng = shards_[shard]->tcp->engine();
+  if (shards_.size() == 1)
+    return eng.connect(remote, remote_port, handler);
+  // The reply must hash to this shard (flow_steering.hpp), and the port must
+  // not be in use towards this remote on this shard (a port used on another
+  // shard maps to that shard, so it cannot be chosen here).
+  const wire::Ipv4Addr local = cfg_.ipv4.address;
+  auto in_use = [&](uint16_t p) {
+    return eng.state_of({local, remote, p, remote_port}) != tcp::State::closed;
+  };
+  const auto port = shard::choose_ephemeral_port(
+      local, remote, remote_port, static_cast<uint16_t>(shard),
+      static_cast<uint16_t>(shards_.size()), *res_->reta, in_use,
+      shard::PortRange{cfg_.tcp.ephemeral_port_min, cfg_.tcp.ephemeral_port_max});
+  if (!port)
+    return nullptr;
+  return eng.connect(remote, remote_port, handler, *port);
+}
+
+bool Stack::post(unsigned shard, std::function<void()> fn) {
+  if (shard >= shards_.size())
+    return false;
+  auto *c = new Command{std::move(fn)};
+  if (rte_ring_mp_enqueue(shards_[shard]->commands, c) != 0) {
+    delete c;
+    return false;
+  }
+  return true;
+}
+
+tcp::Engine &Stack::engine(unsigned shard) {
+  return shards_.at(shard)->tcp->engine();
+}
+
+const shard::ShardCounters &Stack::counters(unsigned shard) const {
+  return shards_.at(shard)->shard->counters();
+}
+
+const shard::TcpStats &Stack::tcp_stats(unsigned shard) const {
+  return shards_.at(shard)->tcp->stats();
+}
+
+uint64_t Stack::connections_in(State st) const {
+  uint64_t n = 0;
+  for (const auto &s : shards_)
+    n += s->tcp->stats().state(st);
+  return n;
+}
+
+std::string Stack::stats_json() const {
+  return shard::stats_json();
+}
+
+void Stack::iterate(Slot &s, bool) {
+  const Instant now = res_->clock->now();
+  s.shard->process_rx({}, now); // sets the shard's `now` for what runs before poll()
+  // Commands from other threads (post()).
+  for (unsigned k = 0; k < kCommandsPerIteration; k++) {
+    void *p = nullptr;
+    if (rte_ring_sc_dequeue(s.commands, &p) != 0)
+      break;
+    std::unique_ptr<Command> c(static_cast<Command *>(p));
+    c->fn();
+  }
+  // Packets of our flows that arrived on another shard's queue.
+  if (res_->handoff) {
+    std::array<rte_mbuf *, kHandoffBurst> in;
+    const size_t got = res_->handoff->drain(static_cast<uint16_t>(s.id), in);
+    for (size_t k = 0; k < got; k++)
+      s.tcp->input_handed_over(in[k], now);
+  }
+  s.shard->poll(now); // rx, classify, engine timers, one tx flush
+}
+
+unsigned Stack::poll_once() {
+  const uint64_t before = [&] {
+    uint64_t n = 0;
+    for (auto &s : shards_)
+      n += s->shard->counters().rx_packets.get();
+    return n;
+  }();
+  for (auto &s : shards_) {
+    tls_shard = static_cast<int>(s->id);
+    iterate(*s, true);
+  }
+  tls_shard = -1;
+  uint64_t after = 0;
+  for (auto &s : shards_)
+    after += s->shard->counters().rx_packets.get();
+  return static_cast<unsigned>(after - before);
+}
+
+void Stack::print_status() const {
+  uint64_t rx = 0, tx = 0, drops = 0, rtx = 0;
+  for (const auto &s : shards_) {
+    rx += s->shard->counters().rx_packets.get();
+    tx += s->shard->counters().tx_packets.get();
+    drops += s->shard->counters().drops();
+    rtx += s->tcp->stats().get(tcp::Counter::retransmits);
+  }
+  rte_eth_stats es{};
+  rte_eth_stats_get(res_->port->id(), &es);
+  std::fprintf(stderr,
+               "shoal: rx %lu tx %lu drops %lu retransmits %lu | nic oerrors %lu imissed %lu "
+               "rx_nombuf %lu | ESTABLISHED %lu TIME_WAIT %lu other %lu\n",
+               static_cast<unsigned long>(rx), static_cast<unsigned long>(tx),
+               static_cast<unsigned long>(drops), static_cast<unsigned long>(rtx),
+               static_cast<unsigned long>(es.oerrors), static_cast<unsigned long>(es.imissed),
+               static_cast<unsigned long>(es.rx_nombuf),
+               static_cast<unsigned long>(connections_in(State::established)),
+               static_cast<unsigned long>(connections_in(State::time_wait)),
+               static_cast<unsigned long>(
+                   connections_in(State::syn_sent) + connections_in(State::syn_received) +
+                   connections_in(State::fin_wait_1) + connections_in(State::fin_wait_2) +
+                   connections_in(State::close_wait) + connections_in(State::closing) +
+                   connections_in(State::last_ack)));
+}
+
+void Stack::shard_loop(Slot &s) {
+  tls_shard = static_cast<int>(s.id);
+  const Duration status_every = std::chrono::seconds(cfg_.shard.status_interval_s);
+  s.next_status = res_->clock->now() + status_every;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const uint64_t rx_before = s.shard->counters().rx_packets.get();
+    iterate(s, false);
+    if (s.id == 0 && cfg_.shard.status_interval_s != 0) {
+      const Instant now = s.shard->now();
+      if (now >= s.next_status) {
+        s.next_status = now + status_every;
+        print_status();
+        if (status_hook_)
+          status_hook_();
+      }
+    }
+    if (cfg_.shard.idle_sleep_us != 0 && s.shard->counters().rx_packets.get() == rx_before &&
+        s.shard->tx_pending() == 0)
+      usleep(cfg_.shard.idle_sleep_us);
+  }
+  s.shard->flush();
+  tls_shard = -1;
+}
+
+int Stack::lcore_entry(void *arg) {
+  Slot *s = static_cast<Slot *>(arg);
+  s->stack->shard_loop(*s);
+  return 0;
+}
+
+int Stack::run() {
+  running_.store(true, std::memory_order_release);
+  for (size_t i = 1; i < shards_.size(); i++) {
+    if (int rc = rte_eal_remote_launch(&Stack::lcore_entry, shards_[i].get(), shards_[i]->lcore);
+        rc != 0) {
+      std::fprintf(stderr, "shoal: shard %zu: rte_eal_remote_launch on lcore %u: %d\n", i,
+                   shards_[i]->lcore, rc);
+      stop();
+    }
+  }
+  shard_loop(*shards_[0]);
+  rte_eal_mp_wait_lcore();
+  running_.store(false, std::memory_order_release);
+  return 0;
+}
+
+namespace {
+std::atomic<Stack *> signal_stack{nullptr};
+void on_stop_signal(int) {
+  if (Stack *s = signal_stack.load(std::memory_order_relaxed))
+    s->stop();
+}
+} // namespace
+
+void stop_on_signals(Stack &s) {
+  signal_stack.store(&s, std::memory_order_relaxed);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+} // namespace shoal::api

@@ -1,0 +1,151 @@
+#pragma once
+// shoal::api::Stack — what an application sees: a node built from one
+// config file, TCP listeners and connections, and the loop that runs them.
+//
+//   std::string error;
+//   auto stack = shoal::api::Stack::create("configs/default.ini", argv[0], &error);
+//   if (!stack) { fprintf(stderr, "%s\n", error.c_str()); return 1; }
+//   stack->listen(80, [](shoal::api::Connection &) { return new MyHandler; });
+//   shoal::api::stop_on_signals(*stack);   // SIGINT/SIGTERM -> stop()
+//   stack->run();                          // returns after stop()
+//
+// Shards: one per lcore of [eal] lcores (the main lcore runs shard 0), each
+// owning rx queue s (and s + n, s + 2n ... if the port has more) and tx queue
+// s, with its own TCP engine, timer wheel and flow table. listen() registers
+// on every shard. With several shards, flow ownership is the symmetric
+// Toeplitz hash (shard/flow_steering.hpp); a packet that arrives on a shard
+// that does not own its flow is handed over (shard/handoff.hpp), and
+// connect() picks an ephemeral port whose flow hashes to the calling shard.
+//
+// Threads: every Connection, and connect(), belong to one shard and are used
+// only from that shard's loop (the callbacks run there). Other threads talk
+// to a shard with post(): a closure queued on a lock-free ring and run at the
+// top of the shard's next loop iteration.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dpdk/config.hpp"
+#include "shard/counters.hpp"
+#include "shard/tcp_stats.hpp"
+#include "tcp/connection.hpp"
+#include "tcp/engine.hpp"
+#include "wire/addr.hpp"
+
+namespace shoal::api {
+
+// The application-facing names (the engine's own types).
+using Connection = tcp::Connection;
+using ConnectionHandler = tcp::ConnectionHandler;
+using HandlerFactory = tcp::HandlerFactory;
+using CloseReason = tcp::CloseReason;
+using State = tcp::State;
+
+// SO_LINGER: close gracefully, or with linger 0 abort (RST, no TIME_WAIT).
+inline void close(Connection &c, bool linger_zero = false) {
+  if (linger_zero)
+    c.abort();
+  else
+    c.close();
+}
+
+struct StackOptions {
+  // false: the EAL is already running in this process (tests); the stack
+  // then finds its port by name and runs no [host] set-up.
+  bool init_eal = true;
+  // Shards to run; 0 = one per lcore of [eal] lcores (init_eal) or 1.
+  unsigned shards = 0;
+};
+
+class Stack {
+public:
+  // nullptr and exactly one line in *error on any failure (config, EAL,
+  // port, mempool, shards); nothing is left running.
+  static std::unique_ptr<Stack> create(const std::string &config_path, const char *argv0,
+                                       std::string *error, const StackOptions & = {});
+  static std::unique_ptr<Stack> create(const dpdk::NodeConfig &, const char *argv0,
+                                       std::string *error, const StackOptions & = {});
+  // Stops the port (a TAP's netdev goes away), frees every connection
+  // without sending anything, cleans the EAL up (if it started it).
+  ~Stack();
+  Stack(const Stack &) = delete;
+  Stack &operator=(const Stack &) = delete;
+
+  unsigned shard_count() const { return static_cast<unsigned>(shards_.size()); }
+  const dpdk::NodeConfig &config() const { return cfg_; }
+  wire::Ipv4Addr address() const { return cfg_.ipv4.address; }
+  // "port 0 net_tap0 ... offloads ..." (dpdk::Port::summary) and shard layout.
+  std::string summary() const;
+  std::string telemetry_socket() const;
+
+  // Passive open on every shard. `factory` is called on the shard that
+  // accepted the connection (so it must be safe to call from several
+  // shards at once when there are several). Before run(): applied at once
+  // (false if the port is taken); while running: posted to every shard.
+  bool listen(uint16_t port, HandlerFactory factory);
+
+  // Active open from shard `shard`; must be called on that shard (a
+  // callback, or a post()ed closure). nullptr when no port or slot is free
+  // or when called from elsewhere. The outcome arrives as on_connected or
+  // on_closed(refused / timed_out).
+  Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
+                      unsigned shard);
+
+  // Thread-safe: runs `fn` on shard `shard` at the top of its next loop
+  // iteration. false if the shard's command ring is full.
+  bool post(unsigned shard, std::function<void()> fn);
+
+  // Runs shard 0 on the calling (main) lcore and the others on the worker
+  // lcores until stop(); returns 0.
+  int run();
+  // Async-signal-safe: asks every shard loop to return.
+  void stop() { stop_.store(true, std::memory_order_relaxed); }
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  // One loop iteration of every shard from the calling thread (tests,
+  // apps that drive the stack themselves). Returns frames received.
+  unsigned poll_once();
+
+  // The shard whose loop is running on this thread, or -1.
+  static int current_shard();
+
+  // Called on shard 0 every [shard] status_interval_s (after the stack's
+  // own status line); for an app's progress line.
+  void set_status_hook(std::function<void()> fn) { status_hook_ = std::move(fn); }
+
+  // Counters (thread-safe reads).
+  const shard::ShardCounters &counters(unsigned shard) const;
+  const shard::TcpStats &tcp_stats(unsigned shard) const;
+  // Connections in `s` summed over the shards (TIME_WAIT: records).
+  uint64_t connections_in(State s) const;
+  // {"shoal_stats":{"shard0":{...},...}} on one line.
+  std::string stats_json() const;
+
+  // The shard's engine: only from that shard (or before run()).
+  tcp::Engine &engine(unsigned shard);
+
+  struct Slot; // one shard's runtime (stack.cpp)
+
+private:
+  Stack() = default;
+  bool open(const dpdk::NodeConfig &, const char *argv0, const StackOptions &, std::string *error);
+  void shard_loop(Slot &);
+  void iterate(Slot &, bool polling_all);
+  static int lcore_entry(void *slot);
+  void print_status() const;
+
+  dpdk::NodeConfig cfg_;
+  struct Resources;
+  std::unique_ptr<Resources> res_;
+  std::vector<std::unique_ptr<Slot>> shards_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  std::function<void()> status_hook_;
+};
+
+// SIGINT and SIGTERM call stack.stop() (one stack per process).
+void stop_on_signals(Stack &);
+
+} // namespace shoal::api

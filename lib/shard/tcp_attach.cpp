@@ -1,0 +1,85 @@
+#include "shard/tcp_attach.hpp"
+
+#include "tcp/counters.hpp"
+
+namespace shoal::shard {
+
+namespace {
+// How often the telemetry copy of the engine counters is refreshed.
+constexpr Duration kSnapshotInterval = std::chrono::milliseconds(1);
+} // namespace
+
+tcp::EngineConfig engine_config_for(const Shard &shard, tcp::EngineConfig cfg) {
+  const dpdk::Offloads &o = shard.params().offloads;
+  cfg.local_address = shard.params().address;
+  if (cfg.mtu == 0)
+    cfg.mtu = 1500;
+  cfg.tx_checksum_offload = o.tx_ipv4_cksum && o.tx_tcp_cksum;
+  cfg.tso = cfg.tx_checksum_offload && o.tx_tcp_tso;
+  return cfg;
+}
+
+ShardTcp::ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool, Instant now)
+    : shard_(shard),
+      engine_(std::make_unique<tcp::Engine>(engine_config_for(shard, cfg), pool, *this, now)) {
+  shard_.set_ipv4_handler(wire::kIpProtoTcp, &ShardTcp::on_datagram, this);
+  shard_.set_poll_hook(&ShardTcp::on_poll, this);
+  stats_.store(engine_->counters(), 0);
+}
+
+ShardTcp::~ShardTcp() {
+  shard_.set_ipv4_handler(wire::kIpProtoTcp, nullptr, nullptr);
+  shard_.set_poll_hook(nullptr, nullptr);
+}
+
+void ShardTcp::on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {
+  auto *self = static_cast<ShardTcp *>(ctx);
+  // The NIC's TCP checksum verdict counts only if we enabled the offload.
+  if (!self->shard_.params().offloads.rx_tcp_cksum)
+    m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  if (self->owner_ != nullptr && ip.payload_len >= 4) {
+    const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, ip.header_len);
+    tcp::FourTuple t;
+    t.local_addr = ip.dst;
+    t.remote_addr = ip.src;
+    t.remote_port = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
+    t.local_port = static_cast<uint16_t>(l4[2] << 8 | l4[3]);
+    const unsigned owner = self->owner_(self->steer_ctx_, t);
+    if (owner != self->shard_.id()) {
+      // RFC-agnostic plumbing: the flow's state lives on its owner; this
+      // core must not touch it (DESIGN.md "Sharding").
+      if (self->handoff_(self->steer_ctx_, owner, m)) {
+        self->shard_.count_tcp_handed_over();
+      } else {
+        self->shard_.count_tcp_handoff_full_drop();
+        rte_pktmbuf_free(m);
+      }
+      return;
+    }
+  }
+  self->engine_->input(m, ip, now);
+}
+
+void ShardTcp::input_handed_over(rte_mbuf *m, Instant now) {
+  shard_.count_tcp_handed_in();
+  // The sending shard validated the header; parse it again for the repr
+  // (no checksum: already checked or trusted there).
+  wire::Ipv4Repr ip;
+  const std::span<const uint8_t> d(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m));
+  if (wire::parse_ipv4(d, false, ip) != wire::ParseError::ok) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  engine_->input(m, ip, now);
+}
+
+void ShardTcp::on_poll(void *ctx, Instant now) {
+  auto *self = static_cast<ShardTcp *>(ctx);
+  self->engine_->advance(now);
+  if (now >= self->next_snapshot_) {
+    self->next_snapshot_ = now + kSnapshotInterval;
+    self->stats_.store(self->engine_->counters(), self->engine_->time_wait_count());
+  }
+}
+
+} // namespace shoal::shard

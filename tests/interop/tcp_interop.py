@@ -1,0 +1,669 @@
+#!/usr/bin/env python3
+"""TCP kernel-peer tests: shoal's apps on a TAP in a network namespace of
+their own, the Linux kernel's TCP on the other side.
+
+    tcp_interop.py <build-dir> <test>
+
+The driver creates a namespace with a unique name, runs itself inside it
+(`ip netns exec NS tcp_interop.py --inner ...`) so every socket, curl and
+tshark of the test lives there, and deletes the namespace at the end, also
+on failure. Every test is bounded in time; exit 77 = skipped (not root, no
+/dev/net/tun).
+
+Tests:
+  httpd_keepalive    curl fetches two URLs over one connection (re-used),
+                     bodies and Content-Length checked
+  httpd_close        curl with "Connection: close": response, then shoal's FIN
+  httpd_malformed    a malformed request gets 400 and then an orderly EOF
+  echo_64mib         64 MiB through shoal-echo, sha256 of what comes back
+  echo_200_conns     200 concurrent kernel connections, each echoed in full
+  client_transfer    shoal connects to a kernel server: 16 MiB each way with
+                     sha256, shoal closes first; again with the kernel first
+  client_refused     connect to a closed kernel port -> "refused"
+  client_abort       shoal aborts: the kernel sees ECONNRESET
+  client_halfclose   shoal shuts down writing; the kernel reads EOF and then
+                     still sends 4 MiB that shoal receives
+  impair_transfer    client_transfer's 16 MiB both ways through the [impair]
+                     stage: loss 5%, delay 5 ms, reorder 10%, duplicate 1%
+                     (stands in for netem: this kernel has no sch_netem)
+  two_shards         lcores 0,1 and a 2-queue TAP: 40 kernel connections to
+                     shoal-echo and 8 shoal connections to a kernel server,
+                     both shards must carry connections (per-shard counters)
+  time_wait_capture  tshark on the kernel side of the TAP: shoal closes first
+                     (FIN from shoal, FIN from the kernel, ACKs) and
+                     /shoal/conns shows the TIME_WAIT record during the run
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+STACK_IP = "198.18.0.2"
+KERNEL_IP = "198.18.0.1"
+MIB = 1 << 20
+IP_FREEBIND = 15  # linux/in.h
+
+
+def run(*cmd, check=True, timeout=60, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} -> {r.returncode}\n{r.stdout}{r.stderr}")
+    return r
+
+
+# --- the shoal process ------------------------------------------------------
+
+class App:
+    """A shoal app with a generated config; runs in the current namespace."""
+
+    def __init__(self, build, test, app, args=(), shards=1, impair=None, extra=""):
+        tag = f"{os.getpid() % 100000}"
+        self.name = app
+        self.path = os.path.join(build, "apps" if app != "shoal-peer-client" else "tests/interop",
+                                 app)
+        self.prefix = f"shoal-ti-{test}-{tag}"
+        self.runtime_dir = f"/var/run/dpdk/{self.prefix}"
+        self.tap = f"sti{tag}"[:15]
+        self.tmp = tempfile.mkdtemp(prefix="shoal-tcp-interop-")
+        self.config = os.path.join(self.tmp, "node.ini")
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+        self.args = list(args)
+        self.lines = []
+        self.proc = None
+        lcores = ",".join(str(i) for i in range(shards))
+        with open(self.config, "w") as f:
+            f.write(f"""[eal]
+lcores = {lcores}
+memory_mb = 256
+no_huge = true
+file_prefix = {self.prefix}
+log_level = pmd.net.tap:critical
+[port]
+vdev = net_tap0,iface={self.tap}
+rx_queues = {shards}
+tx_queues = {shards}
+mbufs = 16383
+[ipv4]
+address = {STACK_IP}
+prefix_length = 24
+[host]
+address = {KERNEL_IP}
+prefix_length = 24
+[shard]
+idle_sleep_us = 20
+status_interval_s = 2
+{extra}
+""")
+            if impair:
+                f.write("[impair]\n" + "".join(f"{k} = {v}\n" for k, v in impair.items()))
+
+    def start(self, wait_ready=True):
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen([self.path, self.config] + self.args, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True)
+        self.ready = threading.Event()
+
+        def reader():
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                if " ready " in line:
+                    self.ready.set()
+            self.ready.set()
+
+        self.reader = threading.Thread(target=reader, daemon=True)
+        self.reader.start()
+        if wait_ready:
+            assert self.ready.wait(30) and self.proc.poll() is None, \
+                f"{self.name} did not start\n{self.log()}"
+            # The TAP's kernel side is up once the app said ready.
+        return self
+
+    def log(self):
+        try:
+            err = open(self.stderr_path).read()
+        except OSError:
+            err = ""
+        err = "\n".join(l for l in err.splitlines() if not l.startswith("EAL:"))
+        return (f"--- {self.name} stdout\n" + "\n".join(self.lines[-60:]) +
+                f"\n--- {self.name} stderr (tail)\n" + "\n".join(err.splitlines()[-40:]))
+
+    def telemetry(self, cmd):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.settimeout(5)
+            s.connect(os.path.join(self.runtime_dir, "dpdk_telemetry.v2"))
+            json.loads(s.recv(65536))
+            s.send(cmd.encode())
+            return json.loads(s.recv(1 << 20))
+        finally:
+            s.close()
+
+    def wait_exit(self, timeout):
+        rc = self.proc.wait(timeout=timeout)
+        self.reader.join(5)
+        return rc
+
+    def stop(self):
+        """SIGTERM (if still running), exit 0, stats JSON; returns it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait_exit(30)
+        assert rc == 0, f"{self.name} exited {rc}\n{self.log()}"
+        stats = [l for l in self.lines if l.startswith("{")]
+        assert len(stats) == 1, "expected one stats JSON line\n" + self.log()
+        assert not os.path.exists(self.runtime_dir), f"{self.runtime_dir} left behind"
+        return json.loads(stats[0])["shoal_stats"]
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def pattern(offset, n):
+    """lib/http's pattern body (http/body.hpp)."""
+    p = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_\n"
+    start = offset % 64
+    reps = (start + n) // 64 + 1
+    return (p * reps)[start:start + n]
+
+
+# --- httpd --------------------------------------------------------------------
+
+def test_httpd_keepalive(build):
+    app = App(build, "hka", "shoal-httpd").start()
+    try:
+        r = run("curl", "-sv", "--max-time", "20", f"http://{STACK_IP}/bytes/100",
+                f"http://{STACK_IP}/bytes/70000", timeout=30, check=False)
+        # curl prints both bodies back to back on stdout.
+        body = r.stdout.encode()
+        assert r.returncode == 0, f"curl failed {r.returncode}\n{r.stderr}\n{app.log()}"
+        assert body == pattern(0, 100) + pattern(0, 70000), \
+            f"bodies differ: got {len(body)} bytes\n{r.stderr}"
+        assert "Content-Length: 100" in r.stderr and "Content-Length: 70000" in r.stderr, r.stderr
+        assert re.search(r"Re-using existing connection", r.stderr), \
+            f"curl did not reuse the connection\n{r.stderr}"
+        print("curl: two GETs on one kept-alive connection, bodies and lengths exact")
+        r = run("curl", "-s", "--max-time", "10", f"http://{STACK_IP}/", timeout=20)
+        assert r.stdout.encode() == pattern(0, 1024), len(r.stdout)
+        stats = app.stop()
+        assert stats["shard0"]["tcp_accepted"] == 2, stats["shard0"]["tcp_accepted"]
+    finally:
+        app.cleanup()
+
+
+def test_httpd_close(build):
+    app = App(build, "hcl", "shoal-httpd").start()
+    try:
+        r = run("curl", "-sv", "--max-time", "20", "-H", "Connection: close",
+                f"http://{STACK_IP}/bytes/5000", timeout=30, check=False)
+        assert r.returncode == 0, f"curl failed {r.returncode}\n{r.stderr}\n{app.log()}"
+        assert r.stdout.encode() == pattern(0, 5000)
+        assert "Connection: close" in r.stderr, r.stderr
+        print("curl: Connection: close answered, body exact")
+        # A raw socket sees the response and then EOF (shoal's FIN).
+        s = socket.create_connection((STACK_IP, 80), timeout=10)
+        s.sendall(b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = recv_until_eof(s)
+        s.close()
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(pattern(0, 10)), data
+        print("socket: response then EOF")
+        app.stop()
+    finally:
+        app.cleanup()
+
+
+def recv_until_eof(s, limit=1 << 30):
+    data = bytearray()
+    while len(data) < limit:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    return bytes(data)
+
+
+def test_httpd_malformed(build):
+    app = App(build, "hmf", "shoal-httpd").start()
+    try:
+        for req in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                    b"GET / HTTP/1.1\nHost: a\n\n"):
+            s = socket.create_connection((STACK_IP, 80), timeout=10)
+            s.sendall(req)
+            data = recv_until_eof(s)
+            s.close()
+            assert data.startswith(b"HTTP/1.1 400"), f"{req!r} -> {data!r}\n{app.log()}"
+            assert b"Connection: close" in data, data
+            print(f"{req!r}: 400 + Connection: close + EOF")
+        # The server is still fine.
+        r = run("curl", "-s", "--max-time", "10", f"http://{STACK_IP}/bytes/3", timeout=20)
+        assert r.stdout == "012", r.stdout
+        app.stop()
+    finally:
+        app.cleanup()
+
+
+# --- echo ---------------------------------------------------------------------
+
+def echo_stream(total, chunk=1 << 16, seed=1):
+    rnd = random.Random(seed)
+    data = rnd.randbytes(total)
+    s = socket.create_connection((STACK_IP, 7), timeout=30)
+    sent_hash = hashlib.sha256(data).hexdigest()
+    err = []
+
+    def writer():
+        try:
+            view = memoryview(data)
+            for off in range(0, total, chunk):
+                s.sendall(view[off:off + chunk])
+            s.shutdown(socket.SHUT_WR)
+        except Exception as e:  # noqa: BLE001
+            err.append(e)
+
+    t = threading.Thread(target=writer)
+    t0 = time.time()
+    t.start()
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    t.join()
+    s.close()
+    assert not err, err
+    return n, sent_hash, h.hexdigest(), time.time() - t0
+
+
+def test_echo_64mib(build):
+    app = App(build, "e64", "shoal-echo").start()
+    try:
+        n, sent, got, dt = echo_stream(64 * MIB)
+        assert n == 64 * MIB and sent == got, f"{n} bytes back, sha256 {got} != {sent}\n{app.log()}"
+        print(f"64 MiB echoed in {dt:.2f} s, sha256 {got}")
+        app.stop()
+    finally:
+        app.cleanup()
+
+
+def many_echo_clients(count, size, port=7, timeout=60):
+    """count concurrent connections, each sends `size` bytes and reads them back."""
+    sel = selectors.DefaultSelector()
+    conns = {}
+    for i in range(count):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex((STACK_IP, port))
+        payload = random.Random(i).randbytes(size)
+        conns[s] = {"out": payload, "sent": 0, "in": bytearray(), "i": i, "done": False}
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    deadline = time.time() + timeout
+    finished = 0
+    while finished < count and time.time() < deadline:
+        for key, ev in sel.select(timeout=1):
+            s, c = key.fileobj, conns[key.fileobj]
+            if ev & selectors.EVENT_WRITE and c["sent"] < size:
+                try:
+                    c["sent"] += s.send(c["out"][c["sent"]:c["sent"] + 65536])
+                except BlockingIOError:
+                    pass
+                if c["sent"] == size:
+                    s.shutdown(socket.SHUT_WR)
+                    sel.modify(s, selectors.EVENT_READ)
+            if ev & selectors.EVENT_READ:
+                try:
+                    b = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                if b:
+                    c["in"] += b
+                else:
+                    sel.unregister(s)
+                    s.close()
+                    c["done"] = True
+                    finished += 1
+    ok = sum(1 for c in conns.values() if c["done"] and bytes(c["in"]) == c["out"])
+    for s in list(conns):
+        if not conns[s]["done"]:
+            s.close()
+    return ok
+
+
+def test_echo_200_conns(build):
+    app = App(build, "e200", "shoal-echo").start()
+    try:
+        ok = many_echo_clients(200, 20000)
+        assert ok == 200, f"{ok}/200 connections echoed in full\n{app.log()}"
+        print("200 concurrent connections: all echoed in full, all closed")
+        stats = app.stop()
+        assert stats["shard0"]["tcp_accepted"] == 200, stats["shard0"]["tcp_accepted"]
+    finally:
+        app.cleanup()
+
+
+# --- shoal as a client ----------------------------------------------------------
+
+class KernelServer:
+    """A kernel TCP server on KERNEL_IP. Per connection: read `expect` bytes
+    (or until EOF), send `send` random bytes, then close / wait for EOF."""
+
+    def __init__(self, port, send=0, expect=None, close_first=False, after_eof_send=0):
+        self.port = port
+        self.send = send
+        self.expect = expect
+        self.close_first = close_first
+        self.after_eof_send = after_eof_send
+        self.results = []
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # The address appears only when the shoal app brings the TAP up.
+        self.ls.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+        self.ls.bind((KERNEL_IP, port))
+        self.ls.listen(256)
+        self.ls.settimeout(1)
+        self.stop = False
+        self.t = threading.Thread(target=self.accept_loop, daemon=True)
+        self.t.start()
+
+    def accept_loop(self):
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        r = {"recv": 0, "recv_sha256": None, "sent": 0, "sent_sha256": None, "error": None,
+             "eof": False, "after_eof_recv_ok": None}
+        c.settimeout(60)
+        h = hashlib.sha256()
+        out = random.Random(self.port).randbytes(self.send)
+        r["sent_sha256"] = hashlib.sha256(out).hexdigest()
+
+        def writer():
+            try:
+                c.sendall(out)
+                r["sent"] = len(out)
+            except OSError as e:
+                r["error"] = r["error"] or f"send: {e!r}"
+
+        try:
+            w = threading.Thread(target=writer)
+            if self.after_eof_send == 0:
+                w.start()
+            while self.expect is None or r["recv"] < self.expect:
+                b = c.recv(1 << 16)
+                if not b:
+                    r["eof"] = True
+                    break
+                h.update(b)
+                r["recv"] += len(b)
+            if self.after_eof_send:
+                # Half-close: shoal's FIN came; we still send, shoal still reads.
+                out = random.Random(self.port).randbytes(self.after_eof_send)
+                r["sent_sha256"] = hashlib.sha256(out).hexdigest()
+                c.sendall(out)
+                r["sent"] = len(out)
+            else:
+                w.join()
+            if self.close_first:
+                c.close()
+            elif not r["eof"]:
+                b = c.recv(1 << 16)
+                r["eof"] = b == b""
+        except ConnectionResetError as e:
+            r["error"] = f"ECONNRESET ({e})"
+        except OSError as e:
+            r["error"] = repr(e)
+        finally:
+            r["recv_sha256"] = h.hexdigest()
+            c.close()
+            with self.lock:
+                self.results.append(r)
+
+    def wait(self, n, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.results) >= n:
+                    return list(self.results)
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.results)
+
+    def close(self):
+        self.stop = True
+        self.ls.close()
+
+
+def client(build, test, port, mode, send=0, recv=0, conns=1, shards=1, impair=None,
+           timeout=90):
+    app = App(build, test, "shoal-peer-client",
+              ["--remote", KERNEL_IP, "--port", str(port), "--mode", mode, "--send", str(send),
+               "--recv", str(recv), "--conns", str(conns), "--timeout", str(timeout)],
+              shards=shards, impair=impair)
+    return app
+
+
+def client_results(app):
+    out = []
+    for l in app.lines:
+        if l.startswith("conn="):
+            out.append(dict(kv.split("=", 1) for kv in l.split()))
+    return out
+
+
+def run_client(app, timeout):
+    try:
+        app.start()
+        try:
+            rc = app.wait_exit(timeout + 30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{app.name} did not finish in {timeout + 30} s\n{app.log()}")
+        assert rc == 0, f"shoal-peer-client exited {rc}\n{app.log()}"
+        stats = [l for l in app.lines if l.startswith("{")]
+        assert not os.path.exists(app.runtime_dir), f"{app.runtime_dir} left behind"
+        return client_results(app), json.loads(stats[0])["shoal_stats"]
+    finally:
+        app.cleanup()
+
+
+def transfer(build, test, size, close_first_kernel, impair=None, timeout=90):
+    port = 9000 + (1 if close_first_kernel else 0)
+    srv = KernelServer(port, send=size, expect=size, close_first=close_first_kernel)
+    try:
+        app = client(build, test, port, "wait" if close_first_kernel else "close", send=size,
+                     recv=size, impair=impair, timeout=timeout)
+        res, stats = run_client(app, timeout)
+        kres = srv.wait(1, 20)
+    finally:
+        srv.close()
+    assert len(res) == 1 and len(kres) == 1, f"{res} {kres}\n{app.log()}"
+    r, k = res[0], kres[0]
+    who = "kernel" if close_first_kernel else "shoal"
+    assert r["result"] == "normal", f"shoal saw {r}\n{app.log()}"
+    assert int(r["sent"]) == size and k["recv"] == size, (r, k)
+    assert r["sent_sha256"] == k["recv_sha256"], f"shoal->kernel sha256 differs {r} {k}"
+    assert int(r["recv"]) == size and r["recv_sha256"] == k["sent_sha256"], \
+        f"kernel->shoal sha256 differs {r} {k}"
+    assert k["error"] is None, k
+    if not close_first_kernel:
+        assert k["eof"], f"the kernel did not see EOF after shoal's close: {k}"
+    print(f"{size >> 20} MiB each way, sha256 equal both ways, {who} closed first; "
+          f"shoal retransmits {stats['shard0']['tcp_retransmits']}, "
+          f"impair lost {stats['shard0']['impair_lost']} dup {stats['shard0']['impair_duplicated']}"
+          f" reordered {stats['shard0']['impair_reordered']}")
+    return stats
+
+
+def test_client_transfer(build):
+    transfer(build, "ctx", 16 * MIB, close_first_kernel=False)
+    transfer(build, "ctx2", 16 * MIB, close_first_kernel=True)
+
+
+def test_client_refused(build):
+    app = client(build, "cref", 9100, "refused")  # nothing listens on 9100
+    res, stats = run_client(app, 30)
+    assert len(res) == 1 and res[0]["result"] == "refused", f"{res}\n{app.log()}"
+    print("connect to a closed kernel port: refused")
+
+
+def test_client_abort(build):
+    srv = KernelServer(9200, expect=None)  # reads until EOF or reset
+    try:
+        app = client(build, "cab", 9200, "abort", send=100000)
+        res, _ = run_client(app, 30)
+        k = srv.wait(1, 20)
+    finally:
+        srv.close()
+    assert res and res[0]["result"] == "aborted", f"{res}\n{app.log()}"
+    assert k and k[0]["error"] and "ECONNRESET" in k[0]["error"], f"kernel saw {k}"
+    assert k[0]["recv"] == 100000, k
+    print(f"abort: the kernel read 100000 bytes then got {k[0]['error']}")
+
+
+def test_client_halfclose(build):
+    srv = KernelServer(9300, expect=None, after_eof_send=4 * MIB, close_first=True)
+    try:
+        app = client(build, "chc", 9300, "halfclose", send=1 * MIB)
+        res, _ = run_client(app, 60)
+        k = srv.wait(1, 20)
+    finally:
+        srv.close()
+    assert res and k, f"{res} {k}\n{app.log()}"
+    r, k = res[0], k[0]
+    assert k["eof"] and k["recv"] == MIB and k["recv_sha256"] == r["sent_sha256"], (r, k)
+    assert int(r["recv"]) == 4 * MIB and r["recv_sha256"] == k["sent_sha256"], (r, k)
+    assert r["result"] == "normal", r
+    print("half-close: kernel read EOF after 1 MiB, then sent 4 MiB that shoal received")
+
+
+IMPAIR = {"loss": 5, "delay_ms": 5, "reorder": 10, "duplicate": 1, "seed": 42,
+          "direction": "both"}
+
+
+def test_impair_transfer(build):
+    s1 = transfer(build, "imp", 16 * MIB, close_first_kernel=False, impair=IMPAIR, timeout=200)
+    assert s1["shard0"]["impair_lost"] > 0 and s1["shard0"]["tcp_retransmits"] > 0, s1["shard0"]
+
+
+def test_two_shards(build):
+    # Kernel -> shoal: 40 connections to shoal-echo on two shards.
+    app = App(build, "two", "shoal-echo", shards=2).start()
+    try:
+        ok = many_echo_clients(40, 50000)
+        assert ok == 40, f"{ok}/40 echoed\n{app.log()}"
+        stats = app.stop()
+    finally:
+        app.cleanup()
+    acc = [stats[f"shard{i}"]["tcp_accepted"] for i in range(2)]
+    handed = [stats[f"shard{i}"]["tcp_handed_over"] for i in range(2)]
+    print(f"kernel -> shoal: 40 connections echoed; accepted per shard {acc}, handed over {handed}")
+    assert sum(acc) == 40 and min(acc) > 0, acc
+    # Shoal -> kernel: 8 connections opened by both shards.
+    srv = KernelServer(9400, send=MIB, expect=MIB)
+    try:
+        capp = client(build, "two2", 9400, "close", send=MIB, recv=MIB, conns=8, shards=2)
+        res, cstats = run_client(capp, 60)
+        kres = srv.wait(8, 20)
+    finally:
+        srv.close()
+    est = [cstats[f"shard{i}"]["tcp_connects_established"] for i in range(2)]
+    print(f"shoal -> kernel: {len(res)} connections, established per shard {est}")
+    assert len(res) == 8 and all(r["result"] == "normal" for r in res), f"{res}\n{capp.log()}"
+    assert all(k["recv"] == MIB and k["error"] is None for k in kres), kres
+    assert min(est) > 0, est
+
+
+def test_time_wait_capture(build):
+    app = App(build, "tw", "shoal-httpd").start()
+    pcap = os.path.join(app.tmp, "tw.pcapng")
+    cap = subprocess.Popen(["tshark", "-q", "-i", app.tap, "-w", pcap, "-f", "tcp port 80"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # tshark is listening
+        s = socket.create_connection((STACK_IP, 80), timeout=10)
+        s.sendall(b"GET /bytes/100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = recv_until_eof(s)  # shoal's FIN
+        s.close()                 # the kernel's FIN
+        assert data.startswith(b"HTTP/1.1 200"), data
+        time.sleep(0.5)
+        conns = app.telemetry("/shoal/conns")["/shoal/conns"]
+        print(f"/shoal/conns during the run: {conns['total']}")
+        assert conns["total"]["TIME_WAIT"] == 1, conns
+        stat = run(os.path.join(build, "apps", "shoal-stat"), "--help", check=False, timeout=10) \
+            if os.path.exists(os.path.join(build, "apps", "shoal-stat")) else None
+        time.sleep(1)
+        cap.send_signal(signal.SIGINT)
+        cap.wait(10)
+        r = run("tshark", "-r", pcap, "-T", "fields", "-e", "ip.src", "-e", "tcp.flags.str",
+                "-e", "tcp.flags.fin", "-e", "tcp.flags.ack")
+        rows = [l.split("\t") for l in r.stdout.splitlines() if l.strip()]
+        fins = [row[0] for row in rows if row[2] in ("1", "True")]
+        print("capture:\n  " + "\n  ".join(" ".join(row[:2]) for row in rows))
+        assert fins[:2] == [STACK_IP, KERNEL_IP], f"FIN order {fins}"
+        last = rows[-1]
+        assert last[0] == STACK_IP and last[3] in ("1", "True") and last[2] in ("0", "False"), \
+            f"the last segment should be shoal's ACK of the kernel's FIN: {last}"
+        print("4-way close: FIN from shoal first, FIN from the kernel, final ACK from shoal; "
+              "shoal holds the TIME_WAIT record")
+        del stat
+        app.stop()
+    finally:
+        if cap.poll() is None:
+            cap.kill()
+        app.cleanup()
+
+
+TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--inner":
+        TESTS[sys.argv[3]](sys.argv[2])
+        print(f"{sys.argv[3]}: PASS")
+        return 0
+    if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
+        print(f"usage: {sys.argv[0]} <build-dir> <{'|'.join(TESTS)}>", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print("skip: needs root (network namespaces, TAP)")
+        return SKIP
+    if not os.path.exists("/dev/net/tun"):
+        print("skip: no /dev/net/tun")
+        return SKIP
+    build, name = os.path.abspath(sys.argv[1]), sys.argv[2]
+    ns = f"shoal-ti-{name}-{os.getpid() % 100000}"
+    run("ip", "netns", "del", ns, check=False)
+    run("ip", "netns", "add", ns)
+    try:
+        run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__),
+                            "--inner", build, name], timeout=600)
+        return r.returncode
+    finally:
+        run("ip", "netns", "del", ns, check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

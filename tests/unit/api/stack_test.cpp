@@ -1,0 +1,209 @@
+// api::Stack without any kernel: creation errors, and two stacks joined by
+// a crossed net_ring pair in one process, driven by poll_once() on a virtual
+// wire, for the connection callbacks (accepted, readable, writable, peer
+// closed, closed with a reason) and the [tcp] config reaching the engine.
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "api/stack.hpp"
+#include "eal_env.hpp"
+
+namespace shoal::api {
+namespace {
+
+TEST(StackCreate, MissingConfigIsOneLine) {
+  std::string error;
+  auto s = Stack::create("/nonexistent/shoal.ini", "test", &error);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_EQ(error, "/nonexistent/shoal.ini: cannot read: No such file or directory");
+}
+
+TEST(StackCreate, BadTcpKeyIsOneLine) {
+  const std::string path = ::testing::TempDir() + "/shoal_api_bad_tcp.ini";
+  std::ofstream(path) << "[eal]\nfile_prefix = x\n[port]\nvdev = net_null0\n[ipv4]\n"
+                         "address = 10.0.0.1\nprefix_length = 24\n[tcp]\ncongestion_control = "
+                         "bbr\n";
+  std::string error;
+  EXPECT_EQ(Stack::create(path, "test", &error), nullptr);
+  EXPECT_EQ(error, path + ": [tcp] congestion_control: \"bbr\" is not one of newreno, cubic");
+  std::ofstream(path) << "[eal]\nfile_prefix = x\n[port]\nvdev = net_null0\n[ipv4]\n"
+                         "address = 10.0.0.1\nprefix_length = 24\n[impair]\nloss = 200\n";
+  EXPECT_EQ(Stack::create(path, "test", &error), nullptr);
+  EXPECT_EQ(error, path + ": [impair] loss: \"200\" is not a percentage from 0 to 100");
+}
+
+TEST(StackCreate, NoSuchPortIsOneLine) {
+  shoal::test::ensure_eal();
+  dpdk::NodeConfig cfg;
+  cfg.port.vdev = "net_ring_absent";
+  cfg.ipv4.address = *wire::Ipv4Addr::parse("10.0.0.1");
+  std::string error;
+  EXPECT_EQ(Stack::create(cfg, "test", &error, {.init_eal = false}), nullptr);
+  EXPECT_NE(error.find("no ethdev port named \"net_ring_absent\""), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos);
+}
+
+// Two stacks, a.port tx -> ring ab -> b.port rx and back.
+class TwoStacks : public ::testing::Test {
+protected:
+  void SetUp() override {
+    shoal::test::ensure_eal();
+    static int seq = 0;
+    const std::string tag = "api" + std::to_string(seq++);
+    ab_ = rte_ring_create((tag + "ab").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    ba_ = rte_ring_create((tag + "ba").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    ASSERT_NE(ab_, nullptr);
+    ASSERT_NE(ba_, nullptr);
+    a_ = make(tag + "a", ba_, ab_, "10.0.0.1");
+    b_ = make(tag + "b", ab_, ba_, "10.0.0.2");
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+  }
+  void TearDown() override {
+    a_.reset();
+    b_.reset();
+    rte_ring_free(ab_);
+    rte_ring_free(ba_);
+  }
+  std::unique_ptr<Stack> make(const std::string &name, rte_ring *rx, rte_ring *tx, const char *ip) {
+    const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
+    if (id < 0)
+      return nullptr;
+    char devname[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), devname);
+    dpdk::NodeConfig cfg;
+    cfg.path = name;
+    cfg.port.vdev = devname;
+    cfg.port.mbufs = 4095;
+    cfg.port.mbuf_cache = 0;
+    cfg.port.rx_ring_size = 256;
+    cfg.port.tx_ring_size = 256;
+    cfg.port.link_wait_ms = 100;
+    cfg.ipv4.address = *wire::Ipv4Addr::parse(ip);
+    cfg.ipv4.prefix_length = 24;
+    cfg.tcp.mtu = 0;
+    cfg.tcp.delayed_ack = std::chrono::milliseconds(0);
+    std::string error;
+    auto s = Stack::create(cfg, "test", &error, {.init_eal = false});
+    EXPECT_NE(s, nullptr) << error;
+    return s;
+  }
+  // Polls both until `done` or `budget` of real time (the stacks run on the
+  // TSC clock) runs out.
+  template <typename F>
+  bool poll_until(F &&done, std::chrono::milliseconds budget = std::chrono::seconds(3)) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    while (std::chrono::steady_clock::now() < deadline) {
+      a_->poll_once();
+      b_->poll_once();
+      if (done())
+        return true;
+    }
+    return false;
+  }
+  rte_ring *ab_ = nullptr, *ba_ = nullptr;
+  std::unique_ptr<Stack> a_, b_;
+};
+
+// Records every callback, echoes nothing.
+struct Recorder : ConnectionHandler {
+  std::vector<std::string> events;
+  std::string data;
+  CloseReason reason{};
+  bool closed = false;
+  void on_connected(Connection &) override { events.push_back("connected"); }
+  void on_readable(Connection &c) override {
+    events.push_back("readable");
+    c.for_each_readable([&](std::span<const uint8_t> s) { data.append(s.begin(), s.end()); });
+    c.consume(c.readable());
+  }
+  void on_writable(Connection &) override { events.push_back("writable"); }
+  void on_peer_closed(Connection &) override { events.push_back("peer_closed"); }
+  void on_closed(Connection &, CloseReason r) override {
+    events.push_back(std::string("closed:") + tcp::to_string(r));
+    reason = r;
+    closed = true;
+  }
+  std::string trace() const {
+    std::string s;
+    for (const auto &e : events)
+      s += e + " ";
+    return s;
+  }
+};
+
+TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
+  Recorder server, client;
+  Connection *accepted = nullptr;
+  ASSERT_TRUE(b_->listen(7000, [&](Connection &c) {
+    accepted = &c;
+    return &server;
+  }));
+  EXPECT_FALSE(b_->listen(7000, [&](Connection &) { return &server; })) << "port taken";
+  Connection *c = a_->connect(b_->address(), 7000, &client, 0);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(poll_until([&] { return accepted != nullptr && c->state() == State::established; }))
+      << client.trace();
+  EXPECT_EQ(client.events.front(), "connected");
+  EXPECT_EQ(server.events.front(), "connected");
+
+  const std::string msg = "hello over net_ring";
+  EXPECT_EQ(c->write({reinterpret_cast<const uint8_t *>(msg.data()), msg.size()}), msg.size());
+  ASSERT_TRUE(poll_until([&] { return server.data == msg; }))
+      << server.trace() << "\na: " << a_->stats_json() << "\nsend_queued " << c->send_queued();
+
+  c->shutdown_write();
+  ASSERT_TRUE(poll_until([&] { return accepted->peer_closed(); })) << server.trace();
+  EXPECT_EQ(server.events.back(), "peer_closed") << server.trace();
+  accepted->close();
+  ASSERT_TRUE(poll_until([&] { return client.closed && server.closed; }))
+      << "client: " << client.trace() << "\nserver: " << server.trace();
+  EXPECT_EQ(client.reason, CloseReason::normal);
+  EXPECT_EQ(server.reason, CloseReason::normal);
+  // The client sent the first FIN, so it holds the TIME_WAIT record.
+  poll_until([&] { return a_->connections_in(State::time_wait) == 1; });
+  EXPECT_EQ(a_->connections_in(State::time_wait), 1u);
+  EXPECT_GE(a_->tcp_stats(0).get(tcp::Counter::segs_out_fin), 1u);
+  // The telemetry copy of the counters follows within a millisecond.
+  EXPECT_TRUE(poll_until([&] { return b_->tcp_stats(0).get(tcp::Counter::accepted) == 1; }))
+      << b_->stats_json();
+}
+
+TEST_F(TwoStacks, RefusedAndAbortReachTheHandler) {
+  Recorder refused;
+  ASSERT_NE(a_->connect(b_->address(), 7001, &refused, 0), nullptr);
+  ASSERT_TRUE(poll_until([&] { return refused.closed; })) << refused.trace();
+  EXPECT_EQ(refused.reason, CloseReason::refused) << refused.trace();
+
+  Recorder server, client;
+  Connection *accepted = nullptr;
+  b_->listen(7002, [&](Connection &c) {
+    accepted = &c;
+    return &server;
+  });
+  Connection *c = a_->connect(b_->address(), 7002, &client, 0);
+  ASSERT_TRUE(poll_until([&] { return accepted != nullptr; }));
+  close(*c, /*linger_zero=*/true);
+  ASSERT_TRUE(poll_until([&] { return server.closed && client.closed; })) << server.trace();
+  EXPECT_EQ(client.reason, CloseReason::aborted);
+  EXPECT_EQ(server.reason, CloseReason::reset);
+}
+
+TEST_F(TwoStacks, PostRunsOnTheShard) {
+  int ran_on = -2;
+  ASSERT_TRUE(a_->post(0, [&] { ran_on = Stack::current_shard(); }));
+  EXPECT_FALSE(a_->post(5, [] {}));
+  a_->poll_once();
+  EXPECT_EQ(ran_on, 0);
+  EXPECT_EQ(Stack::current_shard(), -1);
+}
+
+} // namespace
+} // namespace shoal::api
