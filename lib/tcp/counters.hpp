@@ -52,6 +52,7 @@ namespace shoal::tcp {
   X(closed_timed_out, "connections closed by a timeout")                                           \
   X(closed_aborted, "connections aborted by the application")                                      \
   X(retransmits, "segments retransmitted, any cause (SYN, SYN-ACK, data, FIN)")                    \
+  X(sack_blocks_omitted, "data segments sent without SACK blocks that would pass the MSS")         \
   X(rtx_timeouts, "retransmission timeouts of data or FIN (RFC 6298 5.4)")                         \
   X(fast_retransmits, "fast retransmits: 3 dup ACKs or NewReno partial ACK (RFC 5681, 6582)")      \
   X(sack_retransmits, "retransmissions chosen by the SACK scoreboard (RFC 6675 NextSeg)")          \
@@ -93,6 +94,8 @@ namespace shoal::tcp {
   X(drop_listen_bad_flags, "drops: segment to a listener that is neither SYN nor ACK")             \
   X(drop_no_memory, "drops: connection pool or mbufs exhausted")                                   \
   X(drop_unacceptable, "drops: segment outside the receive window (ACK sent)")                     \
+  X(drop_unacceptable_limited,                                                                     \
+    "drops: segment outside the window or failing PAWS, ACK suppressed by the rate limit")         \
   X(drop_paws, "drops: PAWS check failed (RFC 7323 5.3)")                                          \
   X(drop_no_ack, "drops: segment in a synchronized state without ACK")                             \
   X(drop_ack_too_old, "drops: ACK below SND.UNA - MAX.SND.WND (RFC 5961 5.2)")                     \

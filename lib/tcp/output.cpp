@@ -12,6 +12,11 @@
 
 namespace shoal::tcp {
 
+namespace {
+// The timestamp option with its two NOPs, in every segment once negotiated.
+constexpr uint16_t kTimestampOptionLen = 12;
+} // namespace
+
 using namespace wire::tcp_flags;
 
 uint32_t Engine::Impl::tsval(uint32_t ts_offset) const {
@@ -210,6 +215,20 @@ bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) 
   if (len > 0)
     flags |= PSH;
   fill_header(c, h, flags, seq);
+  // snd_mss_ already leaves room for the timestamp option that every segment
+  // carries (RFC 6691: MSS counts no options). SACK blocks would push a full
+  // segment past the MTU, so a segment whose payload cannot shrink (it is
+  // already accounted in the send ring) goes without them: SACK information
+  // is advisory (RFC 2018 4) and the next pure ACK repeats it.
+  if (len > 0 && h.options.sack_count > 0) {
+    const size_t base = wire::kTcpMinHeaderLen + (c.ts_ok_ ? kTimestampOptionLen : 0);
+    const size_t extra = wire::tcp_header_len(h) - base;
+    const uint32_t per_segment = len > c.snd_mss_ ? c.snd_mss_ : len;
+    if (per_segment + extra > c.snd_mss_) {
+      h.options.sack_count = 0;
+      count(*this, Counter::sack_blocks_omitted);
+    }
+  }
   const uint16_t tso = len > c.snd_mss_ ? c.snd_mss_ : 0;
   return transmit(c.tuple_, h, payload, len, tso);
 }

@@ -461,3 +461,40 @@ TEST(ZeroCopy, ReceivedBytesStayInTheMbufsTheyArrivedIn) {
 
 } // namespace
 } // namespace shoal::tcp::test
+
+namespace shoal::tcp::test {
+namespace {
+
+// RFC 6691: the MSS counts no options. A full-sized data segment sent while
+// out-of-order data is held must still fit the MTU: the SACK blocks give way
+// (and the next pure ACK repeats them).
+TEST(Sack, FullDataSegmentsStayWithinTheMtu) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  ASSERT_TRUE(c->sack_permitted());
+  const uint32_t b = p.snd_nxt;
+  // Two islands beyond a hole: our ACKs now carry two SACK blocks.
+  p.send_raw(ACK, b + 100, p.rcv_nxt, pattern(100, 100));
+  p.expect(ACK);
+  p.send_raw(ACK, b + 300, p.rcv_nxt, pattern(100, 300));
+  Sent a = p.expect(ACK);
+  ASSERT_EQ(a.tcp.options.sack_count, 2);
+  c->set_nodelay(true);
+  const std::string data = pattern(c->snd_mss());
+  ASSERT_EQ(c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(data.data()),
+                                              data.size())),
+            data.size());
+  Sent d = p.expect(ACK, "full-sized data segment");
+  EXPECT_EQ(d.payload.size(), c->snd_mss());
+  EXPECT_LE(wire::kIpv4MinHeaderLen + d.tcp.header_len + d.payload.size(), 1500u) << d.str();
+  EXPECT_EQ(d.tcp.options.sack_count, 0);
+  EXPECT_EQ(h.eng->counters()[Counter::sack_blocks_omitted], 1u);
+  finish(h, p, c);
+}
+
+} // namespace
+} // namespace shoal::tcp::test
