@@ -192,6 +192,8 @@ private:
   uint32_t ts_recent_ = 0; // RFC 7323 4.3: TS.Recent
   uint32_t ts_offset_ = 0; // per-connection random offset of our TSval clock
   Seq last_ack_sent_{};    // RFC 7323 4.3: Last.ACK.sent
+  // When we last answered an unacceptable segment (rate limit, input.cpp).
+  std::optional<Instant> last_unacceptable_ack_;
 
   // Close bookkeeping.
   bool fin_queued_ = false;   // shutdown_write/close: FIN goes after the queued data

@@ -99,6 +99,15 @@ struct EngineConfig {
   bool window_scaling = true;
   uint16_t ephemeral_port_min = 32768, ephemeral_port_max = 60999;
   uint32_t challenge_ack_limit_per_s = 1000; // RFC 5961 section 7
+  // ACKs answering an unacceptable segment (outside the receive window, or
+  // failing PAWS) go out at most once per this interval per connection, and
+  // also draw on the challenge-ACK budget above (as Linux
+  // tcp_invalid_ratelimit): a blind flood must not be reflected 1:1.
+  // Exempt: old data or a FIN just below RCV.NXT (a retransmission whose ACK
+  // was lost), a probe at RCV.NXT or a keepalive at RCV.NXT-1 -- answers a
+  // real peer needs and a blind attacker cannot aim at. Zero: no per-
+  // connection limit (the engine-wide budget still applies).
+  Duration unacceptable_ack_interval = std::chrono::milliseconds(500);
   // RSTs sent for segments to closed ports / unknown connections (RFC 9293
   // 3.10.7.1), per second; the rest are suppressed (counter rst_limited).
   uint32_t rst_limit_per_s = 10000;

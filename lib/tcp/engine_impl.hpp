@@ -133,6 +133,11 @@ struct Engine::Impl {
   void syn_sent_arrives(Connection &, Segment &);
   void synchronized_arrives(Connection &, Segment &);
   bool segment_acceptable(const Connection &, const Segment &) const;
+  // The ACK RFC 9293 3.10.7.4 / RFC 7323 5.3 send in reply to an unacceptable
+  // segment, rate-limited (EngineConfig::unacceptable_ack_interval and the
+  // challenge-ACK budget) unless the segment is one a real peer sends. True
+  // if it was sent; a suppressed one counts drop_unacceptable_limited.
+  bool answer_unacceptable(Connection &, const Segment &);
   void trim_to_window(Connection &, Segment &);
   void process_ack(Connection &, Segment &, bool &acked_our_fin);
   void update_send_window(Connection &, const Segment &);

@@ -235,6 +235,39 @@ bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) c
          seq_in_window(seg.seq + (len - 1), c.rcv_nxt_, wnd);
 }
 
+// RFC 9293 3.10.7.4 asks for an ACK in reply to every unacceptable segment,
+// which lets anyone who knows a 4-tuple make us send one segment for each
+// forged one. Like Linux (tcp_oow_rate_limited), those answers are limited
+// per connection, and here also by the engine-wide RFC 5961 7 budget. What
+// a real peer needs answered is exempt, because a blind attacker cannot hit
+// it without guessing RCV.NXT to within a window:
+//   - text or a FIN that ends at or just below RCV.NXT (a retransmission
+//     whose ACK was lost: the peer's SND.UNA is stuck until we answer),
+//   - a zero-window probe (SEG.SEQ = RCV.NXT, RFC 9293 3.8.6.1),
+//   - a keepalive probe (SEG.SEQ = RCV.NXT-1, RFC 9293 3.8.4).
+bool Engine::Impl::answer_unacceptable(Connection &c, const Segment &seg) {
+  bool needed = seg.seq == c.rcv_nxt_ || seg.seq == c.rcv_nxt_ - 1;
+  if (!needed && seg.seg_len() > 0) {
+    // Old bytes lie within what we could have acknowledged: at most one
+    // receive buffer (or an unscaled window) below RCV.NXT.
+    const uint32_t span = std::max<uint32_t>(c.rcv_buf_, 65535);
+    const Seq end = seg.seq + seg.seg_len();
+    needed = seq_le(end, c.rcv_nxt_) && seq_le(c.rcv_nxt_ - span, seg.seq);
+  }
+  if (!needed) {
+    const Duration every = cfg.unacceptable_ack_interval;
+    if ((every > Duration::zero() && c.last_unacceptable_ack_ &&
+         now - *c.last_unacceptable_ack_ < every) ||
+        !challenge_limit.take(now, cfg.challenge_ack_limit_per_s)) {
+      count(*this, Counter::drop_unacceptable_limited);
+      return false;
+    }
+    c.last_unacceptable_ack_ = now;
+  }
+  send_ack(c);
+  return true;
+}
+
 // "If a segment's contents straddle the boundary between old and new, only
 //  the new parts are processed" and segments are trimmed to the window.
 void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
@@ -392,9 +425,22 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
   // reply as specified in RFC 793 page 69 and drop the segment." RSTs are
   // exempt (RFC 7323 5.3 R1 note).
   const auto &ts = seg.h.options.timestamp;
-  if (c.ts_ok_ && ts && !seg.rst() && ts_lt(ts->val, c.ts_recent_)) {
+  if (c.ts_ok_ && ts && !seg.rst() && !seg.syn() && ts_lt(ts->val, c.ts_recent_)) {
     count(*this, Counter::drop_paws);
-    send_ack(c);
+    answer_unacceptable(c, seg);
+    return;
+  }
+
+  // "Fourth, check the SYN bit", taken before the sequence number check as
+  // RFC 5961 4.2 asks: "If the SYN bit is set, irrespective of the sequence
+  // number, TCP MUST send an ACK (also referred to as challenge ACK) to the
+  // remote peer ... and drop." The challenge ACK is rate-limited (section
+  // 7); answering an out-of-window SYN through the first check instead
+  // would send one unlimited ACK per blind SYN. (SYN+RST is a RST: the
+  // checks below handle it.) A SYN is also exempt from PAWS above: its
+  // TSval starts a new clock, and it gets a challenge ACK either way.
+  if (seg.syn() && !seg.rst()) {
+    send_challenge_ack(c);
     return;
   }
 
@@ -405,7 +451,6 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
     if (seg.rst()) {
       count(*this, Counter::drop_rst_out_of_window);
     } else {
-      count(*this, Counter::drop_unacceptable);
       // A retransmission of data we already acknowledged (our ACK was
       // lost) passes RFC 7323 4.3's rule (2) -- SEG.TSval >= TS.Recent (PAWS
       // above) and SEG.SEQ =< Last.ACK.sent -- so its TSval becomes
@@ -413,10 +458,10 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
       // segment's TSval instead, from before the peer's timeout, would hand
       // the peer an "RTT" as long as its whole back-off (RFC 7323 4.1: the
       // sample is taken from this ACK, which advances its SND.UNA).
-      if (c.ts_ok_ && ts && !seg.syn() && seq_lt(seg.seq, c.rcv_nxt_) &&
-          seq_le(seg.seq, c.last_ack_sent_))
+      if (c.ts_ok_ && ts && seq_lt(seg.seq, c.rcv_nxt_) && seq_le(seg.seq, c.last_ack_sent_))
         c.ts_recent_ = ts->val;
-      send_ack(c);
+      if (answer_unacceptable(c, seg))
+        count(*this, Counter::drop_unacceptable);
     }
     return;
   }
@@ -450,13 +495,7 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
 
   // "Third, check security" — not implemented.
 
-  // "Fourth, check the SYN bit" (RFC 5961 4.2): "If the SYN bit is set,
-  //  irrespective of the sequence number, TCP MUST send an ACK (also
-  //  referred to as challenge ACK) to the remote peer ... and drop."
-  if (seg.syn()) {
-    send_challenge_ack(c);
-    return;
-  }
+  // "Fourth, check the SYN bit" — done before the first check (RFC 5961 4.2).
 
   // "Fifth, check the ACK field: if the ACK bit is off, drop the segment and return."
   if (!seg.has_ack()) {

@@ -84,9 +84,12 @@ void Engine::Impl::time_wait_arrives(TimeWaitRecord &r, const FourTuple &t, Segm
     // Anything else out of window is answered with an ACK, within the
     // challenge-ACK budget: a flood aimed at TIME-WAIT tuples must not get
     // one segment back for each.
-    count(*this, Counter::drop_unacceptable);
-    if (challenge_ack_allowed())
+    if (challenge_ack_allowed()) {
+      count(*this, Counter::drop_unacceptable);
       send_time_wait_ack(r);
+    } else {
+      count(*this, Counter::drop_unacceptable_limited);
+    }
     return;
   }
 
