@@ -54,13 +54,20 @@ test)
   build build
   # The unit and simulation suites again under ASan + UBSan.
   build build-san -Dsanitize=true -Dbenchmarks=false -Dinterop=false
+  # The libFuzzer targets (clang, ASan + UBSan, coverage on lib/ too).
+  CXX=clang++ build build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false -Dsanitize=true \
+    -Dcpp_args=-fsanitize=fuzzer-no-link
   rc=0
   echo "==> test suite (build/)"
   meson test -C build --print-errorlogs --num-processes 2 --no-suite interop-flaky || rc=1
   echo "==> unit + simulation suites under AddressSanitizer + UBSan (build-san/)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     meson test -C build-san --print-errorlogs --num-processes 2 --suite unit --suite sim || rc=1
-  python3 scripts/test_summary.py build/meson-logs/testlog.json build-san/meson-logs/testlog.json || rc=1
+  echo "==> fuzz targets, ${SHOAL_FUZZ_SECONDS:-45} s each (build-fuzz/)"
+  SHOAL_FUZZ_SECONDS=${SHOAL_FUZZ_SECONDS:-45} SHOAL_FUZZ_ARTIFACTS=$ROOT/build-fuzz/fuzz-artifacts \
+    meson test -C build-fuzz --print-errorlogs --suite fuzz || rc=1
+  python3 scripts/test_summary.py build/meson-logs/testlog.json build-san/meson-logs/testlog.json \
+    build-fuzz/meson-logs/testlog.json || rc=1
   exit $rc
   ;;
 *)
