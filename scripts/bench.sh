@@ -189,14 +189,13 @@ run_kernel() { # run_kernel NAME REP "client opts" "server opts"
   printf '  %-11s %-17s rep %d/%d  %s\n' kernel "$name" "$rep" "$reps" "$(summary "$dir/rep$rep.client.json")"
 }
 
-# ---- (a) shoal-ring: SLOT for apps/shoal-churn ----------------------------
-# Expected interface (to be provided with apps/shoal-churn; adjust here when
-# it lands): `shoal-churn ring --lcores CLIENT_CPU,SERVER_CPU <the client
-# options of kernel_bench> [--close-first | --mode source] --duration S
-# --json F`: client shard and server shard in one process, joined by a
-# crossed net_ring pair, writing the JSON of ClientRun::to_json()
-# (bench/macro/workload.hpp) — the same schema, so report.py needs nothing
-# more. Returns 1 (column skipped) until the binary exists.
+# ---- (a) shoal-ring: apps/shoal-churn ring --------------------------------
+# `shoal-churn ring --lcores CLIENT_CPU,SERVER_CPU <the client options of
+# kernel_bench> [--close-first | --mode source] --duration S --json F`:
+# client stack and server stack in one process, joined by a crossed net_ring
+# pair, writing the JSON of ClientRun::to_json() (bench/macro/workload.hpp)
+# — the same schema, so report.py needs nothing more. Returns 1 (column
+# skipped) when the binary does not exist.
 run_shoal_ring() { # run_shoal_ring NAME REP "client opts" "server opts"
   local exe=$BUILD/apps/shoal-churn
   [[ -x $exe ]] || return 1

@@ -1,0 +1,701 @@
+// shoal-churn: shoal's own client and server for the macro benchmarks
+// (project issue 6, column (a)). The workload state machines of
+// bench/macro/workload.hpp -- the very ones kernel_bench drives from epoll --
+// driven here from shoal's connection callbacks.
+//
+//   shoal-churn ring [--lcores C,S] [--mbufs N] [--memory MB] [--buffer BYTES]
+//                    [--server-json F]
+//                    [--port P] [--ports K] [--workload churn|rr|bulk]
+//                    [--concurrency C] [--request Q] [--response R]
+//                    [--closer client|server] [--direction download|upload]
+//                    [--duration S] [--count N] [--json F] [--label L] [--quiet]
+//                    [--close-first] [--mode echo|sink|source]
+//   shoal-churn server <config.ini> [--port P] [--ports K] [--mode echo|sink|source]
+//                    [--request Q] [--response R] [--close-first] [--json F]
+//                    [--label L]
+//   shoal-churn client --config X.ini --server IP:PORT [--ports K] <the client
+//                    options above>
+//
+// ring: one process, two stacks (client 10.99.0.1, server 10.99.0.2) joined
+// by a crossed net_ring pair (rte_eth_from_rings): the client stack is
+// polled on lcore C (the main lcore), the server stack on lcore S. No kernel
+// anywhere, so this is the stack's own cost plus one ring hop each way.
+// The server side follows from the client options as kernel_bench's server
+// would be started by scripts/bench.sh: echo (churn, rr; --closer server =
+// --close-first), source (bulk download) or sink (bulk upload).
+//
+// ring also takes kernel_bench server's --close-first and --mode, as
+// scripts/bench.sh passes both halves of a point; they must agree with the
+// client options (or they override the server side).
+//
+// stderr: the live line every second (ClientRun::tick). stdout or --json F:
+// ClientRun::to_json(), one object, label "shoal-ring" unless --label.
+//
+// server: kernel_bench's server on a shoal Stack built from a config file
+// (the TAP column, scripts/bench.sh (c)): one shard only (ServerRun is not
+// shared between threads); ServerRun::to_json() on stdout (or --json F)
+// when SIGINT/SIGTERM stops it.
+//
+// client: the same client on a shoal Stack built from a config file (one
+// shard, polled from the main thread), against any server, e.g. kernel_bench
+// server behind the TAP: ClientRun::to_json() as in ring mode, label
+// "shoal-tap" unless --label.
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <unistd.h>
+#include <unordered_set>
+#include <vector>
+
+#include "api/stack.hpp"
+#include "workload.hpp"
+
+namespace {
+
+using namespace shoal;
+using namespace shoal::bench;
+using shoal::api::CloseReason;
+using shoal::api::Connection;
+
+std::atomic<bool> g_stop{false};
+
+void on_stop_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+// The workload's clock: the same CLOCK_MONOTONIC kernel_bench reads, so the
+// latencies of both columns come from one clock.
+Instant clock_now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return instant_from_ns(int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
+}
+
+[[noreturn]] void usage(const std::string &msg) {
+  std::fprintf(stderr,
+               "shoal-churn: %s\n"
+               "usage: shoal-churn ring [options] (see the top of apps/shoal-churn.cpp)\n",
+               msg.c_str());
+  std::exit(2);
+}
+
+[[noreturn]] void fail(const std::string &msg) {
+  std::fprintf(stderr, "shoal-churn: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+// ---- options (kernel_bench client's, plus the ring's own) ----
+
+struct Options {
+  std::string role;
+  std::string config_path; // server, client
+  wire::Ipv4Addr server{}; // client: --server IP:PORT
+  std::optional<ServerMode> mode;
+  bool close_first = false;
+  unsigned client_lcore = 0, server_lcore = 1;
+  uint32_t mbufs = 16383;
+  uint32_t memory_mb = 0; // 0: from mbufs
+  uint32_t buffer = 0;    // [tcp] rcv_buf and snd_buf; 0: the engine's default
+  uint16_t port = 5201;
+  unsigned ports = 1;
+  double duration_s = 0;
+  uint64_t count = 0;
+  uint32_t concurrency = 1;
+  uint32_t request = 64;
+  uint32_t response = 64;
+  Workload workload = Workload::churn;
+  Closer closer = Closer::client;
+  BulkDirection direction = BulkDirection::download;
+  bool quiet = false;
+  std::string json_path;
+  std::string server_json_path;
+  std::string label = "shoal-ring";
+};
+
+uint64_t number(const std::string &flag, const char *v, uint64_t lo, uint64_t hi) {
+  char *end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v, &end, 10);
+  if (errno != 0 || *end != '\0' || *v == '\0' || n < lo || n > hi)
+    usage("bad value for " + flag + ": " + v);
+  return n;
+}
+
+Options parse(int argc, char **argv) {
+  if (argc < 2)
+    usage("missing mode");
+  Options o;
+  o.role = argv[1];
+  if (o.role != "ring" && o.role != "server" && o.role != "client")
+    usage("mode must be ring, server or client");
+  int first = 2;
+  bool have_server = false;
+  if (o.role == "client") {
+    o.label = "shoal-tap";
+    // --config X.ini is the client's stack (the server's is the positional one).
+  }
+  if (o.role == "server") {
+    if (argc < 3 || argv[2][0] == '-')
+      usage("server needs a config file");
+    o.config_path = argv[2];
+    o.label = "shoal-tap";
+    first = 3;
+  }
+  for (int i = first; i < argc; ++i) {
+    const std::string f = argv[i];
+    auto value = [&]() -> const char * {
+      if (i + 1 >= argc)
+        usage(f + " needs a value");
+      return argv[++i];
+    };
+    if (f == "--lcores") {
+      const std::string v = value();
+      const size_t comma = v.find(',');
+      if (comma == std::string::npos)
+        usage("--lcores needs two lcores: CLIENT,SERVER");
+      o.client_lcore = unsigned(number(f, v.substr(0, comma).c_str(), 0, RTE_MAX_LCORE - 1));
+      o.server_lcore = unsigned(number(f, v.substr(comma + 1).c_str(), 0, RTE_MAX_LCORE - 1));
+      if (o.client_lcore == o.server_lcore)
+        usage("--lcores: client and server need different lcores");
+    } else if (f == "--mbufs")
+      o.mbufs = uint32_t(number(f, value(), 1023, 1u << 20));
+    else if (f == "--config" && o.role == "client")
+      o.config_path = value();
+    else if (f == "--server" && o.role == "client") {
+      const std::string v = value();
+      const size_t colon = v.rfind(':');
+      const auto addr = wire::Ipv4Addr::parse(v.substr(0, colon));
+      if (colon == std::string::npos || !addr)
+        usage("--server needs IP:PORT");
+      o.server = *addr;
+      o.port = uint16_t(number(f, v.substr(colon + 1).c_str(), 1, 65535));
+      have_server = true;
+    } else if (f == "--buffer")
+      o.buffer = uint32_t(number(f, value(), 4096, 64u << 20));
+    else if (f == "--memory")
+      o.memory_mb = uint32_t(number(f, value(), 64, 1u << 16));
+    else if (f == "--port")
+      o.port = uint16_t(number(f, value(), 1, 65535));
+    else if (f == "--ports")
+      o.ports = unsigned(number(f, value(), 1, 1000));
+    else if (f == "--duration") {
+      const char *v = value();
+      char *end = nullptr;
+      o.duration_s = std::strtod(v, &end);
+      if (*end != '\0' || !(o.duration_s >= 0))
+        usage("bad value for --duration");
+    } else if (f == "--count")
+      o.count = number(f, value(), 0, UINT64_MAX);
+    else if (f == "--concurrency")
+      o.concurrency = uint32_t(number(f, value(), 1, 1'000'000));
+    else if (f == "--request")
+      o.request = uint32_t(number(f, value(), 0, 1 << 24));
+    else if (f == "--response")
+      o.response = uint32_t(number(f, value(), 0, 1 << 24));
+    else if (f == "--workload") {
+      if (!parse_workload(value(), &o.workload))
+        usage("--workload must be churn, rr or bulk");
+    } else if (f == "--closer") {
+      if (!parse_closer(value(), &o.closer))
+        usage("--closer must be client or server");
+    } else if (f == "--direction") {
+      if (!parse_bulk_direction(value(), &o.direction))
+        usage("--direction must be download or upload");
+    } else if (f == "--mode") {
+      ServerMode m;
+      if (!parse_server_mode(value(), &m))
+        usage("--mode must be echo, sink or source");
+      o.mode = m;
+    } else if (f == "--close-first")
+      o.close_first = true;
+    else if (f == "--quiet")
+      o.quiet = true;
+    else if (f == "--json")
+      o.json_path = value();
+    else if (f == "--server-json")
+      o.server_json_path = value();
+    else if (f == "--label")
+      o.label = value();
+    else if (f == "--cpu" || f == "--addr")
+      usage(f + " does not apply to ring mode (use --lcores)");
+    else
+      usage("unknown option " + f);
+  }
+  if (o.role == "client" && (o.config_path.empty() || !have_server))
+    usage("client needs --config X.ini and --server IP:PORT");
+  if (o.port + o.ports - 1 > 65535)
+    usage("--port + --ports goes past 65535");
+  return o;
+}
+
+void write_json(const std::string &path, const std::string &json) {
+  if (path.empty()) {
+    std::printf("%s\n", json.c_str());
+    std::fflush(stdout);
+    return;
+  }
+  FILE *f = std::fopen(path.c_str(), "w");
+  if (!f)
+    fail(path + ": " + std::strerror(errno));
+  std::fprintf(f, "%s\n", json.c_str());
+  std::fclose(f);
+}
+
+// ---- one connection: a workload session driven by shoal's callbacks ----
+
+// What a close reason means to the workload, for a connection the
+// application did not close itself.
+ErrorKind error_of(CloseReason r, bool established) {
+  switch (r) {
+  case CloseReason::refused:
+    return ErrorKind::connect_refused;
+  case CloseReason::timed_out:
+    return established ? ErrorKind::io_error : ErrorKind::connect_timeout;
+  case CloseReason::reset:
+    return established ? ErrorKind::reset : ErrorKind::connect_failed;
+  case CloseReason::aborted:
+  case CloseReason::normal:
+    break;
+  }
+  return ErrorKind::io_error;
+}
+
+// Runs a session until it would block; the same contract as kernel_bench's
+// drive(), with Connection::write for send() and the zero-copy receive
+// queue for recv(). Returns the final Next (close/fail: the caller closes).
+template <class Session> Next drive(Connection &c, Session &s, Next next, bool &fin_seen) {
+  for (;;) {
+    switch (next) {
+    case Next::send: {
+      const auto span = s.pending_send();
+      if (span.empty())
+        return next; // nothing to write in this state: wait for data
+      const size_t n = c.write(span);
+      if (n == 0)
+        return next; // send ring full: on_writable brings us back
+      next = s.sent(n, clock_now());
+      continue;
+    }
+    case Next::receive:
+    case Next::await_close: {
+      if (c.readable() > 0) {
+        const std::span<const uint8_t> in = c.peek();
+        next = s.received(in, clock_now());
+        c.consume(in.size());
+        continue;
+      }
+      if (c.peer_closed() && !fin_seen) {
+        fin_seen = true;
+        next = s.peer_closed(clock_now());
+        continue;
+      }
+      return next;
+    }
+    case Next::close:
+    case Next::fail:
+      return next;
+    }
+  }
+}
+
+// The live handlers of one side, deleted when the stacks are gone (a
+// stack's destructor frees its connections without callbacks).
+template <class H> struct Live {
+  std::unordered_set<H *> set;
+  ~Live() {
+    for (H *h : set)
+      delete h;
+  }
+};
+
+// Client and server connections differ only in their session type and in
+// how they start (start/connected vs accepted).
+template <class Session, class Run> class SessionHandler final : public api::ConnectionHandler {
+public:
+  SessionHandler(Run &run, Live<SessionHandler> &live) : session_(run), live_(&live) {
+    live_->set.insert(this);
+  }
+  Session &session() { return session_; }
+  bool finished() const { return finished_; }
+  void set_connection(Connection *c) { conn_ = c; }
+
+  // The first Next (from start()/connected() or accepted()), then pump.
+  void begin(Connection &c, Next first) {
+    next_ = first;
+    established_ = true;
+    pump(c);
+  }
+  void on_connected(Connection &c) override {
+    conn_ = &c;
+    c.set_nodelay(true); // as kernel_bench's TCP_NODELAY
+    if constexpr (std::is_same_v<Session, ClientSession>)
+      begin(c, session_.connected(clock_now()));
+    else
+      begin(c, session_.accepted(clock_now()));
+  }
+  void on_readable(Connection &c) override { pump(c); }
+  void on_writable(Connection &c) override { pump(c); }
+  void on_peer_closed(Connection &c) override { pump(c); }
+  void on_closed(Connection &, CloseReason r) override {
+    if (!finished_) {
+      // The transport ended it: refused, reset, timed out.
+      const Instant now = clock_now();
+      session_.failed(error_of(r, established_), now);
+      session_.finish(now);
+    }
+    live_->set.erase(this);
+    delete this;
+  }
+  // The run ended with this connection open (client only): not counted
+  // either way, and reset as kernel_bench's close() of a socket with data
+  // in flight would, so the server sees its end. Deletes this.
+  void abandon() {
+    if constexpr (std::is_same_v<Session, ClientSession>) {
+      if (!finished_)
+        session_.abandon();
+    }
+    finished_ = true;
+    if (conn_ != nullptr)
+      conn_->abort(); // on_closed deletes this
+  }
+
+private:
+  void pump(Connection &c) {
+    if (finished_ || !established_)
+      return;
+    next_ = drive(c, session_, next_, fin_seen_);
+    if (next_ != Next::close && next_ != Next::fail)
+      return;
+    // As kernel_bench: the session is finished when the application
+    // closes, not when the last ACK of the close arrives.
+    finished_ = true;
+    session_.finish(clock_now());
+    if (next_ == Next::fail)
+      c.abort(); // may call on_closed (and delete this) at once
+    else
+      c.close();
+  }
+
+  Session session_;
+  Live<SessionHandler> *live_;
+  Connection *conn_ = nullptr; // until on_closed
+  Next next_ = Next::receive;
+  bool established_ = false;
+  bool fin_seen_ = false;
+  bool finished_ = false;
+};
+
+using ClientHandler = SessionHandler<ClientSession, ClientRun>;
+using ServerHandler = SessionHandler<ServerSession, ServerRun>;
+
+// ---- ring mode ----
+
+struct RingWire {
+  rte_ring *client_to_server = nullptr;
+  rte_ring *server_to_client = nullptr;
+  ~RingWire() {
+    rte_ring_free(client_to_server);
+    rte_ring_free(server_to_client);
+  }
+};
+
+std::unique_ptr<api::Stack> make_stack(const char *argv0, const std::string &name, rte_ring *rx,
+                                       rte_ring *tx, const char *address, const Options &o) {
+  const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, int(rte_socket_id()));
+  if (id < 0)
+    fail("rte_eth_from_rings " + name + ": " + rte_strerror(rte_errno));
+  char devname[RTE_ETH_NAME_MAX_LEN] = {};
+  rte_eth_dev_get_name_by_port(uint16_t(id), devname);
+  dpdk::NodeConfig cfg;
+  cfg.path = name;
+  cfg.port.vdev = devname;
+  cfg.port.mbufs = o.mbufs;
+  cfg.port.link_wait_ms = 100;
+  cfg.ipv4.address = *wire::Ipv4Addr::parse(address);
+  cfg.ipv4.prefix_length = 24;
+  // The first burst of SYNs (rr/churn: --concurrency of them) waits for
+  // the one ARP answer; with the default queue of 16 the rest would be
+  // dropped and retried only after the 1 s SYN timeout.
+  cfg.arp.pending_per_address = 4096;
+  // Every port for the client: churn with the client closing first holds
+  // one TIME_WAIT record per connection for 2 MSL.
+  cfg.tcp.ephemeral_port_min = 1024;
+  cfg.tcp.ephemeral_port_max = 65535;
+  if (o.buffer != 0) {
+    cfg.tcp.rcv_buf = o.buffer;
+    cfg.tcp.snd_buf = o.buffer;
+  }
+  std::string error;
+  auto s = api::Stack::create(cfg, argv0, &error, {.init_eal = false, .shards = 1});
+  if (!s)
+    fail(error);
+  return s;
+}
+
+struct ServerSide {
+  api::Stack *stack;
+  std::atomic<bool> stop{false};
+};
+
+int server_lcore_main(void *arg) {
+  auto *side = static_cast<ServerSide *>(arg);
+  while (!side->stop.load(std::memory_order_relaxed))
+    side->stack->poll_once();
+  return 0;
+}
+
+// The client loop, on the calling thread (the stack's only shard): opens
+// connections as the run asks, polls, prints the live line; at the end
+// resets what is still open and polls 100 ms more, so the peer sees the
+// resets and the last FINs and a server's counts balance.
+void drive_clients(api::Stack &client, wire::Ipv4Addr server_addr, const Options &o,
+                   ClientRun &crun, Live<ClientHandler> &live) {
+  unsigned next_port = 0;
+  auto open_one = [&]() {
+    const Instant now = clock_now();
+    auto *h = new ClientHandler(crun, live);
+    h->session().start(now);
+    const uint16_t port = uint16_t(o.port + next_port++ % o.ports);
+    Connection *c = client.connect(server_addr, port, h, 0);
+    h->set_connection(c);
+    if (c == nullptr) {
+      // No port or connection slot free (EADDRNOTAVAIL).
+      h->session().failed(ErrorKind::no_local_port, now);
+      h->session().finish(now);
+      live.set.erase(h);
+      delete h;
+    }
+  };
+
+  crun.begin(clock_now());
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    client.poll_once();
+    Instant now = clock_now();
+    if (crun.over(now))
+      break;
+    // At most `concurrency` opens per pass, as kernel_bench.
+    for (uint32_t k = 0; k < crun.config().concurrency && crun.want_connection(now); ++k) {
+      open_one();
+      now = clock_now();
+    }
+    crun.tick(now, stderr);
+  }
+  const Instant end = clock_now();
+  crun.end(end);
+  const std::vector<ClientHandler *> open(live.set.begin(), live.set.end());
+  for (ClientHandler *h : open)
+    h->abandon();
+  while (!g_stop.load(std::memory_order_relaxed) &&
+         clock_now() - end < std::chrono::milliseconds(100))
+    client.poll_once();
+}
+
+ClientConfig client_config(const Options &o) {
+  ClientConfig ccfg;
+  ccfg.workload = o.workload;
+  ccfg.closer = o.closer;
+  ccfg.bulk_direction = o.direction;
+  ccfg.concurrency = o.concurrency;
+  ccfg.request_size = o.request;
+  ccfg.response_size = o.response;
+  ccfg.duration = Duration(int64_t(o.duration_s * 1e9));
+  ccfg.count = o.count;
+  ccfg.label = o.label;
+  if (o.quiet)
+    ccfg.report_interval = Duration::zero();
+  if (ccfg.duration == Duration::zero() && ccfg.count == 0)
+    usage("needs --duration and/or --count");
+  return ccfg;
+}
+
+int run_ring(const Options &o, const char *argv0) {
+  const ClientConfig ccfg = client_config(o);
+
+  ServerConfig scfg;
+  scfg.mode = o.workload != Workload::bulk             ? ServerMode::echo
+              : o.direction == BulkDirection::download ? ServerMode::source
+                                                       : ServerMode::sink;
+  if (o.mode)
+    scfg.mode = *o.mode;
+  scfg.request_size = o.request;
+  scfg.response_size = o.response;
+  scfg.close_first = o.closer == Closer::server || o.close_first;
+  scfg.report_interval = Duration::zero(); // one live line: the client's
+  scfg.label = o.label;
+
+  // EAL: no hugepages, no PCI, nothing shared; two lcores.
+  const uint32_t memory_mb = o.memory_mb != 0 ? o.memory_mb : 64 + 2 * (o.mbufs * 5 / 1024);
+  const std::string prefix = "shoal-churn-" + std::to_string(getpid());
+  std::vector<std::string> args = {argv0,
+                                   "--no-huge",
+                                   "-m",
+                                   std::to_string(memory_mb),
+                                   "--no-pci",
+                                   "--no-shconf",
+                                   "--no-telemetry",
+                                   "--file-prefix",
+                                   prefix,
+                                   "-l",
+                                   std::to_string(o.client_lcore) + "," +
+                                       std::to_string(o.server_lcore),
+                                   "--main-lcore",
+                                   std::to_string(o.client_lcore),
+                                   "--log-level",
+                                   "lib.eal:error",
+                                   "--log-level",
+                                   "pmd.*:error"};
+  std::vector<char *> argvv;
+  for (auto &a : args)
+    argvv.push_back(a.data());
+  if (rte_eal_init(int(argvv.size()), argvv.data()) < 0)
+    fail(std::string("rte_eal_init: ") + rte_strerror(rte_errno));
+  struct EalGuard {
+    std::string prefix;
+    ~EalGuard() {
+      rte_eal_cleanup();
+      std::error_code ec;
+      std::filesystem::remove_all("/var/run/dpdk/" + prefix, ec);
+    }
+  } eal_guard{prefix};
+
+  {
+    RingWire wire;
+    wire.client_to_server =
+        rte_ring_create("churn_cs", 4096, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    wire.server_to_client =
+        rte_ring_create("churn_sc", 4096, int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!wire.client_to_server || !wire.server_to_client)
+      fail(std::string("rte_ring_create: ") + rte_strerror(rte_errno));
+
+    ClientRun crun(ccfg);
+    ServerRun srun(scfg);
+    Live<ClientHandler> client_live;
+    Live<ServerHandler> server_live;
+    {
+      auto client = make_stack(argv0, "churn_client", wire.server_to_client, wire.client_to_server,
+                               "10.99.0.1", o);
+      auto server = make_stack(argv0, "churn_server", wire.client_to_server, wire.server_to_client,
+                               "10.99.0.2", o);
+      for (unsigned k = 0; k < o.ports; ++k)
+        if (!server->listen(uint16_t(o.port + k), [&](Connection &) -> api::ConnectionHandler * {
+              return new ServerHandler(srun, server_live);
+            }))
+          fail("listen on " + std::to_string(o.port + k) + " failed");
+      std::fprintf(stderr, "shoal-churn: ring: client %s on lcore %u, server %s on lcore %u\n",
+                   client->summary().c_str(), o.client_lcore, server->summary().c_str(),
+                   o.server_lcore);
+
+      ServerSide side{server.get(), {}};
+      srun.begin(clock_now());
+      if (rte_eal_remote_launch(&server_lcore_main, &side, o.server_lcore) != 0)
+        fail("rte_eal_remote_launch on lcore " + std::to_string(o.server_lcore));
+
+      drive_clients(*client, server->address(), o, crun, client_live);
+      side.stop.store(true, std::memory_order_relaxed);
+      rte_eal_wait_lcore(o.server_lcore);
+      srun.end(clock_now());
+      if (!o.quiet)
+        std::fprintf(stderr,
+                     "shoal-churn: client retransmits %llu, server retransmits %llu, "
+                     "client TIME_WAIT %llu\n",
+                     (unsigned long long)client->tcp_stats(0).get(tcp::Counter::retransmits),
+                     (unsigned long long)server->tcp_stats(0).get(tcp::Counter::retransmits),
+                     (unsigned long long)client->connections_in(api::State::time_wait));
+      // The stacks go here, freeing their connections without callbacks;
+      // the handlers left go with client_live/server_live.
+    }
+    write_json(o.json_path, crun.to_json());
+    if (!o.server_json_path.empty())
+      write_json(o.server_json_path, srun.to_json());
+  }
+  return 0; // errors are results, counted in the JSON
+}
+
+// ---- server mode: a shoal Stack from a config file ----
+
+int run_server(const Options &o, const char *argv0) {
+  ServerConfig scfg;
+  scfg.mode = o.mode.value_or(ServerMode::echo);
+  scfg.request_size = o.request;
+  scfg.response_size = o.response;
+  scfg.close_first = o.close_first;
+  scfg.report_interval = Duration::zero();
+  scfg.label = o.label;
+  std::string error;
+  auto stack = api::Stack::create(o.config_path, argv0, &error);
+  if (!stack)
+    fail(error);
+  if (stack->shard_count() != 1)
+    fail(o.config_path + ": [eal] lcores: server mode runs one shard (got " +
+         std::to_string(stack->shard_count()) + ")");
+  ServerRun srun(scfg);
+  Live<ServerHandler> live;
+  for (unsigned k = 0; k < o.ports; ++k)
+    if (!stack->listen(uint16_t(o.port + k), [&](Connection &) -> api::ConnectionHandler * {
+          return new ServerHandler(srun, live);
+        }))
+      fail("listen on " + std::to_string(o.port + k) + " failed");
+  api::stop_on_signals(*stack);
+  std::fprintf(stderr, "shoal-churn: server %s: %s, %s on port %u\n", o.config_path.c_str(),
+               stack->summary().c_str(), to_string(scfg.mode), unsigned(o.port));
+  srun.begin(clock_now());
+  stack->run();
+  srun.end(clock_now());
+  stack.reset(); // frees the connections silently; `live` then frees the handlers
+  write_json(o.json_path, srun.to_json());
+  return 0;
+}
+
+// ---- client mode: a shoal Stack from a config file against a server ----
+
+int run_client(const Options &o, const char *argv0) {
+  const ClientConfig ccfg = client_config(o);
+  std::string error;
+  auto stack = api::Stack::create(o.config_path, argv0, &error);
+  if (!stack)
+    fail(error);
+  if (stack->shard_count() != 1)
+    fail(o.config_path + ": [eal] lcores: client mode runs one shard (got " +
+         std::to_string(stack->shard_count()) + ")");
+  std::fprintf(stderr, "shoal-churn: client %s: %s -> %s:%u\n", o.config_path.c_str(),
+               stack->summary().c_str(), o.server.to_string().c_str(), unsigned(o.port));
+  ClientRun crun(ccfg);
+  Live<ClientHandler> live;
+  drive_clients(*stack, o.server, o, crun, live);
+  stack.reset(); // frees the connections silently; `live` then frees the handlers
+  write_json(o.json_path, crun.to_json());
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  const Options o = parse(argc, argv);
+  if (o.role == "server")
+    return run_server(o, argv[0]);
+  if (o.role == "client")
+    return run_client(o, argv[0]);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return run_ring(o, argv[0]);
+}
