@@ -72,7 +72,8 @@ uint16_t Shard::eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n) {
 void Shard::set_impairment(const ImpairParams &rx, const ImpairParams &tx) {
   impair_rx_ = rx.enabled() ? std::make_unique<Impairment>(rx, pool_) : nullptr;
   impair_tx_ = tx.enabled() ? std::make_unique<Impairment>(tx, pool_) : nullptr;
-  impair_out_.reserve(4 * kTxBatch);
+  impair_rx_out_.reserve(4 * kTxBatch);
+  impair_tx_out_.reserve(4 * kTxBatch);
 }
 
 void Shard::sync_impair_counters() {
@@ -104,15 +105,15 @@ unsigned Shard::poll(Instant now) {
       process_rx({burst.data(), n}, now);
       continue;
     }
-    impair_out_.clear();
+    impair_rx_out_.clear();
     for (uint16_t i = 0; i < n; i++)
-      impair_rx_->push(burst[i], now, impair_out_);
-    process_rx(impair_out_, now);
+      impair_rx_->push(burst[i], now, impair_rx_out_);
+    process_rx(impair_rx_out_, now);
   }
   if (impair_rx_ != nullptr) {
-    impair_out_.clear();
-    impair_rx_->release(now, impair_out_);
-    process_rx(impair_out_, now);
+    impair_rx_out_.clear();
+    impair_rx_->release(now, impair_rx_out_);
+    process_rx(impair_rx_out_, now);
   }
   advance(now);
   if (poll_hook_ != nullptr)
@@ -153,16 +154,16 @@ void Shard::flush() {
   } else if (impair_tx_ != nullptr) {
     // Through the impairment stage: what is due (held earlier, or passing
     // straight through now) goes out in bursts of at most kTxBatch.
-    impair_out_.clear();
-    impair_tx_->release(now_, impair_out_);
+    impair_tx_out_.clear();
+    impair_tx_->release(now_, impair_tx_out_);
     for (uint16_t i = 0; i < tx_count_; i++)
-      impair_tx_->push(tx_batch_[i], now_, impair_out_);
+      impair_tx_->push(tx_batch_[i], now_, impair_tx_out_);
     tx_count_ = 0;
-    for (size_t off = 0; off < impair_out_.size(); off += kTxBatch) {
-      const size_t n = std::min<size_t>(kTxBatch, impair_out_.size() - off);
-      send_burst(impair_out_.data() + off, static_cast<uint16_t>(n));
+    for (size_t off = 0; off < impair_tx_out_.size(); off += kTxBatch) {
+      const size_t n = std::min<size_t>(kTxBatch, impair_tx_out_.size() - off);
+      send_burst(impair_tx_out_.data() + off, static_cast<uint16_t>(n));
     }
-    impair_out_.clear();
+    impair_tx_out_.clear();
   } else if (tx_count_ != 0) {
     send_burst(tx_batch_.data(), tx_count_);
     tx_count_ = 0;

@@ -215,8 +215,11 @@ private:
   std::vector<rte_mbuf *> tx_backlog_;
   size_t tx_backlog_max_ = 0;
   std::unique_ptr<Impairment> impair_rx_, impair_tx_;
-  std::vector<rte_mbuf *> impair_out_; // scratch
-  uint64_t impair_seen_[4] = {};       // impairment totals already added to counters_
+  // Scratch, one per direction: the rx one is being walked by process_rx()
+  // while the TCP engine's answers can fill the tx batch and call flush()
+  // (tx_enqueue), which must not clear or reallocate it under the walk.
+  std::vector<rte_mbuf *> impair_rx_out_, impair_tx_out_;
+  uint64_t impair_seen_[4] = {}; // impairment totals already added to counters_
 };
 
 } // namespace shoal::shard

@@ -20,12 +20,20 @@
 // connection, when it closes:
 //   conn=0 shard=1 result=normal sent=16777216 sent_sha256=... recv=... recv_sha256=...
 // Exit 0 once every connection closed (whatever the result; the test judges),
-// 4 on --timeout.
+// 4 on --timeout. The timeout is kept by a thread of its own, not by the
+// shard loop: it asks the stack to stop at the deadline and, should the loop
+// not come back within kStopGrace (a shard stuck inside one iteration), it
+// prints the counters and ends the process with 5.
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <sodium.h>
@@ -252,26 +260,50 @@ int main(int argc, char **argv) {
       }
     });
   }
-  // A watcher on shard 0: stop once every connection reported, or time out.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
-  bool timed_out = false;
+  // A watcher on shard 0 stops the stack once every connection reported.
   std::function<void()> watch = [&] {
     if (g_done.load() >= o.conns) {
       s->stop();
       return;
     }
-    if (std::chrono::steady_clock::now() > deadline) {
-      timed_out = true;
-      s->stop();
-      return;
-    }
-    s->post(0, watch);
+    if (!s->stopping() && !s->post(0, watch))
+      std::fprintf(stderr, "shoal-peer-client: watcher lost (command ring full)\n");
   };
   s->post(0, watch);
+  // The timeout does not depend on the shard loop (nor on traffic): a
+  // thread of its own waits for the deadline, then for the loop to return.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
+  constexpr auto kStopGrace = std::chrono::seconds(10);
+  std::atomic<bool> timed_out{false};
+  std::mutex m;
+  std::condition_variable cv;
+  bool loop_returned = false;
+  std::thread timer([&] {
+    std::unique_lock lock(m);
+    if (cv.wait_until(lock, deadline, [&] { return loop_returned; }))
+      return;
+    timed_out.store(true);
+    s->stop();
+    if (cv.wait_for(lock, kStopGrace, [&] { return loop_returned; }))
+      return;
+    std::fprintf(stderr,
+                 "shoal-peer-client: timed out and the shard loop did not stop within %lds "
+                 "(%u of %u connections closed); counters:\n%s\n",
+                 static_cast<long>(kStopGrace.count()), g_done.load(), o.conns,
+                 s->stats_json().c_str());
+    std::fflush(stderr);
+    _exit(5);
+  });
   stack->run();
+  {
+    std::lock_guard lock(m);
+    loop_returned = true;
+  }
+  cv.notify_all();
+  timer.join();
   std::printf("%s\n", stack->stats_json().c_str());
   stack.reset(); // frees connections still open (timeout) before their handlers
-  if (timed_out) {
+  if (timed_out.load()) {
     std::fprintf(stderr, "shoal-peer-client: timed out with %u of %u connections closed\n",
                  g_done.load(), o.conns);
     return 4;
