@@ -59,7 +59,7 @@ test)
     -Dcpp_args=-fsanitize=fuzzer-no-link
   rc=0
   echo "==> test suite (build/)"
-  meson test -C build --print-errorlogs --num-processes 2 --no-suite interop-flaky || rc=1
+  meson test -C build --print-errorlogs --num-processes 2 || rc=1
   echo "==> unit + simulation suites under AddressSanitizer + UBSan (build-san/)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     meson test -C build-san --print-errorlogs --num-processes 2 --suite unit --suite sim || rc=1
