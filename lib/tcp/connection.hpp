@@ -67,6 +67,9 @@ public:
   // closed): on_closed comes once it has all been consumed, or at close()
   // or abort().
   bool peer_closed() const { return fin_received_; }
+  // Closed on the wire (out of the flow table, no timers) but holding data the
+  // application has not read yet (RFC 9293 3.10.3); on_closed follows the last read.
+  bool lingering() const { return lingering_; }
 
   // ---- send (mbuf-backed ring) ---------------------------------------------
   // Send-buffer space left (0 once shutdown_write/close/abort was called).

@@ -168,7 +168,14 @@ public:
                static_cast<int>(s));
     FUZZ_CHECK(e.connection_count() <= 1, "%s: %zu connections from one peer tuple", when,
                e.connection_count());
-    if (app_.conn != nullptr) {
+    if (app_.conn != nullptr && app_.conn->lingering()) {
+      // Closed on the wire with unread data (RFC 9293 3.10.3): out of the
+      // flow table, CLOSED, still readable until the application drains it.
+      FUZZ_CHECK(app_.conn->state() == State::closed, "%s: a lingering connection in %s", when,
+                 tcp::to_string(app_.conn->state()));
+      FUZZ_CHECK(e.find(tuple_) != app_.conn, "%s: a lingering connection in the flow table",
+                 when);
+    } else if (app_.conn != nullptr) {
       const tcp::Connection &c = *app_.conn;
       FUZZ_CHECK(e.find(tuple_) == app_.conn, "%s: the live connection is not in the flow table",
                  when);

@@ -8,6 +8,8 @@ set -eu
 exe=$1
 corpus=$2
 seconds=${SHOAL_FUZZ_SECONDS:-60}
+# A fixed seed makes the suite's run repeatable (SHOAL_FUZZ_SEED=0: random).
+seed=${SHOAL_FUZZ_SEED:-1}
 artifacts=${SHOAL_FUZZ_ARTIFACTS:-$PWD}
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -17,6 +19,6 @@ if [ -d "$corpus" ]; then
 fi
 echo "fuzz: $(basename "$exe") for ${seconds}s over $(ls "$work/corpus" | wc -l) seed inputs"
 exec_status=0
-"$exe" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -rss_limit_mb=4096 -print_final_stats=1 \
+"$exe" -seed="$seed" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -rss_limit_mb=4096 -print_final_stats=1 \
   -artifact_prefix="$artifacts/$(basename "$exe")-" "$work/corpus" || exec_status=$?
 exit $exec_status
