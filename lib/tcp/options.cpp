@@ -7,10 +7,9 @@
 namespace shoal::tcp {
 
 namespace {
-constexpr uint16_t kDefaultMss = 536;        // RFC 9293 3.7.1: when the peer sends no MSS option
-constexpr uint8_t kMaxWindowScale = 14;      // RFC 7323 2.3
-constexpr uint16_t kTimestampOptionLen = 12; // 10 bytes + 2 NOPs, in every segment
-constexpr uint16_t kMinMss = 64;             // floor against absurd peer values
+constexpr uint16_t kDefaultMss = 536;   // RFC 9293 3.7.1: when the peer sends no MSS option
+constexpr uint8_t kMaxWindowScale = 14; // RFC 7323 2.3
+constexpr uint16_t kMinMss = 64;        // floor against absurd peer values
 } // namespace
 
 uint8_t Engine::Impl::our_window_scale() const {
@@ -59,8 +58,8 @@ void Engine::Impl::negotiate(Connection &c, const wire::TcpOptions &peer) {
   c.sack_ok_ = cfg.sack && peer.sack_permitted;
   c.ts_ok_ = cfg.timestamps && peer.timestamp.has_value();
   // RFC 9293 3.7.1: the payload shrinks by the options every segment carries.
-  if (c.ts_ok_ && c.snd_mss_ > kMinMss + kTimestampOptionLen)
-    c.snd_mss_ = static_cast<uint16_t>(c.snd_mss_ - kTimestampOptionLen);
+  if (c.ts_ok_ && c.snd_mss_ > kMinMss + wire::kTcpTimestampOptionSpace)
+    c.snd_mss_ = static_cast<uint16_t>(c.snd_mss_ - wire::kTcpTimestampOptionSpace);
 }
 
 } // namespace shoal::tcp

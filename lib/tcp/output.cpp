@@ -12,11 +12,6 @@
 
 namespace shoal::tcp {
 
-namespace {
-// The timestamp option with its two NOPs, in every segment once negotiated.
-constexpr uint16_t kTimestampOptionLen = 12;
-} // namespace
-
 using namespace wire::tcp_flags;
 
 uint32_t Engine::Impl::tsval(uint32_t ts_offset) const {
@@ -221,7 +216,7 @@ bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) 
   // already accounted in the send ring) goes without them: SACK information
   // is advisory (RFC 2018 4) and the next pure ACK repeats it.
   if (len > 0 && h.options.sack_count > 0) {
-    const size_t base = wire::kTcpMinHeaderLen + (c.ts_ok_ ? kTimestampOptionLen : 0);
+    const size_t base = wire::kTcpMinHeaderLen + (c.ts_ok_ ? wire::kTcpTimestampOptionSpace : 0);
     const size_t extra = wire::tcp_header_len(h) - base;
     const uint32_t per_segment = len > c.snd_mss_ ? c.snd_mss_ : len;
     if (per_segment + extra > c.snd_mss_) {

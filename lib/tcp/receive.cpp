@@ -27,8 +27,6 @@ using namespace wire::tcp_flags;
 
 namespace {
 
-constexpr uint16_t kTimestampOptionLen = 12;
-
 uint32_t truesize(const rte_mbuf *s) {
   return static_cast<uint32_t>(sizeof(rte_mbuf)) + s->buf_len;
 }
@@ -203,7 +201,7 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
   // Every second full-sized segment is ACKed at once (RFC 5681 4.2); the
   // full size is the peer's segment size as seen so far, at most our MSS
   // less the timestamp option.
-  const uint32_t eff_mss = c.rcv_mss_ - (c.ts_ok_ ? kTimestampOptionLen : 0);
+  const uint32_t eff_mss = c.rcv_mss_ - (c.ts_ok_ ? wire::kTcpTimestampOptionSpace : 0);
   const uint32_t full = std::max<uint32_t>(std::min<uint32_t>(c.rcv_seg_max_, eff_mss), 1);
   if (filled_hole || cfg.delayed_ack == Duration::zero() || c.rcv_unacked_ >= 2 * full)
     c.ack_pending_ = true;

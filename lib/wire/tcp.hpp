@@ -68,6 +68,9 @@ struct TcpRepr {
 };
 
 constexpr size_t kTcpMinHeaderLen = 20, kTcpMaxHeaderLen = 60;
+// Header space the timestamp option takes as emit_tcp_header lays it out
+// (10 bytes + 2 NOPs): in every segment once timestamps are negotiated.
+constexpr uint16_t kTcpTimestampOptionSpace = 12;
 
 // segment = TCP header + payload (the IPv4 payload, exactly payload_len bytes).
 // src/dst for the pseudo-header checksum; verify_checksum=false when offload said GOOD.
