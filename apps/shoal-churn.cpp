@@ -105,28 +105,17 @@ Instant clock_now() {
 
 struct Options {
   std::string role;
+  WorkloadFlags w;         // the workload's own flags (bench/macro/workload.hpp)
   std::string config_path; // server, client
   wire::Ipv4Addr server{}; // client: --server IP:PORT
   std::optional<ServerMode> mode;
-  bool close_first = false;
   unsigned client_lcore = 0, server_lcore = 1;
   uint32_t mbufs = 16383;
   uint32_t memory_mb = 0; // 0: from mbufs
   uint32_t buffer = 0;    // [tcp] rcv_buf and snd_buf; 0: the engine's default
   uint16_t port = 5201;
   unsigned ports = 1;
-  double duration_s = 0;
-  uint64_t count = 0;
-  uint32_t concurrency = 1;
-  uint32_t request = 64;
-  uint32_t response = 64;
-  Workload workload = Workload::churn;
-  Closer closer = Closer::client;
-  BulkDirection direction = BulkDirection::download;
-  bool quiet = false;
-  std::string json_path;
   std::string server_json_path;
-  std::string label = "shoal-ring";
 };
 
 uint64_t number(const std::string &flag, const char *v, uint64_t lo, uint64_t hi) {
@@ -142,20 +131,21 @@ Options parse(int argc, char **argv) {
   if (argc < 2)
     usage("missing mode");
   Options o;
+  o.w.label = "shoal-ring";
   o.role = argv[1];
   if (o.role != "ring" && o.role != "server" && o.role != "client")
     usage("mode must be ring, server or client");
   int first = 2;
   bool have_server = false;
   if (o.role == "client") {
-    o.label = "shoal-tap";
+    o.w.label = "shoal-tap";
     // --config X.ini is the client's stack (the server's is the positional one).
   }
   if (o.role == "server") {
     if (argc < 3 || argv[2][0] == '-')
       usage("server needs a config file");
     o.config_path = argv[2];
-    o.label = "shoal-tap";
+    o.w.label = "shoal-tap";
     first = 3;
   }
   for (int i = first; i < argc; ++i) {
@@ -195,48 +185,29 @@ Options parse(int argc, char **argv) {
       o.port = uint16_t(number(f, value(), 1, 65535));
     else if (f == "--ports")
       o.ports = unsigned(number(f, value(), 1, 1000));
-    else if (f == "--duration") {
-      const char *v = value();
-      char *end = nullptr;
-      o.duration_s = std::strtod(v, &end);
-      if (*end != '\0' || !(o.duration_s >= 0))
-        usage("bad value for --duration");
-    } else if (f == "--count")
-      o.count = number(f, value(), 0, UINT64_MAX);
-    else if (f == "--concurrency")
-      o.concurrency = uint32_t(number(f, value(), 1, 1'000'000));
-    else if (f == "--request")
-      o.request = uint32_t(number(f, value(), 0, 1 << 24));
-    else if (f == "--response")
-      o.response = uint32_t(number(f, value(), 0, 1 << 24));
-    else if (f == "--workload") {
-      if (!parse_workload(value(), &o.workload))
-        usage("--workload must be churn, rr or bulk");
-    } else if (f == "--closer") {
-      if (!parse_closer(value(), &o.closer))
-        usage("--closer must be client or server");
-    } else if (f == "--direction") {
-      if (!parse_bulk_direction(value(), &o.direction))
-        usage("--direction must be download or upload");
-    } else if (f == "--mode") {
+    else if (f == "--mode") {
       ServerMode m;
       if (!parse_server_mode(value(), &m))
         usage("--mode must be echo, sink or source");
       o.mode = m;
-    } else if (f == "--close-first")
-      o.close_first = true;
-    else if (f == "--quiet")
-      o.quiet = true;
-    else if (f == "--json")
-      o.json_path = value();
-    else if (f == "--server-json")
+    } else if (f == "--server-json")
       o.server_json_path = value();
-    else if (f == "--label")
-      o.label = value();
     else if (f == "--cpu" || f == "--addr")
       usage(f + " does not apply to ring mode (use --lcores)");
-    else
-      usage("unknown option " + f);
+    else {
+      bool took = false;
+      std::string err;
+      const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
+      switch (parse_workload_flag(f, v, &o.w, &took, &err)) {
+      case FlagParse::ok:
+        i += took ? 1 : 0;
+        break;
+      case FlagParse::bad_value:
+        usage(err);
+      case FlagParse::not_a_workload_flag:
+        usage("unknown option " + f);
+      }
+    }
   }
   if (o.role == "client" && (o.config_path.empty() || !have_server))
     usage("client needs --config X.ini and --server IP:PORT");
@@ -508,37 +479,27 @@ void drive_clients(api::Stack &client, wire::Ipv4Addr server_addr, const Options
 }
 
 ClientConfig client_config(const Options &o) {
-  ClientConfig ccfg;
-  ccfg.workload = o.workload;
-  ccfg.closer = o.closer;
-  ccfg.bulk_direction = o.direction;
-  ccfg.concurrency = o.concurrency;
-  ccfg.request_size = o.request;
-  ccfg.response_size = o.response;
-  ccfg.duration = Duration(int64_t(o.duration_s * 1e9));
-  ccfg.count = o.count;
-  ccfg.label = o.label;
-  if (o.quiet)
-    ccfg.report_interval = Duration::zero();
-  if (ccfg.duration == Duration::zero() && ccfg.count == 0)
-    usage("needs --duration and/or --count");
-  return ccfg;
+  std::string err;
+  const ClientConfig c = bench::client_config(o.w, &err);
+  if (!err.empty())
+    usage(err);
+  return c;
 }
 
 int run_ring(const Options &o, const char *argv0) {
   const ClientConfig ccfg = client_config(o);
 
   ServerConfig scfg;
-  scfg.mode = o.workload != Workload::bulk             ? ServerMode::echo
-              : o.direction == BulkDirection::download ? ServerMode::source
-                                                       : ServerMode::sink;
+  scfg.mode = o.w.workload != Workload::bulk             ? ServerMode::echo
+              : o.w.direction == BulkDirection::download ? ServerMode::source
+                                                         : ServerMode::sink;
   if (o.mode)
     scfg.mode = *o.mode;
-  scfg.request_size = o.request;
-  scfg.response_size = o.response;
-  scfg.close_first = o.closer == Closer::server || o.close_first;
+  scfg.request_size = o.w.request;
+  scfg.response_size = o.w.response;
+  scfg.close_first = o.w.closer == Closer::server || o.w.close_first;
   scfg.report_interval = Duration::zero(); // one live line: the client's
-  scfg.label = o.label;
+  scfg.label = o.w.label;
 
   // EAL: no hugepages, no PCI, nothing shared; two lcores.
   const uint32_t memory_mb = o.memory_mb != 0 ? o.memory_mb : 64 + 2 * (o.mbufs * 5 / 1024);
@@ -611,7 +572,7 @@ int run_ring(const Options &o, const char *argv0) {
       side.stop.store(true, std::memory_order_relaxed);
       rte_eal_wait_lcore(o.server_lcore);
       srun.end(clock_now());
-      if (!o.quiet)
+      if (!o.w.quiet)
         std::fprintf(stderr,
                      "shoal-churn: client retransmits %llu, server retransmits %llu, "
                      "client TIME_WAIT %llu\n",
@@ -621,7 +582,7 @@ int run_ring(const Options &o, const char *argv0) {
       // The stacks go here, freeing their connections without callbacks;
       // the handlers left go with client_live/server_live.
     }
-    write_json(o.json_path, crun.to_json());
+    write_json(o.w.json_path, crun.to_json());
     if (!o.server_json_path.empty())
       write_json(o.server_json_path, srun.to_json());
   }
@@ -633,11 +594,11 @@ int run_ring(const Options &o, const char *argv0) {
 int run_server(const Options &o, const char *argv0) {
   ServerConfig scfg;
   scfg.mode = o.mode.value_or(ServerMode::echo);
-  scfg.request_size = o.request;
-  scfg.response_size = o.response;
-  scfg.close_first = o.close_first;
+  scfg.request_size = o.w.request;
+  scfg.response_size = o.w.response;
+  scfg.close_first = o.w.close_first;
   scfg.report_interval = Duration::zero();
-  scfg.label = o.label;
+  scfg.label = o.w.label;
   std::string error;
   auto stack = api::Stack::create(o.config_path, argv0, &error);
   if (!stack)
@@ -659,7 +620,7 @@ int run_server(const Options &o, const char *argv0) {
   stack->run();
   srun.end(clock_now());
   stack.reset(); // frees the connections silently; `live` then frees the handlers
-  write_json(o.json_path, srun.to_json());
+  write_json(o.w.json_path, srun.to_json());
   return 0;
 }
 
@@ -680,7 +641,7 @@ int run_client(const Options &o, const char *argv0) {
   Live<ClientHandler> live;
   drive_clients(*stack, o.server, o, crun, live);
   stack.reset(); // frees the connections silently; `live` then frees the handlers
-  write_json(o.json_path, crun.to_json());
+  write_json(o.w.json_path, crun.to_json());
   return 0;
 }
 

@@ -101,24 +101,13 @@ void raise_fd_limit() {
 
 struct Options {
   std::string role;
+  WorkloadFlags w; // the workload's own flags (bench/macro/workload.hpp)
   std::string addr = "127.0.0.1";
   uint16_t port = 5201;
   unsigned ports = 1;
   int cpu = -1;
-  double duration_s = 0;
-  uint64_t count = 0;
-  uint32_t concurrency = 1;
-  uint32_t request = 64;
-  uint32_t response = 64;
-  Workload workload = Workload::churn;
-  Closer closer = Closer::client;
-  BulkDirection direction = BulkDirection::download;
   ServerMode mode = ServerMode::echo;
-  bool close_first = false;
-  bool quiet = false;
-  std::string json_path;
   std::string ready_file;
-  std::string label = "kernel";
 };
 
 uint64_t number(const char *flag, const char *v, uint64_t lo, uint64_t hi) {
@@ -136,6 +125,7 @@ Options parse(int argc, char **argv) {
   if (argc < 2)
     usage("missing role");
   Options o;
+  o.w.label = "kernel";
   o.role = argv[1];
   if (o.role != "server" && o.role != "client" && o.role != "hold")
     usage("role must be server, client or hold");
@@ -154,44 +144,25 @@ Options parse(int argc, char **argv) {
       o.ports = unsigned(number("--ports", value(), 1, 1000));
     else if (f == "--cpu")
       o.cpu = int(number("--cpu", value(), 0, CPU_SETSIZE - 1));
-    else if (f == "--duration") {
-      const char *v = value();
-      char *end = nullptr;
-      o.duration_s = std::strtod(v, &end);
-      if (*end != '\0' || !(o.duration_s >= 0))
-        usage("bad value for --duration");
-    } else if (f == "--count")
-      o.count = number("--count", value(), 0, UINT64_MAX);
-    else if (f == "--concurrency")
-      o.concurrency = uint32_t(number("--concurrency", value(), 1, 1'000'000));
-    else if (f == "--request")
-      o.request = uint32_t(number("--request", value(), 0, 1 << 24));
-    else if (f == "--response")
-      o.response = uint32_t(number("--response", value(), 0, 1 << 24));
-    else if (f == "--workload") {
-      if (!parse_workload(value(), &o.workload))
-        usage("--workload must be churn, rr or bulk");
-    } else if (f == "--closer") {
-      if (!parse_closer(value(), &o.closer))
-        usage("--closer must be client or server");
-    } else if (f == "--direction") {
-      if (!parse_bulk_direction(value(), &o.direction))
-        usage("--direction must be download or upload");
-    } else if (f == "--mode") {
+    else if (f == "--mode") {
       if (!parse_server_mode(value(), &o.mode))
         usage("--mode must be echo, sink or source");
-    } else if (f == "--close-first")
-      o.close_first = true;
-    else if (f == "--quiet")
-      o.quiet = true;
-    else if (f == "--json")
-      o.json_path = value();
-    else if (f == "--ready-file")
+    } else if (f == "--ready-file")
       o.ready_file = value();
-    else if (f == "--label")
-      o.label = value();
-    else
-      usage(("unknown option " + f).c_str());
+    else {
+      bool took = false;
+      std::string err;
+      const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
+      switch (parse_workload_flag(f, v, &o.w, &took, &err)) {
+      case FlagParse::ok:
+        i += took ? 1 : 0;
+        break;
+      case FlagParse::bad_value:
+        usage(err.c_str());
+      case FlagParse::not_a_workload_flag:
+        usage(("unknown option " + f).c_str());
+      }
+    }
   }
   if (o.role == "client" && o.port == 0)
     usage("client needs --port");
@@ -208,14 +179,14 @@ sockaddr_in make_addr(const std::string &addr, uint16_t port) {
 }
 
 void write_json(const Options &o, const std::string &json) {
-  if (o.json_path.empty()) {
+  if (o.w.json_path.empty()) {
     std::printf("%s\n", json.c_str());
     std::fflush(stdout);
     return;
   }
-  FILE *f = std::fopen(o.json_path.c_str(), "w");
+  FILE *f = std::fopen(o.w.json_path.c_str(), "w");
   if (!f)
-    die(o.json_path.c_str());
+    die(o.w.json_path.c_str());
   std::fprintf(f, "%s\n", json.c_str());
   std::fclose(f);
 }
@@ -330,11 +301,11 @@ int listen_on(const sockaddr_in &sa) {
 int run_server(const Options &o) {
   ServerConfig cfg;
   cfg.mode = o.mode;
-  cfg.request_size = o.request;
-  cfg.response_size = o.response;
-  cfg.close_first = o.close_first;
-  cfg.label = o.label;
-  if (o.quiet)
+  cfg.request_size = o.w.request;
+  cfg.response_size = o.w.response;
+  cfg.close_first = o.w.close_first;
+  cfg.label = o.w.label;
+  if (o.w.quiet)
     cfg.report_interval = Duration::zero();
   ServerRun run(cfg);
 
@@ -386,7 +357,7 @@ int run_server(const Options &o) {
   const Instant start = clock_now();
   run.begin(start);
   const Instant deadline =
-      o.duration_s > 0 ? start + Duration(int64_t(o.duration_s * 1e9)) : Instant::max();
+      o.w.duration_s > 0 ? start + Duration(int64_t(o.w.duration_s * 1e9)) : Instant::max();
   std::vector<epoll_event> events(512);
   while (!g_stop) {
     Instant now = clock_now();
@@ -461,20 +432,10 @@ struct ClientSlot {
 };
 
 int run_client(const Options &o) {
-  ClientConfig cfg;
-  cfg.workload = o.workload;
-  cfg.closer = o.closer;
-  cfg.bulk_direction = o.direction;
-  cfg.concurrency = o.concurrency;
-  cfg.request_size = o.request;
-  cfg.response_size = o.response;
-  cfg.duration = Duration(int64_t(o.duration_s * 1e9));
-  cfg.count = o.count;
-  cfg.label = o.label;
-  if (o.quiet)
-    cfg.report_interval = Duration::zero();
-  if (cfg.duration == Duration::zero() && cfg.count == 0)
-    usage("client needs --duration and/or --count");
+  std::string err;
+  const ClientConfig cfg = client_config(o.w, &err);
+  if (!err.empty())
+    usage(("client " + err).c_str());
   ClientRun run(cfg);
 
   std::vector<sockaddr_in> targets;
@@ -597,7 +558,7 @@ int run_client(const Options &o) {
 // ---- hold: idle connections for the memory measurement ----
 
 int run_hold(const Options &o) {
-  if (o.count == 0)
+  if (o.w.count == 0)
     usage("hold needs --count");
   std::vector<sockaddr_in> targets;
   for (unsigned k = 0; k < o.ports; ++k)
@@ -606,13 +567,13 @@ int run_hold(const Options &o) {
   if (ep < 0)
     die("epoll_create1");
   std::vector<int> established;
-  established.reserve(o.count);
+  established.reserve(o.w.count);
   uint64_t started = 0, failed = 0, pending = 0;
   std::array<uint64_t, kErrorKinds> errors{};
   constexpr uint64_t kHandshakesInFlight = 512;
   std::vector<epoll_event> events(512);
-  while (!g_stop && (started < o.count || pending > 0)) {
-    while (started < o.count && pending < kHandshakesInFlight) {
+  while (!g_stop && (started < o.w.count || pending > 0)) {
+    while (started < o.w.count && pending < kHandshakesInFlight) {
       ++started;
       const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) {

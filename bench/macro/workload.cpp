@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 namespace shoal::bench {
@@ -178,6 +181,94 @@ bool parse_bulk_direction(const std::string &s, BulkDirection *out) {
       return true;
     }
   return false;
+}
+
+namespace {
+bool parse_number(const char *v, uint64_t lo, uint64_t hi, uint64_t *out) {
+  char *end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v, &end, 10);
+  if (errno != 0 || *end != '\0' || *v == '\0' || n < lo || n > hi)
+    return false;
+  *out = n;
+  return true;
+}
+} // namespace
+
+FlagParse parse_workload_flag(const std::string &f, const char *v, WorkloadFlags *o,
+                              bool *took_value, std::string *error) {
+  *took_value = false;
+  auto bad = [&](const std::string &msg) {
+    *error = msg;
+    return FlagParse::bad_value;
+  };
+  if (f == "--close-first") {
+    o->close_first = true;
+    return FlagParse::ok;
+  }
+  if (f == "--quiet") {
+    o->quiet = true;
+    return FlagParse::ok;
+  }
+  static const char *const kWithValue[] = {
+      "--duration", "--count",  "--concurrency", "--request", "--response",
+      "--workload", "--closer", "--direction",   "--json",    "--label"};
+  if (std::find(std::begin(kWithValue), std::end(kWithValue), f) == std::end(kWithValue))
+    return FlagParse::not_a_workload_flag;
+  if (v == nullptr)
+    return bad(f + " needs a value");
+  *took_value = true;
+  uint64_t n = 0;
+  if (f == "--duration") {
+    char *end = nullptr;
+    o->duration_s = std::strtod(v, &end);
+    if (*end != '\0' || !(o->duration_s >= 0))
+      return bad("bad value for --duration");
+  } else if (f == "--count") {
+    if (!parse_number(v, 0, UINT64_MAX, &o->count))
+      return bad(std::string("bad value for --count: ") + v);
+  } else if (f == "--concurrency" || f == "--request" || f == "--response") {
+    const uint64_t lo = f == "--concurrency" ? 1 : 0;
+    const uint64_t hi = f == "--concurrency" ? 1'000'000 : (1 << 24);
+    if (!parse_number(v, lo, hi, &n))
+      return bad("bad value for " + f + ": " + v);
+    (f == "--concurrency" ? o->concurrency
+     : f == "--request"   ? o->request
+                          : o->response) = uint32_t(n);
+  } else if (f == "--workload") {
+    if (!parse_workload(v, &o->workload))
+      return bad("--workload must be churn, rr or bulk");
+  } else if (f == "--closer") {
+    if (!parse_closer(v, &o->closer))
+      return bad("--closer must be client or server");
+  } else if (f == "--direction") {
+    if (!parse_bulk_direction(v, &o->direction))
+      return bad("--direction must be download or upload");
+  } else if (f == "--json") {
+    o->json_path = v;
+  } else {
+    o->label = v;
+  }
+  return FlagParse::ok;
+}
+
+ClientConfig client_config(const WorkloadFlags &w, std::string *error) {
+  error->clear();
+  ClientConfig c;
+  c.workload = w.workload;
+  c.closer = w.closer;
+  c.bulk_direction = w.direction;
+  c.concurrency = w.concurrency;
+  c.request_size = w.request;
+  c.response_size = w.response;
+  c.duration = Duration(int64_t(w.duration_s * 1e9));
+  c.count = w.count;
+  c.label = w.label;
+  if (w.quiet)
+    c.report_interval = Duration::zero();
+  if (c.duration == Duration::zero() && c.count == 0)
+    *error = "needs --duration and/or --count";
+  return c;
 }
 
 bool parse_server_mode(const std::string &s, ServerMode *out) {

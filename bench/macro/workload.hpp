@@ -103,6 +103,35 @@ struct ClientConfig {
   std::string label = "kernel"; // which stack: "kernel", "shoal-ring", "shoal-tap"
 };
 
+// The command-line flags the workload takes, shared by kernel_bench and
+// shoal-churn so both stacks run exactly the same workloads:
+//   --duration S --count N --concurrency C --request Q --response R
+//   --workload churn|rr|bulk --closer client|server --direction download|upload
+//   --close-first --quiet --json F --label L
+struct WorkloadFlags {
+  double duration_s = 0;
+  uint64_t count = 0;
+  uint32_t concurrency = 1;
+  uint32_t request = 64;
+  uint32_t response = 64;
+  Workload workload = Workload::churn;
+  Closer closer = Closer::client;
+  BulkDirection direction = BulkDirection::download;
+  bool close_first = false; // server: close after the response
+  bool quiet = false;       // no live line
+  std::string json_path;    // empty: stdout
+  std::string label;
+};
+
+enum class FlagParse : uint8_t { not_a_workload_flag, ok, bad_value };
+// Parses `flag` if it is one of WorkloadFlags'. `value` is the flag's
+// argument (nullptr when missing); `*took_value` says whether it was used.
+// On bad_value, `*error` is the message for the usage line.
+FlagParse parse_workload_flag(const std::string &flag, const char *value, WorkloadFlags *out,
+                              bool *took_value, std::string *error);
+// The client run the flags describe; empty `*error` on success.
+ClientConfig client_config(const WorkloadFlags &, std::string *error);
+
 // The largest single write a bulk upload offers (bytes of pattern).
 inline constexpr size_t kBulkChunk = 64 * 1024;
 
