@@ -32,7 +32,6 @@ constexpr uint32_t kHandoffRingSize = 1024;
 constexpr uint16_t kHandoffBurst = 32;
 // Frames a shard keeps when the NIC refuses them (Shard::set_tx_backlog).
 constexpr size_t kTxBacklog = 2048;
-constexpr uint16_t kSackOptionRoom = 28;
 
 struct Command {
   std::function<void()> fn;
@@ -149,14 +148,10 @@ bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOpti
   }
 
   tcp::EngineConfig tcfg = cfg.tcp;
-  if (tcfg.mtu == 0) {
-    // The engine sizes data segments by MSS minus the timestamp option
-    // only; a segment that also carries SACK blocks would exceed the MTU.
-    // Leave room for the largest option block (40 bytes, of which the
-    // engine already subtracts 12) until lib/tcp sizes by the options it
-    // actually sends (RFC 6691).
-    tcfg.mtu = static_cast<uint16_t>(res_->port->mtu() - kSackOptionRoom);
-  }
+  // The engine keeps every segment within the MTU itself (timestamps are in
+  // its MSS; SACK blocks give way on full data segments: RFC 6691).
+  if (tcfg.mtu == 0)
+    tcfg.mtu = res_->port->mtu();
   const Instant now = res_->clock->now();
   std::vector<unsigned> lcores;
   {
