@@ -1,5 +1,6 @@
 // Out-of-order receive queue over rte_mbuf segments; see reassembly.hpp.
 #include "tcp/recovery/reassembly.hpp"
+#include "tcp/recovery/mbuf_chain.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -12,45 +13,6 @@ namespace {
 // (RFC 7323 2.3) is 2^30, and staying well inside 2^31 keeps every Seq
 // comparison between queued segments meaningful.
 constexpr uint32_t kMaxAhead = 1u << 30;
-
-// Drops the first n bytes of a (possibly chained) mbuf, freeing segments that
-// become empty. n < pkt_len. Returns the new head.
-rte_mbuf *drop_front(rte_mbuf *m, uint32_t n) {
-  while (m->next != nullptr && n >= m->data_len) {
-    rte_mbuf *next = m->next;
-    n -= m->data_len;
-    next->pkt_len = m->pkt_len - m->data_len;
-    next->nb_segs = static_cast<uint16_t>(m->nb_segs - 1);
-    m->next = nullptr;
-    m->nb_segs = 1;
-    rte_pktmbuf_free_seg(m);
-    m = next;
-  }
-  if (n > 0)
-    rte_pktmbuf_adj(m, static_cast<uint16_t>(n)); // n < data_len here: cannot fail
-  return m;
-}
-
-// Keeps the first `keep` bytes (0 < keep <= pkt_len), freeing the segments
-// past them.
-void keep_front(rte_mbuf *m, uint32_t keep) {
-  if (keep >= m->pkt_len)
-    return;
-  m->pkt_len = keep;
-  uint16_t segs = 1;
-  rte_mbuf *s = m;
-  while (keep > s->data_len && s->next != nullptr) {
-    keep -= s->data_len;
-    s = s->next;
-    ++segs;
-  }
-  s->data_len = static_cast<uint16_t>(keep);
-  rte_mbuf *rest = s->next;
-  s->next = nullptr;
-  m->nb_segs = segs;
-  if (rest != nullptr)
-    rte_pktmbuf_free(rest);
-}
 
 } // namespace
 
@@ -153,7 +115,7 @@ void ReassemblyQueue::drop_below(Seq rcv_nxt) {
   if (!entries_.empty() && seq_lt(entries_.front().seq, rcv_nxt)) {
     Entry &e = entries_.front();
     const uint32_t cut = seq_distance(e.seq, rcv_nxt);
-    e.m = drop_front(e.m, cut);
+    e.m = mbuf_trim_front(e.m, cut);
     e.seq = rcv_nxt;
     e.len -= cut;
     bytes_ -= cut;
@@ -239,8 +201,8 @@ ReassemblyResult ReassemblyQueue::insert(Seq rcv_nxt, Seq seq, rte_mbuf *m, uint
 
   // Commit: trim the new mbuf (never copying), free what it covers, insert.
   if (cut_front > 0)
-    m = drop_front(m, cut_front);
-  keep_front(m, new_len);
+    m = mbuf_trim_front(m, cut_front);
+  mbuf_trim_back(m, new_len);
   release(i, j);
   if (entries_.capacity() == 0)
     entries_.reserve(std::min<size_t>(limits_.max_segments, 64));
