@@ -341,6 +341,19 @@ uint64_t Stack::connections_in(State st) const {
   return n;
 }
 
+shard::MemoryStats Stack::memory() const {
+  shard::MemoryStats m = shard::mempool_memory(res_->pool.get());
+  for (const auto &s : shards_)
+    m += s->tcp->stats().memory();
+  return m;
+}
+
+shard::MemoryStats Stack::memory(unsigned shard) const {
+  shard::MemoryStats m = shard::mempool_memory(res_->pool.get());
+  m += shards_.at(shard)->tcp->stats().memory();
+  return m;
+}
+
 std::string Stack::stats_json() const {
   return shard::stats_json();
 }

@@ -120,6 +120,12 @@ public:
   const shard::TcpStats &tcp_stats(unsigned shard) const;
   // Connections in `s` summed over the shards (TIME_WAIT: records).
   uint64_t connections_in(State s) const;
+  // Memory the stack holds (mbufs in use, connection pools, tables,
+  // TIME_WAIT records), summed over the shards / for one shard (whose
+  // mbuf fields are the shared pool's). Thread-safe; refreshed by each
+  // shard every millisecond.
+  shard::MemoryStats memory() const;
+  shard::MemoryStats memory(unsigned shard) const;
   // {"shoal_stats":{"shard0":{...},...}} on one line.
   std::string stats_json() const;
 

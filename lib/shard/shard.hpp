@@ -82,6 +82,7 @@ public:
   // `pool` provides the mbufs the shard builds itself (ARP requests).
   // Throws std::runtime_error if the ARP cache cannot be created.
   Shard(const ShardParams &, rte_mempool *pool);
+  rte_mempool *pool() const { return pool_; }
   ~Shard(); // frees the unsent tx batch and every packet held by ARP
   Shard(const Shard &) = delete;
   Shard &operator=(const Shard &) = delete;

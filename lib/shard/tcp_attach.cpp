@@ -25,6 +25,7 @@ ShardTcp::ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool
   shard_.set_ipv4_handler(wire::kIpProtoTcp, &ShardTcp::on_datagram, this);
   shard_.set_poll_hook(&ShardTcp::on_poll, this);
   stats_.store(engine_->counters(), 0);
+  stats_.store_memory(engine_->memory());
 }
 
 ShardTcp::~ShardTcp() {
@@ -79,6 +80,7 @@ void ShardTcp::on_poll(void *ctx, Instant now) {
   if (now >= self->next_snapshot_) {
     self->next_snapshot_ = now + kSnapshotInterval;
     self->stats_.store(self->engine_->counters(), self->engine_->time_wait_count());
+    self->stats_.store_memory(self->engine_->memory());
   }
 }
 

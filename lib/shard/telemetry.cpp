@@ -57,6 +57,25 @@ void fill_conns(rte_tel_data *d, const std::vector<const TcpStats *> &shards) {
   }
 }
 
+// Only the non-zero-meaning fields of each part: the mempool column has the
+// mbuf rows, the shard columns the engine rows; every column has
+// total_bytes, so a reader summing the columns gets the stack's total.
+void add_memory(rte_tel_data *d, const MemoryStats &m, bool mbufs) {
+  if (mbufs) {
+    rte_tel_data_add_dict_u64(d, "mbufs_in_use", m.mbufs_in_use);
+    rte_tel_data_add_dict_u64(d, "mbufs_total", m.mbufs_total);
+    rte_tel_data_add_dict_u64(d, "mbuf_bytes", m.mbuf_bytes);
+  } else {
+    rte_tel_data_add_dict_u64(d, "connections", m.connections);
+    rte_tel_data_add_dict_u64(d, "connection_bytes", m.connection_bytes);
+    rte_tel_data_add_dict_u64(d, "flow_table_bytes", m.flow_table_bytes);
+    rte_tel_data_add_dict_u64(d, "time_wait_records", m.time_wait_records);
+    rte_tel_data_add_dict_u64(d, "time_wait_bytes", m.time_wait_bytes);
+    rte_tel_data_add_dict_u64(d, "other_bytes", m.other_bytes);
+  }
+  rte_tel_data_add_dict_u64(d, "total_bytes", m.total_bytes());
+}
+
 const Published *find(unsigned long id) {
   for (const Published &p : registry)
     if (p.shard->id() == id)
@@ -134,7 +153,49 @@ int handle_conns(const char *, const char *params, rte_tel_data *d) {
   return 0;
 }
 
+int handle_mem(const char *, const char *, rte_tel_data *d) {
+  std::lock_guard lock(registry_mutex);
+  rte_tel_data_start_dict(d);
+  // The shards share one mempool (usually): one column per distinct pool.
+  std::vector<const rte_mempool *> pools;
+  for (const Published &p : registry) {
+    if (std::find(pools.begin(), pools.end(), p.shard->pool()) != pools.end())
+      continue;
+    pools.push_back(p.shard->pool());
+    rte_tel_data *c = rte_tel_data_alloc();
+    if (c == nullptr)
+      return -1;
+    rte_tel_data_start_dict(c);
+    add_memory(c, mempool_memory(p.shard->pool()), true);
+    const std::string name = pools.size() == 1 ? "mempool" : "mempool" + std::to_string(pools.size() - 1);
+    if (!add_container(d, name, c))
+      return -1;
+  }
+  for (const Published &p : registry) {
+    if (p.tcp == nullptr)
+      continue;
+    rte_tel_data *c = rte_tel_data_alloc();
+    if (c == nullptr)
+      return -1;
+    rte_tel_data_start_dict(c);
+    add_memory(c, p.tcp->memory(), false);
+    if (!add_container(d, "shard" + std::to_string(p.shard->id()), c))
+      return -1;
+  }
+  return 0;
+}
+
 } // namespace
+
+MemoryStats mempool_memory(const rte_mempool *mp) {
+  MemoryStats m;
+  if (mp == nullptr)
+    return m;
+  m.mbufs_total = mp->size;
+  m.mbufs_in_use = rte_mempool_in_use_count(mp);
+  m.mbuf_bytes = m.mbufs_in_use * (uint64_t{mp->header_size} + mp->elt_size + mp->trailer_size);
+  return m;
+}
 
 const char *netstat_name(tcp::State s) {
   switch (s) {
@@ -179,8 +240,15 @@ bool register_telemetry(std::string *error) {
     rc = rte_telemetry_register_cmd("/shoal/conns", handle_conns,
                                     "TCP connections per state, in total and per shard. "
                                     "Parameter: shard id (optional)");
-    if (rc != 0)
+    if (rc != 0) {
       failed = "/shoal/conns";
+      return;
+    }
+    rc = rte_telemetry_register_cmd("/shoal/mem", handle_mem,
+                                    "Memory held: mbufs in use (per mempool), connection pool, flow "
+                                    "table, TIME_WAIT records (per shard); bytes");
+    if (rc != 0)
+      failed = "/shoal/mem";
   });
   if (rc != 0) {
     *error = std::string("rte_telemetry_register_cmd ") + failed + " failed (" +

@@ -36,6 +36,9 @@ void unpublish(const Shard *);
 // {"shoal_stats":{"shard0":{...},...}} on one line.
 std::string stats_json();
 
+// The packet mempool's part of MemoryStats (mbufs in use, total, bytes).
+MemoryStats mempool_memory(const rte_mempool *);
+
 // The state names /shoal/conns uses: netstat's (ESTABLISHED, TIME_WAIT ...).
 const char *netstat_name(tcp::State);
 

@@ -434,6 +434,20 @@ uint32_t Engine::connections_in_use() const {
   return impl_->conns.live();
 }
 
+EngineMemory Engine::memory() const {
+  const Impl &m = *impl_;
+  EngineMemory r;
+  r.connections = m.conns.live();
+  // Congestion control state lives beside the connection (one heap object
+  // each); count the larger of the two algorithms for every live one.
+  r.connection_bytes = m.conns.memory_bytes() + uint64_t{m.conns.live()} * congestion_control_max_bytes();
+  r.flow_table_bytes = m.flows.memory_bytes();
+  r.time_wait_records = m.time_wait.size();
+  r.time_wait_bytes = m.time_wait.memory_bytes();
+  r.other_bytes = m.consumed_cookies.memory_bytes() + m.listeners.size() * sizeof(Listener);
+  return r;
+}
+
 size_t Engine::connection_count() const {
   return impl_->flows.size();
 }

@@ -30,6 +30,21 @@ class Connection;
 class Engine;
 struct Counters;
 
+// What an engine holds in memory (Engine::memory): its own tables and
+// pools, not the mbufs (the shard's mempool counts those). Bytes are what
+// is allocated, so a pool or table that grew and emptied still shows.
+struct EngineMemory {
+  uint64_t connections = 0;      // live connection objects (half-open included)
+  uint64_t connection_bytes = 0; // connection pool storage + per-connection heap
+  uint64_t flow_table_bytes = 0; // the 4-tuple -> connection index
+  uint64_t time_wait_records = 0;
+  uint64_t time_wait_bytes = 0;  // records + their index
+  uint64_t other_bytes = 0;      // consumed-cookie record, listeners
+  uint64_t total_bytes() const {
+    return connection_bytes + flow_table_bytes + time_wait_bytes + other_bytes;
+  }
+};
+
 struct FourTuple {
   wire::Ipv4Addr local_addr, remote_addr;
   uint16_t local_port = 0, remote_port = 0;
@@ -211,6 +226,8 @@ public:
   // time_wait for a TIME_WAIT record, else closed.
   State state_of(const FourTuple &) const;
   const Counters &counters() const;
+  // O(1): sizes of the pools and tables (see EngineMemory).
+  EngineMemory memory() const;
   const EngineConfig &config() const;
   Instant now() const; // the latest time passed to input/advance
 

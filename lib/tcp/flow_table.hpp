@@ -40,6 +40,7 @@ public:
 
   size_t size() const { return size_; }
   size_t capacity() const { return slots_.size(); }
+  size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
 
   V *find(const FourTuple &t) {
     for (size_t i = home(t);; i = (i + 1) & mask_) {

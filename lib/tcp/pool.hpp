@@ -48,6 +48,8 @@ public:
 
   uint32_t live() const { return live_; }
   uint32_t capacity() const { return capacity_; }
+  // Storage allocated so far (chunks are never returned before teardown).
+  size_t memory_bytes() const { return size_t{allocated_} * sizeof(Slot); }
 
 private:
   static constexpr uint32_t kChunk = 256;

@@ -54,6 +54,10 @@ public:
   void restart(TimeWaitRecord &, Instant now);
 
   size_t size() const { return index_.size(); }
+  // Record slab plus index, as allocated.
+  size_t memory_bytes() const {
+    return records_.capacity() * sizeof(TimeWaitRecord) + index_.memory_bytes();
+  }
   Duration lifetime() const { return lifetime_; }
   // Drops every record without callbacks (engine teardown).
   void clear();

@@ -148,6 +148,10 @@ std::span<const std::string_view> congestion_control_names() {
   return kNames;
 }
 
+size_t congestion_control_max_bytes() {
+  return sizeof(NewReno) > sizeof(Cubic) ? sizeof(NewReno) : sizeof(Cubic);
+}
+
 std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name,
                                                            const CcConfig &cfg) {
   if (name == "newreno" || name == "reno")

@@ -159,6 +159,8 @@ private:
 };
 
 // "newreno" or "cubic"; nullptr for an unknown name.
+// Heap bytes of the largest algorithm object (memory accounting).
+size_t congestion_control_max_bytes();
 std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name,
                                                            const CcConfig &cfg);
 std::span<const std::string_view> congestion_control_names();

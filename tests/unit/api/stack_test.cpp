@@ -153,6 +153,14 @@ TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
       << client.trace();
   EXPECT_EQ(client.events.front(), "connected");
   EXPECT_EQ(server.events.front(), "connected");
+  // Memory accounting follows the connection (refreshed every millisecond).
+  ASSERT_TRUE(poll_until([&] { return b_->memory().connections == 1; }));
+  const shard::MemoryStats mem = b_->memory();
+  EXPECT_GE(mem.connection_bytes, sizeof(Connection));
+  EXPECT_GT(mem.flow_table_bytes, 0u);
+  EXPECT_GT(mem.mbufs_total, 0u);
+  EXPECT_EQ(mem.total_bytes(), mem.mbuf_bytes + mem.connection_bytes + mem.flow_table_bytes +
+                                   mem.time_wait_bytes + mem.other_bytes);
 
   const std::string msg = "hello over net_ring";
   EXPECT_EQ(c->write({reinterpret_cast<const uint8_t *>(msg.data()), msg.size()}), msg.size());
@@ -170,6 +178,9 @@ TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
   // The client sent the first FIN, so it holds the TIME_WAIT record.
   poll_until([&] { return a_->connections_in(State::time_wait) == 1; });
   EXPECT_EQ(a_->connections_in(State::time_wait), 1u);
+  ASSERT_TRUE(poll_until([&] { return a_->memory().time_wait_records == 1; }));
+  EXPECT_GT(a_->memory().time_wait_bytes, 0u);
+  EXPECT_EQ(a_->memory(0).connections, 0u);
   EXPECT_GE(a_->tcp_stats(0).get(tcp::Counter::segs_out_fin), 1u);
   // The telemetry copy of the counters follows within a millisecond.
   EXPECT_TRUE(poll_until([&] { return b_->tcp_stats(0).get(tcp::Counter::accepted) == 1; }))
