@@ -8,12 +8,7 @@
 namespace shoal::tcp {
 
 Connection::Connection()
-    : rtx_timer_(&Engine::Impl::rtx_fired, this),
-      keepalive_timer_(&Engine::Impl::keepalive_fired, this),
-      fin_wait2_timer_(&Engine::Impl::fin_wait2_fired, this) {
-  delack_timer_.set_callback(&Engine::Impl::delack_fired, this);
-  persist_timer_.set_callback(&Engine::Impl::persist_fired, this);
-}
+    : timers_(&Engine::Impl::timers_fired, this) {}
 
 Connection::~Connection() = default;
 
@@ -77,8 +72,8 @@ void Connection::consume(size_t n) {
     // last byte is consumed -- on the next tick rather than inside this
     // call, so the application sees the end of the stream (readable() 0,
     // peer_closed()) before on_closed, and may close() first.
-    if (rcvq_bytes_ == 0 && !rtx_timer_.armed())
-      eng_->wheel.schedule(rtx_timer_, eng_->now);
+    if (rcvq_bytes_ == 0 && !timers_.armed(ConnTimer::retransmit))
+      timers_.schedule(eng_->wheel, ConnTimer::retransmit, eng_->now);
     return;
   }
   eng_->maybe_window_update(*this);

@@ -26,6 +26,7 @@
 #include <rte_mbuf.h>
 
 #include "common/time.hpp"
+#include "tcp/conn_timers.hpp"
 #include "tcp/engine.hpp"
 #include "tcp/recovery/congestion_control.hpp"
 #include "tcp/recovery/reassembly.hpp"
@@ -153,8 +154,8 @@ public:
   // Memory (mbuf truesize) held by received data, in order and out of order.
   uint32_t rcv_memory() const;
   int persist_backoff() const { return persist_backoff_; }
-  bool persist_armed() const { return persist_timer_.armed(); }
-  bool delayed_ack_armed() const { return delack_timer_.armed(); }
+  bool persist_armed() const { return timers_.armed(ConnTimer::persist); }
+  bool delayed_ack_armed() const { return timers_.armed(ConnTimer::delayed_ack); }
   int retransmit_count() const { return rtx_count_; }
   int keepalive_probes_sent() const { return ka_probes_sent_; }
   bool fin_sent() const { return fin_sent_; }
@@ -219,7 +220,10 @@ private:
   // Retransmission (SYN, SYN-ACK, data, FIN): RTO doubling from initial_rto.
   Duration rto_{};
   int rtx_count_ = 0;
-  timer::Timer rtx_timer_;
+
+  // Retransmission, delayed ACK, persist, keepalive and FIN_WAIT_2 timers,
+  // all on one wheel entry (conn_timers.hpp).
+  ConnTimers timers_;
 
   // Keepalive (RFC 1122 4.2.3.6).
   bool keepalive_on_ = false;
@@ -227,10 +231,8 @@ private:
   int ka_probes_sent_ = 0;
   Duration ka_idle_{}, ka_interval_{};
   Instant last_rcv_{}; // last segment received (idle reference)
-  timer::Timer keepalive_timer_;
 
   // FIN_WAIT_2 timeout for connections the application closed.
-  timer::Timer fin_wait2_timer_;
 
   // Receive queue: in-order payload segments linked through mbuf->next.
   rte_mbuf *rcvq_head_ = nullptr, *rcvq_tail_ = nullptr;
@@ -258,7 +260,8 @@ private:
 
   // Out-of-order data (RFC 9293 3.10.7.4 seventh, RFC 2018), and a FIN that
   // arrived beyond a hole (it takes effect when RCV.NXT reaches it).
-  std::optional<ReassemblyQueue> ooo_;
+  // Allocated by the first out-of-order segment, freed when it empties.
+  std::unique_ptr<ReassemblyQueue> ooo_;
   bool ooo_fin_ = false;
   Seq ooo_fin_seq_{};
   uint32_t rcv_mem_ = 0; // truesize of the mbufs in the receive queue
@@ -266,11 +269,9 @@ private:
   // Delayed ACK (RFC 5681 4.2): bytes received in order since the last ACK.
   uint32_t rcv_unacked_ = 0;
   uint16_t rcv_seg_max_ = 0; // largest payload received: the peer's segment size
-  timer::Timer delack_timer_;
 
   // Persist timer (RFC 9293 3.8.6.1): zero-window probes with back-off.
   int persist_backoff_ = 0;
-  timer::Timer persist_timer_;
 
   // User timeout: una_since_ is when the oldest unacknowledged data started
   // waiting (first sent from idle, or SND.UNA last advanced).

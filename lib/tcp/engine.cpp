@@ -29,11 +29,7 @@ Engine::Impl::~Impl() {
   // Free everything without sending or calling back (the shard is going away).
   flows.for_each([&](const FourTuple &, Connection *c) {
     free_buffers(*c);
-    wheel.cancel(c->rtx_timer_);
-    wheel.cancel(c->keepalive_timer_);
-    wheel.cancel(c->fin_wait2_timer_);
-    wheel.cancel(c->delack_timer_);
-    wheel.cancel(c->persist_timer_);
+    c->timers_.cancel_all(wheel);
     c->dead_ = true;
     c->next_free_ = graveyard;
     graveyard = c;
@@ -42,7 +38,7 @@ Engine::Impl::~Impl() {
   while (Connection *c = lingering) {
     lingering = c->linger_next_;
     c->lingering_ = false;
-    wheel.cancel(c->rtx_timer_);
+    c->timers_.cancel_all(wheel);
     free_buffers(*c);
     c->next_free_ = graveyard;
     graveyard = c;
@@ -137,11 +133,7 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
   } else {
     free_buffers(c);
   }
-  wheel.cancel(c.rtx_timer_);
-  wheel.cancel(c.keepalive_timer_);
-  wheel.cancel(c.fin_wait2_timer_);
-  wheel.cancel(c.delack_timer_);
-  wheel.cancel(c.persist_timer_);
+  c.timers_.cancel_all(wheel);
   flows.erase(c.tuple_);
   if (c.in_accept_queue_)
     accept_queue_remove(c);
@@ -200,7 +192,7 @@ void Engine::Impl::end_lingering(Connection &c, CloseReason reason) {
   if (c.linger_next_ != nullptr)
     c.linger_next_->linger_prev_ = c.linger_prev_;
   c.linger_next_ = c.linger_prev_ = nullptr;
-  wheel.cancel(c.rtx_timer_);
+  c.timers_.cancel(wheel, ConnTimer::retransmit);
   free_buffers(c);
   count(*this, reason == CloseReason::normal ? Counter::closed_normal : Counter::closed_aborted);
   c.next_free_ = graveyard;

@@ -253,11 +253,8 @@ struct Engine::Impl {
   uint16_t our_mss() const { return static_cast<uint16_t>(cfg.mtu - 40); }
 
   // ---- timers.cpp ----------------------------------------------------------
-  static void rtx_fired(void *ctx, timer::Timer &);
-  static void keepalive_fired(void *ctx, timer::Timer &);
-  static void fin_wait2_fired(void *ctx, timer::Timer &);
-  static void delack_fired(void *ctx, timer::Timer &);
-  static void persist_fired(void *ctx, timer::Timer &);
+  // The connection's wheel timer (ConnTimers): runs each kind that is due.
+  static void timers_fired(void *ctx, timer::Timer &);
   void arm_rtx(Connection &);
   void on_retransmit_timeout(Connection &);
   void on_delayed_ack_timeout(Connection &);

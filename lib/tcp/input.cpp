@@ -175,7 +175,7 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
     //  SYN has been ACKed), change the connection state to ESTABLISHED, form
     //  an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
     c.snd_una_ = seg.ack;
-    wheel.cancel(c.rtx_timer_);
+    c.timers_.cancel(wheel, ConnTimer::retransmit);
     note_activity(c);
     set_state(c, State::established);
     count(*this, Counter::connects_established);
@@ -307,7 +307,7 @@ void Engine::Impl::note_activity(Connection &c) {
     // RFC 1122 4.2.3.6: the peer answered a probe; back to idle watching.
     c.ka_probes_sent_ = 0;
     if (c.keepalive_on_)
-      wheel.schedule(c.keepalive_timer_, now + c.ka_idle_);
+      c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle_);
   }
 }
 
@@ -324,11 +324,11 @@ void Engine::Impl::update_send_window(Connection &c, const Segment &seg) {
     c.snd_wl2_ = seg.ack;
     // The window reopened: stop probing; output() re-arms the persist timer
     // if the new window is still too small to use.
-    if (c.snd_wnd_ > 0 && c.persist_timer_.armed()) {
-      wheel.cancel(c.persist_timer_);
+    if (c.snd_wnd_ > 0 && c.timers_.armed(ConnTimer::persist)) {
+      c.timers_.cancel(wheel, ConnTimer::persist);
       c.persist_backoff_ = 0;
       // An unacknowledged probe octet is sent again as part of the data.
-      if (!c.rtx_timer_.armed())
+      if (!c.timers_.armed(ConnTimer::retransmit))
         c.snd_nxt_ = c.snd_una_;
     }
   }
@@ -355,8 +355,8 @@ void Engine::Impl::process_ack(Connection &c, Segment &seg, bool &acked_our_fin)
       return;
     // RFC 6298 5.2 / 5.3: all acknowledged -> stop the timer; else restart it.
     if (c.snd_una_ == c.snd_max_)
-      wheel.cancel(c.rtx_timer_);
-    else if (!c.persist_timer_.armed())
+      c.timers_.cancel(wheel, ConnTimer::retransmit);
+    else if (!c.timers_.armed(ConnTimer::persist))
       arm_rtx(c);
     acked_our_fin = c.fin_sent_ && seq_gt(c.snd_una_, c.fin_seq_);
   } else if (seg.ack == c.snd_una_) {
@@ -365,7 +365,7 @@ void Engine::Impl::process_ack(Connection &c, Segment &seg, bool &acked_our_fin)
     // unchanged. Answers to zero-window probes are not (the window is 0).
     const bool dup = c.snd_una_ != c.snd_max_ && seg.len == 0 && !seg.fin() &&
                      (uint32_t{seg.h.window} << c.snd_wscale_) == c.snd_wnd_ && c.snd_wnd_ != 0 &&
-                     !c.persist_timer_.armed();
+                     !c.timers_.armed(ConnTimer::persist);
     if (dup)
       on_duplicate_ack(c, seg);
     else if (c.sack_ok_ && seg.h.options.sack_count > 0) {
@@ -535,7 +535,7 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
     c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
     c.snd_wl1_ = seg.seq;
     c.snd_wl2_ = seg.ack;
-    wheel.cancel(c.rtx_timer_);
+    c.timers_.cancel(wheel, ConnTimer::retransmit);
     set_state(c, State::established);
     established(c);
     // Text that came with the SYN waited for this moment (RFC 9293 3.10.7.2).
@@ -686,7 +686,7 @@ void Engine::Impl::fin_received(Connection &c) {
     break;
   case State::fin_wait_2:
     // "Enter the TIME-WAIT state."
-    wheel.cancel(c.fin_wait2_timer_);
+    c.timers_.cancel(wheel, ConnTimer::fin_wait2);
     set_state(c, State::time_wait);
     break;
   default:

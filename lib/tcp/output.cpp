@@ -117,7 +117,7 @@ void Engine::Impl::fill_header(Connection &c, wire::TcpRepr &h, uint8_t flags, S
     // Any segment carrying the ACK settles what the delayed ACK owed.
     c.ack_pending_ = false;
     c.rcv_unacked_ = 0;
-    wheel.cancel(c.delack_timer_);
+    c.timers_.cancel(wheel, ConnTimer::delayed_ack);
     sack_option(c, h.options);
   }
   h.window = window_field(c);
@@ -253,8 +253,8 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
     c.snd_nxt_ = end;
   c.snd_max_ = seq_max(c.snd_max_, c.snd_nxt_);
   c.sack_.set_high_data(c.snd_max_);
-  if (!c.rtx_timer_.armed()) {
-    wheel.cancel(c.persist_timer_);
+  if (!c.timers_.armed(ConnTimer::retransmit)) {
+    c.timers_.cancel(wheel, ConnTimer::persist);
     arm_rtx(c);
   }
 }
@@ -310,7 +310,7 @@ bool Engine::Impl::output(Connection &c) {
   // or too small to use) holds it back. The persist timer probes it (RFC
   // 9293 3.8.6.1) and overrides SWS avoidance.
   const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
-  if (!any && seq_lt(c.snd_nxt_, data_end) && !c.rtx_timer_.armed() && !c.persist_timer_.armed())
+  if (!any && seq_lt(c.snd_nxt_, data_end) && !c.timers_.armed(ConnTimer::retransmit) && !c.timers_.armed(ConnTimer::persist))
     arm_persist(c);
   return any;
 }

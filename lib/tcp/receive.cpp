@@ -131,7 +131,8 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
     // Out of order (RFC 1122 4.2.2.20 (g): queue it). The duplicate ACK
     // goes out at once, with SACK blocks (RFC 5681 4.2, RFC 2018 4).
     if (!c.ooo_)
-      c.ooo_.emplace(reassembly_budget, ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
+      c.ooo_ = std::make_unique<ReassemblyQueue>(reassembly_budget,
+                                               ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
     const Seq end = seg.seq + seg.len;
     const bool fin = seg.fin();
     const ReassemblyResult r = c.ooo_->insert(c.rcv_nxt_, seg.seq, seg.data, seg.len);
@@ -189,6 +190,8 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
       if (n < std::size(popped))
         break;
     }
+    if (c.ooo_->empty())
+      c.ooo_.reset(); // allocated again by the next out-of-order segment
   }
   // Where the segment's own FIN stands now, or one queued beyond the hole.
   const bool fin_here = (own_fin && !filled_hole) || (c.ooo_fin_ && c.ooo_fin_seq_ == c.rcv_nxt_);
@@ -211,7 +214,8 @@ void Engine::Impl::queue_syn_text(Connection &c, Segment &seg) {
   if (seg.len == 0)
     return;
   if (!c.ooo_)
-    c.ooo_.emplace(reassembly_budget, ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
+    c.ooo_ = std::make_unique<ReassemblyQueue>(reassembly_budget,
+                                               ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
   const uint32_t len = std::min(seg.len, c.rcv_buf_);
   if (c.ooo_->insert(c.rcv_nxt_, c.rcv_nxt_, seg.data, len) == ReassemblyResult::queued)
     count(*this, Counter::syn_data_bytes, len);
@@ -232,6 +236,8 @@ void Engine::Impl::release_syn_text(Connection &c) {
     if (n < std::size(popped))
       break;
   }
+  if (c.ooo_->empty())
+    c.ooo_.reset();
   if (c.rcvq_bytes_ > 0)
     c.ack_pending_ = true;
 }

@@ -8,44 +8,40 @@
 
 namespace shoal::tcp {
 
-void Engine::Impl::rtx_fired(void *ctx, timer::Timer &) {
+void Engine::Impl::timers_fired(void *ctx, timer::Timer &) {
   auto *c = static_cast<Connection *>(ctx);
   Impl &e = *c->eng_;
   e.now = e.wheel.now(); // the timer's own expiry: exact on the virtual clock
-  if (c->lingering_) {
-    // A finished connection whose last unread byte was consumed (connection.cpp).
-    e.end_lingering(*c, CloseReason::normal);
-    return;
+  // Each kind at most once per firing: a handler that re-arms its own kind
+  // for "now" runs again at the next tick, never in a loop here.
+  for (size_t i = 0; i < kConnTimerCount; ++i) {
+    const std::optional<ConnTimer> due = c->timers_.take_due(e.wheel, e.now);
+    if (!due)
+      return;
+    switch (*due) {
+    case ConnTimer::retransmit:
+      if (c->lingering_) {
+        // A finished connection whose last unread byte was consumed (connection.cpp).
+        e.end_lingering(*c, CloseReason::normal);
+        return;
+      }
+      e.on_retransmit_timeout(*c);
+      break;
+    case ConnTimer::delayed_ack:
+      e.on_delayed_ack_timeout(*c);
+      break;
+    case ConnTimer::persist:
+      e.on_persist_timeout(*c);
+      break;
+    case ConnTimer::keepalive:
+      e.on_keepalive_timeout(*c);
+      break;
+    case ConnTimer::fin_wait2:
+      e.on_fin_wait2_timeout(*c);
+      break;
+    }
   }
-  e.on_retransmit_timeout(*c);
-}
-
-void Engine::Impl::keepalive_fired(void *ctx, timer::Timer &) {
-  auto *c = static_cast<Connection *>(ctx);
-  Impl &e = *c->eng_;
-  e.now = e.wheel.now();
-  e.on_keepalive_timeout(*c);
-}
-
-void Engine::Impl::fin_wait2_fired(void *ctx, timer::Timer &) {
-  auto *c = static_cast<Connection *>(ctx);
-  Impl &e = *c->eng_;
-  e.now = e.wheel.now();
-  e.on_fin_wait2_timeout(*c);
-}
-
-void Engine::Impl::delack_fired(void *ctx, timer::Timer &) {
-  auto *c = static_cast<Connection *>(ctx);
-  Impl &e = *c->eng_;
-  e.now = e.wheel.now();
-  e.on_delayed_ack_timeout(*c);
-}
-
-void Engine::Impl::persist_fired(void *ctx, timer::Timer &) {
-  auto *c = static_cast<Connection *>(ctx);
-  Impl &e = *c->eng_;
-  e.now = e.wheel.now();
-  e.on_persist_timeout(*c);
+  c->timers_.rearm(e.wheel);
 }
 
 Instant Engine::Impl::clamp_to_user_timeout(const Connection &c, Instant at) const {
@@ -67,17 +63,17 @@ bool Engine::Impl::user_timeout_expired(Connection &c) {
 
 void Engine::Impl::arm_rtx(Connection &c) {
   if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
-    wheel.schedule(c.rtx_timer_, now + c.rto_);
+    c.timers_.schedule(wheel, ConnTimer::retransmit, now + c.rto_);
     return;
   }
   // RFC 6298 5.1 / 5.3: the current RTO (back-off included).
   c.rto_ = c.rtt_.rto();
-  wheel.schedule(c.rtx_timer_, clamp_to_user_timeout(c, now + c.rto_));
+  c.timers_.schedule(wheel, ConnTimer::retransmit, clamp_to_user_timeout(c, now + c.rto_));
 }
 
 void Engine::Impl::schedule_delayed_ack(Connection &c) {
-  if (!c.delack_timer_.armed())
-    wheel.schedule(c.delack_timer_, now + cfg.delayed_ack);
+  if (!c.timers_.armed(ConnTimer::delayed_ack))
+    c.timers_.schedule(wheel, ConnTimer::delayed_ack, now + cfg.delayed_ack);
 }
 
 void Engine::Impl::on_delayed_ack_timeout(Connection &c) {
@@ -98,7 +94,7 @@ void Engine::Impl::arm_persist(Connection &c) {
   for (int i = 0; i < c.persist_backoff_ && d < cfg.max_rto; ++i)
     d *= 2;
   d = std::min(d, cfg.max_rto);
-  wheel.schedule(c.persist_timer_, clamp_to_user_timeout(c, now + d));
+  c.timers_.schedule(wheel, ConnTimer::persist, clamp_to_user_timeout(c, now + d));
 }
 
 void Engine::Impl::on_persist_timeout(Connection &c) {
@@ -131,7 +127,7 @@ void Engine::Impl::on_persist_timeout(Connection &c) {
   if (send_segment(c, c.snd_una_, 1, false)) {
     c.snd_nxt_ = c.snd_una_;
     sent(c, c.snd_una_, 1, false);
-    wheel.cancel(c.rtx_timer_); // the persist timer, not the RTO, watches the probe
+    c.timers_.cancel(wheel, ConnTimer::retransmit); // the persist timer, not the RTO, watches the probe
   }
   ++c.persist_backoff_;
   arm_persist(c);
@@ -200,15 +196,15 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
   output(c);
   if (c.dead_)
     return;
-  if (!c.persist_timer_.armed())
+  if (!c.timers_.armed(ConnTimer::persist))
     arm_rtx(c);
 }
 
 void Engine::Impl::start_keepalive(Connection &c) {
   if (c.keepalive_on_ && in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_2))
-    wheel.schedule(c.keepalive_timer_, c.last_rcv_ + c.ka_idle_);
+    c.timers_.schedule(wheel, ConnTimer::keepalive, c.last_rcv_ + c.ka_idle_);
   else
-    wheel.cancel(c.keepalive_timer_);
+    c.timers_.cancel(wheel, ConnTimer::keepalive);
 }
 
 void Engine::Impl::on_keepalive_timeout(Connection &c) {
@@ -216,13 +212,13 @@ void Engine::Impl::on_keepalive_timeout(Connection &c) {
     return;
   if (c.ka_probes_sent_ == 0 && now < c.last_rcv_ + c.ka_idle_) {
     // Traffic since the timer was set: keep watching from the last segment.
-    wheel.schedule(c.keepalive_timer_, c.last_rcv_ + c.ka_idle_);
+    c.timers_.schedule(wheel, ConnTimer::keepalive, c.last_rcv_ + c.ka_idle_);
     return;
   }
   if (c.snd_una_ != c.snd_max_ || c.snd_nxt_ != c.sndq_seq_ + c.sndq_bytes_) {
     // Data in flight or queued: the retransmission timer watches the peer.
     c.ka_probes_sent_ = 0;
-    wheel.schedule(c.keepalive_timer_, now + c.ka_idle_);
+    c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle_);
     return;
   }
   if (c.ka_probes_sent_ >= c.ka_probes_) {
@@ -234,14 +230,14 @@ void Engine::Impl::on_keepalive_timeout(Connection &c) {
   }
   send_keepalive_probe(c);
   ++c.ka_probes_sent_;
-  wheel.schedule(c.keepalive_timer_, now + c.ka_interval_);
+  c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_interval_);
 }
 
 void Engine::Impl::start_fin_wait2(Connection &c) {
   // Only for connections the application has closed: after shutdown_write()
   // the application still reads, and the peer decides when to finish.
   if (c.app_closed_ && c.state_ == State::fin_wait_2)
-    wheel.schedule(c.fin_wait2_timer_, now + cfg.fin_wait2_timeout);
+    c.timers_.schedule(wheel, ConnTimer::fin_wait2, now + cfg.fin_wait2_timeout);
 }
 
 void Engine::Impl::on_fin_wait2_timeout(Connection &c) {

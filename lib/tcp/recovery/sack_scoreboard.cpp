@@ -36,6 +36,7 @@ SackScoreboard::SackScoreboard(uint32_t smss, uint32_t dup_thresh)
 
 void SackScoreboard::reset(Seq snd_una) {
   n_ = 0;
+  store_.reset();
   sacked_bytes_ = 0;
   snd_una_ = snd_una;
   high_data_ = snd_una;
@@ -48,9 +49,9 @@ void SackScoreboard::set_high_data(Seq snd_max) {
 }
 
 void SackScoreboard::erase(size_t first, size_t last) {
-  std::copy(blocks_.begin() + static_cast<ptrdiff_t>(last),
-            blocks_.begin() + static_cast<ptrdiff_t>(n_),
-            blocks_.begin() + static_cast<ptrdiff_t>(first));
+  std::copy(store_->begin() + static_cast<ptrdiff_t>(last),
+            store_->begin() + static_cast<ptrdiff_t>(n_),
+            store_->begin() + static_cast<ptrdiff_t>(first));
   n_ -= last - first;
 }
 
@@ -61,14 +62,14 @@ void SackScoreboard::advance_snd_una(Seq ack) {
   set_high_data(ack);
   // Drop ranges now cumulatively acknowledged, clip the one straddling ack.
   size_t i = 0;
-  while (i < n_ && seq_le(blocks_[i].end, ack)) {
-    sacked_bytes_ -= seq_distance(blocks_[i].start, blocks_[i].end);
+  while (i < n_ && seq_le((*store_)[i].end, ack)) {
+    sacked_bytes_ -= seq_distance((*store_)[i].start, (*store_)[i].end);
     ++i;
   }
   erase(0, i);
-  if (n_ > 0 && seq_lt(blocks_[0].start, ack)) {
-    sacked_bytes_ -= seq_distance(blocks_[0].start, ack);
-    blocks_[0].start = ack;
+  if (n_ > 0 && seq_lt((*store_)[0].start, ack)) {
+    sacked_bytes_ -= seq_distance((*store_)[0].start, ack);
+    (*store_)[0].start = ack;
   }
 }
 
@@ -76,13 +77,13 @@ SackBlockVerdict SackScoreboard::insert(Seq start, Seq end, uint32_t &newly) {
   // First range that ends at or after start (touching ranges merge), last
   // range that starts at or before end.
   size_t i = 0;
-  while (i < n_ && seq_lt(blocks_[i].end, start))
+  while (i < n_ && seq_lt((*store_)[i].end, start))
     ++i;
   size_t j = i;
   uint32_t covered = 0;
-  while (j < n_ && seq_le(blocks_[j].start, end)) {
-    const Seq lo = seq_max(blocks_[j].start, start);
-    const Seq hi = seq_min(blocks_[j].end, end);
+  while (j < n_ && seq_le((*store_)[j].start, end)) {
+    const Seq lo = seq_max((*store_)[j].start, start);
+    const Seq hi = seq_min((*store_)[j].end, end);
     if (seq_lt(lo, hi))
       covered += seq_distance(lo, hi);
     ++j;
@@ -90,8 +91,8 @@ SackBlockVerdict SackScoreboard::insert(Seq start, Seq end, uint32_t &newly) {
   const uint32_t added = seq_distance(start, end) - covered;
   if (j > i) {
     // Merge [start, end) with ranges i .. j-1 into one.
-    const SackBlock merged{seq_min(start, blocks_[i].start), seq_max(end, blocks_[j - 1].end)};
-    blocks_[i] = merged;
+    const SackBlock merged{seq_min(start, (*store_)[i].start), seq_max(end, (*store_)[j - 1].end)};
+    (*store_)[i] = merged;
     erase(i + 1, j);
     sacked_bytes_ += added;
     newly += added;
@@ -104,12 +105,14 @@ SackBlockVerdict SackScoreboard::insert(Seq start, Seq end, uint32_t &newly) {
     // Evict the highest range to make room for one nearer SND.UNA.
     evicted = true;
     --n_;
-    sacked_bytes_ -= seq_distance(blocks_[n_].start, blocks_[n_].end);
+    sacked_bytes_ -= seq_distance((*store_)[n_].start, (*store_)[n_].end);
   }
-  std::copy_backward(blocks_.begin() + static_cast<ptrdiff_t>(i),
-                     blocks_.begin() + static_cast<ptrdiff_t>(n_),
-                     blocks_.begin() + static_cast<ptrdiff_t>(n_ + 1));
-  blocks_[i] = SackBlock{start, end};
+  if (!store_)
+    store_ = std::make_unique<std::array<SackBlock, kMaxBlocks>>();
+  std::copy_backward(store_->begin() + static_cast<ptrdiff_t>(i),
+                     store_->begin() + static_cast<ptrdiff_t>(n_),
+                     store_->begin() + static_cast<ptrdiff_t>(n_ + 1));
+  (*store_)[i] = SackBlock{start, end};
   ++n_;
   sacked_bytes_ += added;
   newly += added;
@@ -143,12 +146,13 @@ SackUpdate SackScoreboard::update(Seq ack, std::span<const SackBlock> blocks) {
     }
     u.verdicts[static_cast<size_t>(v)]++;
   }
+  release_if_empty(); // the cumulative ACK covered every SACKed range
   return u;
 }
 
 bool SackScoreboard::is_sacked(Seq seq) const {
   for (size_t i = 0; i < n_; ++i)
-    if (seq_in_window(seq, blocks_[i].start, seq_distance(blocks_[i].start, blocks_[i].end)))
+    if (seq_in_window(seq, (*store_)[i].start, seq_distance((*store_)[i].start, (*store_)[i].end)))
       return true;
   return false;
 }
@@ -160,9 +164,9 @@ bool SackScoreboard::is_lost(Seq seq) const {
   uint64_t bytes = 0;
   uint32_t ranges = 0;
   for (size_t i = n_; i-- > 0;) {
-    if (seq_le(blocks_[i].end, above))
+    if (seq_le((*store_)[i].end, above))
       break;
-    bytes += seq_distance(seq_max(blocks_[i].start, above), blocks_[i].end);
+    bytes += seq_distance(seq_max((*store_)[i].start, above), (*store_)[i].end);
     ++ranges;
     if (ranges >= dup_thresh_ || bytes > uint64_t{dup_thresh_ - 1} * smss_)
       return true;
@@ -181,10 +185,10 @@ uint32_t SackScoreboard::pipe() const {
   uint64_t bytes_above = 0;
   uint32_t ranges_above = 0;
   for (size_t h = n_ + 1; h-- > 0;) {
-    const Seq hs = h == 0 ? snd_una_ : blocks_[h - 1].end;
-    const Seq he = h == n_ ? high_data_ : blocks_[h].start;
+    const Seq hs = h == 0 ? snd_una_ : (*store_)[h - 1].end;
+    const Seq he = h == n_ ? high_data_ : (*store_)[h].start;
     if (h < n_) {
-      bytes_above += seq_distance(blocks_[h].start, blocks_[h].end);
+      bytes_above += seq_distance((*store_)[h].start, (*store_)[h].end);
       ++ranges_above;
     }
     if (!seq_lt(hs, he))
@@ -207,8 +211,8 @@ NextSegment SackScoreboard::next_seg(uint32_t new_data_allowed) const {
   // highest SACKed byte (1.b), i.e. the holes under the last range.
   NextSegment rule3;
   for (size_t h = 0; h < n_; ++h) {
-    const Seq hs = seq_max(h == 0 ? snd_una_ : blocks_[h - 1].end, rxt);
-    const Seq he = blocks_[h].start;
+    const Seq hs = seq_max(h == 0 ? snd_una_ : (*store_)[h - 1].end, rxt);
+    const Seq he = (*store_)[h].start;
     if (!seq_lt(hs, he))
       continue;
     const uint32_t len = std::min(smss_, seq_distance(hs, he));
@@ -233,6 +237,7 @@ void SackScoreboard::on_retransmit(Seq seq, uint32_t len) {
 
 void SackScoreboard::on_retransmit_timeout() {
   n_ = 0;
+  store_.reset();
   sacked_bytes_ = 0;
   high_rxt_ = snd_una_;
 }

@@ -19,6 +19,7 @@
 // SACK information only makes the sender more conservative (RFC 2018 8: the
 // sender must in any case keep SACKed data until it is cumulatively ACKed).
 #include <array>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -115,8 +116,10 @@ public:
   Seq high_rxt() const { return seq_max(high_rxt_, snd_una_); }
   uint32_t sacked_bytes() const { return sacked_bytes_; }
   // One past the highest SACKed byte; snd_una() when nothing is SACKed.
-  Seq highest_sacked() const { return n_ == 0 ? snd_una_ : blocks_[n_ - 1].end; }
-  std::span<const SackBlock> blocks() const { return {blocks_.data(), n_}; }
+  Seq highest_sacked() const { return n_ == 0 ? snd_una_ : (*store_)[n_ - 1].end; }
+  std::span<const SackBlock> blocks() const {
+    return store_ ? std::span<const SackBlock>{store_->data(), n_} : std::span<const SackBlock>{};
+  }
   uint32_t smss() const { return smss_; }
   uint32_t dup_thresh() const { return dup_thresh_; }
 
@@ -125,7 +128,14 @@ private:
   SackBlockVerdict insert(Seq start, Seq end, uint32_t &newly);
   void erase(size_t first, size_t last); // [first, last)
 
-  std::array<SackBlock, kMaxBlocks> blocks_{};
+  // The SACKed ranges, allocated when the first one arrives and freed when
+  // the last one is gone: most connections never see a SACK block (no
+  // loss), and an idle connection should not carry 256 bytes for them.
+  void release_if_empty() {
+    if (n_ == 0)
+      store_.reset();
+  }
+  std::unique_ptr<std::array<SackBlock, kMaxBlocks>> store_;
   size_t n_ = 0;
   Seq snd_una_{};
   Seq high_data_{};
