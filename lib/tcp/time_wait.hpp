@@ -7,7 +7,9 @@
 // duration is the same for all records, keeping them in a list in start
 // order keeps them sorted by expiry: a restart moves a record to the tail,
 // and one timer on the wheel fires at the head's expiry.
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/time.hpp"
@@ -24,14 +26,14 @@ struct TimeWaitRecord {
   uint32_t rcv_nxt;    // past the peer's FIN
   uint32_t ts_recent;  // last TSval seen from the peer (valid when has_ts)
   uint32_t ts_offset;  // our TSval clock offset, to keep TSvals monotonic
+  uint32_t prev;       // expiry-ordered list (kNil-terminated)
   int64_t expiry_ns;   // 2MSL deadline on the shard clock
-  uint32_t prev, next; // expiry-ordered list (kNil-terminated)
+  uint32_t next;       // expiry list; the free list when unused
   uint16_t window;     // raw window field for our ACKs
   uint8_t has_ts;      // timestamps were in use (RFC 6191 uses them)
   uint8_t rcv_wscale;  // our window shift, for the acceptability test
-  uint8_t in_use;
 };
-static_assert(sizeof(TimeWaitRecord) <= 64, "TIME_WAIT records must stay compact");
+static_assert(sizeof(TimeWaitRecord) <= 48, "TIME_WAIT records must stay compact");
 
 class TimeWaitTable {
 public:
@@ -53,20 +55,33 @@ public:
   // Restarts the 2MSL timer (RFC 9293 3.10.7.4: a retransmitted FIN).
   void restart(TimeWaitRecord &, Instant now);
 
-  size_t size() const { return index_.size(); }
-  // Record slab plus index, as allocated.
-  size_t memory_bytes() const {
-    return records_.capacity() * sizeof(TimeWaitRecord) + index_.memory_bytes();
-  }
+  size_t size() const { return size_; }
   Duration lifetime() const { return lifetime_; }
   // Drops every record without callbacks (engine teardown).
   void clear();
+  // Record chunks plus index, as allocated.
+  size_t memory_bytes() const {
+    return chunks_.size() * kChunk * sizeof(TimeWaitRecord) + slots_.capacity() * sizeof(uint32_t);
+  }
 
 private:
-  static void timer_fired(void *ctx, timer::Timer &);
-  uint32_t id_of(const TimeWaitRecord &r) const {
-    return static_cast<uint32_t>(&r - records_.data());
+  // Records live in fixed chunks (they never move, and a table of N records
+  // holds at most one partly used chunk), found by id = chunk << 10 | slot.
+  static constexpr uint32_t kChunkBits = 10, kChunk = 1u << kChunkBits;
+  TimeWaitRecord &rec(uint32_t id) { return chunks_[id >> kChunkBits][id & (kChunk - 1)]; }
+  const TimeWaitRecord &rec(uint32_t id) const {
+    return chunks_[id >> kChunkBits][id & (kChunk - 1)];
   }
+
+  // The index: open addressing (linear probing, backward-shift deletion) of
+  // record ids; the tuple is read from the record, so a slot is 4 bytes.
+  size_t home(const FourTuple &t) const { return flow_hash(t, key_) & mask_; }
+  size_t slot_of(const FourTuple &t) const; // the slot holding t's id, or kNoSlot
+  void index_insert(uint32_t id);
+  void index_erase(size_t slot);
+  static constexpr size_t kNoSlot = ~size_t{0};
+
+  static void timer_fired(void *ctx, timer::Timer &);
   void link_tail(uint32_t id);
   void unlink(uint32_t id);
   void rearm();
@@ -76,10 +91,14 @@ private:
   uint32_t capacity_;
   ExpireFn on_expire_;
   void *ctx_;
-  std::vector<TimeWaitRecord> records_; // slab; grows up to capacity
-  uint32_t free_ = kNil;                // free list through .next
-  uint32_t head_ = kNil, tail_ = kNil;  // expiry order
-  FlowTable<uint32_t> index_;
+  std::vector<std::unique_ptr<TimeWaitRecord[]>> chunks_;
+  uint32_t issued_ = 0;                // ids handed out at least once
+  uint32_t free_ = kNil;               // free list through .next
+  uint32_t head_ = kNil, tail_ = kNil; // expiry order
+  uint64_t key_;
+  std::vector<uint32_t> slots_; // kNil = empty
+  size_t mask_ = 0;
+  size_t size_ = 0;
   timer::Timer timer_;
 };
 

@@ -5,60 +5,111 @@ namespace shoal::tcp {
 TimeWaitTable::TimeWaitTable(timer::TimerWheel &wheel, Duration lifetime, uint32_t capacity,
                              uint64_t hash_key, ExpireFn on_expire, void *ctx)
     : wheel_(wheel), lifetime_(lifetime), capacity_(capacity), on_expire_(on_expire), ctx_(ctx),
-      index_(hash_key ^ 0x7177u, 64), timer_(&TimeWaitTable::timer_fired, this) {}
+      key_(hash_key ^ 0x7177u), slots_(64, kNil), mask_(63),
+      timer_(&TimeWaitTable::timer_fired, this) {}
 
 TimeWaitTable::~TimeWaitTable() {
   wheel_.cancel(timer_);
 }
 
+size_t TimeWaitTable::slot_of(const FourTuple &t) const {
+  for (size_t i = home(t);; i = (i + 1) & mask_) {
+    const uint32_t id = slots_[i];
+    if (id == kNil)
+      return kNoSlot;
+    if (rec(id).tuple == t)
+      return i;
+  }
+}
+
+void TimeWaitTable::index_insert(uint32_t id) {
+  if ((size_ + 1) * 2 > slots_.size()) {
+    // Grow at 50% load: short probe runs, and 4 bytes a slot keeps the
+    // index at 8-16 bytes per record.
+    std::vector<uint32_t> old(slots_.size() * 2, kNil);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (uint32_t o : old)
+      if (o != kNil) {
+        size_t i = home(rec(o).tuple);
+        while (slots_[i] != kNil)
+          i = (i + 1) & mask_;
+        slots_[i] = o;
+      }
+  }
+  size_t i = home(rec(id).tuple);
+  while (slots_[i] != kNil)
+    i = (i + 1) & mask_;
+  slots_[i] = id;
+  ++size_;
+}
+
+void TimeWaitTable::index_erase(size_t hole) {
+  // Backward-shift deletion: pull later members of the probe run into the
+  // hole when their home position allows it.
+  for (size_t j = (hole + 1) & mask_; slots_[j] != kNil; j = (j + 1) & mask_) {
+    const size_t h = home(rec(slots_[j]).tuple);
+    const bool home_after_hole = ((j - h) & mask_) < ((j - hole) & mask_);
+    if (!home_after_hole) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = kNil;
+  --size_;
+}
+
 TimeWaitRecord *TimeWaitTable::insert(const FourTuple &t, Instant now) {
-  if (index_.contains(t))
+  if (t.local_port == 0 || slot_of(t) != kNoSlot)
     return nullptr;
   uint32_t id;
   if (free_ != kNil) {
     id = free_;
-    free_ = records_[id].next;
+    free_ = rec(id).next;
   } else {
-    if (records_.size() >= capacity_)
+    if (issued_ >= capacity_)
       return nullptr;
-    // Growing the slab moves records: callers never keep a record pointer
-    // across an insert.
-    records_.emplace_back();
-    id = static_cast<uint32_t>(records_.size() - 1);
+    if ((issued_ >> kChunkBits) == chunks_.size())
+      chunks_.push_back(std::make_unique<TimeWaitRecord[]>(kChunk));
+    id = issued_++;
   }
-  TimeWaitRecord &r = records_[id];
+  TimeWaitRecord &r = rec(id);
   r = TimeWaitRecord{};
   r.tuple = t;
-  r.in_use = 1;
   r.expiry_ns = to_ns(now + lifetime_);
-  index_.insert(t, id);
+  index_insert(id);
   link_tail(id);
   rearm();
   return &r;
 }
 
 TimeWaitRecord *TimeWaitTable::find(const FourTuple &t) {
-  uint32_t *id = index_.find(t);
-  return id ? &records_[*id] : nullptr;
+  const size_t i = slot_of(t);
+  return i == kNoSlot ? nullptr : &rec(slots_[i]);
 }
 
 const TimeWaitRecord *TimeWaitTable::find(const FourTuple &t) const {
-  const uint32_t *id = index_.find(t);
-  return id ? &records_[*id] : nullptr;
+  const size_t i = slot_of(t);
+  return i == kNoSlot ? nullptr : &rec(slots_[i]);
 }
 
 void TimeWaitTable::erase(TimeWaitRecord &r) {
-  uint32_t id = id_of(r);
-  index_.erase(r.tuple);
+  const size_t i = slot_of(r.tuple);
+  if (i == kNoSlot)
+    return;
+  const uint32_t id = slots_[i];
+  index_erase(i);
   unlink(id);
-  r.in_use = 0;
   r.next = free_;
   free_ = id;
   rearm();
 }
 
 void TimeWaitTable::restart(TimeWaitRecord &r, Instant now) {
-  uint32_t id = id_of(r);
+  const size_t i = slot_of(r.tuple);
+  if (i == kNoSlot)
+    return;
+  const uint32_t id = slots_[i];
   unlink(id);
   r.expiry_ns = to_ns(now + lifetime_);
   link_tail(id);
@@ -67,30 +118,33 @@ void TimeWaitTable::restart(TimeWaitRecord &r, Instant now) {
 
 void TimeWaitTable::clear() {
   wheel_.cancel(timer_);
-  records_.clear();
-  index_.clear();
+  chunks_.clear();
+  slots_.assign(64, kNil);
+  mask_ = 63;
+  size_ = 0;
+  issued_ = 0;
   free_ = head_ = tail_ = kNil;
 }
 
 void TimeWaitTable::link_tail(uint32_t id) {
-  TimeWaitRecord &r = records_[id];
+  TimeWaitRecord &r = rec(id);
   r.prev = tail_;
   r.next = kNil;
   if (tail_ != kNil)
-    records_[tail_].next = id;
+    rec(tail_).next = id;
   else
     head_ = id;
   tail_ = id;
 }
 
 void TimeWaitTable::unlink(uint32_t id) {
-  TimeWaitRecord &r = records_[id];
+  TimeWaitRecord &r = rec(id);
   if (r.prev != kNil)
-    records_[r.prev].next = r.next;
+    rec(r.prev).next = r.next;
   else
     head_ = r.next;
   if (r.next != kNil)
-    records_[r.next].prev = r.prev;
+    rec(r.next).prev = r.prev;
   else
     tail_ = r.prev;
   r.prev = r.next = kNil;
@@ -100,14 +154,14 @@ void TimeWaitTable::rearm() {
   if (head_ == kNil)
     wheel_.cancel(timer_);
   else
-    wheel_.schedule(timer_, instant_from_ns(records_[head_].expiry_ns));
+    wheel_.schedule(timer_, instant_from_ns(rec(head_).expiry_ns));
 }
 
 void TimeWaitTable::timer_fired(void *ctx, timer::Timer &) {
   auto *self = static_cast<TimeWaitTable *>(ctx);
-  int64_t now = to_ns(self->wheel_.now());
-  while (self->head_ != kNil && self->records_[self->head_].expiry_ns <= now) {
-    TimeWaitRecord &r = self->records_[self->head_];
+  const int64_t now = to_ns(self->wheel_.now());
+  while (self->head_ != kNil && self->rec(self->head_).expiry_ns <= now) {
+    TimeWaitRecord &r = self->rec(self->head_);
     self->on_expire_(self->ctx_, r);
     self->erase(r);
   }

@@ -66,7 +66,7 @@ TEST(FlowTable, HoldsAMillionEntries) {
 TEST(TimeWait, RecordIsCompact) {
   std::printf("sizeof(TimeWaitRecord) = %zu bytes\n", sizeof(TimeWaitRecord));
   RecordProperty("time_wait_record_bytes", static_cast<int>(sizeof(TimeWaitRecord)));
-  EXPECT_LE(sizeof(TimeWaitRecord), 64u);
+  EXPECT_LE(sizeof(TimeWaitRecord), 48u);
 }
 
 TEST(TimeWait, TableExpiresInOrderAndRestartMovesToTail) {
