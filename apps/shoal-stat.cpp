@@ -6,6 +6,9 @@
 // message sent is a command ("/shoal/stats" or "/shoal/stats,<shard>"), each
 // reply one JSON object {"<command>": <value>}, with null for an unknown
 // command or a handler error. The stock dpdk-telemetry.py reads the same.
+// Three commands are shown: /shoal/stats (counters), /shoal/conns
+// (connections per state) and /shoal/mem (memory held; left out for a
+// process that does not have it).
 //
 //   shoal-stat --prefix shoal-default            one table, non-zero counters
 //   shoal-stat --socket PATH --all               every counter
@@ -520,6 +523,9 @@ inline const Json *reply_value(const Json &reply, std::string_view command) {
 
 struct FormatOptions {
   bool all = false; // rows that are zero everywhere too
+  // A "total" column summing the others (with more than one column); off
+  // for a table that carries the process's own total (memory_table).
+  bool sum_columns = true;
 };
 
 namespace detail {
@@ -584,7 +590,7 @@ inline std::string format_table(const std::string &title, const Table &t, const 
                                 const Table *prev = nullptr, double seconds = 0) {
   if (t.columns.empty() || t.rows.empty())
     return title + ": (none)\n";
-  const bool with_total = t.columns.size() > 1;
+  const bool with_total = o.sum_columns && t.columns.size() > 1;
   const bool with_rate = prev != nullptr && seconds > 0;
   std::vector<std::string> header{title};
   for (const auto &c : t.columns)
@@ -644,12 +650,38 @@ inline std::string format_plain(const std::string &kind, const Table &t, const F
     for (size_t c = 0; c < t.columns.size(); c++)
       out += kind + " " + t.columns[c] + " " + t.rows[r] + " " + detail::cell_text(t.cells[r][c]) +
              "\n";
-    if (t.columns.size() > 1)
+    if (o.sum_columns && t.columns.size() > 1)
       out += kind + " total " + t.rows[r] + " " + detail::cell_text(t.total(r)) + "\n";
     if (const auto rate = detail::row_rate(t, r, prev, seconds))
       out += kind + " rate " + t.rows[r] + " " + detail::rate_text(*rate) + "\n";
   }
   return out;
+}
+
+// The value of /shoal/mem as a table: {"mempool": {...}, "shard0": {...}}
+// -> one column per mempool (mbufs, shared by the shards) and per shard (the
+// engine's pools and tables); the total column then adds them up. A "total"
+// member, should the process send one, is kept as the last column instead
+// (and must not be added up again: see memory_format).
+inline Table memory_table(const Json &value) {
+  Table t;
+  if (!value.is_object())
+    return t;
+  for (const auto &[name, inner] : value.object)
+    if (name != "total" && inner.is_object())
+      add_column(t, name, inner);
+  if (const Json *total = value.get("total"); total != nullptr && total->is_object())
+    add_column(t, "total", *total);
+  return t;
+}
+
+// Every row of the memory table, with a summed total column unless the
+// process sent its own.
+inline FormatOptions memory_format(const Table &mem) {
+  FormatOptions o;
+  o.all = true;
+  o.sum_columns = mem.columns.empty() || mem.columns.back() != "total";
+  return o;
 }
 
 // ---------------------------------------------------------------------------
@@ -899,10 +931,13 @@ inline std::optional<Options> parse_args(const std::vector<std::string> &args, b
   return o;
 }
 
-// One sample's output. prev/seconds give rates in --watch mode.
+// One sample's output. prev/seconds give rates in --watch mode. `mem` (the
+// /shoal/mem table) is left out when the process does not have it.
 inline std::string render(const Options &o, const Table &stats, const std::optional<Table> &conns,
-                          const Table *prev_stats, const Table *prev_conns, double seconds) {
+                          const Table *prev_stats, const Table *prev_conns, double seconds,
+                          const std::optional<Table> &mem = std::nullopt) {
   const FormatOptions fo{o.all};
+  const FormatOptions mem_fo = mem ? memory_format(*mem) : FormatOptions{};
   std::string out;
   if (o.format == Options::Format::plain) {
     out += format_plain("stats", stats, fo, prev_stats, seconds);
@@ -910,6 +945,8 @@ inline std::string render(const Options &o, const Table &stats, const std::optio
       out += format_plain("conns", *conns, FormatOptions{true}, prev_conns, seconds);
     else
       out += "conns unavailable\n";
+    if (mem) // "mem total mbufs_in_use 1040"
+      out += format_plain("mem", *mem, mem_fo);
     return out;
   }
   out += format_table("counter", stats, fo, prev_stats, seconds);
@@ -918,6 +955,10 @@ inline std::string render(const Options &o, const Table &stats, const std::optio
     out += format_table("connections", *conns, FormatOptions{true}, prev_conns, seconds);
   else
     out += "connections: not available (this process has no /shoal/conns)\n";
+  if (mem) {
+    out += '\n';
+    out += format_table("memory", *mem, mem_fo);
+  }
   return out;
 }
 
@@ -944,7 +985,7 @@ inline int run(int argc, char **argv) {
   for (long sample = 1;; sample++) {
     if (o->format == Options::Format::json) {
       // The replies as the process sent them, one line per command.
-      for (const char *cmd : {"/shoal/stats", "/shoal/conns"}) {
+      for (const char *cmd : {"/shoal/stats", "/shoal/conns", "/shoal/mem"}) {
         auto text = client.query_text(cmd, &error);
         if (!text) {
           std::fprintf(stderr, "shoal-stat: %s\n", error.c_str());
@@ -967,6 +1008,14 @@ inline int run(int argc, char **argv) {
       }
       if (!c->is_null())
         conns = table_from(*c, "all");
+      std::optional<Table> mem;
+      auto m = client.query("/shoal/mem", &error);
+      if (!m) {
+        std::fprintf(stderr, "shoal-stat: %s\n", error.c_str());
+        return 1;
+      }
+      if (!m->is_null())
+        mem = memory_table(*m);
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - prev_time).count();
       std::string out;
@@ -980,7 +1029,7 @@ inline int run(int argc, char **argv) {
         out += "\n\n";
       }
       out += render(*o, *stats, conns, prev_stats ? &*prev_stats : nullptr,
-                    prev_conns ? &*prev_conns : nullptr, seconds);
+                    prev_conns ? &*prev_conns : nullptr, seconds, mem);
       std::fputs(out.c_str(), stdout);
       std::fflush(stdout);
       prev_stats = std::move(stats);

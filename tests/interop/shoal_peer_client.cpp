@@ -1,8 +1,10 @@
-// shoal-peer-client: shoal as a TCP client of a kernel server, for the
-// kernel-peer tests (tcp_interop.py).
+// shoal-peer-client: shoal as a TCP client of a kernel server, and
+// optionally an echo server at the same time, for the kernel-peer tests
+// (tcp_interop.py, soak.py).
 //
-//   shoal-peer-client <config.ini> --remote IP --port P --mode MODE
+//   shoal-peer-client <config.ini> [--remote IP] [--port P] [--mode MODE]
 //                     [--send N] [--recv N] [--conns K] [--timeout S]
+//                     [--listen PORT] [--commands]
 //
 // Modes (per connection; K connections are spread over the shards, each
 // opened by its shard through Stack::post + Stack::connect):
@@ -19,18 +21,33 @@
 // SHA-256 of what was sent and what was received are printed, one line per
 // connection, when it closes:
 //   conn=0 shard=1 result=normal sent=16777216 sent_sha256=... recv=... recv_sha256=...
-// Exit 0 once every connection closed (whatever the result; the test judges),
-// 4 on --timeout. The timeout is kept by a thread of its own, not by the
-// shard loop: it asks the stack to stop at the deadline and, should the loop
-// not come back within kStopGrace (a shard stuck inside one iteration), it
-// prints the counters and ends the process with 5.
+//
+// --listen PORT: an echo server on every shard as well (what shoal-echo
+// does: every byte comes back; after the client's FIN the rest is echoed and
+// the connection closed), so that one process both accepts and opens
+// connections on all its shards.
+//
+// --commands: connections are also opened on request, one line on stdin each:
+//   connect ID SHARD MODE PORT SEND RECV    (to --remote; result line conn=ID ...)
+//   quit                                    (stop, like SIGTERM)
+// With --listen or --commands the process serves until SIGTERM (or quit);
+// otherwise it exits 0 once the K connections have closed (whatever the
+// result; the test judges).
+//
+// --timeout bounds the whole run (default 60 s): exit 4. The timeout is kept
+// by a thread of its own, not by the shard loop: it asks the stack to stop at
+// the deadline and, should the loop not come back within kStopGrace (a shard
+// stuck inside one iteration), it prints the counters and ends the process
+// with 5.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -38,6 +55,7 @@
 
 #include <sodium.h>
 
+#include "../../apps/app_util.hpp"
 #include "api/stack.hpp"
 
 namespace {
@@ -47,14 +65,36 @@ using shoal::api::Connection;
 
 enum class Mode { close, wait, halfclose, abort, refused };
 
+bool parse_mode(const std::string &v, Mode *m) {
+  static const std::pair<const char *, Mode> names[] = {{"close", Mode::close},
+                                                        {"wait", Mode::wait},
+                                                        {"halfclose", Mode::halfclose},
+                                                        {"abort", Mode::abort},
+                                                        {"refused", Mode::refused}};
+  for (const auto &[name, mode] : names)
+    if (v == name) {
+      *m = mode;
+      return true;
+    }
+  return false;
+}
+
+// What one active connection does.
+struct ConnSpec {
+  Mode mode = Mode::close;
+  uint64_t send = 0, recv = 0;
+};
+
 struct Options {
   std::string config;
   shoal::wire::Ipv4Addr remote;
   uint16_t port = 0;
-  Mode mode = Mode::close;
-  uint64_t send = 0, recv = 0;
+  ConnSpec spec;
   unsigned conns = 1;
   unsigned timeout_s = 60;
+  uint16_t listen = 0;
+  bool commands = false;
+  bool serve() const { return listen != 0 || commands; }
 };
 
 std::string hex(const unsigned char *d, size_t n) {
@@ -67,12 +107,21 @@ std::string hex(const unsigned char *d, size_t n) {
   return s;
 }
 
+// Connections (both kinds) whose on_closed came: the initial K stop the
+// process when it does not serve.
 std::atomic<unsigned> g_done{0};
+
+class ClientHandler;
+class EchoHandler;
+// Every handler belongs to the registry of its shard and is freed in its
+// on_closed; whatever is still open when the stack stops is freed after it.
+shoal::apps::HandlerRegistry<ClientHandler> *g_clients = nullptr;
+shoal::apps::HandlerRegistry<EchoHandler> *g_echoes = nullptr;
 
 class ClientHandler final : public shoal::api::ConnectionHandler {
 public:
-  ClientHandler(const Options &o, unsigned index, unsigned shard)
-      : o_(o), index_(index), shard_(shard), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {
+  ClientHandler(const ConnSpec &spec, uint64_t id, unsigned shard)
+      : spec_(spec), id_(id), shard_(shard), rng_(0x9E3779B97F4A7C15ull * (id + 1)) {
     crypto_hash_sha256_init(&sent_sha_);
     crypto_hash_sha256_init(&recv_sha_);
   }
@@ -95,27 +144,28 @@ public:
     progress(c);
   }
   void on_closed(Connection &, CloseReason why) override {
+    report(shoal::tcp::to_string(why));
+    g_done.fetch_add(1);
+    g_clients->remove(shard_, this); // deletes this
+  }
+  void report(const char *result) {
     unsigned char sent[crypto_hash_sha256_BYTES], recv[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&sent_sha_, sent);
     crypto_hash_sha256_final(&recv_sha_, recv);
-    std::printf("conn=%u shard=%u result=%s sent=%lu sent_sha256=%s recv=%lu recv_sha256=%s\n",
-                index_, shard_, shoal::tcp::to_string(why), static_cast<unsigned long>(sent_),
+    std::printf("conn=%lu shard=%u result=%s sent=%lu sent_sha256=%s recv=%lu recv_sha256=%s\n",
+                static_cast<unsigned long>(id_), shard_, result, static_cast<unsigned long>(sent_),
                 hex(sent, sizeof sent).c_str(), static_cast<unsigned long>(received_),
                 hex(recv, sizeof recv).c_str());
-    std::fflush(stdout);
-    g_done.fetch_add(1);
-    finished_ = true;
   }
-  bool finished() const { return finished_; }
 
 private:
   void progress(Connection &c) {
     if (acted_)
       return;
     // Fill the send ring with the stream.
-    while (sent_ < o_.send) {
+    while (sent_ < spec_.send) {
       const std::span<uint8_t> out =
-          c.reserve(static_cast<size_t>(std::min<uint64_t>(o_.send - sent_, 65536)));
+          c.reserve(static_cast<size_t>(std::min<uint64_t>(spec_.send - sent_, 65536)));
       if (out.empty())
         break;
       for (uint8_t &b : out)
@@ -124,15 +174,15 @@ private:
       c.commit(out.size());
       sent_ += out.size();
     }
-    const bool all_queued = sent_ == o_.send;
-    switch (o_.mode) {
+    const bool all_queued = sent_ == spec_.send;
+    switch (spec_.mode) {
     case Mode::close:
-      if (all_queued && received_ >= o_.recv)
-        act(c, [&] { c.close(); });
+      if (all_queued && received_ >= spec_.recv)
+        act([&] { c.close(); });
       break;
     case Mode::wait:
-      if (all_queued && received_ >= o_.recv && peer_fin_)
-        act(c, [&] { c.close(); });
+      if (all_queued && received_ >= spec_.recv && peer_fin_)
+        act([&] { c.close(); });
       break;
     case Mode::halfclose:
       if (all_queued && !shut_) {
@@ -140,18 +190,18 @@ private:
         c.shutdown_write();
       }
       if (shut_ && peer_fin_)
-        act(c, [&] { c.close(); });
+        act([&] { c.close(); });
       break;
     case Mode::abort:
       if (all_queued && c.send_queued() == 0)
-        act(c, [&] { c.abort(); });
+        act([&] { c.abort(); });
       break;
     case Mode::refused:
-      act(c, [&] { c.close(); });
+      act([&] { c.close(); });
       break;
     }
   }
-  template <typename F> void act(Connection &, F &&f) {
+  template <typename F> void act(F &&f) {
     acted_ = true;
     f();
   }
@@ -169,19 +219,101 @@ private:
     return b;
   }
 
-  const Options &o_;
-  unsigned index_, shard_;
+  ConnSpec spec_;
+  uint64_t id_;
+  unsigned shard_;
   uint64_t rng_, word_ = 0;
   unsigned bits_ = 0;
   uint64_t sent_ = 0, received_ = 0;
-  bool peer_fin_ = false, shut_ = false, acted_ = false, finished_ = false;
+  bool peer_fin_ = false, shut_ = false, acted_ = false;
   crypto_hash_sha256_state sent_sha_, recv_sha_;
 };
 
+// The --listen side: shoal-echo's handler (apps/shoal-echo.cpp).
+class EchoHandler final : public shoal::api::ConnectionHandler {
+public:
+  explicit EchoHandler(unsigned shard) : shard_(shard) {}
+
+  void on_connected(Connection &c) override { pump(c); }
+  void on_readable(Connection &c) override { pump(c); }
+  void on_writable(Connection &c) override { pump(c); }
+  void on_peer_closed(Connection &c) override { pump(c); }
+  void on_closed(Connection &, CloseReason) override { g_echoes->remove(shard_, this); }
+
+private:
+  void pump(Connection &c) {
+    if (closing_)
+      return;
+    while (c.readable() > 0) {
+      const std::span<const uint8_t> in = c.peek();
+      const std::span<uint8_t> out = c.reserve(in.size());
+      if (out.empty())
+        break; // send ring full: on_writable brings us back
+      std::memcpy(out.data(), in.data(), out.size());
+      c.commit(out.size());
+      c.consume(out.size());
+    }
+    if (c.peer_closed() && c.readable() == 0) {
+      closing_ = true;
+      c.close();
+    }
+  }
+
+  unsigned shard_;
+  bool closing_ = false;
+};
+
+// Opens connection `id` from `shard` (posted there). False if the shard's
+// command ring is full.
+bool open_from(shoal::api::Stack *s, unsigned shard, uint64_t id, shoal::wire::Ipv4Addr remote,
+               uint16_t port, const ConnSpec &spec) {
+  return s->post(shard, [s, shard, id, remote, port, spec] {
+    auto *h = g_clients->add(shard, new ClientHandler(spec, id, shard));
+    if (s->connect(remote, port, h, shard) == nullptr) {
+      std::printf("conn=%lu shard=%u result=no_port\n", static_cast<unsigned long>(id), shard);
+      g_done.fetch_add(1);
+      g_clients->remove(shard, h);
+    }
+  });
+}
+
+// The --commands reader. `stack` is cleared (under the mutex) before the
+// stack goes away, so a late line finds nothing to post to.
+std::mutex g_stack_mutex;
+shoal::api::Stack *g_stack = nullptr;
+
+void command_line(const Options &o, const std::string &line) {
+  std::istringstream in(line);
+  std::string verb;
+  in >> verb;
+  std::lock_guard lock(g_stack_mutex);
+  if (g_stack == nullptr || verb.empty())
+    return;
+  if (verb == "quit") {
+    g_stack->stop();
+    return;
+  }
+  uint64_t id = 0, send = 0, recv = 0;
+  unsigned shard = 0, port = 0;
+  std::string mode;
+  ConnSpec spec;
+  if (verb != "connect" || !(in >> id >> shard >> mode >> port >> send >> recv) ||
+      !parse_mode(mode, &spec.mode) || shard >= g_stack->shard_count() || port == 0 ||
+      port > 65535) {
+    std::printf("command error: \"%s\"\n", line.c_str());
+    return;
+  }
+  spec.send = send;
+  spec.recv = recv;
+  if (!open_from(g_stack, shard, id, o.remote, static_cast<uint16_t>(port), spec))
+    std::printf("conn=%lu shard=%u result=post_failed\n", static_cast<unsigned long>(id), shard);
+}
+
 int usage(const char *argv0) {
   std::fprintf(stderr,
-               "usage: %s <config.ini> --remote IP --port P --mode close|wait|halfclose|abort|"
-               "refused [--send N] [--recv N] [--conns K] [--timeout S]\n",
+               "usage: %s <config.ini> [--remote IP] [--port P] "
+               "[--mode close|wait|halfclose|abort|refused] [--send N] [--recv N] [--conns K] "
+               "[--timeout S] [--listen PORT] [--commands]\n",
                argv0);
   return 2;
 }
@@ -193,41 +325,48 @@ int main(int argc, char **argv) {
     return usage(argv[0]);
   Options o;
   o.config = argv[1];
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
+  bool conns_given = false;
+  for (int i = 2; i < argc; i++) {
+    const std::string k = argv[i];
+    if (k == "--commands") {
+      o.commands = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      return usage(argv[0]);
+    const std::string v = argv[++i];
+    uint64_t n = 0;
     if (k == "--remote") {
       auto a = shoal::wire::Ipv4Addr::parse(v);
       if (!a)
         return usage(argv[0]);
       o.remote = *a;
-    } else if (k == "--port") {
-      o.port = static_cast<uint16_t>(std::stoul(v));
     } else if (k == "--mode") {
-      if (v == "close")
-        o.mode = Mode::close;
-      else if (v == "wait")
-        o.mode = Mode::wait;
-      else if (v == "halfclose")
-        o.mode = Mode::halfclose;
-      else if (v == "abort")
-        o.mode = Mode::abort;
-      else if (v == "refused")
-        o.mode = Mode::refused;
-      else
+      if (!parse_mode(v, &o.spec.mode))
         return usage(argv[0]);
+    } else if (!shoal::apps::parse_u64(v.c_str(), 0, UINT64_MAX, &n)) {
+      return usage(argv[0]);
+    } else if (k == "--port" && n <= 65535) {
+      o.port = static_cast<uint16_t>(n);
+    } else if (k == "--listen" && n >= 1 && n <= 65535) {
+      o.listen = static_cast<uint16_t>(n);
     } else if (k == "--send") {
-      o.send = std::stoull(v);
+      o.spec.send = n;
     } else if (k == "--recv") {
-      o.recv = std::stoull(v);
-    } else if (k == "--conns") {
-      o.conns = static_cast<unsigned>(std::stoul(v));
-    } else if (k == "--timeout") {
-      o.timeout_s = static_cast<unsigned>(std::stoul(v));
+      o.spec.recv = n;
+    } else if (k == "--conns" && n <= 1000000) {
+      o.conns = static_cast<unsigned>(n);
+      conns_given = true;
+    } else if (k == "--timeout" && n >= 1 && n <= 86400 * 7) {
+      o.timeout_s = static_cast<unsigned>(n);
     } else {
       return usage(argv[0]);
     }
   }
-  if (o.port == 0 || o.conns == 0)
+  // Without --port only commands open connections.
+  if (o.port == 0 && !conns_given && o.serve())
+    o.conns = 0;
+  if ((o.conns > 0 && o.port == 0) || (o.conns == 0 && !o.serve()))
     return usage(argv[0]);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -238,29 +377,31 @@ int main(int argc, char **argv) {
     return 3;
   }
   shoal::api::stop_on_signals(*stack);
-  std::fprintf(stderr, "shoal-peer-client: %s\n", stack->summary().c_str());
-  std::printf("shoal-peer-client: ready shards=%u telemetry=%s\n", stack->shard_count(),
-              stack->telemetry_socket().c_str());
-
-  std::vector<std::unique_ptr<ClientHandler>> handlers;
-  for (unsigned i = 0; i < o.conns; i++) {
-    const unsigned shard = i % stack->shard_count();
-    handlers.push_back(std::make_unique<ClientHandler>(o, i, shard));
-  }
-  std::atomic<unsigned> failed_connects{0};
   shoal::api::Stack *s = stack.get();
-  for (unsigned i = 0; i < o.conns; i++) {
-    ClientHandler *h = handlers[i].get();
-    const unsigned shard = i % stack->shard_count();
-    s->post(shard, [s, h, shard, &o, i, &failed_connects] {
-      if (s->connect(o.remote, o.port, h, shard) == nullptr) {
-        std::printf("conn=%u shard=%u result=no_port\n", i, shard);
-        failed_connects.fetch_add(1);
-        g_done.fetch_add(1);
-      }
-    });
+  shoal::apps::HandlerRegistry<ClientHandler> clients(s->shard_count());
+  shoal::apps::HandlerRegistry<EchoHandler> echoes(s->shard_count());
+  g_clients = &clients;
+  g_echoes = &echoes;
+  if (o.listen != 0 && !s->listen(o.listen, [](Connection &) -> shoal::api::ConnectionHandler * {
+        const auto shard = static_cast<unsigned>(shoal::api::Stack::current_shard());
+        return g_echoes->add(shard, new EchoHandler(shard));
+      })) {
+    std::fprintf(stderr, "shoal-peer-client: cannot listen on port %u\n", o.listen);
+    return 3;
   }
-  // A watcher on shard 0 stops the stack once every connection reported.
+  std::fprintf(stderr, "shoal-peer-client: %s\n", s->summary().c_str());
+  std::printf("shoal-peer-client: ready shards=%u listen=%u telemetry=%s\n", s->shard_count(),
+              o.listen, s->telemetry_socket().c_str());
+
+  for (unsigned i = 0; i < o.conns; i++) {
+    const unsigned shard = i % s->shard_count();
+    if (!open_from(s, shard, i, o.remote, o.port, o.spec)) {
+      std::printf("conn=%u shard=%u result=post_failed\n", i, shard);
+      g_done.fetch_add(1);
+    }
+  }
+  // A watcher on shard 0 stops the stack once every connection reported
+  // (not when serving: then SIGTERM or "quit" stops it).
   std::function<void()> watch = [&] {
     if (g_done.load() >= o.conns) {
       s->stop();
@@ -269,7 +410,20 @@ int main(int argc, char **argv) {
     if (!s->stopping() && !s->post(0, watch))
       std::fprintf(stderr, "shoal-peer-client: watcher lost (command ring full)\n");
   };
-  s->post(0, watch);
+  if (!o.serve())
+    s->post(0, watch);
+  if (o.commands) {
+    {
+      std::lock_guard lock(g_stack_mutex);
+      g_stack = s;
+    }
+    // Detached: it may sit in a read of stdin when the process ends.
+    std::thread([&o] {
+      std::string line;
+      while (std::getline(std::cin, line))
+        command_line(o, line);
+    }).detach();
+  }
   // The timeout does not depend on the shard loop (nor on traffic): a
   // thread of its own waits for the deadline, then for the loop to return.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
@@ -301,6 +455,10 @@ int main(int argc, char **argv) {
   }
   cv.notify_all();
   timer.join();
+  {
+    std::lock_guard lock(g_stack_mutex);
+    g_stack = nullptr;
+  }
   std::printf("%s\n", stack->stats_json().c_str());
   stack.reset(); // frees connections still open (timeout) before their handlers
   if (timed_out.load()) {

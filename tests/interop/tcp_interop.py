@@ -26,12 +26,18 @@ Tests:
   impair_transfer    client_transfer's 16 MiB both ways through the [impair]
                      stage: loss 5%, delay 5 ms, reorder 10%, duplicate 1%
                      (stands in for netem: this kernel has no sch_netem)
-  two_shards         lcores 0,1 and a 2-queue TAP: 40 kernel connections to
-                     shoal-echo and 8 shoal connections to a kernel server,
-                     both shards must carry connections (per-shard counters)
+  two_shards         lcores 0,1 and a 2-queue TAP, ONE process (shoal-peer-client
+                     --listen 7 --commands) serving and connecting at once:
+                     2 x 32 MiB sha256 echo streams and 200 concurrent kernel
+                     connections; from each shard 16 MiB each way with sha256
+                     (shoal closes first -> kernel EOF; kernel closes first),
+                     refused, abort -> ECONNRESET, half-close; per-shard
+                     counters show passive and active opens on both shards
   time_wait_capture  tshark on the kernel side of the TAP: shoal closes first
-                     (FIN from shoal, FIN from the kernel, ACKs) and
-                     /shoal/conns shows the TIME_WAIT record during the run
+                     (FIN from shoal, FIN from the kernel, ACKs); apps/shoal-stat
+                     (its table output, parsed) shows ESTABLISHED 1 during a
+                     4 MB transfer, TIME_WAIT 1 after the close, 0 after 2MSL
+                     ([tcp] msl_s = 2)
 """
 import hashlib
 import json
@@ -67,7 +73,10 @@ def run(*cmd, check=True, timeout=60, **kw):
 class App:
     """A shoal app with a generated config; runs in the current namespace."""
 
-    def __init__(self, build, test, app, args=(), shards=1, impair=None, extra=""):
+    def __init__(self, build, test, app, args=(), shards=1, impair=None, extra="", commands=False,
+                 line_hook=None, memory_mb=256, mbufs=16383):
+        """commands: stdin is a pipe (command()). line_hook(line) -> True keeps
+        a stdout line out of self.lines (long runs: a line per connection)."""
         tag = f"{os.getpid() % 100000}"
         self.name = app
         self.path = os.path.join(build, "apps" if app != "shoal-peer-client" else "tests/interop",
@@ -81,11 +90,14 @@ class App:
         self.args = list(args)
         self.lines = []
         self.proc = None
+        self.commands = commands
+        self.line_hook = line_hook
+        self.stdin_lock = threading.Lock()
         lcores = ",".join(str(i) for i in range(shards))
         with open(self.config, "w") as f:
             f.write(f"""[eal]
 lcores = {lcores}
-memory_mb = 256
+memory_mb = {memory_mb}
 no_huge = true
 file_prefix = {self.prefix}
 log_level = pmd.net.tap:critical
@@ -93,7 +105,7 @@ log_level = pmd.net.tap:critical
 vdev = net_tap0,iface={self.tap}
 rx_queues = {shards}
 tx_queues = {shards}
-mbufs = 16383
+mbufs = {mbufs}
 [ipv4]
 address = {STACK_IP}
 prefix_length = 24
@@ -111,14 +123,18 @@ status_interval_s = 2
     def start(self, wait_ready=True):
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen([self.path, self.config] + self.args, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
+                                     stderr=self.stderr, text=True,
+                                     stdin=subprocess.PIPE if self.commands else None)
         self.ready = threading.Event()
 
         def reader():
             for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
+                line = line.rstrip("\n")
                 if " ready " in line:
                     self.ready.set()
+                if self.line_hook is not None and self.line_hook(line):
+                    continue
+                self.lines.append(line)
             self.ready.set()
 
         self.reader = threading.Thread(target=reader, daemon=True)
@@ -148,6 +164,20 @@ status_interval_s = 2
             return json.loads(s.recv(1 << 20))
         finally:
             s.close()
+
+    def command(self, line):
+        """One line to shoal-peer-client --commands."""
+        with self.stdin_lock:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+
+    def rss_kib(self):
+        """The process's resident set (VmRSS), KiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for l in f:
+                if l.startswith("VmRSS:"):
+                    return int(l.split()[1])
+        return 0
 
     def wait_exit(self, timeout):
         rc = self.proc.wait(timeout=timeout)
@@ -363,14 +393,21 @@ class KernelServer:
     """A kernel TCP server on KERNEL_IP. Per connection: read `expect` bytes
     (or until EOF), send `send` random bytes, then close / wait for EOF."""
 
-    def __init__(self, port, send=0, expect=None, close_first=False, after_eof_send=0):
+    def __init__(self, port, send=0, expect=None, close_first=False, after_eof_send=0,
+                 on_result=None):
+        """on_result(r): called with each connection's result instead of
+        keeping it in self.results (long runs)."""
         self.port = port
+        self.on_result = on_result
         self.send = send
         self.expect = expect
         self.close_first = close_first
         self.after_eof_send = after_eof_send
         self.results = []
         self.lock = threading.Lock()
+        # The same bytes go to every connection: their sha256 once.
+        self.out = random.Random(port).randbytes(send)
+        self.out_sha256 = hashlib.sha256(self.out).hexdigest()
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # The address appears only when the shoal app brings the TAP up.
@@ -397,8 +434,8 @@ class KernelServer:
              "eof": False, "after_eof_recv_ok": None}
         c.settimeout(60)
         h = hashlib.sha256()
-        out = random.Random(self.port).randbytes(self.send)
-        r["sent_sha256"] = hashlib.sha256(out).hexdigest()
+        out = self.out
+        r["sent_sha256"] = self.out_sha256
 
         def writer():
             try:
@@ -438,8 +475,11 @@ class KernelServer:
         finally:
             r["recv_sha256"] = h.hexdigest()
             c.close()
-            with self.lock:
-                self.results.append(r)
+            if self.on_result is not None:
+                self.on_result(r)
+            else:
+                with self.lock:
+                    self.results.append(r)
 
     def wait(self, n, timeout=60):
         deadline = time.time() + timeout
@@ -567,67 +607,223 @@ def test_impair_transfer(build):
     assert s1["shard0"]["impair_lost"] > 0 and s1["shard0"]["tcp_retransmits"] > 0, s1["shard0"]
 
 
+def wait_results(app, ids, timeout):
+    """The conn= result lines of connections `ids` (shoal-peer-client)."""
+    deadline = time.time() + timeout
+    while True:
+        res = {r["conn"]: r for r in client_results(app)}
+        if all(str(i) in res for i in ids) or time.time() > deadline or app.proc.poll() is not None:
+            return [res.get(str(i)) for i in ids]
+        time.sleep(0.1)
+
+
+def shard_counters(app, shards):
+    # The reply is {"/shoal/stats": {...}} (DPDK names the command without
+    # its parameter).
+    return [next(iter(app.telemetry(f"/shoal/stats,{i}").values())) for i in range(shards)]
+
+
 def test_two_shards(build):
-    # Kernel -> shoal: 40 connections to shoal-echo on two shards.
-    app = App(build, "two", "shoal-echo", shards=2).start()
+    """One shoal process on lcores 0,1 with a 2-queue TAP is an echo server and
+    a client of kernel servers at the same time; the single-shard kernel-peer
+    checks run in it concurrently, with connections of both kinds on both
+    shards."""
+    app = App(build, "two", "shoal-peer-client",
+              ["--remote", KERNEL_IP, "--listen", "7", "--commands", "--timeout", "240"],
+              shards=2, commands=True).start()
+    servers = []
     try:
-        ok = many_echo_clients(40, 50000)
-        assert ok == 40, f"{ok}/40 echoed\n{app.log()}"
-        stats = app.stop()
+        # Kernel servers for the connections shoal opens.
+        servers = [KernelServer(9000, send=16 * MIB, expect=16 * MIB),  # shoal closes first
+                   KernelServer(9001, send=16 * MIB, expect=16 * MIB, close_first=True),
+                   KernelServer(9200, expect=None),  # abort: reads until the RST
+                   KernelServer(9300, expect=None, after_eof_send=4 * MIB, close_first=True)]
+        srv = {k.port: k for k in servers}
+        # id -> (shard, mode, port, send, recv); nothing listens on 9100.
+        plan = {}
+        for shard in (0, 1):
+            base = 10 * shard
+            plan[base + 0] = (shard, "close", 9000, 16 * MIB, 16 * MIB)
+            plan[base + 1] = (shard, "wait", 9001, 16 * MIB, 16 * MIB)
+            plan[base + 2] = (shard, "refused", 9100, 0, 0)
+            plan[base + 3] = (shard, "abort", 9200, 100000, 0)
+            plan[base + 4] = (shard, "halfclose", 9300, MIB, 0)
+        t0 = time.time()
+        for i, (shard, mode, port, send, recv) in plan.items():
+            app.command(f"connect {i} {shard} {mode} {port} {send} {recv}")
+        # At the same time, the kernel connects to the echo side: two checked
+        # 32 MiB streams and 200 concurrent connections.
+        streams, many = [], []
+        threads = [threading.Thread(target=lambda seed=seed: streams.append(
+                       echo_stream(32 * MIB, seed=seed))) for seed in (1, 2)]
+        threads.append(threading.Thread(target=lambda: many.append(many_echo_clients(200, 20000))))
+        for t in threads:
+            t.start()
+        res = dict(zip(plan, wait_results(app, list(plan), 120)))
+        for t in threads:
+            t.join(120)
+        dt = time.time() - t0
+        missing = [i for i, r in res.items() if r is None]
+        assert not missing, f"no result for connections {missing}\n{app.log()}"
+
+        # Kernel -> shoal (echo).
+        assert len(streams) == 2, f"echo streams did not finish: {streams}\n{app.log()}"
+        for n, sent, got, _ in streams:
+            assert n == 32 * MIB and sent == got, f"echo: {n} bytes back, sha256 {got} != {sent}"
+        assert many == [200], f"{many}/200 connections echoed in full\n{app.log()}"
+        print("kernel -> shoal: 2 x 32 MiB echoed with equal sha256; 200 concurrent connections "
+              "echoed in full")
+
+        # Shoal -> kernel.
+        by_mode = {}
+        for i, (shard, mode, port, send, recv) in plan.items():
+            r = res[i]
+            assert int(r["shard"]) == shard, r
+            by_mode.setdefault(mode, []).append(r)
+        k_close = srv[9000].wait(2, 30)
+        k_wait = srv[9001].wait(2, 30)
+        for mode, kres in (("close", k_close), ("wait", k_wait)):
+            rs = by_mode[mode]
+            assert len(kres) == 2 and all(k["error"] is None for k in kres), kres
+            assert all(r["result"] == "normal" for r in rs), f"{rs}\n{app.log()}"
+            assert sorted(r["sent_sha256"] for r in rs) == sorted(k["recv_sha256"] for k in kres), \
+                f"shoal->kernel sha256 differs ({mode}): {rs} {kres}"
+            assert all(int(r["recv"]) == 16 * MIB and r["recv_sha256"] == kres[0]["sent_sha256"]
+                       for r in rs), f"kernel->shoal sha256 differs ({mode}): {rs} {kres}"
+        assert all(k["eof"] for k in k_close), \
+            f"the kernel did not see EOF after shoal's close: {k_close}"
+        print("shoal -> kernel: 16 MiB each way from both shards, sha256 equal both ways; "
+              "shoal closed first (kernel read EOF) and the kernel closed first")
+        assert all(r["result"] == "refused" for r in by_mode["refused"]), by_mode["refused"]
+        print("shoal -> closed kernel port, from both shards: refused")
+        assert all(r["result"] == "aborted" for r in by_mode["abort"]), by_mode["abort"]
+        k_abort = srv[9200].wait(2, 20)
+        assert len(k_abort) == 2 and all(k["error"] and "ECONNRESET" in k["error"] and
+                                         k["recv"] == 100000 for k in k_abort), k_abort
+        print("abort from both shards: the kernel read 100000 bytes then got ECONNRESET")
+        k_half = srv[9300].wait(2, 20)
+        assert len(k_half) == 2 and all(k["eof"] and k["recv"] == MIB for k in k_half), k_half
+        assert sorted(r["sent_sha256"] for r in by_mode["halfclose"]) == \
+            sorted(k["recv_sha256"] for k in k_half), (by_mode["halfclose"], k_half)
+        assert all(r["result"] == "normal" and int(r["recv"]) == 4 * MIB and
+                   r["recv_sha256"] == k_half[0]["sent_sha256"] for r in by_mode["halfclose"]), \
+            by_mode["halfclose"]
+        print("half-close from both shards: the kernel read EOF after 1 MiB, then sent 4 MiB "
+              "that shoal received")
+
+        # Both shards carried both kinds.
+        c = shard_counters(app, 2)
+        acc = [x["tcp_accepted"] for x in c]
+        est = [x["tcp_connects_established"] for x in c]
+        handed = [x["tcp_handed_over"] for x in c]
+        print(f"per shard: accepted {acc}, connects established {est}, handed over {handed}; "
+              f"{dt:.1f} s")
+        assert sum(acc) == 202 and min(acc) > 0, f"passive opens per shard {acc}"
+        assert sum(est) == 8 and min(est) > 0, f"active opens per shard {est}"
+        app.stop()
     finally:
+        for k in servers:
+            k.close()
         app.cleanup()
-    acc = [stats[f"shard{i}"]["tcp_accepted"] for i in range(2)]
-    handed = [stats[f"shard{i}"]["tcp_handed_over"] for i in range(2)]
-    print(f"kernel -> shoal: 40 connections echoed; accepted per shard {acc}, handed over {handed}")
-    assert sum(acc) == 40 and min(acc) > 0, acc
-    # Shoal -> kernel: 8 connections opened by both shards.
-    srv = KernelServer(9400, send=MIB, expect=MIB)
+
+
+def shoal_stat_conns(build, app):
+    """Runs apps/shoal-stat --prefix <the app's EAL file prefix> --once and
+    parses its "connections" table: {state: count} (the total column when
+    there are several shards)."""
+    r = run(os.path.join(build, "apps", "shoal-stat"), "--prefix", app.prefix, "--once",
+            timeout=10)
+    lines = r.stdout.splitlines()
     try:
-        capp = client(build, "two2", 9400, "close", send=MIB, recv=MIB, conns=8, shards=2)
-        res, cstats = run_client(capp, 60)
-        kres = srv.wait(8, 20)
-    finally:
-        srv.close()
-    est = [cstats[f"shard{i}"]["tcp_connects_established"] for i in range(2)]
-    print(f"shoal -> kernel: {len(res)} connections, established per shard {est}")
-    assert len(res) == 8 and all(r["result"] == "normal" for r in res), f"{res}\n{capp.log()}"
-    assert all(k["recv"] == MIB and k["error"] is None for k in kres), kres
-    assert min(est) > 0, est
+        top = next(i for i, l in enumerate(lines) if l.split()[:1] == ["connections"])
+    except StopIteration:
+        raise AssertionError(f"no connections table in shoal-stat's output:\n{r.stdout}")
+    counts = {}
+    for l in lines[top + 1:]:
+        if not l.strip():
+            break
+        f = l.split()
+        counts[f[0]] = int(f[-1])
+    return counts, "\n".join(lines[top:top + 1 + len(counts)])
+
+
+def read_response(s, first=b""):
+    """One HTTP/1.1 response with Content-Length from socket s."""
+    data = bytearray(first)
+    while b"\r\n\r\n" not in data:
+        b = s.recv(65536)
+        assert b, f"EOF inside the header: {bytes(data)!r}"
+        data += b
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    body = bytearray(body)
+    while len(body) < n:
+        b = s.recv(1 << 20)
+        assert b, f"EOF after {len(body)} of {n} body bytes"
+        body += b
+    return head, bytes(body)
 
 
 def test_time_wait_capture(build):
-    app = App(build, "tw", "shoal-httpd").start()
+    msl = 2  # [tcp] msl_s: TIME_WAIT lasts 2 * msl = 4 s here
+    app = App(build, "tw", "shoal-httpd", extra=f"[tcp]\nmsl_s = {msl}").start()
     pcap = os.path.join(app.tmp, "tw.pcapng")
     cap = subprocess.Popen(["tshark", "-q", "-i", app.tap, "-w", pcap, "-f", "tcp port 80"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.5)  # tshark is listening
         s = socket.create_connection((STACK_IP, 80), timeout=10)
+        # During a transfer: a kept-alive 4 MB response, read only in part.
+        s.sendall(b"GET /bytes/4000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = s.recv(65536)
+        during, table = shoal_stat_conns(build, app)
+        print(f"shoal-stat during the transfer:\n{table}")
+        assert during.get("ESTABLISHED") == 1 and during.get("TIME_WAIT") == 0, during
+        head, body = read_response(s, first)
+        assert head.startswith(b"HTTP/1.1 200") and body == pattern(0, 4000000), head
+        # Then a request with Connection: close: shoal closes first.
         s.sendall(b"GET /bytes/100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = recv_until_eof(s)  # shoal's FIN
         s.close()                 # the kernel's FIN
-        assert data.startswith(b"HTTP/1.1 200"), data
-        time.sleep(0.5)
-        conns = app.telemetry("/shoal/conns")["/shoal/conns"]
-        print(f"/shoal/conns during the run: {conns['total']}")
-        assert conns["total"]["TIME_WAIT"] == 1, conns
-        stat = run(os.path.join(build, "apps", "shoal-stat"), "--help", check=False, timeout=10) \
-            if os.path.exists(os.path.join(build, "apps", "shoal-stat")) else None
-        time.sleep(1)
+        closed_at = time.time()
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(pattern(0, 100)), data
+        time.sleep(0.3)
+        after, table = shoal_stat_conns(build, app)
+        print(f"shoal-stat after the close:\n{table}")
+        busy = {k: v for k, v in after.items() if v and k not in ("LISTEN", "TIME_WAIT")}
+        assert after.get("TIME_WAIT") == 1 and not busy, after
+        # The record goes after 2MSL.
+        while time.time() - closed_at < 2 * msl + 5:
+            gone, _ = shoal_stat_conns(build, app)
+            if gone.get("TIME_WAIT") == 0:
+                break
+            time.sleep(0.25)
+        held = time.time() - closed_at
+        assert gone.get("TIME_WAIT") == 0, f"TIME_WAIT still held {held:.1f} s after the close"
+        assert held >= 2 * msl - 0.5, f"TIME_WAIT ended after {held:.1f} s, 2MSL is {2 * msl} s"
+        print(f"shoal-stat: TIME_WAIT 0 again {held:.1f} s after the close (2MSL = {2 * msl} s)")
         cap.send_signal(signal.SIGINT)
         cap.wait(10)
         r = run("tshark", "-r", pcap, "-T", "fields", "-e", "ip.src", "-e", "tcp.flags.str",
-                "-e", "tcp.flags.fin", "-e", "tcp.flags.ack")
+                "-e", "tcp.flags.fin", "-e", "tcp.flags.ack", "-e", "tcp.flags.syn",
+                "-e", "tcp.flags.reset", "-e", "tcp.srcport", "-e", "tcp.dstport")
         rows = [l.split("\t") for l in r.stdout.splitlines() if l.strip()]
-        fins = [row[0] for row in rows if row[2] in ("1", "True")]
-        print("capture:\n  " + "\n  ".join(" ".join(row[:2]) for row in rows))
-        assert fins[:2] == [STACK_IP, KERNEL_IP], f"FIN order {fins}"
+        yes = ("1", "True")
+        syns = [row for row in rows if row[4] in yes and row[3] not in yes]
+        flows = {(row[6], row[7]) if row[0] == KERNEL_IP else (row[7], row[6]) for row in rows}
+        fins = [row for row in rows if row[2] in yes]
+        rsts = [row for row in rows if row[5] in yes]
+        print(f"capture: {len(rows)} segments, {len(flows)} connection(s); the close:\n  " +
+              "\n  ".join(" ".join(row[:2]) for row in rows[rows.index(fins[0]):]))
+        # The capture and shoal-stat agree: one connection, ESTABLISHED while
+        # the data flowed, closed by shoal (FIN first) -> one TIME_WAIT record.
+        assert len(syns) == 1 and len(flows) == 1 and not rsts, (syns, flows, rsts)
+        assert [row[0] for row in fins] == [STACK_IP, KERNEL_IP], f"FIN order {fins}"
         last = rows[-1]
-        assert last[0] == STACK_IP and last[3] in ("1", "True") and last[2] in ("0", "False"), \
+        assert last[0] == STACK_IP and last[3] in yes and last[2] not in yes, \
             f"the last segment should be shoal's ACK of the kernel's FIN: {last}"
         print("4-way close: FIN from shoal first, FIN from the kernel, final ACK from shoal; "
-              "shoal holds the TIME_WAIT record")
-        del stat
+              "shoal-stat showed ESTABLISHED 1 during the transfer, TIME_WAIT 1 after the close")
         app.stop()
     finally:
         if cap.poll() is None:
