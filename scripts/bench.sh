@@ -29,9 +29,10 @@
 # root namespace.
 #
 # Full run: 10 points x 3 reps x 5 s per stack (~3 min per stack). --quick: 2 s
-# per point. `memory`: the kernel's bytes per idle established connection and
-# per TIME_WAIT record (slab deltas while holding N connections; default
-# N = 100000).
+# per point. `memory`: bytes per idle established connection and per TIME_WAIT
+# record (--count N to choose; default the kernel at 100k, shoal at 100k and
+# 1M): the kernel's from slab deltas while holding N connections, shoal's
+# from bench_tcp_memory.
 #
 # Environment: BUILD=<dir> (default build; configured with -Dbenchmarks=true
 # if missing), CLIENT_CPU=0, SERVER_CPU=1.
@@ -300,10 +301,13 @@ run_all() {
 # counts its own side); TIME_WAIT is the closer's record only (delta / N,
 # measured once the passive side is gone).
 run_memory() {
-  ((${#mem_counts[@]})) || mem_counts=(100000)
+  # Default: the kernel at 100k (2 x 100k sockets, ~0.8 GB of slab), shoal
+  # at 100k and 1M.
+  local kernel_counts=("${mem_counts[@]}") shoal_counts=("${mem_counts[@]}")
+  ((${#mem_counts[@]})) || { kernel_counts=(100000); shoal_counts=(100000 1000000); }
   mkdir -p "$out"
   local n ns rows=()
-  for n in "${mem_counts[@]}"; do
+  for n in "${kernel_counts[@]}"; do
     ns=$(ns_new)
     echo "==> memory: $n idle connections (namespace $ns)"
     "$PY" "$ROOT/bench/macro/kernel_memory.py" --ns "$ns" --kb "$KB" --count "$n" \
@@ -318,6 +322,30 @@ for p in sys.argv[2:]:
     rows += json.load(open(p))["results"]
 json.dump({"stack": "kernel", "results": rows}, open(sys.argv[1], "w"), indent=1)
 print(f"==> {sys.argv[1]}")
+EOF
+  # shoal: two engines of the simulator in one process, N idle connections
+  # between them, then A closes all (N TIME_WAIT records) — pools and
+  # tables as allocated, and the process heap (bench/tcp/memory_bench.cpp).
+  local counts
+  counts=$(IFS=,; echo "${shoal_counts[*]}")
+  echo "==> memory: shoal, $counts idle connections"
+  "$BUILD/bench/tcp/bench_tcp_memory" --counts "$counts" --json "$out/memory-shoal.json"
+  "$PY" - "$out/memory-kernel.json" "$out/memory-shoal.json" <<'EOF'
+import json, sys
+kernel = json.load(open(sys.argv[1]))["results"]
+shoal = json.load(open(sys.argv[2]))["points"]
+# The kernel's own socket caches (TCP, sock_inode_cache, dentry ... and
+# tw_sock_TCP); the all-slab deltas are in memory-kernel.json.
+est = {r["count"]: r["socket_caches_bytes_per"] for r in kernel if r["what"].startswith("idle")}
+tw = [r["time_wait_caches_bytes_per"] for r in kernel if r["what"].startswith("TIME_WAIT")]
+print("bytes per idle ESTABLISHED connection (one endpoint) and per TIME_WAIT record")
+print(f"{'count':>9}  {'kernel':>8} {'shoal':>8}  {'kernel TW':>9} {'shoal TW':>8}")
+for i, row in enumerate(shoal):
+    k = est.get(row["count"])
+    kt = tw[i] if i < len(tw) else None
+    f = lambda v: f"{v:8.0f}" if v else f"{'-':>8}"
+    print(f"{row['count']:>9}  {f(k)} {row['established_heap_bytes']:8.0f}  "
+          f"{f(kt):>9} {row['time_wait_bytes']:8.0f}")
 EOF
 }
 
