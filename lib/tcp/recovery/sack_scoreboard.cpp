@@ -49,6 +49,8 @@ void SackScoreboard::set_high_data(Seq snd_max) {
 }
 
 void SackScoreboard::erase(size_t first, size_t last) {
+  if (first == last)
+    return; // nothing to move (and store_ may not exist yet)
   std::copy(store_->begin() + static_cast<ptrdiff_t>(last),
             store_->begin() + static_cast<ptrdiff_t>(n_),
             store_->begin() + static_cast<ptrdiff_t>(first));

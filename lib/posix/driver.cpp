@@ -1,0 +1,156 @@
+// The facade's drivers: how a closure reaches an engine and how an
+// application thread waits (driver.hpp).
+#include "posix/driver.hpp"
+
+#include <chrono>
+
+#include "api/stack.hpp"
+#include "posix/socket_impl.hpp"
+
+namespace shoal::posix {
+
+Driver::~Driver() {
+  detail::forget(this, close_descriptors_);
+}
+
+tcp::Connection *Driver::open(unsigned, tcp::Engine &engine, wire::Ipv4Addr remote,
+                              uint16_t remote_port, tcp::ConnectionHandler *handler,
+                              uint16_t local_port) {
+  return engine.connect(remote, remote_port, handler, local_port);
+}
+
+unsigned Driver::connect_shard() {
+  const unsigned n = shards();
+  return n == 0 ? 0 : next_connect_shard_++ % n;
+}
+
+// ---- ManualDriver ------------------------------------------------------------
+
+ManualDriver::ManualDriver(tcp::Engine &engine, Pump pump, Clock clock)
+    : engine_(engine), pump_(std::move(pump)), clock_(std::move(clock)),
+      driving_thread_(std::this_thread::get_id()) {
+  if (!clock_)
+    clock_ = [this] { return engine_.now(); };
+}
+
+ManualDriver::~ManualDriver() = default;
+
+wire::Ipv4Addr ManualDriver::local_address() const {
+  return engine_.config().local_address;
+}
+
+bool ManualDriver::call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) {
+  if (shard != 0)
+    return false;
+  std::lock_guard g(engine_mu_);
+  fn(engine_);
+  return true;
+}
+
+bool ManualDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+                        const std::function<bool()> &ready, std::optional<Duration> timeout) {
+  std::optional<Instant> deadline;
+  if (timeout)
+    deadline = clock_() + *timeout;
+  if (pump_ && std::this_thread::get_id() == driving_thread_) {
+    // Nobody else will move the world: step it ourselves.
+    while (!ready()) {
+      if (deadline && clock_() >= *deadline)
+        return false;
+      lock.unlock();
+      bool progressed;
+      {
+        std::lock_guard g(engine_mu_);
+        progressed = pump_(deadline);
+      }
+      lock.lock();
+      if (!progressed)
+        return ready(); // nothing left to happen (before the deadline)
+    }
+    return true;
+  }
+  // Another thread drives: sleep until it changes something. With a
+  // timeout, look at its clock every slice (its clock wakes nobody).
+  while (!ready()) {
+    if (!deadline) {
+      cv.wait(lock);
+      continue;
+    }
+    if (clock_() >= *deadline)
+      return ready();
+    cv.wait_for(lock, slice_);
+  }
+  return true;
+}
+
+// ---- StackDriver ---------------------------------------------------------------
+
+StackDriver::StackDriver(api::Stack &stack, Duration call_timeout)
+    : stack_(stack), call_timeout_(call_timeout) {}
+
+StackDriver::~StackDriver() = default;
+
+unsigned StackDriver::shards() const {
+  return stack_.shard_count();
+}
+
+wire::Ipv4Addr StackDriver::local_address() const {
+  return stack_.address();
+}
+
+bool StackDriver::call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) {
+  if (shard >= stack_.shard_count())
+    return false;
+  if (api::Stack::current_shard() == static_cast<int>(shard)) {
+    fn(stack_.engine(shard));
+    return true;
+  }
+  // Run on the shard; wait here until it has. The state is shared so that a
+  // closure that runs after we gave up (timeout) touches nothing dead.
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool ran = false;
+    bool abandoned = false;
+  };
+  auto done = std::make_shared<Done>();
+  api::Stack *stack = &stack_;
+  const auto *f = &fn;
+  const auto give_up = std::chrono::steady_clock::now() + call_timeout_;
+  while (!stack_.post(shard, [done, stack, shard, f] {
+    std::lock_guard g(done->mu);
+    if (!done->abandoned)
+      (*f)(stack->engine(shard));
+    done->ran = true;
+    done->cv.notify_all();
+  })) {
+    if (std::chrono::steady_clock::now() >= give_up)
+      return false;
+    std::this_thread::yield(); // command ring full: the shard drains it
+  }
+  std::unique_lock lk(done->mu);
+  if (!done->cv.wait_until(lk, give_up, [&] { return done->ran; })) {
+    done->abandoned = true;
+    return false;
+  }
+  return true;
+}
+
+tcp::Connection *StackDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,
+                                   uint16_t remote_port, tcp::ConnectionHandler *handler,
+                                   uint16_t local_port) {
+  if (local_port != 0)
+    return engine.connect(remote, remote_port, handler, local_port);
+  return stack_.connect(remote, remote_port, handler, shard);
+}
+
+bool StackDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+                       const std::function<bool()> &ready, std::optional<Duration> timeout) {
+  if (!timeout) {
+    cv.wait(lock, ready);
+    return true;
+  }
+  return cv.wait_for(lock, *timeout, ready);
+}
+
+} // namespace shoal::posix

@@ -1,0 +1,141 @@
+#pragma once
+// shoal::posix::Driver -- how the POSIX facade reaches the TCP engines it
+// sits on, and how an application thread waits for them.
+//
+// The facade never touches an Engine or a Connection outside Driver::call():
+// the closure runs with exclusive access to that shard's engine (on the
+// shard's own thread for a running api::Stack; under the driver's engine
+// mutex for an engine driven by the caller). The engine's callbacks run in
+// the same place and update each socket's state under the socket's mutex,
+// then notify its condition variable; application threads sleep on that
+// condition variable through Driver::wait().
+//
+// Two drivers:
+//   - StackDriver: over a running api::Stack (shard threads; call() is
+//     post() plus a wait for the closure to have run; wait() really sleeps).
+//   - ManualDriver: over one Engine whose packets and clock the caller
+//     drives (the simulator in unit tests, the packetdrill adapter). The
+//     driving thread takes engine_mutex() around its own engine work. A
+//     blocking call made on the driving thread pumps (runs one step of the
+//     world through the Pump function) instead of sleeping; on any other
+//     thread it sleeps until the driving thread changes something.
+//
+// Lifetime: destroy a driver only once its engines no longer run (the
+// simulation, the stack or the adapter has stopped or is gone). Its
+// destructor forgets (and closes the descriptors of) every socket made
+// through it.
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/time.hpp"
+#include "tcp/connection.hpp"
+#include "tcp/engine.hpp"
+#include "wire/addr.hpp"
+
+namespace shoal::api {
+class Stack;
+}
+
+namespace shoal::posix {
+
+class Driver {
+public:
+  virtual ~Driver();
+  Driver() = default;
+  Driver(const Driver &) = delete;
+  Driver &operator=(const Driver &) = delete;
+
+  // Engines (shards) behind this driver; listen() registers on every one.
+  virtual unsigned shards() const = 0;
+  // The address the engines own (what INADDR_ANY binds to).
+  virtual wire::Ipv4Addr local_address() const = 0;
+  // Runs fn(engine of `shard`) with exclusive access to it and returns once
+  // it has run. false when it could not run (a stack that is not running).
+  virtual bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) = 0;
+  // Active open on `shard`, from inside call(): local_port 0 picks an
+  // ephemeral port (on a multi-shard stack, one whose replies hash to it).
+  virtual tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote,
+                                uint16_t remote_port, tcp::ConnectionHandler *,
+                                uint16_t local_port);
+  // The shard the next outgoing connection goes to (round robin).
+  virtual unsigned connect_shard();
+  // Blocks the calling application thread until ready() (evaluated with
+  // `lock` held) holds or `timeout` (on the driver's clock; nullopt: none)
+  // has passed. `lock` is held on entry and on return. Returns ready().
+  virtual bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+                    const std::function<bool()> &ready, std::optional<Duration> timeout) = 0;
+
+  // false: the destructor leaves the sockets' kernel descriptors alone
+  // (someone else -- packetdrill's clean-up -- has closed them already).
+  void set_close_descriptors(bool on) { close_descriptors_ = on; }
+
+private:
+  unsigned next_connect_shard_ = 0;
+  bool close_descriptors_ = true;
+};
+
+// One engine driven by the caller.
+class ManualDriver final : public Driver {
+public:
+  // One step of the world, called with engine_mutex() held: handle the next
+  // event (deliver a packet, fire a timer) due no later than `until` (any
+  // time when nullopt) and return true; when there is none, move the clock
+  // to `until` (if given) and return false.
+  using Pump = std::function<bool(std::optional<Instant> until)>;
+  using Clock = std::function<Instant()>;
+
+  // `clock` is the engine's clock (timeouts of poll/epoll_wait); default:
+  // Engine::now(). The constructing thread is the driving thread.
+  explicit ManualDriver(tcp::Engine &engine, Pump pump = {}, Clock clock = {});
+  ~ManualDriver() override;
+
+  // Held by whoever touches the engine: call() and the driving thread.
+  std::recursive_mutex &engine_mutex() { return engine_mu_; }
+  // The thread whose blocking calls pump instead of sleeping.
+  void set_driving_thread(std::thread::id id) { driving_thread_ = id; }
+  // Real time a sleeping waiter sleeps before it looks at the clock again
+  // (a timeout on a virtual clock has nobody to wake it up).
+  void set_poll_slice(Duration d) { slice_ = d; }
+
+  unsigned shards() const override { return 1; }
+  wire::Ipv4Addr local_address() const override;
+  bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
+  bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+            const std::function<bool()> &ready, std::optional<Duration> timeout) override;
+
+private:
+  tcp::Engine &engine_;
+  Pump pump_;
+  Clock clock_;
+  std::recursive_mutex engine_mu_;
+  std::thread::id driving_thread_;
+  Duration slice_ = std::chrono::milliseconds(1);
+};
+
+// A running api::Stack (run() on its lcores, or another thread calling
+// poll_once()). Do not call the facade from the stack's own callbacks for
+// another shard: the caller would wait for a shard that waits for it.
+class StackDriver final : public Driver {
+public:
+  explicit StackDriver(api::Stack &stack, Duration call_timeout = std::chrono::seconds(5));
+  ~StackDriver() override;
+
+  unsigned shards() const override;
+  wire::Ipv4Addr local_address() const override;
+  bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
+  tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
+                        tcp::ConnectionHandler *, uint16_t local_port) override;
+  bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+            const std::function<bool()> &ready, std::optional<Duration> timeout) override;
+
+private:
+  api::Stack &stack_;
+  Duration call_timeout_;
+};
+
+} // namespace shoal::posix

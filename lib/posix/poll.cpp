@@ -1,0 +1,181 @@
+// poll() and epoll over the facade's sockets. Readiness is each socket's
+// state mirror (Socket::poll_mask, Linux tcp_poll's rules); waiters sleep on
+// one condition variable that every socket state change notifies
+// (readiness_changed), through the driver so a pumping driver steps the
+// world instead. Level-triggered; EPOLLONESHOT disarms an entry until
+// EPOLL_CTL_MOD.
+#include <cerrno>
+#include <optional>
+
+#include <fcntl.h>
+
+#include "posix/socket.hpp"
+#include "posix/socket_impl.hpp"
+
+namespace shoal::posix {
+
+using detail::Socket;
+
+namespace {
+
+int fail(int e) {
+  errno = e;
+  return -1;
+}
+
+std::optional<Duration> timeout_of(int ms) {
+  if (ms < 0)
+    return std::nullopt;
+  return std::chrono::milliseconds(ms);
+}
+
+// Waits on the readiness condition through `d` (or in real time without one).
+bool wait_ready(Driver *d, std::unique_lock<std::mutex> &lk, const std::function<bool()> &ready,
+                std::optional<Duration> timeout) {
+  if (ready())
+    return true;
+  if (timeout && *timeout == Duration::zero())
+    return false;
+  if (d != nullptr)
+    return d->wait(lk, detail::readiness_cv(), ready, timeout);
+  if (!timeout) {
+    detail::readiness_cv().wait(lk, ready);
+    return true;
+  }
+  return detail::readiness_cv().wait_for(lk, *timeout, ready);
+}
+
+uint32_t mask_of(Socket &s) {
+  std::lock_guard g(s.mu);
+  // POLL* and EPOLL* bits have the same values on Linux.
+  return static_cast<uint16_t>(s.poll_mask());
+}
+
+} // namespace
+
+int poll(pollfd *fds, nfds_t n, int timeout_ms) {
+  if (n > 0 && fds == nullptr)
+    return fail(EFAULT);
+  Driver *d = nullptr;
+  for (nfds_t k = 0; k < n && d == nullptr; k++)
+    if (auto s = std::dynamic_pointer_cast<Socket>(detail::lookup(fds[k].fd)))
+      d = s->driver;
+  if (d == nullptr)
+    d = default_driver();
+  int ready = 0;
+  auto scan = [&] {
+    ready = 0;
+    for (nfds_t k = 0; k < n; k++) {
+      pollfd &p = fds[k];
+      p.revents = 0;
+      if (p.fd < 0)
+        continue;
+      auto s = std::dynamic_pointer_cast<Socket>(detail::lookup(p.fd));
+      const uint32_t m = s ? mask_of(*s) : POLLNVAL;
+      p.revents =
+          static_cast<short>(m & (static_cast<uint16_t>(p.events) | POLLERR | POLLHUP | POLLNVAL));
+      if (p.revents != 0)
+        ready++;
+    }
+    return ready > 0;
+  };
+  std::unique_lock lk(detail::readiness_mutex());
+  wait_ready(d, lk, scan, timeout_of(timeout_ms));
+  return ready;
+}
+
+int epoll_create1(int flags) {
+  if ((flags & ~EPOLL_CLOEXEC) != 0)
+    return fail(EINVAL);
+  auto e = std::make_shared<detail::EpollSet>();
+  e->driver = default_driver();
+  return detail::install(e, (flags & EPOLL_CLOEXEC) != 0);
+}
+
+int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
+  auto e = detail::epoll_for(epfd);
+  if (!e)
+    return -1;
+  if (fd == epfd)
+    return fail(EINVAL);
+  auto s = std::dynamic_pointer_cast<Socket>(detail::lookup(fd));
+  if (!s) // a kernel descriptor that is not one of ours: as for a regular file
+    return fail(::fcntl(fd, F_GETFD) != -1 || detail::lookup(fd) ? EPERM : EBADF);
+  {
+    std::lock_guard g(e->mu);
+    auto it = e->interest.find(fd);
+    switch (op) {
+    case EPOLL_CTL_ADD:
+      if (event == nullptr)
+        return fail(EFAULT);
+      if (it != e->interest.end() && !it->second.socket.expired())
+        return fail(EEXIST);
+      e->interest[fd] = detail::EpollInterest{s, event->events, event->data, false};
+      if (e->driver == nullptr)
+        e->driver = s->driver;
+      break;
+    case EPOLL_CTL_MOD:
+      if (event == nullptr)
+        return fail(EFAULT);
+      if (it == e->interest.end())
+        return fail(ENOENT);
+      it->second.events = event->events;
+      it->second.data = event->data;
+      it->second.disarmed = false;
+      break;
+    case EPOLL_CTL_DEL:
+      if (it == e->interest.end())
+        return fail(ENOENT);
+      e->interest.erase(it);
+      break;
+    default:
+      return fail(EINVAL);
+    }
+  }
+  detail::readiness_changed();
+  return 0;
+}
+
+int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout_ms) {
+  auto e = detail::epoll_for(epfd);
+  if (!e)
+    return -1;
+  if (maxevents <= 0)
+    return fail(EINVAL);
+  if (events == nullptr)
+    return fail(EFAULT);
+  int got = 0;
+  auto scan = [&] {
+    got = 0;
+    std::lock_guard g(e->mu);
+    for (auto it = e->interest.begin(); it != e->interest.end() && got < maxevents;) {
+      auto s = it->second.socket.lock();
+      // A closed socket leaves the set (the kernel does so on the last close).
+      if (!s || detail::lookup(it->first) != s) {
+        it = e->interest.erase(it);
+        continue;
+      }
+      detail::EpollInterest &in = it->second;
+      const uint32_t ready = in.disarmed ? 0 : mask_of(*s) & (in.events | EPOLLERR | EPOLLHUP);
+      if (ready != 0) {
+        events[got].events = ready;
+        events[got].data = in.data;
+        got++;
+        if ((in.events & EPOLLONESHOT) != 0)
+          in.disarmed = true;
+      }
+      ++it;
+    }
+    return got > 0;
+  };
+  Driver *d = nullptr;
+  {
+    std::lock_guard g(e->mu);
+    d = e->driver;
+  }
+  std::unique_lock lk(detail::readiness_mutex());
+  wait_ready(d, lk, scan, timeout_of(timeout_ms));
+  return got;
+}
+
+} // namespace shoal::posix

@@ -1,0 +1,154 @@
+#pragma once
+// The facade's internal objects: Socket (one TCP socket, the engine's
+// ConnectionHandler for its connection), EpollSet, and the descriptor table
+// that maps the kernel eventfd numbers to them.
+//
+// Threads and locks (in this order, never the other way round):
+//   1. the engine's exclusive access (Driver::call / the driving thread),
+//   2. a Socket's mutex (its state mirror),
+//   3. the readiness lock (poll/epoll waiters; readiness_changed()).
+// The Connection pointer is touched only with (1); everything an
+// application thread decides on (readable bytes, send space, errors) is a
+// mirror of the connection kept under (2) by the callbacks.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <sys/epoll.h>
+
+#include "posix/driver.hpp"
+#include "tcp/connection.hpp"
+#include "tcp/engine.hpp"
+#include "wire/addr.hpp"
+
+namespace shoal::posix::detail {
+
+// Socket options as the application set them; applied to the Connection
+// when it exists (and inherited by accepted connections from the listener).
+struct Options {
+  bool reuseaddr = false;
+  bool keepalive = false;
+  int keepidle_s = 0, keepintvl_s = 0, keepcnt = 0; // 0: the engine's default
+  bool linger_on = false;
+  int linger_s = 0;
+  int rcvbuf = 0, sndbuf = 0; // 0: the engine's default
+  bool nodelay = false;
+  int maxseg = 0;
+  unsigned user_timeout_ms = 0;
+};
+
+class File {
+public:
+  virtual ~File();
+  int fd = -1;
+  Driver *driver = nullptr;
+};
+
+class Socket final : public File,
+                     public tcp::ConnectionHandler,
+                     public std::enable_shared_from_this<Socket> {
+public:
+  enum class Kind : uint8_t {
+    fresh,      // socket(), maybe bound
+    listening,  // listen()
+    connecting, // connect() sent the SYN
+    connected,  // ESTABLISHED (or later)
+    dead,       // the connection ended (reason in close_reason)
+  };
+
+  std::mutex mu;
+  std::condition_variable cv;
+
+  // ---- guarded by mu ----
+  Kind kind = Kind::fresh;
+  bool nonblock = false;
+  bool bound = false;
+  bool was_connected = false;
+  wire::Ipv4Addr local_addr{}, remote_addr{};
+  uint16_t local_port = 0, remote_port = 0;
+  Options opt;
+  int so_error = 0; // pending error (SO_ERROR; reported once)
+  size_t rcv_avail = 0;
+  size_t snd_space = 0;
+  bool peer_fin = false;
+  bool rd_shut = false, wr_shut = false;
+  std::optional<tcp::CloseReason> close_reason;
+  unsigned shard = 0;
+  // listening
+  int backlog = 0;
+  std::deque<std::shared_ptr<Socket>> accept_queue;
+  bool accept_paused = false; // an engine holds completed handshakes for us
+
+  // ---- engine side only (Driver::call or a callback) ----
+  tcp::Connection *conn = nullptr;
+
+  // Attaches a live connection (engine side): options applied, and the
+  // socket held (hold()) until on_closed, even once its descriptor is closed.
+  void attach(tcp::Connection &c);
+  // Applies opt to the connection (engine side, mu not held by the caller).
+  void apply_options(tcp::Connection &c, const Options &o);
+
+  // Readiness as poll() sees it (mu held).
+  short poll_mask() const;
+
+  // ConnectionHandler (engine side).
+  void on_connected(tcp::Connection &) override;
+  void on_readable(tcp::Connection &) override;
+  void on_writable(tcp::Connection &) override;
+  void on_peer_closed(tcp::Connection &) override;
+  void on_closed(tcp::Connection &, tcp::CloseReason) override;
+
+  ~Socket() override;
+
+private:
+  void mirror(tcp::Connection &c); // mu held
+};
+
+struct EpollInterest {
+  std::weak_ptr<Socket> socket;
+  uint32_t events = 0;
+  epoll_data_t data{};
+  bool disarmed = false; // EPOLLONESHOT fired
+};
+
+class EpollSet final : public File {
+public:
+  std::mutex mu;
+  std::map<int, EpollInterest> interest;
+};
+
+// errno for a connection that ended this way (0: no error).
+int errno_for(tcp::CloseReason why, bool while_connecting);
+
+// ---- the descriptor table ----
+std::shared_ptr<File> lookup(int fd);
+// The socket for fd, or nullptr with errno EBADF / ENOTSOCK.
+std::shared_ptr<Socket> socket_for(int fd);
+std::shared_ptr<EpollSet> epoll_for(int fd);
+// A kernel eventfd for `f` (errno on failure: -1).
+int install(const std::shared_ptr<File> &f, bool cloexec);
+// Removes fd from the table; the object lives on while referenced.
+std::shared_ptr<File> remove(int fd);
+// Every socket in the table or still attached to a connection, for bind
+// conflicts (snapshot).
+std::vector<std::shared_ptr<Socket>> all_sockets(Driver *d);
+// Keeps a socket alive while its connection runs (whether or not its
+// descriptor is still open); release() hands the reference back so the
+// caller can drop it last.
+void hold(const std::shared_ptr<Socket> &s);
+std::shared_ptr<Socket> release(Socket *s);
+// Everything made through driver d is forgotten (Driver::~Driver).
+void forget(Driver *d, bool close_descriptors);
+
+// ---- readiness (poll / epoll waiters) ----
+std::mutex &readiness_mutex();
+std::condition_variable &readiness_cv();
+// Call after a socket's state changed, with no socket mutex held.
+void readiness_changed();
+
+} // namespace shoal::posix::detail

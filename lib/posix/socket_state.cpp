@@ -1,0 +1,146 @@
+// Socket: the engine's callbacks mirrored into state application threads
+// can wait on (socket_impl.hpp), and poll readiness from that state.
+#include <cerrno>
+
+#include <poll.h>
+
+#include "posix/socket_impl.hpp"
+
+namespace shoal::posix::detail {
+
+int errno_for(tcp::CloseReason why, bool while_connecting) {
+  switch (why) {
+  case tcp::CloseReason::normal:
+    return 0;
+  case tcp::CloseReason::reset:
+    // A RST answering our SYN is a refusal (RFC 9293 3.10.7.3).
+    return while_connecting ? ECONNREFUSED : ECONNRESET;
+  case tcp::CloseReason::refused:
+    return ECONNREFUSED;
+  case tcp::CloseReason::timed_out:
+    return ETIMEDOUT;
+  case tcp::CloseReason::aborted:
+    return ECONNABORTED;
+  }
+  return EIO;
+}
+
+Socket::~Socket() = default;
+
+void Socket::mirror(tcp::Connection &c) {
+  rcv_avail = c.readable();
+  snd_space = c.writable();
+  peer_fin = c.peer_closed();
+}
+
+void Socket::attach(tcp::Connection &c) {
+  conn = &c;
+  hold(shared_from_this());
+  Options o;
+  {
+    std::lock_guard g(mu);
+    o = opt;
+  }
+  apply_options(c, o);
+  std::lock_guard g(mu);
+  local_addr = c.tuple().local_addr;
+  local_port = c.tuple().local_port;
+  remote_addr = c.tuple().remote_addr;
+  remote_port = c.tuple().remote_port;
+  mirror(c);
+}
+
+void Socket::apply_options(tcp::Connection &c, const Options &o) {
+  // Only what the application changed: the engine's defaults stay otherwise.
+  if (o.nodelay)
+    c.set_nodelay(true);
+  if (o.rcvbuf > 0)
+    c.set_receive_buffer(static_cast<uint32_t>(o.rcvbuf));
+  if (o.sndbuf > 0)
+    c.set_send_buffer(static_cast<uint32_t>(o.sndbuf));
+  if (o.user_timeout_ms > 0)
+    c.set_user_timeout(std::chrono::milliseconds(o.user_timeout_ms));
+  if (o.keepalive || o.keepidle_s > 0 || o.keepintvl_s > 0 || o.keepcnt > 0) {
+    const tcp::EngineConfig &cfg = c.engine().config();
+    c.set_keepalive(
+        o.keepalive,
+        o.keepidle_s > 0 ? Duration(std::chrono::seconds(o.keepidle_s)) : cfg.keepalive_idle,
+        o.keepintvl_s > 0 ? Duration(std::chrono::seconds(o.keepintvl_s)) : cfg.keepalive_interval,
+        o.keepcnt > 0 ? o.keepcnt : cfg.keepalive_probes);
+  }
+}
+
+short Socket::poll_mask() const {
+  if (kind == Kind::listening)
+    return accept_queue.empty() ? 0 : POLLIN | POLLRDNORM;
+  // Linux tcp_poll: a closed (or never connected) socket is POLLHUP and
+  // POLLOUT; a received FIN or SHUT_RD makes it readable (end of stream).
+  short m = 0;
+  const bool gone = kind == Kind::dead;
+  if (so_error != 0)
+    m |= POLLERR;
+  if (kind == Kind::fresh || gone || (rd_shut && wr_shut))
+    m |= POLLHUP;
+  if (rd_shut || peer_fin || gone)
+    m |= POLLIN | POLLRDNORM | POLLRDHUP;
+  if (kind == Kind::connected) {
+    if (rcv_avail > 0)
+      m |= POLLIN | POLLRDNORM;
+    if (wr_shut || snd_space > 0)
+      m |= POLLOUT | POLLWRNORM;
+  }
+  if (kind == Kind::fresh || gone)
+    m |= POLLOUT | POLLWRNORM;
+  return m;
+}
+
+void Socket::on_connected(tcp::Connection &c) {
+  {
+    std::lock_guard g(mu);
+    if (kind == Kind::connecting || kind == Kind::fresh)
+      kind = Kind::connected;
+    was_connected = true;
+    mirror(c);
+  }
+  cv.notify_all();
+  readiness_changed();
+}
+
+void Socket::on_readable(tcp::Connection &c) {
+  {
+    std::lock_guard g(mu);
+    mirror(c);
+  }
+  cv.notify_all();
+  readiness_changed();
+}
+
+void Socket::on_writable(tcp::Connection &c) {
+  on_readable(c);
+}
+
+void Socket::on_peer_closed(tcp::Connection &c) {
+  on_readable(c);
+}
+
+void Socket::on_closed(tcp::Connection &, tcp::CloseReason why) {
+  conn = nullptr;
+  {
+    std::lock_guard g(mu);
+    const int e = errno_for(why, kind == Kind::connecting);
+    if (e != 0 && why != tcp::CloseReason::aborted)
+      so_error = e;
+    else if (e != 0 && kind == Kind::connecting)
+      so_error = e;
+    close_reason = why;
+    kind = Kind::dead;
+    rcv_avail = 0;
+    snd_space = 0;
+  }
+  cv.notify_all();
+  readiness_changed();
+  // Dropped last: this may be the final reference.
+  std::shared_ptr<Socket> keep = release(this);
+}
+
+} // namespace shoal::posix::detail

@@ -1,0 +1,161 @@
+// The POSIX facade over two api::Stacks joined by a crossed net_ring pair
+// (StackDriver): a poller thread runs the shards (poll_once), application
+// threads make blocking calls that really sleep until the shard wakes them.
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "api/stack.hpp"
+#include "eal_env.hpp"
+#include "posix/socket.hpp"
+
+namespace shoal::posix {
+namespace {
+
+namespace ps = shoal::posix;
+
+sockaddr_in sin_of(const char *ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = wire::Ipv4Addr::parse(ip)->to_be();
+  return a;
+}
+
+class OverStacks : public ::testing::Test {
+protected:
+  void SetUp() override {
+    shoal::test::ensure_eal();
+    static int seq = 0;
+    const std::string tag = "px" + std::to_string(seq++);
+    ab_ = rte_ring_create((tag + "ab").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    ba_ = rte_ring_create((tag + "ba").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    ASSERT_NE(ab_, nullptr);
+    ASSERT_NE(ba_, nullptr);
+    a_ = make(tag + "a", ba_, ab_, "10.0.0.1");
+    b_ = make(tag + "b", ab_, ba_, "10.0.0.2");
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+    da_ = std::make_unique<StackDriver>(*a_);
+    db_ = std::make_unique<StackDriver>(*b_);
+    poller_ = std::thread([this] {
+      while (!stop_.load()) {
+        a_->poll_once();
+        b_->poll_once();
+      }
+    });
+  }
+  void TearDown() override {
+    stop_ = true;
+    if (poller_.joinable())
+      poller_.join();
+    da_.reset();
+    db_.reset();
+    a_.reset();
+    b_.reset();
+    rte_ring_free(ab_);
+    rte_ring_free(ba_);
+  }
+  std::unique_ptr<api::Stack> make(const std::string &name, rte_ring *rx, rte_ring *tx,
+                                   const char *ip) {
+    const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
+    if (id < 0)
+      return nullptr;
+    char devname[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), devname);
+    dpdk::NodeConfig cfg;
+    cfg.path = name;
+    cfg.port.vdev = devname;
+    cfg.port.mbufs = 4095;
+    cfg.port.mbuf_cache = 0;
+    cfg.port.rx_ring_size = 256;
+    cfg.port.tx_ring_size = 256;
+    cfg.port.link_wait_ms = 100;
+    cfg.ipv4.address = *wire::Ipv4Addr::parse(ip);
+    cfg.ipv4.prefix_length = 24;
+    cfg.tcp.mtu = 0;
+    std::string error;
+    auto s = api::Stack::create(cfg, "test", &error, {.init_eal = false});
+    EXPECT_NE(s, nullptr) << error;
+    return s;
+  }
+
+  rte_ring *ab_ = nullptr, *ba_ = nullptr;
+  std::unique_ptr<api::Stack> a_, b_;
+  std::unique_ptr<StackDriver> da_, db_;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;
+};
+
+TEST_F(OverStacks, BlockingEchoBetweenApplicationThreads) {
+  const int l = ps::socket(*db_, AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l, 0);
+  sockaddr_in any = sin_of("0.0.0.0", 7);
+  ASSERT_EQ(ps::bind(l, reinterpret_cast<sockaddr *>(&any), sizeof any), 0);
+  ASSERT_EQ(ps::listen(l, 8), 0);
+  std::string server_error;
+  std::thread server([&] {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    const int fd = ps::accept(l, reinterpret_cast<sockaddr *>(&peer), &len);
+    if (fd < 0) {
+      server_error = std::string("accept: ") + std::strerror(errno);
+      return;
+    }
+    if (wire::Ipv4Addr::from_be(peer.sin_addr.s_addr) != *wire::Ipv4Addr::parse("10.0.0.1"))
+      server_error = "accept: wrong peer address";
+    char buf[64];
+    for (;;) {
+      const ssize_t n = ps::read(fd, buf, sizeof buf); // sleeps until the shard has data
+      if (n <= 0)
+        break;
+      if (ps::write(fd, buf, static_cast<size_t>(n)) != n)
+        server_error = "write failed";
+    }
+    ps::close(fd);
+  });
+  const int c = ps::socket(*da_, AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(c, 0);
+  sockaddr_in to = sin_of("10.0.0.2", 7);
+  ASSERT_EQ(ps::connect(c, reinterpret_cast<sockaddr *>(&to), sizeof to), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(ps::write(c, "hello over shards", 17), 17);
+  std::string echoed;
+  char buf[64];
+  while (echoed.size() < 17) {
+    const ssize_t n = ps::read(c, buf, sizeof buf);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    echoed.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(echoed, "hello over shards");
+  ASSERT_EQ(ps::shutdown(c, SHUT_WR), 0);
+  EXPECT_EQ(ps::read(c, buf, sizeof buf), 0); // the server closed after our FIN
+  server.join();
+  EXPECT_EQ(server_error, "");
+  EXPECT_EQ(ps::close(c), 0);
+  EXPECT_EQ(ps::close(l), 0);
+}
+
+TEST_F(OverStacks, ConnectRefusedAndPollTimeout) {
+  const int c = ps::socket(*da_, AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to = sin_of("10.0.0.2", 9); // nobody listens
+  EXPECT_EQ(ps::connect(c, reinterpret_cast<sockaddr *>(&to), sizeof to), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  // A real 50 ms poll timeout on a socket that never becomes readable.
+  const int l = ps::socket(*db_, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_EQ(ps::listen(l, 1), 0);
+  pollfd p{l, POLLIN, 0};
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(ps::poll(&p, 1, 50), 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+}
+
+} // namespace
+} // namespace shoal::posix
