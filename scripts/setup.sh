@@ -78,9 +78,20 @@ test)
   echo "==> fuzz targets, ${SHOAL_FUZZ_SECONDS:-45} s each (build-fuzz/)"
   SHOAL_FUZZ_SECONDS=${SHOAL_FUZZ_SECONDS:-45} SHOAL_FUZZ_ARTIFACTS=$ROOT/build-fuzz/fuzz-artifacts \
     meson test -C build-fuzz --print-errorlogs --suite fuzz || rc=1
+  # The summary is printed last, and on stdout only once everything else
+  # is done; if the summarizer itself fails without its line, say so in
+  # CI's form.
+  summary=$(python3 scripts/test_summary.py build/meson-logs/testlog.json \
+    build-san/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json 2>&1) || rc=1
   summary_printed=1
-  python3 scripts/test_summary.py build/meson-logs/testlog.json build-san/meson-logs/testlog.json \
-    build-fuzz/meson-logs/testlog.json || rc=1
+  if [[ $(tail -n 1 <<<"$summary") =~ ^[0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
+    echo "$summary"
+  else
+    echo "$summary"
+    echo "setup: the test summary could not be computed"
+    echo "0 passed, 1 failed"
+    rc=1
+  fi
   exit $rc
   ;;
 *)
