@@ -2,6 +2,7 @@
 // Small pieces shared by the shoal apps: per-shard ownership of the handlers
 // the apps allocate (so that whatever is still open when the stack stops is
 // freed), and argument parsing helpers.
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -41,8 +42,9 @@ inline bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
   if (s == nullptr || *s == '\0')
     return false;
   char *end = nullptr;
+  errno = 0;
   const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*end != '\0' || v < lo || v > hi)
+  if (errno != 0 || *end != '\0' || *s == '-' || v < lo || v > hi)
     return false;
   *out = v;
   return true;

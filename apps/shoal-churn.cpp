@@ -64,6 +64,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "app_util.hpp"
 #include "api/stack.hpp"
 #include "workload.hpp"
 
@@ -119,10 +120,8 @@ struct Options {
 };
 
 uint64_t number(const std::string &flag, const char *v, uint64_t lo, uint64_t hi) {
-  char *end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(v, &end, 10);
-  if (errno != 0 || *end != '\0' || *v == '\0' || n < lo || n > hi)
+  uint64_t n = 0;
+  if (!apps::parse_u64(v, lo, hi, &n))
     usage("bad value for " + flag + ": " + v);
   return n;
 }

@@ -85,6 +85,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "app_util.hpp"
 #include "api/stack.hpp"
 #include "synflood/clock.hpp"
 #include "synflood/echo_server.hpp"
@@ -159,10 +160,8 @@ struct Options {
 };
 
 uint64_t number(const std::string &flag, const char *v, uint64_t lo, uint64_t hi) {
-  char *end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(v, &end, 10);
-  if (errno != 0 || *end != '\0' || *v == '\0' || n < lo || n > hi)
+  uint64_t n = 0;
+  if (!apps::parse_u64(v, lo, hi, &n))
     usage("bad value for " + flag + ": " + v);
   return n;
 }
@@ -384,17 +383,6 @@ void init_eal(const char *argv0, const Options &o, const std::string &prefix) {
 // (net_ring), which rte_eth_macaddr_get then does not show; the stack's
 // summary() ("port 0 NAME driver D mac M ...") does.
 // TODO(lead): a Stack::mac() accessor would replace this.
-wire::MacAddr stack_mac(const api::Stack &s) {
-  const std::string sum = s.summary();
-  const size_t at = sum.find(" mac ");
-  std::optional<wire::MacAddr> m;
-  if (at != std::string::npos)
-    m = wire::MacAddr::parse(sum.substr(at + 5, 17));
-  if (!m)
-    fail("no MAC in the stack summary: " + sum);
-  return *m;
-}
-
 dpdk::NodeConfig base_config(const std::string &name) {
   dpdk::NodeConfig cfg;
   cfg.path = name;
@@ -708,8 +696,8 @@ int run_ring(const Options &o, const char *argv0) {
     Target tg;
     tg.client = client.get();
     tg.port_id = client_port;
-    tg.src_mac = stack_mac(*client);
-    tg.dst_mac = stack_mac(*server);
+    tg.src_mac = client->mac();
+    tg.dst_mac = server->mac();
     tg.server = server.get();
     tg.return_path = &return_path;
     if (o.queue_limit != 0 && o.queue_limit < o.ring_size) {
@@ -761,7 +749,7 @@ int run_port(const Options &o, const char *argv0) {
     Target tg;
     tg.client = client.get();
     tg.port_id = port_id;
-    tg.src_mac = stack_mac(*client);
+    tg.src_mac = client->mac();
     tg.dst_mac = *o.target_mac;
     json = run(o, tg, gen_pool);
     if (getenv("SYNFLOOD_DEBUG"))

@@ -322,6 +322,10 @@ bool Stack::post(unsigned shard, std::function<void()> fn) {
   return true;
 }
 
+wire::MacAddr Stack::mac() const {
+  return res_->port->mac();
+}
+
 tcp::Engine &Stack::engine(unsigned shard) {
   return shards_.at(shard)->tcp->engine();
 }

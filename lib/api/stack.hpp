@@ -79,6 +79,9 @@ public:
   wire::Ipv4Addr address() const { return cfg_.ipv4.address; }
   // "port 0 net_tap0 ... offloads ..." (dpdk::Port::summary) and shard layout.
   std::string summary() const;
+  // The port's MAC address (a ring device has none of its own: the stack
+  // gave it a random locally administered one).
+  wire::MacAddr mac() const;
   std::string telemetry_socket() const;
 
   // Passive open on every shard. `factory` is called on the shard that

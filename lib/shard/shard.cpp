@@ -172,12 +172,9 @@ void Shard::flush() {
     sync_impair_counters();
 }
 
-void Shard::send_burst(rte_mbuf **frames, uint16_t n) {
-  if (n == 0)
-    return;
-  if (capture_ != nullptr)
-    capture_(capture_ctx_, frames, n, Direction::tx, now_);
-  std::array<uint32_t, kTxBatch> len;
+// One tx_fn_ call (n <= kTxBatch); counts what the NIC took.
+uint16_t Shard::transmit_counted(rte_mbuf **frames, uint16_t n) {
+  std::array<uint32_t, kTxBatch> len; // the NIC owns (and may free) what it took
   for (uint16_t i = 0; i < n; i++)
     len[i] = rte_pktmbuf_pkt_len(frames[i]);
   const uint16_t sent = tx_fn_(tx_ctx_, frames, n);
@@ -186,6 +183,17 @@ void Shard::send_burst(rte_mbuf **frames, uint16_t n) {
     bytes += len[i];
   counters_.tx_packets.add(sent);
   counters_.tx_bytes.add(bytes);
+  return sent;
+}
+
+void Shard::send_burst(rte_mbuf **frames, uint16_t n) {
+  if (n == 0)
+    return;
+  // Captured once, on the first attempt: a frame the NIC refuses now is
+  // retried from the backlog without being captured again.
+  if (capture_ != nullptr)
+    capture_(capture_ctx_, frames, n, Direction::tx, now_);
+  const uint16_t sent = transmit_counted(frames, n);
   for (uint16_t i = sent; i < n; i++) {
     if (tx_backlog_.size() < tx_backlog_max_)
       tx_backlog_.push_back(frames[i]);
@@ -201,16 +209,7 @@ bool Shard::send_backlog() {
   size_t off = 0;
   while (off < tx_backlog_.size()) {
     const uint16_t n = static_cast<uint16_t>(std::min<size_t>(kTxBatch, tx_backlog_.size() - off));
-    if (capture_ != nullptr)
-      capture_(capture_ctx_, tx_backlog_.data() + off, n, Direction::tx, now_);
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < n; i++)
-      bytes += rte_pktmbuf_pkt_len(tx_backlog_[off + i]);
-    const uint16_t sent = tx_fn_(tx_ctx_, tx_backlog_.data() + off, n);
-    for (uint16_t i = sent; i < n; i++)
-      bytes -= rte_pktmbuf_pkt_len(tx_backlog_[off + i]);
-    counters_.tx_packets.add(sent);
-    counters_.tx_bytes.add(bytes);
+    const uint16_t sent = transmit_counted(tx_backlog_.data() + off, n);
     off += sent;
     if (sent < n)
       break;

@@ -181,6 +181,7 @@ private:
   static uint16_t eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n);
   void send_burst(rte_mbuf **frames, uint16_t n);
   bool send_backlog();
+  uint16_t transmit_counted(rte_mbuf **frames, uint16_t n);
   void sync_impair_counters();
 
   struct RxQueue {

@@ -60,7 +60,8 @@ void fill_conns(rte_tel_data *d, const std::vector<const TcpStats *> &shards) {
 // Only the non-zero-meaning fields of each part: the mempool column has the
 // mbuf rows, the shard columns the engine rows; every column has
 // total_bytes, so a reader summing the columns gets the stack's total.
-void add_memory(rte_tel_data *d, const MemoryStats &m, bool mbufs) {
+void fill_memory(rte_tel_data *d, const MemoryStats &m, bool mbufs) {
+  rte_tel_data_start_dict(d);
   if (mbufs) {
     rte_tel_data_add_dict_u64(d, "mbufs_in_use", m.mbufs_in_use);
     rte_tel_data_add_dict_u64(d, "mbufs_total", m.mbufs_total);
@@ -89,7 +90,12 @@ bool parse_id(const char *params, unsigned long *id) {
   return end != params && *end == '\0';
 }
 
-bool add_container(rte_tel_data *d, const std::string &name, rte_tel_data *c) {
+// d[name] = a new dictionary that fill(container) writes.
+template <typename F> bool add_container(rte_tel_data *d, const std::string &name, F &&fill) {
+  rte_tel_data *c = rte_tel_data_alloc();
+  if (c == nullptr)
+    return false;
+  fill(c);
   if (rte_tel_data_add_dict_container(d, name.c_str(), c, 0) != 0) {
     rte_tel_data_free(c);
     return false;
@@ -109,11 +115,9 @@ int handle_stats(const char *, const char *params, rte_tel_data *d) {
   }
   rte_tel_data_start_dict(d);
   for (const Published &p : registry) {
-    rte_tel_data *c = rte_tel_data_alloc();
-    if (c == nullptr)
-      return -1;
-    fill_counters(c, p);
-    if (!add_container(d, "shard" + std::to_string(p.shard->id()), c))
+    if (!add_container(d, "shard" + std::to_string(p.shard->id()), [&](rte_tel_data *c) {
+          fill_counters(c, p);
+        }))
       return -1;
   }
   return 0;
@@ -134,20 +138,16 @@ int handle_conns(const char *, const char *params, rte_tel_data *d) {
     if (p.tcp != nullptr)
       all.push_back(p.tcp);
   rte_tel_data_start_dict(d);
-  rte_tel_data *total = rte_tel_data_alloc();
-  if (total == nullptr)
-    return -1;
-  fill_conns(total, all);
-  if (!add_container(d, "total", total))
+  if (!add_container(d, "total", [&](rte_tel_data *total) {
+        fill_conns(total, all);
+      }))
     return -1;
   for (const Published &p : registry) {
     if (p.tcp == nullptr)
       continue;
-    rte_tel_data *c = rte_tel_data_alloc();
-    if (c == nullptr)
-      return -1;
-    fill_conns(c, {p.tcp});
-    if (!add_container(d, "shard" + std::to_string(p.shard->id()), c))
+    if (!add_container(d, "shard" + std::to_string(p.shard->id()), [&](rte_tel_data *c) {
+          fill_conns(c, {p.tcp});
+        }))
       return -1;
   }
   return 0;
@@ -162,24 +162,19 @@ int handle_mem(const char *, const char *, rte_tel_data *d) {
     if (std::find(pools.begin(), pools.end(), p.shard->pool()) != pools.end())
       continue;
     pools.push_back(p.shard->pool());
-    rte_tel_data *c = rte_tel_data_alloc();
-    if (c == nullptr)
-      return -1;
-    rte_tel_data_start_dict(c);
-    add_memory(c, mempool_memory(p.shard->pool()), true);
-    const std::string name = pools.size() == 1 ? "mempool" : "mempool" + std::to_string(pools.size() - 1);
-    if (!add_container(d, name, c))
+    const std::string name =
+        pools.size() == 1 ? "mempool" : "mempool" + std::to_string(pools.size() - 1);
+    if (!add_container(d, name, [&](rte_tel_data *c) {
+          fill_memory(c, mempool_memory(p.shard->pool()), true);
+        }))
       return -1;
   }
   for (const Published &p : registry) {
     if (p.tcp == nullptr)
       continue;
-    rte_tel_data *c = rte_tel_data_alloc();
-    if (c == nullptr)
-      return -1;
-    rte_tel_data_start_dict(c);
-    add_memory(c, p.tcp->memory(), false);
-    if (!add_container(d, "shard" + std::to_string(p.shard->id()), c))
+    if (!add_container(d, "shard" + std::to_string(p.shard->id()), [&](rte_tel_data *c) {
+          fill_memory(c, p.tcp->memory(), false);
+        }))
       return -1;
   }
   return 0;

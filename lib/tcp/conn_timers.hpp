@@ -30,7 +30,6 @@ public:
   }
 
   bool armed(ConnTimer k) const { return due_[idx(k)] != kNever; }
-  bool any_armed() const { return wheel_timer_.armed(); }
 
   void schedule(timer::TimerWheel &w, ConnTimer k, Instant at) {
     due_[idx(k)] = at;

@@ -14,6 +14,7 @@
 
 #include "api/stack.hpp"
 #include "eal_env.hpp"
+#include "ring_stacks.hpp"
 
 namespace shoal::api {
 namespace {
@@ -54,47 +55,12 @@ TEST(StackCreate, NoSuchPortIsOneLine) {
 class TwoStacks : public ::testing::Test {
 protected:
   void SetUp() override {
-    shoal::test::ensure_eal();
     static int seq = 0;
-    const std::string tag = "api" + std::to_string(seq++);
-    ab_ = rte_ring_create((tag + "ab").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    ba_ = rte_ring_create((tag + "ba").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    ASSERT_NE(ab_, nullptr);
-    ASSERT_NE(ba_, nullptr);
-    a_ = make(tag + "a", ba_, ab_, "10.0.0.1");
-    b_ = make(tag + "b", ab_, ba_, "10.0.0.2");
-    ASSERT_NE(a_, nullptr);
-    ASSERT_NE(b_, nullptr);
+    stacks_.open("api" + std::to_string(seq++), std::chrono::milliseconds(0));
+    a_ = stacks_.a.get();
+    b_ = stacks_.b.get();
   }
-  void TearDown() override {
-    a_.reset();
-    b_.reset();
-    rte_ring_free(ab_);
-    rte_ring_free(ba_);
-  }
-  std::unique_ptr<Stack> make(const std::string &name, rte_ring *rx, rte_ring *tx, const char *ip) {
-    const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
-    if (id < 0)
-      return nullptr;
-    char devname[RTE_ETH_NAME_MAX_LEN] = {};
-    rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), devname);
-    dpdk::NodeConfig cfg;
-    cfg.path = name;
-    cfg.port.vdev = devname;
-    cfg.port.mbufs = 4095;
-    cfg.port.mbuf_cache = 0;
-    cfg.port.rx_ring_size = 256;
-    cfg.port.tx_ring_size = 256;
-    cfg.port.link_wait_ms = 100;
-    cfg.ipv4.address = *wire::Ipv4Addr::parse(ip);
-    cfg.ipv4.prefix_length = 24;
-    cfg.tcp.mtu = 0;
-    cfg.tcp.delayed_ack = std::chrono::milliseconds(0);
-    std::string error;
-    auto s = Stack::create(cfg, "test", &error, {.init_eal = false});
-    EXPECT_NE(s, nullptr) << error;
-    return s;
-  }
+  void TearDown() override { stacks_.close(); }
   // Polls both until `done` or `budget` of real time (the stacks run on the
   // TSC clock) runs out.
   template <typename F>
@@ -108,8 +74,8 @@ protected:
     }
     return false;
   }
-  rte_ring *ab_ = nullptr, *ba_ = nullptr;
-  std::unique_ptr<Stack> a_, b_;
+  shoal::test::RingStacks stacks_;
+  Stack *a_ = nullptr, *b_ = nullptr;
 };
 
 // Records every callback, echoes nothing.
@@ -153,6 +119,9 @@ TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
       << client.trace();
   EXPECT_EQ(client.events.front(), "connected");
   EXPECT_EQ(server.events.front(), "connected");
+  // Each ring port has a MAC of its own, the one summary() shows.
+  EXPECT_NE(a_->mac(), b_->mac());
+  EXPECT_NE(a_->summary().find(a_->mac().to_string()), std::string::npos) << a_->summary();
   // Memory accounting follows the connection (refreshed every millisecond).
   ASSERT_TRUE(poll_until([&] { return b_->memory().connections == 1; }));
   const shard::MemoryStats mem = b_->memory();

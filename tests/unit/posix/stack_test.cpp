@@ -14,6 +14,7 @@
 
 #include "api/stack.hpp"
 #include "eal_env.hpp"
+#include "ring_stacks.hpp"
 #include "posix/socket.hpp"
 
 namespace shoal::posix {
@@ -32,17 +33,12 @@ sockaddr_in sin_of(const char *ip, uint16_t port) {
 class OverStacks : public ::testing::Test {
 protected:
   void SetUp() override {
-    shoal::test::ensure_eal();
     static int seq = 0;
-    const std::string tag = "px" + std::to_string(seq++);
-    ab_ = rte_ring_create((tag + "ab").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    ba_ = rte_ring_create((tag + "ba").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    ASSERT_NE(ab_, nullptr);
-    ASSERT_NE(ba_, nullptr);
-    a_ = make(tag + "a", ba_, ab_, "10.0.0.1");
-    b_ = make(tag + "b", ab_, ba_, "10.0.0.2");
-    ASSERT_NE(a_, nullptr);
-    ASSERT_NE(b_, nullptr);
+    stacks_.open("px" + std::to_string(seq++));
+    a_ = stacks_.a.get();
+    b_ = stacks_.b.get();
+    if (a_ == nullptr || b_ == nullptr)
+      return;
     da_ = std::make_unique<StackDriver>(*a_);
     db_ = std::make_unique<StackDriver>(*b_);
     poller_ = std::thread([this] {
@@ -58,37 +54,10 @@ protected:
       poller_.join();
     da_.reset();
     db_.reset();
-    a_.reset();
-    b_.reset();
-    rte_ring_free(ab_);
-    rte_ring_free(ba_);
+    stacks_.close();
   }
-  std::unique_ptr<api::Stack> make(const std::string &name, rte_ring *rx, rte_ring *tx,
-                                   const char *ip) {
-    const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
-    if (id < 0)
-      return nullptr;
-    char devname[RTE_ETH_NAME_MAX_LEN] = {};
-    rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), devname);
-    dpdk::NodeConfig cfg;
-    cfg.path = name;
-    cfg.port.vdev = devname;
-    cfg.port.mbufs = 4095;
-    cfg.port.mbuf_cache = 0;
-    cfg.port.rx_ring_size = 256;
-    cfg.port.tx_ring_size = 256;
-    cfg.port.link_wait_ms = 100;
-    cfg.ipv4.address = *wire::Ipv4Addr::parse(ip);
-    cfg.ipv4.prefix_length = 24;
-    cfg.tcp.mtu = 0;
-    std::string error;
-    auto s = api::Stack::create(cfg, "test", &error, {.init_eal = false});
-    EXPECT_NE(s, nullptr) << error;
-    return s;
-  }
-
-  rte_ring *ab_ = nullptr, *ba_ = nullptr;
-  std::unique_ptr<api::Stack> a_, b_;
+  shoal::test::RingStacks stacks_;
+  api::Stack *a_ = nullptr, *b_ = nullptr;
   std::unique_ptr<StackDriver> da_, db_;
   std::atomic<bool> stop_{false};
   std::thread poller_;
