@@ -69,6 +69,7 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
                               (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 &&
                               (tx & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
   }
+  p->offloads_.tx_cksum_odd_chains = p->driver_ != "net_tap";
   // The engine's segments are a header mbuf chained to payload mbufs.
   p->offloads_.tx_multi_segs = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
   const Offloads &o = p->offloads_;

@@ -26,6 +26,12 @@ struct Offloads {
   bool tx_tcp_cksum = false;
   bool tx_tcp_tso = false;    // TCP segmentation offload (only with tx_tcp_cksum)
   bool tx_multi_segs = false; // chained mbufs on tx (header + zero-copy payload)
+  // The TCP checksum offload sums a chain right whatever its pieces' lengths.
+  // DPDK 22.11's net_tap computes the "offloaded" checksum in software and
+  // adds up the pieces of a chain without carrying an odd byte over, so a
+  // segment whose payload starts or ends mid-word in a piece goes out with a
+  // wrong checksum: false there, and the engine sums such segments itself.
+  bool tx_cksum_odd_chains = true;
   // "rx=ipv4,tcp,udp tx=ipv4,tcp,tso" ("none" for an empty side).
   std::string to_string() const;
 };

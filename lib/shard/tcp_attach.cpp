@@ -15,6 +15,7 @@ tcp::EngineConfig engine_config_for(const Shard &shard, tcp::EngineConfig cfg) {
   if (cfg.mtu == 0)
     cfg.mtu = 1500;
   cfg.tx_checksum_offload = o.tx_ipv4_cksum && o.tx_tcp_cksum;
+  cfg.tx_checksum_offload_odd_chains = o.tx_cksum_odd_chains;
   cfg.tso = cfg.tx_checksum_offload && o.tx_tcp_tso;
   return cfg;
 }

@@ -72,6 +72,7 @@ namespace shoal::tcp {
   X(rcv_memory_overcommit, "in-order segments taken beyond the receive memory limit")              \
   X(syn_data_bytes, "payload bytes kept from a SYN")                                               \
   X(tso_sends, "TSO datagrams sent (segmented by the port)")                                       \
+  X(tx_checksum_software, "segments summed in software: the port mis-sums odd-length chains")      \
   X(syn_retransmits, "SYN retransmissions")                                                        \
   X(synack_retransmits, "SYN-ACK retransmissions")                                                 \
   X(half_open_expired, "half-open (SYN_RECEIVED) entries expired after SYN-ACK retries")           \

@@ -139,6 +139,9 @@ struct EngineConfig {
   // 16 bytes per slot, allocated at the first cookie connection).
   uint32_t cookie_replay_capacity = 65536;
   bool tx_checksum_offload = false; // else checksums in software
+  // false: the port's offload mis-sums chains with an odd-length piece
+  // (dpdk::Offloads::tx_cksum_odd_chains); such segments are summed here.
+  bool tx_checksum_offload_odd_chains = true;
   // ISN/cookie key: random per engine start (libsodium) unless set (deterministic tests).
   std::optional<uint64_t> secret_seed;
   // Data/FIN retransmissions before the connection times out (Linux tcp_retries2).

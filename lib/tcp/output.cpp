@@ -37,7 +37,17 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
   ip.ttl = 64;
   ip.dont_fragment = true;
   ip.payload_len = static_cast<uint16_t>(tcp_len + payload_len);
-  wire::emit_ipv4(ip, {p, 20}, !cfg.tx_checksum_offload);
+  // A chain the port's offload would mis-sum (tx_checksum_offload_odd_chains)
+  // is summed here instead.
+  bool offload = cfg.tx_checksum_offload;
+  if (offload && !cfg.tx_checksum_offload_odd_chains && tso_segsz == 0)
+    for (const rte_mbuf *s = payload; s != nullptr && s->next != nullptr; s = s->next)
+      if (s->data_len % 2 != 0) {
+        offload = false;
+        count(*this, Counter::tx_checksum_software);
+        break;
+      }
+  wire::emit_ipv4(ip, {p, 20}, !offload);
   wire::emit_tcp_header(h, {p + 20, tcp_len});
   if (payload != nullptr && rte_pktmbuf_chain(m, payload) != 0) {
     rte_pktmbuf_free(payload);
@@ -57,7 +67,7 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
     m->tso_segsz = tso_segsz;
     th->cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
     count(*this, Counter::tso_sends);
-  } else if (cfg.tx_checksum_offload) {
+  } else if (offload) {
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
     m->l3_len = 20;
     m->l4_len = tcp_len;
