@@ -156,13 +156,17 @@ print("%.0f %s%s%s" % (r["rate"], r["rate_unit"], lat, "  errors %d" % e if e el
 # ---------------------------------------------------------------- workloads
 
 # name | client options | server options (kernel_bench / shoal server)
+# Churn spreads over 4 server ports (both stacks alike): at 60k+ connections/s
+# one server port's 64k ephemeral ports would be in TIME_WAIT (the client's,
+# or the server's) within a second, and reuse of a TIME_WAIT tuple needs it
+# to be 1 s old (Linux tcp_tw_reuse=1, shoal's time_wait_reuse).
 POINTS=(
-  "churn-client-c1|--workload churn --closer client --concurrency 1|"
-  "churn-client-c8|--workload churn --closer client --concurrency 8|"
-  "churn-client-c64|--workload churn --closer client --concurrency 64|"
-  "churn-server-c1|--workload churn --closer server --concurrency 1|--close-first"
-  "churn-server-c8|--workload churn --closer server --concurrency 8|--close-first"
-  "churn-server-c64|--workload churn --closer server --concurrency 64|--close-first"
+  "churn-client-c1|--workload churn --closer client --concurrency 1 --ports 4|--ports 4"
+  "churn-client-c8|--workload churn --closer client --concurrency 8 --ports 4|--ports 4"
+  "churn-client-c64|--workload churn --closer client --concurrency 64 --ports 4|--ports 4"
+  "churn-server-c1|--workload churn --closer server --concurrency 1 --ports 4|--close-first --ports 4"
+  "churn-server-c8|--workload churn --closer server --concurrency 8 --ports 4|--close-first --ports 4"
+  "churn-server-c64|--workload churn --closer server --concurrency 64 --ports 4|--close-first --ports 4"
   "rr-c1|--workload rr --concurrency 1|"
   "rr-c8|--workload rr --concurrency 8|"
   "rr-c64|--workload rr --concurrency 64|"

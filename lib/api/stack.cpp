@@ -299,9 +299,7 @@ Connection *Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port, Connecti
   // not be in use towards this remote on this shard (a port used on another
   // shard maps to that shard, so it cannot be chosen here).
   const wire::Ipv4Addr local = cfg_.ipv4.address;
-  auto in_use = [&](uint16_t p) {
-    return eng.state_of({local, remote, p, remote_port}) != tcp::State::closed;
-  };
+  auto in_use = [&](uint16_t p) { return !eng.can_connect({local, remote, p, remote_port}); };
   const auto port = shard::choose_ephemeral_port(
       local, remote, remote_port, static_cast<uint16_t>(shard),
       static_cast<uint16_t>(shards_.size()), *res_->reta, in_use,

@@ -356,6 +356,7 @@ void read_tcp(Section &s, tcp::EngineConfig &t) {
   s.get_uint("accept_backlog", t.accept_backlog, 1, 1u << 24);
   s.get_uint("max_connections", t.max_connections, 1, 1u << 24);
   s.get_uint("max_time_wait", t.max_time_wait, 0, 1u << 24);
+  s.get_bool("time_wait_reuse", t.time_wait_reuse);
   s.get_bool("timestamps", t.timestamps);
   s.get_bool("sack", t.sack);
   s.get_bool("window_scaling", t.window_scaling);

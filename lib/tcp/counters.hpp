@@ -83,6 +83,7 @@ namespace shoal::tcp {
   X(time_wait_expired, "TIME_WAIT records expired after 2MSL")                                     \
   X(time_wait_fin_reacked, "retransmitted FINs re-ACKed in TIME_WAIT (2MSL restarted)")            \
   X(time_wait_reused, "SYNs accepted on a TIME_WAIT tuple (RFC 6191)")                             \
+  X(time_wait_reused_active, "active opens that took over a TIME_WAIT tuple (time_wait_reuse)")      \
   X(time_wait_syn_ignored, "SYNs on a TIME_WAIT tuple ignored (RFC 6191)")                         \
   X(time_wait_full, "TIME_WAIT records not created because the table was full")                    \
   X(window_updates, "pure window-update ACKs sent")                                                \

@@ -238,6 +238,18 @@ void Engine::Impl::reap() {
   }
 }
 
+bool Engine::Impl::can_connect(const FourTuple &t) const {
+  if (flows.contains(t))
+    return false;
+  const TimeWaitRecord *tw = time_wait.find(t);
+  if (tw == nullptr)
+    return true;
+  if (!cfg.time_wait_reuse || tw->has_ts == 0)
+    return false;
+  const Instant entered = instant_from_ns(tw->expiry_ns) - time_wait.lifetime();
+  return now - entered >= cfg.time_wait_reuse_after;
+}
+
 uint16_t Engine::Impl::pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remote_port) {
   uint32_t lo = cfg.ephemeral_port_min, hi = cfg.ephemeral_port_max;
   if (lo == 0 || hi < lo)
@@ -247,7 +259,7 @@ uint16_t Engine::Impl::pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remot
     uint16_t port = next_ephemeral;
     next_ephemeral = static_cast<uint16_t>(port >= hi ? lo : port + 1);
     FourTuple t{cfg.local_address, remote, port, remote_port};
-    if (listeners.count(port) || flows.contains(t) || time_wait.find(t) != nullptr)
+    if (listeners.count(port) || !can_connect(t))
       continue;
     return port;
   }
@@ -264,14 +276,23 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
   if (local_port == 0)
     return nullptr;
   FourTuple t{cfg.local_address, remote, local_port, remote_port};
-  if (flows.contains(t) || time_wait.find(t) != nullptr)
+  if (!can_connect(t))
     return nullptr;
+  // A TIME_WAIT record that may be taken over (can_connect said so): the new
+  // ISS goes a maximum window past its SND.NXT, as Linux does, so no segment
+  // of the old incarnation can be acceptable to the new one.
+  std::optional<Seq> reused_snd_nxt;
+  if (TimeWaitRecord *tw = time_wait.find(t); tw != nullptr) {
+    reused_snd_nxt = Seq{tw->snd_nxt};
+    drop_time_wait(*tw, State::closed);
+    count(*this, Counter::time_wait_reused_active);
+  }
   Connection *c = new_connection(t);
   if (c == nullptr)
     return nullptr;
   c->handler_ = handler;
   // RFC 9293 3.10.1 OPEN (active): select an ISS, send a SYN, enter SYN-SENT.
-  c->iss_ = Seq{secret.isn(t, now)};
+  c->iss_ = reused_snd_nxt ? *reused_snd_nxt + (65535 + 2) : Seq{secret.isn(t, now)};
   c->snd_una_ = c->iss_;
   c->snd_nxt_ = c->iss_ + 1;
   c->snd_max_ = c->snd_nxt_;
@@ -453,6 +474,10 @@ size_t Engine::armed_timer_count() const {
 Connection *Engine::find(const FourTuple &t) {
   Connection **c = impl_->flows.find(t);
   return c ? *c : nullptr;
+}
+
+bool Engine::can_connect(const FourTuple &t) const {
+  return impl_->can_connect(t);
 }
 
 State Engine::state_of(const FourTuple &t) const {

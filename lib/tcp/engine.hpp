@@ -151,6 +151,15 @@ struct EngineConfig {
   Duration min_rto = std::chrono::milliseconds(200);
   Duration max_rto = std::chrono::seconds(60); // RFC 6298 2.5; also the persist back-off cap
   uint32_t max_time_wait = 262144;             // TIME_WAIT records held at most
+  // Active opens may take over a tuple still in our TIME_WAIT (Linux
+  // tcp_tw_reuse=1) when the old connection used timestamps and the record is
+  // at least time_wait_reuse_after old: our TSval clock for the tuple is the
+  // same (ts_offset is per tuple), so the new SYN's TSval is above any the
+  // peer saw, and the new ISS is put past the old SND.NXT, so old duplicates
+  // of either side are rejected by PAWS and by sequence (RFC 7323 5.8,
+  // RFC 6191 for the passive side). Counter time_wait_reused_active.
+  bool time_wait_reuse = true;
+  Duration time_wait_reuse_after = std::chrono::seconds(1);
 
   // ---- data transfer -------------------------------------------------------
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): ACK every second full-sized
@@ -228,6 +237,9 @@ public:
   // The tuple's state as seen from here: a live connection's state,
   // time_wait for a TIME_WAIT record, else closed.
   State state_of(const FourTuple &) const;
+  // connect() could open this tuple now: no live connection, and no TIME_WAIT
+  // record or one that time_wait_reuse allows taking over.
+  bool can_connect(const FourTuple &) const;
   const Counters &counters() const;
   // O(1): sizes of the pools and tables (see EngineMemory).
   EngineMemory memory() const;

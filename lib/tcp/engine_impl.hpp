@@ -113,6 +113,7 @@ struct Engine::Impl {
   void end_lingering(Connection &, CloseReason);
   void reap(); // returns closed connections to the pool (outside callbacks)
   void free_buffers(Connection &);
+  bool can_connect(const FourTuple &) const;
   uint16_t pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remote_port);
 
   // Entry guard: connections are returned to the pool only when the

@@ -772,6 +772,88 @@ TEST(TimeWait, TimestampsDecideReuse) {
   h.expect_quiet();
 }
 
+// An active open may take over a tuple in our own TIME_WAIT (time_wait_reuse,
+// as Linux tcp_tw_reuse=1): only when the old incarnation used timestamps and
+// the record is time_wait_reuse_after old; the new ISS lies a maximum window
+// past the old SND.NXT and the new TSval above the old ones.
+void time_wait_reuse_case(bool timestamps) {
+  SCOPED_TRACE(timestamps ? "timestamps" : "no timestamps");
+  EngineConfig cfg = test_config();
+  cfg.ephemeral_port_min = cfg.ephemeral_port_max = 40000; // one port to choose from
+  Harness h(cfg);
+  Peer p{h};
+  p.local_port = 40000;
+  p.port = 80;
+  if (timestamps)
+    p.syn_options.timestamp = wire::TcpTimestamp{100, 0};
+  Recorder r;
+  Connection *c = h.eng->connect(kRemote, 80, &r);
+  ASSERT_NE(c, nullptr);
+  Sent syn = p.expect(SYN, "SYN");
+  const uint32_t our_ts0 = timestamps ? syn.tcp.options.timestamp->val : 0;
+  uint32_t peer_ts = 100;
+  auto send_ts = [&](uint8_t flags) {
+    wire::TcpRepr s = make_seg(p.port, p.local_port, flags, p.snd_nxt, p.rcv_nxt);
+    if (timestamps)
+      s.options.timestamp = wire::TcpTimestamp{peer_ts++, our_ts0};
+    if (flags & SYN)
+      s.options.mss = 1460;
+    h.inject(s);
+    p.snd_nxt += ((flags & SYN) ? 1 : 0) + ((flags & FIN) ? 1 : 0);
+  };
+  send_ts(SYN | ACK);
+  p.expect(ACK, "handshake ACK");
+  ASSERT_EQ(c->state(), State::established);
+  EXPECT_EQ(c->timestamps(), timestamps);
+  c->close();
+  Sent fin = p.expect(FIN | ACK, "our FIN");
+  send_ts(ACK);
+  send_ts(FIN | ACK);
+  p.expect(ACK, "ACK of their FIN");
+  ASSERT_EQ(h.eng->time_wait_count(), 1u);
+  const FourTuple t = p.tuple();
+  // Too young (or no timestamps): the tuple, and the only port, are taken.
+  h.run_until(h.now + milliseconds(999));
+  EXPECT_FALSE(h.eng->can_connect(t));
+  Recorder r2;
+  EXPECT_EQ(h.eng->connect(kRemote, 80, &r2), nullptr);
+  h.run_until(h.now + milliseconds(1));
+  EXPECT_EQ(h.eng->can_connect(t), timestamps);
+  Connection *c2 = h.eng->connect(kRemote, 80, &r2);
+  if (!timestamps) {
+    EXPECT_EQ(c2, nullptr);
+    EXPECT_EQ(h.eng->time_wait_count(), 1u);
+    EXPECT_EQ(h.eng->counters()[Counter::time_wait_reused_active], 0u);
+    p.expect_none("no SYN while the tuple is in TIME_WAIT");
+    // After 2MSL the tuple is free again.
+    h.run_until(h.now + 2 * h.eng->config().msl);
+    ASSERT_EQ(h.eng->time_wait_count(), 0u);
+    c2 = h.eng->connect(kRemote, 80, &r2);
+    ASSERT_NE(c2, nullptr);
+    p.expect(SYN, "SYN after 2MSL");
+    c2->abort();
+    h.expect_quiet();
+    return;
+  }
+  ASSERT_NE(c2, nullptr);
+  EXPECT_EQ(h.eng->time_wait_count(), 0u);
+  EXPECT_EQ(h.eng->counters()[Counter::time_wait_reused_active], 1u);
+  Sent syn2 = p.expect(SYN, "SYN of the new incarnation");
+  EXPECT_EQ(syn2.tcp.seq, fin.tcp.seq + 1 + 65535 + 2);
+  ASSERT_TRUE(syn2.tcp.options.timestamp.has_value());
+  EXPECT_TRUE(ts_lt(fin.tcp.options.timestamp->val, syn2.tcp.options.timestamp->val));
+  c2->abort();
+  h.expect_quiet();
+}
+
+TEST(TimeWait, ActiveOpenTakesOverOwnTimeWaitWithTimestamps) {
+  time_wait_reuse_case(true);
+}
+
+TEST(TimeWait, ActiveOpenWithoutTimestampsWaitsOut2Msl) {
+  time_wait_reuse_case(false);
+}
+
 TEST(Keepalive, LivePeerKeepsConnection) {
   Harness h;
   Peer p{h};
