@@ -32,6 +32,7 @@
 #include "dpdk/port.hpp"
 #include "shard/arp_cache.hpp"
 #include "shard/counters.hpp"
+#include "shard/fifo_ring.hpp"
 #include "shard/impair.hpp"
 #include "wire/addr.hpp"
 #include "wire/arp.hpp"
@@ -106,10 +107,9 @@ public:
   // the next flush instead of being dropped: a TAP whose kernel queue is
   // momentarily full then delays segments instead of losing them. 0 (the
   // default): dropped at once, counted as tx_full_drops.
-  void set_tx_backlog(size_t max) {
-    tx_backlog_max_ = max;
-    tx_backlog_.reserve(max);
-  }
+  void set_tx_backlog(size_t max);
+  // Frames waiting in that backlog.
+  size_t tx_backlog_size() const { return tx_backlog_.size(); }
   // pcapng capture (nullptr: none). See CaptureFn.
   void set_capture(CaptureFn fn, void *ctx) {
     capture_ = fn;
@@ -181,6 +181,12 @@ private:
   static uint16_t eth_tx_burst(void *ctx, rte_mbuf **frames, uint16_t n);
   void send_burst(rte_mbuf **frames, uint16_t n);
   bool send_backlog();
+  // Keeps a refused frame at the back of the backlog, or drops it (counted)
+  // when the backlog is full.
+  void backlog_or_drop(rte_mbuf *m) {
+    if (!tx_backlog_.push_back(m))
+      drop(m, counters_.tx_full_drops);
+  }
   uint16_t transmit_counted(rte_mbuf **frames, uint16_t n);
   void sync_impair_counters();
 
@@ -212,10 +218,9 @@ private:
   CaptureFn capture_ = nullptr;
   void *capture_ctx_ = nullptr;
   // Frames the NIC did not take (tx ring or the TAP's kernel queue full),
-  // sent first at the next flush (set_tx_backlog); beyond tx_backlog_max_
-  // they are dropped.
-  std::vector<rte_mbuf *> tx_backlog_;
-  size_t tx_backlog_max_ = 0;
+  // sent first at the next flush (set_tx_backlog); beyond its capacity
+  // they are dropped. A ring: a partial send only advances its head.
+  FifoRing<rte_mbuf *> tx_backlog_;
   std::unique_ptr<Impairment> impair_rx_, impair_tx_;
   // Scratch, one per direction: the rx one is being walked by process_rx()
   // while the TCP engine's answers can fill the tx batch and call flush()

@@ -29,6 +29,9 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
     return false;
   }
   const auto tcp_len = static_cast<uint16_t>(wire::tcp_header_len(h));
+  // Warm the next header mbuf for the next segment (often a burst of them:
+  // ACKs, SYN-ACKs under a flood).
+  prefetch_next_alloc(pool, 20 + wire::kTcpMaxHeaderLen);
   auto *p = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, static_cast<uint16_t>(20 + tcp_len)));
   wire::Ipv4Repr ip;
   ip.src = t.local_addr;
