@@ -18,6 +18,7 @@
 //   timers.cpp     retransmission, delayed ACK, persist, keepalive, FIN_WAIT_2,
 //                  user timeout
 //   connection.cpp the application-facing Connection methods
+//   pool.hpp       connection storage; conn_table.hpp the 4-tuple index into it
 //
 // The algorithms themselves (RTO estimator, congestion control, scoreboard,
 // reassembly queue) live in lib/tcp/recovery; these files drive them.
