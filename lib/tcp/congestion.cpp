@@ -17,14 +17,16 @@ void Engine::Impl::start_congestion_control(Connection &c) {
   cc.sack = c.sack_ok_;
   if (cfg.initial_window_segments != 0)
     cc.initial_window = cfg.initial_window_segments * uint32_t{c.snd_mss_};
-  std::string_view name =
-      c.cc_name_.empty() ? std::string_view(cfg.congestion_control) : c.cc_name_;
-  c.cc_ = make_congestion_control(name, cc);
-  if (!c.cc_)
-    c.cc_ = make_congestion_control("newreno", cc); // unknown configured name
-  c.cc_name_ = c.cc_->name();
+  CcAlgorithm algo = CcAlgorithm::newreno; // also for an unknown configured name
+  if (c.cc_choice_ != 0)
+    algo = static_cast<CcAlgorithm>(c.cc_choice_ - 1);
+  else if (std::optional<CcAlgorithm> a = congestion_control_algorithm(cfg.congestion_control))
+    algo = *a;
+  c.cc_ = CongestionControl(algo, cc);
+  c.cc_started_ = true;
+  c.cc_choice_ = static_cast<uint8_t>(static_cast<uint8_t>(algo) + 1);
   // RFC 6582 3.2: "recover" starts at the initial send sequence number.
-  c.cc_->set_initial_recover(c.iss_);
+  c.cc_.set_initial_recover(c.iss_);
   c.sack_.set_smss(c.snd_mss_);
   c.sack_.reset(c.snd_una_);
   c.sack_.set_high_data(c.snd_max_);
@@ -75,7 +77,7 @@ void Engine::Impl::on_new_ack(Connection &c, const Segment &seg, uint32_t acked)
     const SackUpdate u = c.sack_.update(seg.ack, {blocks, n});
     count(*this, Counter::sack_blocks_in, u.count(SackBlockVerdict::accepted));
   }
-  if (!c.cc_)
+  if (!c.cc_started_)
     return;
   AckSample a;
   a.ack = seg.ack;
@@ -84,7 +86,7 @@ void Engine::Impl::on_new_ack(Connection &c, const Segment &seg, uint32_t acked)
   a.in_flight = c.snd_max_ - c.snd_una_;
   a.rtt = c.rtt_.srtt();
   a.now = now;
-  apply(c, c.cc_->ack_received(a));
+  apply(c, c.cc_.ack_received(a));
 }
 
 void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
@@ -95,7 +97,7 @@ void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
     const SackUpdate u = c.sack_.update(seg.ack, {blocks, n});
     count(*this, Counter::sack_blocks_in, u.count(SackBlockVerdict::accepted));
   }
-  if (!c.cc_)
+  if (!c.cc_started_)
     return;
   DupAckSample d;
   d.ack = seg.ack;
@@ -103,7 +105,7 @@ void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
   d.flight_size = c.snd_max_ - c.snd_una_;
   d.now = now;
   d.snd_una_lost = c.sack_ok_ && c.sack_.is_lost(c.snd_una_);
-  apply(c, c.cc_->dup_ack_received(d));
+  apply(c, c.cc_.dup_ack_received(d));
 }
 
 void Engine::Impl::apply(Connection &c, const CcAction &act) {
@@ -139,7 +141,7 @@ bool Engine::Impl::sack_recovery_output(Connection &c) {
   const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
   for (int guard = 0; guard < 4096; ++guard) {
     const uint32_t pipe = c.sack_.pipe();
-    if (uint64_t{pipe} + c.snd_mss_ > c.cc_->cwnd())
+    if (uint64_t{pipe} + c.snd_mss_ > c.cc_.cwnd())
       break;
     uint32_t new_allowed = 0;
     if (c.snd_nxt_ == c.snd_max_ && seq_lt(c.snd_max_, data_end)) {

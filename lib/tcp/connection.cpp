@@ -7,8 +7,11 @@
 
 namespace shoal::tcp {
 
-Connection::Connection()
-    : timers_(&Engine::Impl::timers_fired, this) {}
+// Issue 6: bytes per idle connection. Growing this costs every connection of
+// every shard; bench_tcp_memory measures the total.
+static_assert(sizeof(Connection) <= 472, "Connection grew: see the layout notes in connection.hpp");
+
+Connection::Connection() : timers_(&Engine::Impl::timers_fired, this) {}
 
 Connection::~Connection() = default;
 
@@ -101,14 +104,14 @@ std::span<uint8_t> Connection::reserve(size_t max) {
       sndq_head_ = m;
     sndq_tail_ = m;
   }
-  reserved_ = std::min<size_t>(w, rte_pktmbuf_tailroom(sndq_tail_));
+  reserved_ = static_cast<uint32_t>(std::min<size_t>(w, rte_pktmbuf_tailroom(sndq_tail_)));
   return {rte_pktmbuf_mtod_offset(sndq_tail_, uint8_t *, sndq_tail_->data_len), reserved_};
 }
 
 void Connection::commit(size_t n) {
   if (eng_ == nullptr || dead_ || sndq_tail_ == nullptr)
     return;
-  n = std::min(n, reserved_);
+  n = std::min<size_t>(n, reserved_);
   reserved_ = 0;
   if (n == 0)
     return;
@@ -237,22 +240,45 @@ bool Connection::set_congestion_control(std::string_view name) {
       found = n;
   if (found.empty())
     return false;
-  cc_name_ = found;
-  if (cc_ && cc_->name() != found) {
+  const CcAlgorithm algo = *congestion_control_algorithm(found);
+  cc_choice_ = static_cast<uint8_t>(static_cast<uint8_t>(algo) + 1);
+  if (cc_started_ && cc_.algorithm() != algo) {
     // Switch mid-connection: the new algorithm starts from the current
     // window and threshold rather than from the initial window.
-    CcConfig cfg = cc_->config();
-    cfg.initial_window = cc_->cwnd();
-    cfg.initial_ssthresh = cc_->ssthresh() == UINT32_MAX ? 0 : cc_->ssthresh();
-    cc_ = make_congestion_control(found, cfg);
-    cc_->set_initial_recover(snd_max_);
-    cc_name_ = cc_->name();
+    CcConfig cfg = cc_.config();
+    cfg.initial_window = cc_.cwnd();
+    cfg.initial_ssthresh = cc_.ssthresh() == UINT32_MAX ? 0 : cc_.ssthresh();
+    cc_ = CongestionControl(algo, cfg);
+    cc_.set_initial_recover(snd_max_);
   }
   return true;
 }
 
+Duration Connection::rto() const {
+  if (eng_ != nullptr && in_state(state_, SYN_SENT | SYN_RECEIVED))
+    return eng_->handshake_rto(*this);
+  return rtt_.rto();
+}
+
+std::string_view Connection::congestion_control() const {
+  if (cc_started_)
+    return cc_.name();
+  if (cc_choice_ == 0)
+    return {}; // the engine's configured one, picked at ESTABLISHED
+  return CongestionControl(static_cast<CcAlgorithm>(cc_choice_ - 1), CcConfig{}).name();
+}
+
+const ConnTimeouts &Connection::timeouts() const {
+  static const ConnTimeouts kNone{};
+  return eng_ != nullptr ? eng_->timeouts_of(*this) : kNone;
+}
+
 void Connection::set_user_timeout(Duration d) {
-  user_timeout_ = d < Duration::zero() ? Duration::zero() : d;
+  if (eng_ == nullptr)
+    return;
+  d = d < Duration::zero() ? Duration::zero() : d;
+  if (d != user_timeout())
+    eng_->custom_timeouts(*this).user_timeout = d;
 }
 
 void Connection::set_send_buffer(uint32_t bytes) {
@@ -269,9 +295,16 @@ void Connection::set_receive_buffer(uint32_t bytes) {
 }
 
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, int probes) {
-  ka_idle_ = idle;
-  ka_interval_ = interval;
-  ka_probes_ = probes;
+  if (eng_ == nullptr)
+    return;
+  const ConnTimeouts &t = timeouts();
+  if (idle != t.keepalive_idle || interval != t.keepalive_interval ||
+      probes != t.keepalive_probes) {
+    ConnTimeouts &own = eng_->custom_timeouts(*this);
+    own.keepalive_idle = idle;
+    own.keepalive_interval = interval;
+    own.keepalive_probes = probes;
+  }
   set_keepalive(on);
 }
 

@@ -38,6 +38,14 @@
 
 namespace shoal::tcp {
 
+// Keepalive (RFC 1122 4.2.3.6) and user timeout (RFC 5482) settings.
+struct ConnTimeouts {
+  Duration keepalive_idle{};
+  Duration keepalive_interval{};
+  Duration user_timeout{}; // zero = off
+  int keepalive_probes = 0;
+};
+
 class Connection {
 public:
   State state() const { return state_; }
@@ -105,11 +113,11 @@ public:
   // ESTABLISHED it picks the algorithm; later it switches, starting the new
   // one from the current window.
   bool set_congestion_control(std::string_view name);
-  std::string_view congestion_control() const { return cc_name_; }
+  std::string_view congestion_control() const;
   // RFC 5482 semantics, locally: abort (timed_out, RST sent) when sent data
   // stays unacknowledged longer than `d`. Zero turns it off.
   void set_user_timeout(Duration d);
-  Duration user_timeout() const { return user_timeout_; }
+  Duration user_timeout() const { return timeouts().user_timeout; }
   // Buffer limits in bytes (defaults EngineConfig::snd_buf / rcv_buf). The
   // receive buffer can only grow once the window scale is fixed (SYN sent)
   // beyond what the scale can express; it never shrinks the offered window.
@@ -141,12 +149,15 @@ public:
   bool timestamps() const { return ts_ok_; }
   bool sack_permitted() const { return sack_ok_; }
   uint32_t ts_recent() const { return ts_recent_; }
-  Duration rto() const { return rto_; }
+  // The retransmission timeout: the estimator's (back-off included) once
+  // synchronized; in SYN-SENT/SYN-RECEIVED initial_rto doubled per
+  // retransmission, without the estimator's cap.
+  Duration rto() const;
   Duration srtt() const { return rtt_.srtt(); }
   const RtoEstimator &rtt_estimator() const { return rtt_; }
   // Congestion state (nullptr before ESTABLISHED).
-  const CongestionControl *congestion() const { return cc_.get(); }
-  uint32_t cwnd() const { return cc_ ? cc_->cwnd() : 0; }
+  const CongestionControl *congestion() const { return cc_started_ ? &cc_ : nullptr; }
+  uint32_t cwnd() const { return cc_started_ ? cc_.cwnd() : 0; }
   const SackScoreboard &sack_scoreboard() const { return sack_; }
   // Out-of-order bytes and segments waiting in the reassembly queue.
   uint32_t ooo_bytes() const { return ooo_ ? ooo_->bytes() : 0; }
@@ -169,11 +180,74 @@ private:
   Connection();
   ~Connection();
 
+  // Issue 6 (memory per connection): an idle connection costs what this
+  // object weighs, so members are grouped by size (no padding), flags are
+  // bits, counters are as narrow as their range, and congestion control is
+  // embedded rather than a heap object. connection.cpp pins the size.
+
+  // ---- 8-byte members ----
   Engine::Impl *eng_ = nullptr;
   ConnectionHandler *handler_ = nullptr;
   void *user_data_ = nullptr;
+
+  // Retransmission, delayed ACK, persist, keepalive and FIN_WAIT_2 timers,
+  // all on one wheel entry (conn_timers.hpp).
+  ConnTimers timers_;
+
+  // RTT measurement (RFC 6298 3, RFC 7323 4) and the retransmission timeout.
+  RtoEstimator rtt_;
+
+  // Congestion control and SACK loss recovery (RFC 5681, 6582, 6675, 9438);
+  // cc_ is meaningful once cc_started_ (ESTABLISHED).
+  CongestionControl cc_{CcAlgorithm::newreno, CcConfig{}};
+  SackScoreboard sack_;
+
+  // Receive queue: in-order payload segments linked through mbuf->next.
+  rte_mbuf *rcvq_head_ = nullptr, *rcvq_tail_ = nullptr;
+  // Send ring: committed bytes from sequence sndq_seq_ on, in direct mbufs
+  // linked through ->next; the application writes into the tail's tailroom.
+  rte_mbuf *sndq_head_ = nullptr, *sndq_tail_ = nullptr;
+  // Send-ring index: the ring mbuf holding sequence number snd_cur_seq_ (its
+  // first byte), so building a segment starts there instead of at the head.
+  rte_mbuf *snd_cur_ = nullptr;
+
+  // Out-of-order data (RFC 9293 3.10.7.4 seventh, RFC 2018), and a FIN that
+  // arrived beyond a hole (it takes effect when RCV.NXT reaches it).
+  // Allocated by the first out-of-order segment, freed when it empties.
+  std::unique_ptr<ReassemblyQueue> ooo_;
+
+  // One list at a time: the engine's graveyard (next_free_, dead_), its
+  // lingering list (linger_*, lingering_) or a listener's accept queue
+  // (accept_*, in_accept_queue_). A connection leaves the accept queue before
+  // it can linger or die, and stops lingering before it dies.
+  union {
+    Connection *next_free_ = nullptr;
+    Connection *linger_next_;
+    Connection *accept_next_;
+  };
+  union {
+    Connection *linger_prev_ = nullptr;
+    Connection *accept_prev_;
+  };
+
+  // When we last answered an unacceptable segment (rate limit, input.cpp);
+  // kNever = not yet.
+  static constexpr Instant kNever = Instant::min();
+  Instant last_unacceptable_ack_ = kNever;
+  Instant last_rcv_{}; // last segment received (keepalive idle reference)
+  Instant rtt_sent_{}; // when the timed segment (rtt_seq_) was sent
+  union {
+    // User timeout: when the oldest unacknowledged data started waiting
+    // (first sent from idle, or SND.UNA last advanced). Read only in
+    // synchronized states, and set again before any data waits there.
+    Instant una_since_{};
+    // SYN-RECEIVED: when the retransmission timer last resent the SYN-ACK
+    // (read only once it has, rtx_count_ > 0).
+    Instant synack_rtx_at_;
+  };
+
+  // ---- 4-byte members ----
   FourTuple tuple_{};
-  State state_ = State::closed;
 
   // Send sequence space (RFC 9293 3.3.1, Figure 3). snd_max_ is the highest
   // sequence number sent + 1: after a retransmission timeout snd_nxt_ goes
@@ -182,115 +256,89 @@ private:
   Seq snd_wl1_{}, snd_wl2_{};
   uint32_t snd_wnd_ = 0;
   uint32_t max_snd_wnd_ = 0; // largest window the peer offered (RFC 5961 5.2)
-  uint16_t snd_mss_ = 536;
-  uint8_t snd_wscale_ = 0;
 
   // Receive sequence space (Figure 4).
   Seq irs_{}, rcv_nxt_{};
   Seq rcv_adv_{}; // right edge we last advertised: never moves left (RFC 9293 3.8.6.2.2)
-  uint16_t rcv_mss_ = 536;
-  uint8_t rcv_wscale_ = 0;
 
-  // Negotiated options (RFC 7323, RFC 2018).
-  bool ws_ok_ = false, ts_ok_ = false, sack_ok_ = false;
   uint32_t ts_recent_ = 0; // RFC 7323 4.3: TS.Recent
   uint32_t ts_offset_ = 0; // per-connection random offset of our TSval clock
   Seq last_ack_sent_{};    // RFC 7323 4.3: Last.ACK.sent
-  // When we last answered an unacceptable segment (rate limit, input.cpp).
-  std::optional<Instant> last_unacceptable_ack_;
 
-  // Close bookkeeping.
-  bool fin_queued_ = false;   // shutdown_write/close: FIN goes after the queued data
-  bool fin_sent_ = false;     // our FIN has sequence number fin_seq_
-  bool fin_received_ = false; // peer's FIN consumed (rcv_nxt_ is past it)
-  bool app_closed_ = false;   // close() was called: no reads, only on_closed
-  bool passive_ = false;      // created by a listener
-  bool half_open_ = false;    // counted in the listener's SYN backlog
-  bool dead_ = false;         // closed, waiting to return to the pool
-  // Closed normally (TIME_WAIT handed to a record, or LAST_ACK done) with
-  // in-order data the application has not read: the object stays, out of
-  // the flow table and with no timer, until the data is consumed or the
-  // application closes or aborts it; then on_closed(normal) (engine.cpp).
-  bool lingering_ = false;
-  Connection *linger_next_ = nullptr, *linger_prev_ = nullptr;
-  bool nodelay_ = false;
-  bool ack_pending_ = false; // an ACK is owed; any segment we send clears it
-  Seq fin_seq_{};
+  Seq fin_seq_{}; // our FIN's sequence number (fin_sent_)
 
-  // Retransmission (SYN, SYN-ACK, data, FIN): RTO doubling from initial_rto.
-  Duration rto_{};
-  int rtx_count_ = 0;
-
-  // Retransmission, delayed ACK, persist, keepalive and FIN_WAIT_2 timers,
-  // all on one wheel entry (conn_timers.hpp).
-  ConnTimers timers_;
-
-  // Keepalive (RFC 1122 4.2.3.6).
-  bool keepalive_on_ = false;
-  int ka_probes_ = 9;
-  int ka_probes_sent_ = 0;
-  Duration ka_idle_{}, ka_interval_{};
-  Instant last_rcv_{}; // last segment received (idle reference)
-
-  // FIN_WAIT_2 timeout for connections the application closed.
-
-  // Receive queue: in-order payload segments linked through mbuf->next.
-  rte_mbuf *rcvq_head_ = nullptr, *rcvq_tail_ = nullptr;
   uint32_t rcvq_bytes_ = 0;
   uint32_t rcv_buf_ = 0;
-
-  // Send ring: committed bytes from sequence sndq_seq_ on, in direct mbufs
-  // linked through ->next; the application writes into the tail's tailroom.
-  rte_mbuf *sndq_head_ = nullptr, *sndq_tail_ = nullptr;
   uint32_t sndq_bytes_ = 0;
   Seq sndq_seq_{};
   uint32_t snd_buf_ = 0;
-  size_t reserved_ = 0; // size of the last reserve()
+  uint32_t reserved_ = 0; // size of the last reserve() (at most one mbuf's room)
+  Seq snd_cur_seq_{};
 
-  // RTT measurement (RFC 6298 3, RFC 7323 4) and the retransmission timeout.
-  RtoEstimator rtt_;
-  bool rtt_timing_ = false; // one segment (or the SYN) being timed, no timestamps
-  Seq rtt_seq_{};           // ... the first byte it carries
-  Instant rtt_sent_{};
+  Seq rtt_seq_{}; // the first byte of the segment being timed (rtt_timing_)
 
-  // Congestion control and SACK loss recovery (RFC 5681, 6582, 6675, 9438).
-  std::unique_ptr<CongestionControl> cc_;
-  std::string_view cc_name_; // one of congestion_control_names(); empty = config default
-  SackScoreboard sack_;
-
-  // Out-of-order data (RFC 9293 3.10.7.4 seventh, RFC 2018), and a FIN that
-  // arrived beyond a hole (it takes effect when RCV.NXT reaches it).
-  // Allocated by the first out-of-order segment, freed when it empties.
-  std::unique_ptr<ReassemblyQueue> ooo_;
-  bool ooo_fin_ = false;
   Seq ooo_fin_seq_{};
   uint32_t rcv_mem_ = 0; // truesize of the mbufs in the receive queue
 
   // Delayed ACK (RFC 5681 4.2): bytes received in order since the last ACK.
   uint32_t rcv_unacked_ = 0;
-  uint16_t rcv_seg_max_ = 0; // largest payload received: the peer's segment size
 
-  // Persist timer (RFC 9293 3.8.6.1): zero-window probes with back-off.
-  int persist_backoff_ = 0;
+  uint32_t pool_index_ = 0; // in the engine's ConnectionPool (the flow table's value)
 
-  // User timeout: una_since_ is when the oldest unacknowledged data started
-  // waiting (first sent from idle, or SND.UNA last advanced).
-  Duration user_timeout_{};
-  Instant una_since_{};
-
-  // Send-ring index: the ring mbuf holding sequence number snd_cur_seq_ (its
-  // first byte), so building a segment starts there instead of at the head.
-  rte_mbuf *snd_cur_ = nullptr;
-  Seq snd_cur_seq_{};
-
+  // ---- 2-byte members ----
+  uint16_t snd_mss_ = 536;
+  uint16_t rcv_mss_ = 536;
+  uint16_t rcv_seg_max_ = 0;   // largest payload received: the peer's segment size
   uint16_t listener_port_ = 0; // passive opens: the listener to account against
-  Connection *next_free_ = nullptr;
 
+  // ---- 1-byte members ----
+  State state_ = State::closed;
+  uint8_t snd_wscale_ : 4 = 0; // RFC 7323 2.3: at most 14 (kMaxWindowScale)
+  uint8_t rcv_wscale_ : 4 = 0;
+  uint8_t rtx_count_ = 0; // retransmissions of the same segment (saturates)
+  uint8_t ka_probes_sent_ = 0;
+  // Persist timer (RFC 9293 3.8.6.1): zero-window probes with back-off
+  // (saturates; the interval is capped at max_rto long before).
+  uint8_t persist_backoff_ = 0;
+
+  // ---- flags ----
+  // Negotiated options (RFC 7323, RFC 2018).
+  bool ws_ok_ : 1 = false, ts_ok_ : 1 = false, sack_ok_ : 1 = false;
+  // Close bookkeeping.
+  bool fin_queued_ : 1 = false;   // shutdown_write/close: FIN goes after the queued data
+  bool fin_sent_ : 1 = false;     // our FIN has sequence number fin_seq_
+  bool fin_received_ : 1 = false; // peer's FIN consumed (rcv_nxt_ is past it)
+  bool app_closed_ : 1 = false;   // close() was called: no reads, only on_closed
+  bool passive_ : 1 = false;      // created by a listener
+  bool half_open_ : 1 = false;    // counted in the listener's SYN backlog
+  bool dead_ : 1 = false;         // closed, waiting to return to the pool
+  // Closed normally (TIME_WAIT handed to a record, or LAST_ACK done) with
+  // in-order data the application has not read: the object stays, out of
+  // the flow table and with no timer, until the data is consumed or the
+  // application closes or aborts it; then on_closed(normal) (engine.cpp).
+  bool lingering_ : 1 = false;
+  bool nodelay_ : 1 = false;
+  bool ack_pending_ : 1 = false; // an ACK is owed; any segment we send clears it
+  bool keepalive_on_ : 1 = false;
+  bool rtt_timing_ : 1 = false; // one segment (or the SYN) being timed, no timestamps
+  bool cc_started_ : 1 = false; // cc_ runs (from ESTABLISHED on)
+  // The congestion control algorithm asked for with set_congestion_control
+  // (0 = the engine's configured one, else CcAlgorithm + 1).
+  uint8_t cc_choice_ : 2 = 0;
+  bool ooo_fin_ : 1 = false;
   // SYN flood defences (listener.cpp).
-  bool syn_cookie_ = false;      // built from a validated SYN cookie (no SYN-ACK timing)
-  bool in_accept_queue_ = false; // established, waiting in the listener's accept queue
-  Connection *accept_next_ = nullptr, *accept_prev_ = nullptr;
-  Instant synack_rtx_at_{}; // when the retransmission timer last resent the SYN-ACK
+  bool syn_cookie_ : 1 = false;      // built from a validated SYN cookie (no SYN-ACK timing)
+  bool in_accept_queue_ : 1 = false; // established, waiting in the listener's accept queue
+  // set_keepalive(on, idle, interval, probes) or set_user_timeout() differed
+  // from the engine's configuration: the values live in the engine's
+  // per-connection map (most connections never carry them).
+  bool custom_timeouts_ : 1 = false;
+
+  // Keepalive parameters and user timeout: the engine's configured ones, or
+  // this connection's own (custom_timeouts_, engine.cpp).
+  const ConnTimeouts &timeouts() const;
+  Duration ka_idle() const { return timeouts().keepalive_idle; }
+  Duration ka_interval() const { return timeouts().keepalive_interval; }
 };
 
 } // namespace shoal::tcp

@@ -10,15 +10,19 @@ namespace shoal::tcp {
 Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, PacketOutput &out_,
                    Instant now_)
     : self(self_), cfg(cfg_), pool(pool_), out(out_), now(now_),
-      wheel(std::chrono::milliseconds{1}, now_), secret(cfg_.secret_seed),
-      flows(secret.table_key()), time_wait(wheel, 2 * cfg_.msl, cfg_.max_time_wait,
-                                           secret.table_key(), &Impl::time_wait_expired, this),
-      conns(cfg_.max_connections), next_ephemeral(cfg_.ephemeral_port_min),
+      wheel(std::chrono::milliseconds{1}, now_), rto_cfg{cfg_.initial_rto, cfg_.min_rto,
+                                                         cfg_.max_rto, wheel.tick()},
+      secret(cfg_.secret_seed), conns(cfg_.max_connections), flows(secret.table_key(), conns),
+      time_wait(wheel, 2 * cfg_.msl, cfg_.max_time_wait, secret.table_key(),
+                &Impl::time_wait_expired, this),
+      next_ephemeral(cfg_.ephemeral_port_min),
       mbuf_truesize(static_cast<uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_)),
       cookies(cfg_.secret_seed, cfg_.syn_cookie_rotation),
       // A cookie validates for at most two rotation periods after it was made.
       consumed_cookies(cfg_.cookie_replay_capacity, 2 * cookies.rotation(),
                        secret.table_key() ^ 0xc00c1e5ull) {
+  default_timeouts = ConnTimeouts{cfg.keepalive_idle, cfg.keepalive_interval, cfg.user_timeout,
+                                  cfg.keepalive_probes};
   challenge_limit.window_start_ns = to_ns(now_);
   rst_limit.window_start_ns = to_ns(now_);
   reassembly_budget.max_bytes = cfg.reassembly_shard_bytes;
@@ -27,7 +31,7 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
 
 Engine::Impl::~Impl() {
   // Free everything without sending or calling back (the shard is going away).
-  flows.for_each([&](const FourTuple &, Connection *c) {
+  flows.for_each([&](Connection *c) {
     free_buffers(*c);
     c->timers_.cancel_all(wheel);
     c->dead_ = true;
@@ -48,25 +52,22 @@ Engine::Impl::~Impl() {
 }
 
 Connection *Engine::Impl::new_connection(const FourTuple &t) {
-  Connection *c = conns.acquire();
+  uint32_t index = 0;
+  Connection *c = conns.acquire(index);
   if (c == nullptr) {
     count(*this, Counter::drop_no_memory);
     return nullptr;
   }
   c->eng_ = this;
+  c->pool_index_ = index;
   c->tuple_ = t;
-  c->rto_ = cfg.initial_rto;
-  c->rtt_ = RtoEstimator(RtoConfig{cfg.initial_rto, cfg.min_rto, cfg.max_rto, wheel.tick()});
-  c->user_timeout_ = cfg.user_timeout;
+  c->rtt_ = RtoEstimator(rto_cfg);
   c->rcv_buf_ = cfg.rcv_buf;
   c->snd_buf_ = cfg.snd_buf;
-  c->ka_idle_ = cfg.keepalive_idle;
-  c->ka_interval_ = cfg.keepalive_interval;
-  c->ka_probes_ = cfg.keepalive_probes;
   c->ts_offset_ = secret.ts_offset(t);
   c->last_rcv_ = now;
   c->rcv_mss_ = our_mss();
-  flows.insert(t, c);
+  flows.insert(t, index);
   return c;
 }
 
@@ -234,7 +235,9 @@ void Engine::Impl::reap() {
   while (graveyard != nullptr) {
     Connection *c = graveyard;
     graveyard = c->next_free_;
-    conns.release(c);
+    if (c->custom_timeouts_)
+      own_timeouts.erase(c->pool_index_);
+    conns.release(c, c->pool_index_);
   }
 }
 
@@ -339,7 +342,7 @@ void Engine::Impl::unlisten(uint16_t port) {
   // Half-open entries of this port stay and finish their handshake; with no
   // listener left, accept() refuses them with a RST. They no longer count
   // against a backlog: a later listen() on the port starts from zero.
-  flows.for_each([&](const FourTuple &, Connection *c) {
+  flows.for_each([&](Connection *c) {
     if (c->half_open_ && c->listener_port_ == port)
       c->half_open_ = false;
   });
@@ -451,12 +454,16 @@ EngineMemory Engine::memory() const {
   const Impl &m = *impl_;
   EngineMemory r;
   r.connections = m.conns.live();
-  // Congestion control state lives beside the connection (one heap object
-  // each); count the larger of the two algorithms for every live one.
-  r.connection_bytes = m.conns.memory_bytes() + uint64_t{m.conns.live()} * congestion_control_max_bytes();
+  // Congestion control, RTO and SACK state are inside the Connection; the
+  // SACK store and the reassembly queue are allocated only while in use.
+  r.connection_bytes = m.conns.memory_bytes();
   r.flow_table_bytes = m.flows.memory_bytes();
   r.time_wait_records = m.time_wait.size();
   r.time_wait_bytes = m.time_wait.memory_bytes();
+  // Per-connection keepalive/user-timeout settings: a hash node each
+  // (payload, key, next pointer, cached hash) plus the bucket array.
+  r.connection_bytes += m.own_timeouts.size() * (sizeof(ConnTimeouts) + 3 * sizeof(void *)) +
+                        m.own_timeouts.bucket_count() * sizeof(void *);
   r.other_bytes = m.consumed_cookies.memory_bytes() + m.listeners.size() * sizeof(Listener);
   return r;
 }
@@ -472,8 +479,7 @@ size_t Engine::armed_timer_count() const {
 }
 
 Connection *Engine::find(const FourTuple &t) {
-  Connection **c = impl_->flows.find(t);
-  return c ? *c : nullptr;
+  return impl_->find_connection(t);
 }
 
 bool Engine::can_connect(const FourTuple &t) const {
@@ -481,8 +487,8 @@ bool Engine::can_connect(const FourTuple &t) const {
 }
 
 State Engine::state_of(const FourTuple &t) const {
-  if (Connection *const *c = impl_->flows.find(t))
-    return (*c)->state();
+  if (const Connection *c = impl_->find_connection(t))
+    return c->state();
   if (impl_->time_wait.find(t) != nullptr)
     return State::time_wait;
   return State::closed;

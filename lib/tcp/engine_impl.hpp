@@ -18,6 +18,7 @@
 //   timers.cpp     retransmission, delayed ACK, persist, keepalive, FIN_WAIT_2,
 //                  user timeout
 //   connection.cpp the application-facing Connection methods
+//   pool.hpp       connection storage; conn_table.hpp the 4-tuple index into it
 //
 // The algorithms themselves (RTO estimator, congestion control, scoreboard,
 // reassembly queue) live in lib/tcp/recovery; these files drive them.
@@ -27,6 +28,7 @@
 
 #include <rte_mbuf.h>
 
+#include "tcp/conn_table.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/cookie_replay.hpp"
 #include "tcp/counters.hpp"
@@ -100,6 +102,28 @@ struct Engine::Impl {
   void advance(Instant now);
   // A fresh connection registered in the flow table (state CLOSED).
   Connection *new_connection(const FourTuple &);
+  // SYN and SYN-ACK retransmission timeout: initial_rto doubled per
+  // retransmission (1, 2, 4, 8, 16 s), not capped by max_rto.
+  Duration handshake_rto(const Connection &c) const {
+    Duration d = cfg.initial_rto;
+    for (uint8_t i = 0; i < c.rtx_count_; ++i)
+      d *= 2;
+    return d;
+  }
+  // Keepalive and user-timeout settings of a connection (Connection::timeouts),
+  // and the connection's own copy, made on first change.
+  const ConnTimeouts &timeouts_of(const Connection &c) const {
+    return c.custom_timeouts_ ? own_timeouts.find(c.pool_index_)->second : default_timeouts;
+  }
+  ConnTimeouts &custom_timeouts(Connection &c) {
+    if (!c.custom_timeouts_) {
+      c.custom_timeouts_ = true;
+      return own_timeouts.insert_or_assign(c.pool_index_, default_timeouts).first->second;
+    }
+    return own_timeouts.find(c.pool_index_)->second;
+  }
+  // The connection with this 4-tuple in the flow table, or nullptr.
+  Connection *find_connection(const FourTuple &t) { return flows.find(t); }
   void set_state(Connection &, State);
   // Ends a connection: frees its buffers, cancels its timers, removes it from
   // the flow table, reports on_closed (if it has a handler) and queues the
@@ -277,12 +301,16 @@ struct Engine::Impl {
   PacketOutput &out;
   Instant now;
   timer::TimerWheel wheel;
+  // Every connection's RtoEstimator refers to this one (not a copy each).
+  RtoConfig rto_cfg;
   SecretKey secret;
   Counters counters;
-  FlowTable<Connection *> flows;
+  ConnectionPool conns;
+  ConnTimeouts default_timeouts;                           // from cfg
+  std::unordered_map<uint32_t, ConnTimeouts> own_timeouts; // by pool index (custom_timeouts_)
+  ConnTable flows; // 4-tuple -> connection (its index in conns)
   TimeWaitTable time_wait;
   std::unordered_map<uint16_t, Listener> listeners;
-  ConnectionPool conns;
   Connection *graveyard = nullptr; // closed, to be returned to the pool
   Connection *lingering = nullptr; // closed with unread data (Connection::lingering_)
   int depth = 0;

@@ -1,6 +1,7 @@
 #pragma once
-// FlowTable: shard-local map from a 4-tuple to a small value (a Connection*,
-// a TIME_WAIT record index). Open addressing with linear probing and
+// FlowTable: shard-local map from a 4-tuple to a small value stored in the
+// slot with its tuple (the engine's connections use the smaller ConnTable,
+// conn_table.hpp, which shares flow_hash). Open addressing with linear probing and
 // backward-shift deletion (no tombstones), so lookups stay short at any size;
 // it grows by doubling at 50% load, which keeps 1M entries in about 48 MB.
 //

@@ -107,8 +107,8 @@ void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
   count_in(*this, seg);
 
   const FourTuple tuple{ip.dst, ip.src, seg.h.dst_port, seg.h.src_port};
-  if (Connection **c = flows.find(tuple))
-    return segment_arrives(**c, seg);
+  if (Connection *c = find_connection(tuple))
+    return segment_arrives(*c, seg);
   if (TimeWaitRecord *r = time_wait.find(tuple))
     return time_wait_arrives(*r, tuple, seg);
   if (auto it = listeners.find(tuple.local_port); it != listeners.end())
@@ -204,7 +204,6 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
   set_state(c, State::syn_received);
   c.rtt_timing_ = false; // the handshake's round trip is no longer one exchange
   c.rtx_count_ = 0;
-  c.rto_ = cfg.initial_rto;
   send_syn(c);
   arm_rtx(c);
 }
@@ -256,8 +255,8 @@ bool Engine::Impl::answer_unacceptable(Connection &c, const Segment &seg) {
   }
   if (!needed) {
     const Duration every = cfg.unacceptable_ack_interval;
-    if ((every > Duration::zero() && c.last_unacceptable_ack_ &&
-         now - *c.last_unacceptable_ack_ < every) ||
+    if ((every > Duration::zero() && c.last_unacceptable_ack_ != Connection::kNever &&
+         now - c.last_unacceptable_ack_ < every) ||
         !challenge_limit.take(now, cfg.challenge_ack_limit_per_s)) {
       count(*this, Counter::drop_unacceptable_limited);
       return false;
@@ -307,7 +306,7 @@ void Engine::Impl::note_activity(Connection &c) {
     // RFC 1122 4.2.3.6: the peer answered a probe; back to idle watching.
     c.ka_probes_sent_ = 0;
     if (c.keepalive_on_)
-      c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle_);
+      c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle());
   }
 }
 
@@ -389,7 +388,6 @@ void Engine::Impl::established(Connection &c) {
     c.rtt_.on_handshake_retransmitted();
   c.rtt_timing_ = false;
   c.rtx_count_ = 0;
-  c.rto_ = c.rtt_.rto();
   start_congestion_control(c);
   start_keepalive(c);
   // A close()/shutdown_write() issued before the handshake completed:

@@ -277,7 +277,7 @@ bool Engine::Impl::output(Connection &c) {
     return false;
   bool any = false;
   // RFC 6675 5 (C): in SACK recovery the scoreboard picks what goes out.
-  if (c.cc_ && c.cc_->in_recovery() && c.sack_ok_)
+  if (c.cc_started_ && c.cc_.in_recovery() && c.sack_ok_)
     return sack_recovery_output(c);
   const uint32_t max_len = max_segment_payload(c);
   for (;;) {
@@ -289,7 +289,7 @@ bool Engine::Impl::output(Connection &c) {
     // After a timeout SND.NXT went back to SND.UNA, so this also paces the
     // go-back-N retransmission instead of releasing the window at once.
     const uint32_t flight = c.snd_nxt_ - c.snd_una_;
-    const uint32_t cwnd = c.cc_ ? c.cc_->cwnd() : UINT32_MAX;
+    const uint32_t cwnd = c.cc_started_ ? c.cc_.cwnd() : UINT32_MAX;
     const uint32_t cwnd_room = cwnd > flight ? cwnd - flight : 0;
     const uint32_t len = std::min({avail, usable, cwnd_room, max_len});
     // The FIN goes right after the last queued byte (it needs no window).

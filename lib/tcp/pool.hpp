@@ -18,50 +18,64 @@ public:
   ConnectionPool(const ConnectionPool &) = delete;
   ConnectionPool &operator=(const ConnectionPool &) = delete;
 
-  // A default-constructed Connection, or nullptr at capacity.
-  Connection *acquire() {
-    if (free_ == nullptr) {
+  // A default-constructed Connection and its index (stable for its
+  // lifetime: the flow table stores it instead of an 8-byte pointer), or
+  // nullptr at capacity.
+  Connection *acquire(uint32_t &index) {
+    static_assert(sizeof(Slot) == sizeof(Connection));
+    if (free_ == kNone) {
       if (allocated_ >= capacity_)
         return nullptr;
       uint32_t n = capacity_ - allocated_ < kChunk ? capacity_ - allocated_ : kChunk;
       chunks_.push_back(std::make_unique<Slot[]>(n));
       Slot *chunk = chunks_.back().get();
+      const uint32_t base = allocated_;
       for (uint32_t i = n; i-- > 0;) {
         chunk[i].next = free_;
-        free_ = &chunk[i];
+        free_ = base + i;
       }
       allocated_ += n;
     }
-    Slot *s = free_;
-    free_ = s->next;
+    index = free_;
+    Slot &s = slot(index);
+    free_ = s.next;
     ++live_;
-    return new (s->bytes) Connection();
+    return new (s.bytes) Connection();
   }
 
-  void release(Connection *c) {
+  // `index` is the one acquire() gave for c.
+  void release(Connection *c, uint32_t index) {
     c->~Connection();
-    Slot *s = reinterpret_cast<Slot *>(c);
-    s->next = free_;
-    free_ = s;
+    Slot &s = slot(index);
+    s.next = free_;
+    free_ = index;
     --live_;
+  }
+
+  Connection *at(uint32_t index) {
+    return std::launder(reinterpret_cast<Connection *>(slot(index).bytes));
   }
 
   uint32_t live() const { return live_; }
   uint32_t capacity() const { return capacity_; }
   // Storage allocated so far (chunks are never returned before teardown).
-  size_t memory_bytes() const { return size_t{allocated_} * sizeof(Slot); }
+  size_t memory_bytes() const {
+    return size_t{allocated_} * sizeof(Slot) + chunks_.capacity() * sizeof(chunks_[0]);
+  }
 
 private:
   static constexpr uint32_t kChunk = 256;
+  static constexpr uint32_t kNone = UINT32_MAX;
   union Slot {
-    Slot() : next(nullptr) {}
-    Slot *next;
+    Slot() : next(kNone) {}
+    uint32_t next; // free list: index of the next free slot
     alignas(Connection) unsigned char bytes[sizeof(Connection)];
   };
+  Slot &slot(uint32_t index) { return chunks_[index / kChunk][index % kChunk]; }
   uint32_t capacity_;
   uint32_t allocated_ = 0;
   uint32_t live_ = 0;
-  Slot *free_ = nullptr;
+  uint32_t free_ = kNone;
   std::vector<std::unique_ptr<Slot[]>> chunks_;
 };
 

@@ -45,13 +45,13 @@ void Engine::Impl::timers_fired(void *ctx, timer::Timer &) {
 }
 
 Instant Engine::Impl::clamp_to_user_timeout(const Connection &c, Instant at) const {
-  if (c.user_timeout_ <= Duration::zero())
+  if (c.user_timeout() <= Duration::zero())
     return at;
-  return std::min(at, c.una_since_ + c.user_timeout_);
+  return std::min(at, c.una_since_ + c.user_timeout());
 }
 
 bool Engine::Impl::user_timeout_expired(Connection &c) {
-  if (c.user_timeout_ <= Duration::zero() || now - c.una_since_ < c.user_timeout_)
+  if (c.user_timeout() <= Duration::zero() || now - c.una_since_ < c.user_timeout())
     return false;
   // RFC 5482 / RFC 9293 3.8.3: data unacknowledged for longer than the user
   // timeout aborts the connection (a RST tells the peer, as for keepalive).
@@ -63,12 +63,11 @@ bool Engine::Impl::user_timeout_expired(Connection &c) {
 
 void Engine::Impl::arm_rtx(Connection &c) {
   if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
-    c.timers_.schedule(wheel, ConnTimer::retransmit, now + c.rto_);
+    c.timers_.schedule(wheel, ConnTimer::retransmit, now + handshake_rto(c));
     return;
   }
   // RFC 6298 5.1 / 5.3: the current RTO (back-off included).
-  c.rto_ = c.rtt_.rto();
-  c.timers_.schedule(wheel, ConnTimer::retransmit, clamp_to_user_timeout(c, now + c.rto_));
+  c.timers_.schedule(wheel, ConnTimer::retransmit, clamp_to_user_timeout(c, now + c.rtt_.rto()));
 }
 
 void Engine::Impl::schedule_delayed_ack(Connection &c) {
@@ -127,7 +126,8 @@ void Engine::Impl::on_persist_timeout(Connection &c) {
   if (send_segment(c, c.snd_una_, 1, false)) {
     c.snd_nxt_ = c.snd_una_;
     sent(c, c.snd_una_, 1, false);
-    c.timers_.cancel(wheel, ConnTimer::retransmit); // the persist timer, not the RTO, watches the probe
+    c.timers_.cancel(wheel,
+                     ConnTimer::retransmit); // the persist timer, not the RTO, watches the probe
   }
   ++c.persist_backoff_;
   arm_persist(c);
@@ -138,12 +138,11 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
   case State::syn_sent:
     // SYN back-off: initial_rto, doubling (1, 2, 4, 8, 16 s); after the last
     // retry the connect fails with timed_out.
-    if (c.rtx_count_ >= cfg.syn_retries) {
+    if (c.rtx_count_ >= std::min(cfg.syn_retries, int{UINT8_MAX})) {
       close_connection(c, CloseReason::timed_out);
       return;
     }
-    ++c.rtx_count_;
-    c.rto_ *= 2;
+    ++c.rtx_count_;        // doubles the handshake RTO
     c.rtt_timing_ = false; // Karn: no RTT sample from a retransmitted SYN
     count(*this, Counter::retransmits);
     count(*this, Counter::syn_retransmits);
@@ -151,7 +150,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     arm_rtx(c);
     return;
   case State::syn_received:
-    if (c.rtx_count_ >= cfg.synack_retries) {
+    if (c.rtx_count_ >= std::min(cfg.synack_retries, int{UINT8_MAX})) {
       // A half-open entry expires quietly (no application knows it yet); a
       // simultaneous open reports the timeout.
       if (c.passive_)
@@ -159,8 +158,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
       close_connection(c, CloseReason::timed_out);
       return;
     }
-    ++c.rtx_count_;
-    c.rto_ *= 2;
+    ++c.rtx_count_; // doubles the handshake RTO
     c.rtt_timing_ = false;
     count(*this, Counter::retransmits);
     count(*this, Counter::synack_retransmits);
@@ -175,7 +173,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     return; // nothing outstanding
   if (user_timeout_expired(c))
     return;
-  if (c.rtx_count_ >= cfg.data_retries) {
+  if (c.rtx_count_ >= std::min(cfg.data_retries, int{UINT8_MAX})) {
     close_connection(c, CloseReason::timed_out);
     return;
   }
@@ -186,8 +184,8 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
   c.rtt_timing_ = false;
   // RFC 5681 3.1: ssthresh from the flight size, cwnd = 1 SMSS; RFC 6582
   // 3.2 step 4 / RFC 6675 5.1: record "recover", forget SACK state.
-  if (c.cc_)
-    c.cc_->retransmit_timeout(c.snd_max_, c.snd_max_ - c.snd_una_, now);
+  if (c.cc_started_)
+    c.cc_.retransmit_timeout(c.snd_max_, c.snd_max_ - c.snd_una_, now);
   c.sack_.on_retransmit_timeout();
   // Go back N (RFC 9293 3.8.1, RFC 5681 3.1): resend from the oldest
   // unacknowledged byte; the congestion window (now one segment) paces the
@@ -202,7 +200,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
 
 void Engine::Impl::start_keepalive(Connection &c) {
   if (c.keepalive_on_ && in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_2))
-    c.timers_.schedule(wheel, ConnTimer::keepalive, c.last_rcv_ + c.ka_idle_);
+    c.timers_.schedule(wheel, ConnTimer::keepalive, c.last_rcv_ + c.ka_idle());
   else
     c.timers_.cancel(wheel, ConnTimer::keepalive);
 }
@@ -210,18 +208,18 @@ void Engine::Impl::start_keepalive(Connection &c) {
 void Engine::Impl::on_keepalive_timeout(Connection &c) {
   if (!c.keepalive_on_ || !in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_2))
     return;
-  if (c.ka_probes_sent_ == 0 && now < c.last_rcv_ + c.ka_idle_) {
+  if (c.ka_probes_sent_ == 0 && now < c.last_rcv_ + c.ka_idle()) {
     // Traffic since the timer was set: keep watching from the last segment.
-    c.timers_.schedule(wheel, ConnTimer::keepalive, c.last_rcv_ + c.ka_idle_);
+    c.timers_.schedule(wheel, ConnTimer::keepalive, c.last_rcv_ + c.ka_idle());
     return;
   }
   if (c.snd_una_ != c.snd_max_ || c.snd_nxt_ != c.sndq_seq_ + c.sndq_bytes_) {
     // Data in flight or queued: the retransmission timer watches the peer.
     c.ka_probes_sent_ = 0;
-    c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle_);
+    c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle());
     return;
   }
-  if (c.ka_probes_sent_ >= c.ka_probes_) {
+  if (c.ka_probes_sent_ >= std::min(c.timeouts().keepalive_probes, int{UINT8_MAX})) {
     // "the connection is considered broken" after the last unanswered probe.
     count(*this, Counter::keepalive_timeouts);
     send_rst(c);
@@ -230,7 +228,7 @@ void Engine::Impl::on_keepalive_timeout(Connection &c) {
   }
   send_keepalive_probe(c);
   ++c.ka_probes_sent_;
-  c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_interval_);
+  c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_interval());
 }
 
 void Engine::Impl::start_fin_wait2(Connection &c) {

@@ -32,6 +32,7 @@
 // restart after idle (RFC 5681 4.1), the cwnd-limited test (RFC 7661).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -87,14 +88,19 @@ struct CcAction {
   bool exited_recovery = false;
 };
 
+// The algorithms. The state of each lives inside CongestionControl (no
+// virtual dispatch, no heap object): a connection embeds one (issue 6,
+// memory per connection).
+enum class CcAlgorithm : uint8_t { newreno, cubic };
+
+// NewReno and Cubic (newreno.hpp, cubic.hpp) are views of this class that add
+// no data: they construct it with their algorithm and expose its state.
 class CongestionControl {
 public:
-  explicit CongestionControl(const CcConfig &cfg);
-  virtual ~CongestionControl() = default;
-  CongestionControl(const CongestionControl &) = delete;
-  CongestionControl &operator=(const CongestionControl &) = delete;
+  CongestionControl(CcAlgorithm algorithm, const CcConfig &cfg);
 
-  virtual std::string_view name() const = 0;
+  CcAlgorithm algorithm() const { return algorithm_; }
+  std::string_view name() const;
 
   // --- events, called by the engine ---
   CcAction ack_received(const AckSample &a);
@@ -109,7 +115,7 @@ public:
   // --- state ---
   uint32_t cwnd() const { return cwnd_; }
   uint32_t ssthresh() const { return ssthresh_; }
-  uint32_t smss() const { return cfg_.smss; }
+  uint32_t smss() const { return smss_; }
   bool in_recovery() const { return in_recovery_; }
   bool in_slow_start() const { return cwnd_ < ssthresh_; }
   // One past the highest sequence number sent when recovery (or the last
@@ -118,49 +124,90 @@ public:
   // 3.2 step 2); with SACK, ACK >= recover() (RFC 6675 5.1).
   Seq recover() const { return recover_; }
   uint32_t dup_acks() const { return dup_acks_; }
-  const CcConfig &config() const { return cfg_; }
+  // smss, sack and dup_thresh as in effect (initial_window/initial_ssthresh
+  // are not kept: they only seed cwnd and ssthresh).
+  CcConfig config() const;
 
   // Largest window we ever hold: 2^30, the RFC 7323 2.3 window limit.
   static constexpr uint32_t kMaxCwnd = 1u << 30;
+  // Kept in 16 and 8 bits: larger values are clamped (no link has a larger
+  // SMSS than an IPv4 packet; DupThresh is 3).
+  static constexpr uint32_t kMaxSmss = UINT16_MAX;
+  static constexpr uint32_t kMaxDupThresh = UINT8_MAX;
 
 protected:
-  // --- algorithm hooks ---
+  // --- algorithm hooks (switch on algorithm_; newreno.cpp, cubic.cpp) ---
   // New data was acknowledged outside recovery: grow cwnd_.
-  virtual void on_ack(uint32_t acked_bytes, Duration rtt, Instant now, uint32_t in_flight) = 0;
-  // Loss detected by dupacks/SACK: return the new ssthresh (the base class
+  void on_ack(uint32_t acked_bytes, Duration rtt, Instant now, uint32_t in_flight);
+  // Loss detected by dupacks/SACK: return the new ssthresh (the caller
   // floors it at 2 SMSS and sets cwnd from it).
-  virtual uint32_t on_enter_recovery(uint32_t flight_size, Instant now) = 0;
-  // Recovery ended with a full ACK; cwnd_ has already been set.
-  virtual void on_exit_recovery(Instant /*now*/) {}
+  uint32_t on_enter_recovery(uint32_t flight_size, Instant now);
   // RTO: return the new ssthresh. `fresh_loss` is false for a repeated
   // timeout of the same data or a timeout during fast recovery, where the
   // window was already cut for this loss: ssthresh is then held (RFC 5681 4.3
   // note on repeated timeouts; Linux tcp_enter_loss does the same during
-  // recovery). The base class then sets cwnd = 1 SMSS (RFC 5681 3.1 LW).
-  virtual uint32_t on_retransmit_timeout(uint32_t flight_size, Instant now, bool fresh_loss) = 0;
+  // recovery). The caller then sets cwnd = 1 SMSS (RFC 5681 3.1 LW).
+  uint32_t on_retransmit_timeout(uint32_t flight_size, Instant now, bool fresh_loss);
+
+  void reno_on_ack(uint32_t acked_bytes);
+  uint32_t reno_on_enter_recovery(uint32_t flight_size);
+  uint32_t reno_on_retransmit_timeout(uint32_t flight_size, bool fresh_loss);
+
+  void cubic_on_ack(uint32_t acked_bytes, Duration rtt, Instant now);
+  uint32_t cubic_on_enter_recovery();
+  uint32_t cubic_on_retransmit_timeout(bool fresh_loss);
+  uint32_t cubic_multiplicative_decrease();
+  void cubic_start_epoch(Instant now);
+  void cubic_set_cwnd_segments(double w);
+  double cubic_w_cubic(double t) const;
 
   // RFC 3465 2.2 slow start with byte counting: cwnd += min(N, L*SMSS), L = 2,
   // and L = 1 in the slow start that follows an RTO (RFC 3465 2.3).
   void slow_start(uint32_t acked_bytes);
   void grow_cwnd(uint32_t bytes);
 
-  CcConfig cfg_;
+  // RFC 9438 state, in segments and seconds (cubic.hpp). Plain values so
+  // that it can share storage with NewReno's.
+  struct CubicState {
+    int64_t t_epoch_ns; // valid when epoch_started_
+    double w_max;
+    double k;
+    double w_est;
+    double cwnd_prior;
+    double cwnd_carry; // bytes < 1 not yet added to cwnd_
+  };
+
   uint32_t cwnd_;
   uint32_t ssthresh_;
-
-private:
   Seq recover_{};
   uint32_t dup_acks_ = 0;
-  uint32_t consecutive_rtos_ = 0;
-  bool recover_valid_ = false;
-  bool in_recovery_ = false;
-  bool partial_ack_seen_ = false;
-  bool slow_start_after_rto_ = false;
+  uint16_t smss_;
+  uint8_t dup_thresh_;
+  CcAlgorithm algorithm_;
+  bool sack_ : 1; // RFC 6675 recovery instead of RFC 6582 inflation
+  bool recover_valid_ : 1 = false;
+  bool in_recovery_ : 1 = false;
+  bool partial_ack_seen_ : 1 = false;
+  bool slow_start_after_rto_ : 1 = false;
+  // A retransmission timeout since the last ACK of new data (a repeated
+  // timeout holds ssthresh).
+  bool rto_since_ack_ : 1 = false;
+  // CUBIC only.
+  bool cubic_fast_convergence_ : 1 = true;
+  // No congestion event yet, or the last one was a timeout: the next
+  // congestion-avoidance stage starts with W_max = cwnd_epoch, K = 0 (4.8).
+  bool cubic_w_max_from_epoch_ : 1 = true;
+  bool cubic_epoch_started_ : 1 = false;
+  union {
+    uint32_t reno_bytes_acked_; // RFC 3465 2.1 bytes_acked
+    CubicState cubic_;
+  };
 };
 
-// "newreno" or "cubic"; nullptr for an unknown name.
-// Heap bytes of the largest algorithm object (memory accounting).
-size_t congestion_control_max_bytes();
+// The algorithm called `name` ("newreno" (or "reno"), "cubic"); nothing for
+// an unknown name.
+std::optional<CcAlgorithm> congestion_control_algorithm(std::string_view name);
+// A heap object (tests, benchmarks); nullptr for an unknown name.
 std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name,
                                                            const CcConfig &cfg);
 std::span<const std::string_view> congestion_control_names();

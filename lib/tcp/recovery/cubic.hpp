@@ -8,12 +8,12 @@
 //
 // The RFC works in segments and seconds; cwnd_ stays in bytes and the
 // sub-byte remainder of each increment is carried in cwnd_carry_.
-#include <optional>
-
 #include "tcp/recovery/congestion_control.hpp"
 
 namespace shoal::tcp {
 
+// A CongestionControl running CUBIC (no data of its own: the state is
+// CongestionControl::CubicState).
 class Cubic final : public CongestionControl {
 public:
   static constexpr double kC = 0.4;    // RFC 9438 5.1
@@ -22,39 +22,18 @@ public:
   static constexpr double kAlpha = 3.0 * (1.0 - kBeta) / (1.0 + kBeta);
 
   explicit Cubic(const CcConfig &cfg, bool fast_convergence = true)
-      : CongestionControl(cfg), fast_convergence_(fast_convergence) {}
-  std::string_view name() const override { return "cubic"; }
+      : CongestionControl(CcAlgorithm::cubic, cfg) {
+    cubic_fast_convergence_ = fast_convergence;
+  }
 
   // In segments / seconds, for tests and telemetry.
-  double w_max() const { return w_max_; }
-  double k() const { return k_; }
-  double w_est() const { return w_est_; }
-  double cwnd_prior() const { return cwnd_prior_; }
-  bool epoch_started() const { return t_epoch_.has_value(); }
+  double w_max() const { return cubic_.w_max; }
+  double k() const { return cubic_.k; }
+  double w_est() const { return cubic_.w_est; }
+  double cwnd_prior() const { return cubic_.cwnd_prior; }
+  bool epoch_started() const { return cubic_epoch_started_; }
   // W_cubic(t) of RFC 9438 4.2 (segments), t in seconds since the epoch.
-  double w_cubic(double t) const;
-
-protected:
-  void on_ack(uint32_t acked_bytes, Duration rtt, Instant now, uint32_t in_flight) override;
-  uint32_t on_enter_recovery(uint32_t flight_size, Instant now) override;
-  uint32_t on_retransmit_timeout(uint32_t flight_size, Instant now, bool fresh_loss) override;
-
-private:
-  uint32_t multiplicative_decrease();
-  void start_epoch(Instant now);
-  void set_cwnd_segments(double w);
-
-  bool fast_convergence_;
-  // No congestion event yet, or the last one was a timeout: the next
-  // congestion-avoidance stage starts with W_max = cwnd_epoch, K = 0 (4.8).
-  bool w_max_from_epoch_ = true;
-  std::optional<Instant> t_epoch_;
-  double w_max_ = 0;
-  double k_ = 0;
-  double cwnd_epoch_ = 0;
-  double w_est_ = 0;
-  double cwnd_prior_ = 0;
-  double cwnd_carry_ = 0; // bytes < 1 not yet added to cwnd_
+  double w_cubic(double t) const { return cubic_w_cubic(t); }
 };
 
 } // namespace shoal::tcp

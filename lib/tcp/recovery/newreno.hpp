@@ -5,20 +5,13 @@
 
 namespace shoal::tcp {
 
+// A CongestionControl running NewReno (no data of its own: see
+// CongestionControl).
 class NewReno final : public CongestionControl {
 public:
-  explicit NewReno(const CcConfig &cfg) : CongestionControl(cfg) {}
-  std::string_view name() const override { return "newreno"; }
+  explicit NewReno(const CcConfig &cfg) : CongestionControl(CcAlgorithm::newreno, cfg) {}
   // RFC 3465 2.1 bytes_acked of congestion avoidance (for tests/telemetry).
-  uint32_t bytes_acked() const { return bytes_acked_; }
-
-protected:
-  void on_ack(uint32_t acked_bytes, Duration rtt, Instant now, uint32_t in_flight) override;
-  uint32_t on_enter_recovery(uint32_t flight_size, Instant now) override;
-  uint32_t on_retransmit_timeout(uint32_t flight_size, Instant now, bool fresh_loss) override;
-
-private:
-  uint32_t bytes_acked_ = 0;
+  uint32_t bytes_acked() const { return reno_bytes_acked_; }
 };
 
 } // namespace shoal::tcp

@@ -16,6 +16,7 @@ constexpr int64_t kK = 4;
 constexpr uint32_t kMaxExpectedSamples = 65536;
 // RFC 6298 5.7.
 constexpr Duration kHandshakeFallbackRto = std::chrono::seconds(3);
+constexpr uint32_t kMaxBackoff = (1u << 30) - 1;
 } // namespace
 
 const char *to_string(RttSampleResult r) {
@@ -29,31 +30,51 @@ const char *to_string(RttSampleResult r) {
   return "?";
 }
 
-RtoEstimator::RtoEstimator(const RtoConfig &cfg) : cfg_(cfg) {
+namespace {
+constexpr RtoConfig kDefaultRtoConfig{};
+} // namespace
+
+RtoEstimator::RtoEstimator() : RtoEstimator(kDefaultRtoConfig) {}
+
+RtoEstimator::RtoEstimator(const RtoConfig &cfg) : cfg_(&cfg) {
   reset();
+}
+
+Duration RtoEstimator::rto() const {
+  // RFC 6298 5.5: RTO <- RTO * 2 per expiry; 2.5: a maximum may be placed on
+  // RTO. Stops doubling once at the maximum, so at most ~log2(max/min) steps.
+  Duration rto = base_rto();
+  const Duration max = cfg_->max_rto;
+  for (uint32_t i = 0; i < backoff_ && rto < max; ++i)
+    rto = rto >= max / 2 ? max : std::min(rto * 2, max);
+  return rto;
 }
 
 void RtoEstimator::reset() {
   srtt_ = Duration{};
   rttvar_ = Duration{};
   has_sample_ = false;
+  handshake_fallback_ = false;
   backoff_ = 0;
-  // RFC 6298 2.1: until a measurement is made, RTO = 1 s (configurable).
-  base_rto_ = clamp(cfg_.initial_rto);
-  rto_ = base_rto_;
+}
+
+Duration RtoEstimator::base_rto() const {
+  // RFC 6298 2.2/2.3: RTO <- SRTT + max (G, K*RTTVAR).
+  if (has_sample_)
+    return clamp(srtt_ + std::max(cfg_->clock_granularity, kK * rttvar_));
+  // RFC 6298 2.1: until a measurement is made, RTO = 1 s (configurable);
+  // 5.7: 3 s once the handshake needed a retransmission.
+  return clamp(handshake_fallback_ ? kHandshakeFallbackRto : cfg_->initial_rto);
 }
 
 Duration RtoEstimator::clamp(Duration d) const {
   // RFC 6298 2.4 (lower bound) and 2.5 (upper bound). max wins if a
   // configuration ever gets them crossed.
-  return std::min(std::max(d, cfg_.min_rto), cfg_.max_rto);
+  return std::min(std::max(d, cfg_->min_rto), cfg_->max_rto);
 }
 
 void RtoEstimator::recompute() {
-  // RFC 6298 2.2/2.3: RTO <- SRTT + max (G, K*RTTVAR).
-  base_rto_ = clamp(srtt_ + std::max(cfg_.clock_granularity, kK * rttvar_));
-  rto_ = base_rto_;
-  backoff_ = 0;
+  backoff_ = 0; // base_rto() follows SRTT and RTTVAR
 }
 
 RttSampleResult RtoEstimator::on_rtt_sample(Duration r, RttSampleSource source,
@@ -90,15 +111,15 @@ RttSampleResult RtoEstimator::on_rtt_sample(Duration r, RttSampleSource source,
 
 void RtoEstimator::on_retransmit_timeout() {
   // RFC 6298 5.5: back off the timer; 2.5: a maximum may be placed on RTO.
-  rto_ = rto_ >= cfg_.max_rto / 2 ? cfg_.max_rto : std::min(rto_ * 2, cfg_.max_rto);
-  ++backoff_;
+  // rto() applies the doubling; the count saturates instead of wrapping.
+  if (backoff_ != kMaxBackoff)
+    ++backoff_;
 }
 
 void RtoEstimator::on_handshake_retransmitted() {
-  if (has_sample_ || base_rto_ >= kHandshakeFallbackRto)
+  if (has_sample_ || base_rto() >= kHandshakeFallbackRto)
     return;
-  base_rto_ = clamp(kHandshakeFallbackRto);
-  rto_ = base_rto_;
+  handshake_fallback_ = true;
   backoff_ = 0;
 }
 

@@ -50,7 +50,12 @@ const char *to_string(RttSampleResult r);
 
 class RtoEstimator {
 public:
-  explicit RtoEstimator(const RtoConfig &cfg = {});
+  // The configuration is not copied (it is the same for every connection of
+  // an engine): `cfg` must outlive the estimator. The default one is
+  // RtoConfig{}.
+  RtoEstimator();
+  explicit RtoEstimator(const RtoConfig &cfg);
+  explicit RtoEstimator(const RtoConfig &&) = delete; // would dangle
 
   // RFC 6298 2.2 / 2.3 with one measurement R. For kTimestamp samples,
   // `expected_samples` (>= 1) divides the gains (RFC 7323 Appendix G); it is
@@ -68,13 +73,13 @@ public:
   void on_handshake_retransmitted();
 
   // The timeout to arm now, back-off included, clamped to [min_rto, max_rto].
-  Duration rto() const { return rto_; }
+  Duration rto() const;
   Duration srtt() const { return srtt_; }
   Duration rttvar() const { return rttvar_; }
   bool has_sample() const { return has_sample_; }
   // Consecutive timeouts since the last accepted sample (0 = not backed off).
   uint32_t backoff_count() const { return backoff_; }
-  const RtoConfig &config() const { return cfg_; }
+  const RtoConfig &config() const { return *cfg_; }
 
   // Forget all samples (a new connection in a recycled entry).
   void reset();
@@ -86,13 +91,19 @@ private:
   Duration clamp(Duration d) const;
   void recompute();
 
-  RtoConfig cfg_;
+  // SRTT + max(G, K*RTTVAR) once there is a sample, else the initial RTO
+  // (or RFC 6298 5.7's 3 s), clamped; before back-off.
+  Duration base_rto() const;
+
+  // 32 bytes: one per connection (issue 6). Neither the base RTO nor rto()
+  // (the base doubled backoff_ times, RFC 6298 5.5, capped at max_rto) is
+  // stored: both follow from these.
+  const RtoConfig *cfg_;
   Duration srtt_{};
   Duration rttvar_{};
-  Duration base_rto_{}; // SRTT + max(G, K*RTTVAR), clamped; before back-off
-  Duration rto_{};
-  uint32_t backoff_ = 0;
-  bool has_sample_ = false;
+  uint32_t backoff_ : 30 = 0; // saturates
+  uint32_t has_sample_ : 1 = 0;
+  uint32_t handshake_fallback_ : 1 = 0; // on_handshake_retransmitted() raised the base to 3 s
 };
 
 } // namespace shoal::tcp

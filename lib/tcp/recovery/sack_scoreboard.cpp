@@ -32,7 +32,10 @@ const char *describe(SackBlockVerdict v) {
 }
 
 SackScoreboard::SackScoreboard(uint32_t smss, uint32_t dup_thresh)
-    : smss_(smss != 0 ? smss : 1), dup_thresh_(dup_thresh != 0 ? dup_thresh : 3) {}
+    : smss_(clamp_smss(smss)),
+      dup_thresh_(static_cast<uint8_t>(dup_thresh == 0          ? 3
+                                       : dup_thresh > UINT8_MAX ? UINT8_MAX
+                                                                : dup_thresh)) {}
 
 void SackScoreboard::reset(Seq snd_una) {
   n_ = 0;
@@ -54,7 +57,7 @@ void SackScoreboard::erase(size_t first, size_t last) {
   std::copy(store_->begin() + static_cast<ptrdiff_t>(last),
             store_->begin() + static_cast<ptrdiff_t>(n_),
             store_->begin() + static_cast<ptrdiff_t>(first));
-  n_ -= last - first;
+  n_ = static_cast<uint8_t>(n_ - (last - first));
 }
 
 void SackScoreboard::advance_snd_una(Seq ack) {
@@ -170,7 +173,7 @@ bool SackScoreboard::is_lost(Seq seq) const {
       break;
     bytes += seq_distance(seq_max((*store_)[i].start, above), (*store_)[i].end);
     ++ranges;
-    if (ranges >= dup_thresh_ || bytes > uint64_t{dup_thresh_ - 1} * smss_)
+    if (ranges >= dup_thresh_ || bytes > (uint64_t{dup_thresh_} - 1) * smss_)
       return true;
   }
   return false;
@@ -196,7 +199,7 @@ uint32_t SackScoreboard::pipe() const {
     if (!seq_lt(hs, he))
       continue;
     const bool lost =
-        ranges_above >= dup_thresh_ || bytes_above > uint64_t{dup_thresh_ - 1} * smss_;
+        ranges_above >= dup_thresh_ || bytes_above > (uint64_t{dup_thresh_} - 1) * smss_;
     // (a) not lost: the original transmission may still be in flight.
     if (!lost)
       pipe += seq_distance(hs, he);
@@ -217,7 +220,7 @@ NextSegment SackScoreboard::next_seg(uint32_t new_data_allowed) const {
     const Seq he = (*store_)[h].start;
     if (!seq_lt(hs, he))
       continue;
-    const uint32_t len = std::min(smss_, seq_distance(hs, he));
+    const uint32_t len = std::min(uint32_t{smss_}, seq_distance(hs, he));
     if (is_lost(hs)) // (1.c)
       return {NextSegment::Kind::kRetransmit, hs, len, 1};
     // IsLost only gets harder higher up: no later hole qualifies for rule 1.
@@ -226,7 +229,8 @@ NextSegment SackScoreboard::next_seg(uint32_t new_data_allowed) const {
   }
   // Rule 2: previously unsent data, if there is any and the window allows.
   if (new_data_allowed > 0)
-    return {NextSegment::Kind::kNewData, high_data_, std::min(smss_, new_data_allowed), 2};
+    return {NextSegment::Kind::kNewData, high_data_, std::min(uint32_t{smss_}, new_data_allowed),
+            2};
   // Rule 3: the smallest unSACKed byte meeting (1.a) and (1.b), lost or not.
   return rule3;
 }

@@ -19,9 +19,9 @@
 // SACK information only makes the sender more conservative (RFC 2018 8: the
 // sender must in any case keep SACKed data until it is cumulatively ACKed).
 #include <array>
-#include <memory>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "tcp/seq.hpp"
@@ -85,7 +85,7 @@ public:
   // HighData + 1: one past the highest sequence number ever sent (SND.MAX).
   // Only moves forward; a go-back-N rewind of SND.NXT does not change it.
   void set_high_data(Seq snd_max);
-  void set_smss(uint32_t smss) { smss_ = smss != 0 ? smss : 1; }
+  void set_smss(uint32_t smss) { smss_ = clamp_smss(smss); }
 
   // RFC 6675 4 Update(): one incoming ACK with its SACK blocks (in option
   // order; the first one may be a D-SACK, RFC 2883 4). A cumulative ACK
@@ -135,14 +135,19 @@ private:
     if (n_ == 0)
       store_.reset();
   }
+  // SMSS in 16 bits, DupThresh in 8 (clamped): one scoreboard per
+  // connection, 32 bytes when no SACK block is held (issue 6).
+  static uint16_t clamp_smss(uint32_t smss) {
+    return static_cast<uint16_t>(smss == 0 ? 1 : smss > UINT16_MAX ? UINT16_MAX : smss);
+  }
   std::unique_ptr<std::array<SackBlock, kMaxBlocks>> store_;
-  size_t n_ = 0;
   Seq snd_una_{};
   Seq high_data_{};
   Seq high_rxt_{};
   uint32_t sacked_bytes_ = 0;
-  uint32_t smss_;
-  uint32_t dup_thresh_;
+  uint16_t smss_;
+  uint8_t dup_thresh_;
+  uint8_t n_ = 0; // ranges in store_ (<= kMaxBlocks)
 };
 
 } // namespace shoal::tcp
