@@ -116,9 +116,9 @@ struct Options {
   std::optional<ServerMode> mode;
   unsigned client_lcore = 0, server_lcore = 1;
   uint32_t mbufs = 16383;
-  uint32_t memory_mb = 0; // 0: from mbufs
-  uint32_t buffer = 0;    // [tcp] rcv_buf and snd_buf; 0: the engine's default
-  uint16_t mtu = 1500;    // ring: the ring ports' MTU
+  uint32_t memory_mb = 0;      // 0: from mbufs
+  uint32_t buffer = 0;         // [tcp] rcv_buf and snd_buf; 0: the engine's default
+  uint16_t mtu = 1500;         // ring: the ring ports' MTU
   bool wire_checksums = false; // ring: checksums in software, not a memory wire
   uint16_t port = 5201;
   unsigned ports = 1;

@@ -108,7 +108,8 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
   if (cfg.memory_wire) {
     // Claimed after the device was configured: it offers none of them.
     if (p->driver_ != "net_ring") {
-      *error = "port " + std::to_string(port_id) + ": memory_wire needs net_ring, not " + p->driver_;
+      *error =
+          "port " + std::to_string(port_id) + ": memory_wire needs net_ring, not " + p->driver_;
       return nullptr;
     }
     p->offloads_.rx_ipv4_cksum = p->offloads_.rx_tcp_cksum = true;

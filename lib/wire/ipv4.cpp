@@ -14,8 +14,8 @@ ParseError parse_ipv4(std::span<const uint8_t> bytes, bool verify_checksum, Ipv4
   return parse_ipv4_header(bytes, bytes.size(), verify_checksum, out);
 }
 
-ParseError parse_ipv4_header(std::span<const uint8_t> bytes, size_t available,
-                             bool verify_checksum, Ipv4Repr &out) {
+ParseError parse_ipv4_header(std::span<const uint8_t> bytes, size_t available, bool verify_checksum,
+                             Ipv4Repr &out) {
   using namespace ipv4_field;
   if (bytes.size() < kIpv4MinHeaderLen || available < kIpv4MinHeaderLen)
     return ParseError::truncated;
