@@ -4,7 +4,7 @@
 // driven here from shoal's connection callbacks.
 //
 //   shoal-churn ring [--lcores C,S] [--mbufs N] [--memory MB] [--buffer BYTES]
-//                    [--server-json F]
+//                    [--mtu M] [--wire-checksums] [--server-json F]
 //                    [--port P] [--ports K] [--workload churn|rr|bulk]
 //                    [--concurrency C] [--request Q] [--response R]
 //                    [--closer client|server] [--direction download|upload]
@@ -20,6 +20,10 @@
 // by a crossed net_ring pair (rte_eth_from_rings): the client stack is
 // polled on lcore C (the main lcore), the server stack on lcore S. No kernel
 // anywhere, so this is the stack's own cost plus one ring hop each way.
+// The ring ports are a memory wire (dpdk::PortConfig::memory_wire): like
+// Linux's loopback, no checksums are computed or verified;
+// --wire-checksums computes and verifies them in software all the same.
+// Their MTU is 1500 unless --mtu (Linux's loopback uses 65536).
 // The server side follows from the client options as kernel_bench's server
 // would be started by scripts/bench.sh: echo (churn, rr; --closer server =
 // --close-first), source (bulk download) or sink (bulk upload).
@@ -112,8 +116,10 @@ struct Options {
   std::optional<ServerMode> mode;
   unsigned client_lcore = 0, server_lcore = 1;
   uint32_t mbufs = 16383;
-  uint32_t memory_mb = 0; // 0: from mbufs
-  uint32_t buffer = 0;    // [tcp] rcv_buf and snd_buf; 0: the engine's default
+  uint32_t memory_mb = 0;      // 0: from mbufs
+  uint32_t buffer = 0;         // [tcp] rcv_buf and snd_buf; 0: the engine's default
+  uint16_t mtu = 1500;         // ring: the ring ports' MTU
+  bool wire_checksums = false; // ring: checksums in software, not a memory wire
   uint16_t port = 5201;
   unsigned ports = 1;
   std::string server_json_path;
@@ -176,7 +182,11 @@ Options parse(int argc, char **argv) {
       o.server = *addr;
       o.port = uint16_t(number(f, v.substr(colon + 1).c_str(), 1, 65535));
       have_server = true;
-    } else if (f == "--buffer")
+    } else if (f == "--mtu" && o.role == "ring")
+      o.mtu = uint16_t(number(f, value(), 576, 65000));
+    else if (f == "--wire-checksums" && o.role == "ring")
+      o.wire_checksums = true;
+    else if (f == "--buffer")
       o.buffer = uint32_t(number(f, value(), 4096, 64u << 20));
     else if (f == "--memory")
       o.memory_mb = uint32_t(number(f, value(), 64, 1u << 16));
@@ -398,6 +408,8 @@ std::unique_ptr<api::Stack> make_stack(const char *argv0, const std::string &nam
   cfg.port.vdev = devname;
   cfg.port.mbufs = o.mbufs;
   cfg.port.link_wait_ms = 100;
+  cfg.port.mtu = o.mtu;
+  cfg.port.memory_wire = !o.wire_checksums;
   cfg.ipv4.address = *wire::Ipv4Addr::parse(address);
   cfg.ipv4.prefix_length = 24;
   // The first burst of SYNs (rr/churn: --concurrency of them) waits for

@@ -265,6 +265,7 @@ void read_port(Section &s, PortConfig &port) {
   s.get_uint("mbuf_cache", port.mbuf_cache, 0, 512); // RTE_MEMPOOL_CACHE_MAX_SIZE
   s.get_bool("checksum_offload", port.checksum_offload);
   s.get_bool("tso", port.tso);
+  s.get_bool("memory_wire", port.memory_wire);
   s.get_uint("link_wait_ms", port.link_wait_ms, 0, 60000);
   // The pool must cover every rx descriptor plus the per-lcore caches.
   uint64_t rx_need = uint64_t{port.rx_queues} * port.rx_ring_size +

@@ -60,6 +60,14 @@ struct PortConfig {
   // Off by default: the tap PMD (22.11) offers TSO but refuses the engine's
   // TSO datagrams (header mbuf + payload chain) in rte_eth_tx_burst.
   bool tso = false;
+  // The wire is this process's memory: a net_ring joining two stacks of one
+  // process (apps/shoal-churn ring). Nothing can corrupt a frame there, so,
+  // as Linux's loopback device does (CHECKSUM_PARTIAL sent, received as
+  // CHECKSUM_UNNECESSARY), no IPv4 or TCP checksum is computed on send or
+  // verified on receipt: the port reports every checksum offload and the
+  // shard marks each received frame's checksums good. Captures of such a
+  // port show the unfinished checksums. net_ring only.
+  bool memory_wire = false;
   uint32_t link_wait_ms = 3000;
 
   // The ethdev name the port will have: the vdev's driver instance name

@@ -17,7 +17,8 @@ std::string Offloads::to_string() const {
     return s.empty() ? std::string("none") : s;
   };
   return "rx=" + side({{rx_ipv4_cksum, "ipv4"}, {rx_tcp_cksum, "tcp"}, {rx_udp_cksum, "udp"}}) +
-         " tx=" + side({{tx_ipv4_cksum, "ipv4"}, {tx_tcp_cksum, "tcp"}, {tx_tcp_tso, "tso"}});
+         " tx=" + side({{tx_ipv4_cksum, "ipv4"}, {tx_tcp_cksum, "tcp"}, {tx_tcp_tso, "tso"}}) +
+         (memory_wire ? " (memory wire: no checksums)" : "");
 }
 
 bool Port::find(const PortConfig &cfg, uint16_t *port_id, std::string *error) {
@@ -104,6 +105,18 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
   if (int rc = rte_eth_dev_set_mtu(port_id, cfg.mtu); rc != 0 && rc != -ENOTSUP)
     return fail("MTU " + std::to_string(cfg.mtu), rc);
   rte_eth_dev_get_mtu(port_id, &p->mtu_);
+  if (cfg.memory_wire) {
+    // Claimed after the device was configured: it offers none of them.
+    if (p->driver_ != "net_ring") {
+      *error =
+          "port " + std::to_string(port_id) + ": memory_wire needs net_ring, not " + p->driver_;
+      return nullptr;
+    }
+    p->offloads_.rx_ipv4_cksum = p->offloads_.rx_tcp_cksum = true;
+    p->offloads_.tx_ipv4_cksum = p->offloads_.tx_tcp_cksum = true;
+    p->offloads_.tx_cksum_odd_chains = true;
+    p->offloads_.memory_wire = true;
+  }
   p->rx_queues_ = cfg.rx_queues;
   p->tx_queues_ = cfg.tx_queues;
 

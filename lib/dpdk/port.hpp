@@ -32,6 +32,9 @@ struct Offloads {
   // segment whose payload starts or ends mid-word in a piece goes out with a
   // wrong checksum: false there, and the engine sums such segments itself.
   bool tx_cksum_odd_chains = true;
+  // PortConfig::memory_wire: the checksum offloads above are claimed, not
+  // the device's; the shard marks received checksums good itself.
+  bool memory_wire = false;
   // "rx=ipv4,tcp,udp tx=ipv4,tcp,tso" ("none" for an empty side).
   std::string to_string() const;
 };

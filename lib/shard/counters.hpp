@@ -28,7 +28,8 @@ namespace shoal::shard {
   X(tx_oversize_drops,          drop,   "datagrams to send larger than the MTU (and not TSO)")             \
   X(tx_no_headroom_drops,       drop,   "IPv4 packets without headroom for the Ethernet header")            \
   X(alloc_failures,             event,  "mbuf allocations that failed (ARP requests)")                      \
-  X(rx_multi_segment_drops,     drop,   "chained frames too long to make contiguous in their first mbuf")          \
+  X(rx_multi_segment_drops,     drop,   "chained frames whose headers needed a contiguous copy that failed")       \
+  X(rx_linearized,              event,  "chained frames copied contiguous (headers split, or not TCP)")              \
   X(eth_not_for_us,             drop,   "unicast frames for another MAC")                                   \
   X(eth_ipv6,                   drop,   "IPv6 frames, dropped quietly (shoal is IPv4 only)")                \
   X(eth_other,                  drop,   "frames of any other EtherType (802.1Q-tagged included)")           \

@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "tcp/recovery/mbuf_chain.hpp"
 #include "wire/bytes.hpp"
 #include "wire/tcp.hpp"
 
@@ -31,6 +32,20 @@ bool martian_source(wire::Ipv4Addr a) {
 
 std::span<uint8_t> mbuf_bytes(rte_mbuf *m) {
   return {rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m)};
+}
+
+// A chained frame the TCP path can take as it is: an IPv4 TCP datagram whose
+// Ethernet and IPv4 headers (options included) are in the first segment.
+bool tcp_headers_first(const rte_mbuf *m) {
+  const uint32_t first = rte_pktmbuf_data_len(m);
+  if (first < wire::kEthernetHeaderLen + wire::kIpv4MinHeaderLen)
+    return false;
+  const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+  const uint8_t *ip = f + wire::kEthernetHeaderLen;
+  const uint32_t ihl = uint32_t{ip[wire::ipv4_field::kVersionIhl] & 0x0fu} * 4;
+  return wire::load_be16(f + 12) == wire::kEtherTypeIpv4 &&
+         ip[wire::ipv4_field::kProtocol] == wire::kIpProtoTcp &&
+         first >= wire::kEthernetHeaderLen + std::max(ihl, uint32_t{wire::kIpv4MinHeaderLen});
 }
 
 } // namespace
@@ -245,12 +260,22 @@ bool Shard::send_backlog() {
 void Shard::process_frame(rte_mbuf *m) {
   counters_.rx_packets.add();
   counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
-  // The parsers look at one contiguous buffer. NICs deliver an MTU-sized
+  if (p_.offloads.memory_wire) // dpdk::PortConfig::memory_wire: nothing to verify
+    m->ol_flags = (m->ol_flags & ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK)) |
+                  RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  // The parsers look at the first segment only. NICs deliver an MTU-sized
   // frame in one mbuf (the pool's data room is above the MTU); an in-process
-  // wire (net_ring) passes the sender's chains (header + payload mbufs)
-  // through, which are made contiguous here when they fit.
-  if (m->nb_segs != 1 && rte_pktmbuf_linearize(m) != 0)
-    return drop(m, counters_.rx_multi_segment_drops);
+  // wire (net_ring) passes the sender's chains through: a header mbuf, then
+  // payload mbufs referencing the sender's send ring. The TCP engine keeps
+  // such a payload chain as it is (zero-copy) and reads a TCP header that
+  // straddles segments itself, so a chain is made contiguous only when the
+  // Ethernet and IPv4 headers are not both in its first segment, or when it
+  // is not TCP (ARP and ICMP parse the whole message as one span).
+  if (m->nb_segs != 1 && !tcp_headers_first(m)) {
+    if (rte_pktmbuf_linearize(m) != 0)
+      return drop(m, counters_.rx_multi_segment_drops);
+    counters_.rx_linearized.add();
+  }
 
   const std::span<const uint8_t> frame = mbuf_bytes(m);
   wire::EthernetRepr eth;
@@ -280,7 +305,10 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
   const bool nic_good = p_.offloads.rx_ipv4_cksum && ip_flag == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
   const bool nic_bad = p_.offloads.rx_ipv4_cksum && ip_flag == RTE_MBUF_F_RX_IP_CKSUM_BAD;
   wire::Ipv4Repr ip;
-  if (auto e = wire::parse_ipv4(datagram, !nic_good, ip); e != wire::ParseError::ok)
+  // `datagram` is the first segment's part; the whole chain holds pkt_len.
+  const size_t available = rte_pktmbuf_pkt_len(m) - wire::kEthernetHeaderLen;
+  if (auto e = wire::parse_ipv4_header(datagram, available, !nic_good, ip);
+      e != wire::ParseError::ok)
     return drop_parse_error(m, Layer::ipv4, e);
   if (nic_bad)
     return drop(m, counters_.ipv4_checksum_offload_bad);
@@ -297,10 +325,16 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
   rte_pktmbuf_adj(m, static_cast<uint16_t>(wire::kEthernetHeaderLen));
   const uint32_t total = uint32_t{ip.header_len} + ip.payload_len;
   if (rte_pktmbuf_pkt_len(m) > total)
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - total));
+    tcp::mbuf_trim_back(m, total); // Ethernet padding, in whichever segment it is
 
   if (const Handler &h = handlers_[ip.protocol]; h.fn != nullptr)
     return h.fn(h.ctx, m, ip, now_);
+  // Only TCP gets here as a chain (process_frame), and only without an engine.
+  if (m->nb_segs != 1) {
+    if (rte_pktmbuf_linearize(m) != 0)
+      return drop(m, counters_.rx_multi_segment_drops);
+    counters_.rx_linearized.add();
+  }
   const std::span<uint8_t> payload = mbuf_bytes(m).subspan(ip.header_len, ip.payload_len);
   switch (ip.protocol) {
   case wire::kIpProtoIcmp:

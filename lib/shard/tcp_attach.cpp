@@ -40,7 +40,10 @@ void ShardTcp::on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Ins
   if (!self->shard_.params().offloads.rx_tcp_cksum)
     m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
   if (self->owner_ != nullptr && ip.payload_len >= 4) {
-    const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, ip.header_len);
+    // The ports may lie past the first segment of a chain (process_frame
+    // only keeps the IPv4 header contiguous).
+    uint8_t ports[4];
+    const auto *l4 = static_cast<const uint8_t *>(rte_pktmbuf_read(m, ip.header_len, 4, ports));
     tcp::FourTuple t;
     t.local_addr = ip.dst;
     t.remote_addr = ip.src;
@@ -68,7 +71,7 @@ void ShardTcp::input_handed_over(rte_mbuf *m, Instant now) {
   // (no checksum: already checked or trusted there).
   wire::Ipv4Repr ip;
   const std::span<const uint8_t> d(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m));
-  if (wire::parse_ipv4(d, false, ip) != wire::ParseError::ok) {
+  if (wire::parse_ipv4_header(d, rte_pktmbuf_pkt_len(m), false, ip) != wire::ParseError::ok) {
     rte_pktmbuf_free(m);
     return;
   }

@@ -1,5 +1,6 @@
 #include "sim/link.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <span>
 
@@ -64,7 +65,34 @@ rte_mbuf *Link::copy_for_receiver(const rte_mbuf *m) const {
   return c;
 }
 
+// LinkConfig::chain_piece: the same bytes as a chain of small mbufs. On an
+// allocation failure the contiguous copy is delivered as it is.
+rte_mbuf *Link::as_chain(rte_mbuf *c) const {
+  constexpr uint32_t kHead = 50;
+  if (config_.chain_piece == 0 || c->nb_segs != 1 || c->pkt_len <= kHead)
+    return c;
+  rte_mbuf *head = nullptr;
+  const auto *src = rte_pktmbuf_mtod(c, const uint8_t *);
+  for (uint32_t off = 0; off < c->pkt_len;) {
+    const uint32_t n = std::min<uint32_t>(off == 0 ? kHead : config_.chain_piece, c->pkt_len - off);
+    rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
+    void *dst = m != nullptr ? rte_pktmbuf_append(m, static_cast<uint16_t>(n)) : nullptr;
+    if (dst == nullptr || (head != nullptr && rte_pktmbuf_chain(head, m) != 0)) {
+      rte_pktmbuf_free(m);
+      rte_pktmbuf_free(head);
+      return c;
+    }
+    std::memcpy(dst, src + off, n);
+    if (head == nullptr)
+      head = m;
+    off += n;
+  }
+  rte_pktmbuf_free(c);
+  return head;
+}
+
 void Link::schedule(rte_mbuf *copy, Instant arrives) {
+  copy = as_chain(copy);
   in_flight_.emplace(std::make_pair(arrives, next_order_++), copy);
   ++stats_.delivered;
 }

@@ -40,6 +40,11 @@ struct LinkConfig {
   double corrupt = 0.0;       // probability one random bit of the delivered copy flips
   uint64_t bandwidth_bps = 0; // serialisation rate; 0 = infinitely fast
   size_t queue_limit = 0;     // datagrams waiting for serialisation before tail drop; 0 = unbounded
+  // Deliver each datagram as an mbuf chain, as net_ring passes a sender's
+  // zero-copy chains through: the first 50 bytes (IPv4 + part of the TCP
+  // header: options straddle) in one mbuf, then pieces of this many bytes.
+  // 0: one contiguous mbuf (a NIC's receive buffer).
+  uint16_t chain_piece = 0;
 };
 
 // Per-link counters, one table.
@@ -108,6 +113,7 @@ public:
 private:
   // A copy of the sender's datagram in one mbuf from rx_pool (or m's pool).
   rte_mbuf *copy_for_receiver(const rte_mbuf *m) const;
+  rte_mbuf *as_chain(rte_mbuf *c) const;
   void schedule(rte_mbuf *copy, Instant arrives);
   double uniform(); // [0, 1), from rng_ only
   Duration uniform_duration(Duration max);

@@ -11,8 +11,13 @@ namespace shoal::wire {
 // checksum, and (implicitly) that the lengths describe bytes that exist.
 // Options (IHL > 5) are legal and skipped; shoal acts on none of them.
 ParseError parse_ipv4(std::span<const uint8_t> bytes, bool verify_checksum, Ipv4Repr &out) {
+  return parse_ipv4_header(bytes, bytes.size(), verify_checksum, out);
+}
+
+ParseError parse_ipv4_header(std::span<const uint8_t> bytes, size_t available, bool verify_checksum,
+                             Ipv4Repr &out) {
   using namespace ipv4_field;
-  if (bytes.size() < kIpv4MinHeaderLen)
+  if (bytes.size() < kIpv4MinHeaderLen || available < kIpv4MinHeaderLen)
     return ParseError::truncated;
   const uint8_t *p = bytes.data();
   if ((p[kVersionIhl] >> 4) != 4)
@@ -21,7 +26,7 @@ ParseError parse_ipv4(std::span<const uint8_t> bytes, bool verify_checksum, Ipv4
   if (header_len < kIpv4MinHeaderLen || header_len > bytes.size())
     return ParseError::bad_ihl;
   const uint16_t total_length = load_be16(p + kTotalLength);
-  if (total_length < header_len || total_length > bytes.size())
+  if (total_length < header_len || total_length > available)
     return ParseError::bad_total_length;
   if (verify_checksum && ipv4_header_checksum(bytes.first(header_len)) != 0)
     return ParseError::bad_checksum;

@@ -43,6 +43,15 @@ struct Ipv4Repr {
 // Rejects: truncated, bad_version, bad_ihl, bad_total_length, bad_checksum.
 ParseError parse_ipv4(std::span<const uint8_t> bytes, bool verify_checksum, Ipv4Repr &out);
 
+// The same checks for a datagram that is not contiguous (an mbuf chain):
+// `header` holds at least the IPv4 header (its first bytes: the first
+// segment of the chain), `available` is how many datagram bytes exist in
+// all (pkt_len). total_length is checked against `available`, IHL against
+// `header` (a header that straddles segments is reported as bad_ihl; the
+// caller makes it contiguous first if it wants it parsed).
+ParseError parse_ipv4_header(std::span<const uint8_t> header, size_t available,
+                             bool verify_checksum, Ipv4Repr &out);
+
 // Writes a 20-byte header (total_length = 20 + payload_len). compute_checksum
 // = false leaves the field 0 (tx IP checksum offload).
 // Precondition: out.size() >= kIpv4MinHeaderLen; fragment_offset a multiple of 8.

@@ -459,6 +459,84 @@ TEST(ZeroCopy, ReceivedBytesStayInTheMbufsTheyArrivedIn) {
   finish(h, p, c);
 }
 
+// ---- payload in mbuf chains (net_ring delivers the sender's chains) ----
+
+TEST(ChainedPayload, LeftEdgeTrimAcrossPiecesAndPartialConsume) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t base = p.snd_nxt;
+  const std::string all = pattern(600);
+  h.payload_pieces = {3, 40, 57}; // then the rest in one piece
+  p.send(ACK, all.substr(0, 200));
+  EXPECT_EQ(readable_text(*c), all.substr(0, 200));
+  // A retransmission starting 50 bytes below RCV.NXT: the trim at the left
+  // edge removes the 3- and 40-byte pieces and 7 bytes of the third.
+  p.send_raw(ACK, base + 150, p.rcv_nxt, all.substr(150, 250));
+  EXPECT_EQ(c->readable(), 400u);
+  EXPECT_EQ(readable_text(*c), all.substr(0, 400));
+  // Consuming across the receive queue's mbufs: inside one, then across
+  // several at once.
+  c->consume(2);
+  EXPECT_EQ(readable_text(*c), all.substr(2, 398));
+  c->consume(150);
+  EXPECT_EQ(readable_text(*c), all.substr(152, 248));
+  std::vector<uint8_t> buf(300);
+  EXPECT_EQ(c->read(buf), 248u);
+  EXPECT_EQ(std::string(buf.begin(), buf.begin() + 248), all.substr(152, 248));
+  EXPECT_EQ(c->readable(), 0u);
+  EXPECT_EQ(c->rcv_memory(), 0u) << "every queued mbuf's truesize given back";
+  h.advance(milliseconds(40));
+  h.out.queue.clear();
+  finish(h, p, c);
+}
+
+TEST(ChainedPayload, OutOfOrderChainsAreTrimmedAndReassembled) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t base = p.snd_nxt;
+  const std::string all = pattern(1000);
+  h.payload_pieces = {11, 64, 100};
+  // [600, 1000), then [300, 700) overlapping it, then [100, 350), then the
+  // hole [0, 100): every overlap is trimmed inside some piece of a chain.
+  p.send_raw(ACK, base + 600, p.rcv_nxt, all.substr(600, 400));
+  p.send_raw(ACK, base + 300, p.rcv_nxt, all.substr(300, 400));
+  p.send_raw(ACK, base + 100, p.rcv_nxt, all.substr(100, 250));
+  EXPECT_EQ(c->readable(), 0u);
+  EXPECT_EQ(c->ooo_bytes(), 900u);
+  h.out.queue.clear();
+  p.send_raw(ACK, base, p.rcv_nxt, all.substr(0, 100));
+  Sent a = p.expect(ACK, "ACK of the filled hole");
+  EXPECT_EQ(a.tcp.ack, base + 1000);
+  EXPECT_EQ(c->ooo_bytes(), 0u);
+  EXPECT_EQ(readable_text(*c), all);
+  c->consume(c->readable());
+  EXPECT_EQ(c->rcv_memory(), 0u);
+  finish(h, p, c);
+}
+
+TEST(ChainedPayload, FinOnAChainedSegment) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t base = p.snd_nxt;
+  h.payload_pieces = {1, 1, 2};
+  p.send(FIN | ACK, pattern(300));
+  Sent a = p.expect(ACK, "ACK of data and FIN");
+  EXPECT_EQ(a.tcp.ack, base + 301);
+  EXPECT_EQ(r.received, pattern(300));
+  EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable", "peer_closed"}));
+  EXPECT_EQ(c->state(), State::close_wait);
+  finish(h, p, c);
+}
+
 } // namespace
 } // namespace shoal::tcp::test
 

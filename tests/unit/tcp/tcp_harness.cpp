@@ -177,6 +177,25 @@ void Harness::inject(const wire::TcpRepr &h, std::span<const uint8_t> payload,
     std::memcpy(p + 20 + tcp_len, payload.data(), payload.size());
   std::span<uint8_t> segment(p + 20, tcp_len + payload.size());
   wire::set_tcp_checksum(segment, wire::tcp_checksum(from, kLocal, segment));
+  if (!payload_pieces.empty() && !payload.empty()) {
+    // The same bytes as a chain: the headers stay in m, the payload moves
+    // to fresh mbufs, each piece starting at a different buffer offset.
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(payload.size()));
+    size_t off = 0;
+    for (size_t i = 0; off < payload.size(); ++i) {
+      const size_t want = payload_pieces[std::min(i, payload_pieces.size() - 1)];
+      const bool last = i + 1 >= payload_pieces.size();
+      const size_t n = last ? payload.size() - off : std::min(want, payload.size() - off);
+      rte_mbuf *piece = rte_pktmbuf_alloc(pool);
+      ASSERT_NE(piece, nullptr);
+      rte_pktmbuf_adj(piece, static_cast<uint16_t>(i % 7)); // odd start addresses too
+      auto *d = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(piece, static_cast<uint16_t>(n)));
+      ASSERT_NE(d, nullptr);
+      std::memcpy(d, payload.data() + off, n);
+      ASSERT_EQ(rte_pktmbuf_chain(m, piece), 0);
+      off += n;
+    }
+  }
   eng->input_ipv4(m, now);
 }
 

@@ -87,6 +87,11 @@ public:
     out.trace = on ? &trace : nullptr;
   }
 
+  // Payload pieces of injected segments: empty sends each datagram in one
+  // mbuf; otherwise the IPv4 + TCP headers go in a header mbuf and the
+  // payload follows as a chain of pieces of these lengths (the last piece
+  // takes the rest), as net_ring delivers a sender's zero-copy chains.
+  std::vector<size_t> payload_pieces;
   // A segment from `from` (remote addr) to the engine.
   void inject(const wire::TcpRepr &h, std::span<const uint8_t> payload = {},
               wire::Ipv4Addr from = kRemote);
