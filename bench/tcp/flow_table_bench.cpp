@@ -79,7 +79,7 @@ void BM_EngineLookupFlowTable(benchmark::State &state) {
     i = (i + 7919 + c->rest[0]) % n;
   }
 }
-BENCHMARK(BM_EngineLookupFlowTable)->Arg(1 << 10)->Arg(1 << 16)->Arg(98000)->Arg(1 << 18);
+BENCHMARK(BM_EngineLookupFlowTable)->Arg(1 << 10)->Arg(1 << 16)->Arg(98000)->Arg(1 << 18)->Arg(1 << 20);
 
 void BM_EngineLookupConnTable(benchmark::State &state) {
   const auto n = static_cast<uint32_t>(state.range(0));
@@ -98,7 +98,7 @@ void BM_EngineLookupConnTable(benchmark::State &state) {
     i = (i + 7919 + c->rest[0]) % n;
   }
 }
-BENCHMARK(BM_EngineLookupConnTable)->Arg(1 << 10)->Arg(1 << 16)->Arg(98000)->Arg(1 << 18);
+BENCHMARK(BM_EngineLookupConnTable)->Arg(1 << 10)->Arg(1 << 16)->Arg(98000)->Arg(1 << 18)->Arg(1 << 20);
 
 } // namespace
 
