@@ -10,7 +10,7 @@
 //         [--count N] [--duration S] [--baseline S] [--source NET/PREFIX]
 //         [--legit-rate R] [--legit-concurrency C] [--legit-timeout-ms T]
 //         [--request Q] [--response R] [--port P] [--seed N] [--gen-mbufs N]
-//         [--json F] [--label L] [--quiet]
+//         [--json F] [--label L] [--quiet] [--pass-bursts N]
 //
 // ring: the in-process target. Two shoal stacks joined by net_ring ports
 // (as shoal-churn ring): the server (198.18.0.2, listener on --port with
@@ -85,8 +85,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "app_util.hpp"
 #include "api/stack.hpp"
+#include "app_util.hpp"
 #include "synflood/clock.hpp"
 #include "synflood/echo_server.hpp"
 #include "synflood/legit_client.hpp"
@@ -153,6 +153,10 @@ struct Options {
   uint8_t source_prefix = 17;
   LegitParams legit;
   uint64_t seed = 1;
+  // Flood bursts (of 32) per pass of the generator's loop; each pass starts
+  // with one poll of the legitimate clients' stack, so fewer bursts per pass
+  // mean the clients see their SYN-ACKs sooner (they share this lcore).
+  unsigned pass_bursts = 4;
   uint32_t gen_mbufs = 8191;
   uint32_t client_mbufs = 8191;
   std::string json_path, label;
@@ -269,7 +273,9 @@ Options parse(int argc, char **argv) {
     else if (f == "--port" && o.mode == "ring") {
       o.legit.port = uint16_t(number(f, value(), 1, 65535));
       have_port = true;
-    } else if (f == "--seed")
+    } else if (f == "--pass-bursts")
+      o.pass_bursts = unsigned(number(f, value(), 1, 64));
+    else if (f == "--seed")
       o.seed = number(f, value(), 0, UINT64_MAX);
     else if (f == "--gen-mbufs")
       o.gen_mbufs = uint32_t(number(f, value(), 1023, 1u << 20));
@@ -306,15 +312,16 @@ std::string config_json(const Options &o) {
       "{\"mode\":\"%s\",\"flood\":%s,\"flood_rate\":%llu,\"count\":%llu,"
       "\"duration_s\":%.3f,\"baseline_s\":%.3f,\"source\":\"%s/%u\",\"backlog\":%u,"
       "\"ring_size\":%u,\"queue_limit\":%u,\"legit_rate\":%u,\"legit_concurrency\":%u,"
-      "\"legit_timeout_ms\":%lld,\"request\":%u,\"response\":%u,\"target\":\"%s:%u\"}",
+      "\"legit_timeout_ms\":%lld,\"request\":%u,\"response\":%u,\"target\":\"%s:%u\","
+      "\"pass_bursts\":%u}",
       o.mode.c_str(), o.flood ? "true" : "false", (unsigned long long)o.flood_rate,
       (unsigned long long)(o.count == UINT64_MAX ? 0 : o.count), o.duration_s, o.baseline_s,
       o.source_net.to_string().c_str(), unsigned(o.source_prefix), o.mode == "ring" ? o.backlog : 0,
       o.mode == "ring" ? o.ring_size : 0, o.mode == "ring" ? o.queue_limit : 0, o.legit.rate,
       o.legit.concurrency,
       (long long)std::chrono::duration_cast<std::chrono::milliseconds>(o.legit.timeout).count(),
-      o.legit.request, o.legit.response, o.legit.server.to_string().c_str(),
-      unsigned(o.legit.port));
+      o.legit.request, o.legit.response, o.legit.server.to_string().c_str(), unsigned(o.legit.port),
+      o.pass_bursts);
   return buf;
 }
 
@@ -454,7 +461,6 @@ std::string run(const Options &o, const Target &tg, rte_mempool *gen_pool) {
   // milliseconds (a shared box) catches up instead of losing the rate.
   TokenBucket bucket(o.flood_rate, uint32_t(std::max<uint64_t>(64, o.flood_rate / 200)));
   constexpr uint16_t kBurst = 32;
-  constexpr unsigned kBurstsPerPass = 4;
   rte_mbuf *pending[kBurst];
   uint16_t pending_n = 0, pending_off = 0;
 
@@ -512,10 +518,10 @@ std::string run(const Options &o, const Target &tg, rte_mempool *gen_pool) {
     const bool flood_phase = o.flood && now >= flood_begin;
     legit.tick(now, flood_phase ? 1 : 0);
 
-    // Up to kBurstsPerPass bursts per pass: the client stack's poll (and
+    // Up to --pass-bursts bursts per pass: the client stack's poll (and
     // the legitimate frames it sends) comes first in every pass.
     for (unsigned b = 0;
-         b < kBurstsPerPass && flood_phase && (sent < o.count || pending_n > pending_off); ++b) {
+         b < o.pass_bursts && flood_phase && (sent < o.count || pending_n > pending_off); ++b) {
       if (!flood_started)
         flood_started = now;
       if (pending_off == pending_n) {

@@ -450,9 +450,15 @@ class KernelServer:
                 r["error"] = r["error"] or f"send: {e!r}"
 
         try:
+            # No writer when there is nothing to send: an empty sendall() that
+            # ran late (a loaded box) would be the call that consumes a reset
+            # (ECONNRESET is reported once), and recv() would then read EOF.
             w = threading.Thread(target=writer)
-            if self.after_eof_send == 0:
+            started = self.after_eof_send == 0 and len(out) > 0
+            if started:
                 w.start()
+            else:
+                r["sent"] = 0
             while self.expect is None or r["recv"] < self.expect:
                 b = c.recv(1 << 16)
                 if not b:
@@ -466,7 +472,7 @@ class KernelServer:
                 r["sent_sha256"] = hashlib.sha256(out).hexdigest()
                 c.sendall(out)
                 r["sent"] = len(out)
-            else:
+            elif started:
                 w.join()
             if self.close_first:
                 c.close()
