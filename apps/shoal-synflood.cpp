@@ -156,7 +156,7 @@ struct Options {
   // Flood bursts (of 32) per pass of the generator's loop; each pass starts
   // with one poll of the legitimate clients' stack, so fewer bursts per pass
   // mean the clients see their SYN-ACKs sooner (they share this lcore).
-  unsigned pass_bursts = 4;
+  unsigned pass_bursts = 1;
   uint32_t gen_mbufs = 8191;
   uint32_t client_mbufs = 8191;
   std::string json_path, label;
