@@ -6,11 +6,9 @@
 #include <vector>
 
 #include "tcp/conn_table.hpp"
-#include "tcp/flow_table.hpp"
 
 namespace {
 
-using shoal::tcp::FlowTable;
 using shoal::tcp::FourTuple;
 using shoal::wire::Ipv4Addr;
 
@@ -19,39 +17,11 @@ FourTuple tuple(uint32_t i) {
                    static_cast<uint16_t>(1024 + (i & 0x3fff)), 80};
 }
 
-void BM_FlowTableHit(benchmark::State &state) {
-  const auto n = static_cast<uint32_t>(state.range(0));
-  FlowTable<uint32_t> t(0x1234);
-  for (uint32_t i = 0; i < n; ++i)
-    t.insert(tuple(i), i);
-  uint32_t i = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(t.find(tuple(i)));
-    i = (i + 7919) % n;
-  }
-}
-BENCHMARK(BM_FlowTableHit)->Arg(1 << 10)->Arg(1 << 16)->Arg(1 << 20);
-
-void BM_FlowTableInsertErase(benchmark::State &state) {
-  FlowTable<uint32_t> t(0x1234);
-  for (uint32_t i = 0; i < 65536; ++i)
-    t.insert(tuple(i), i);
-  uint32_t i = 65536;
-  for (auto _ : state) {
-    t.insert(tuple(i), i);
-    t.erase(tuple(i - 65536));
-    ++i;
-  }
-}
-BENCHMARK(BM_FlowTableInsertErase);
-
-// The engine's connection lookup, old and new (issue 6), each followed by
-// the read of the connection the caller does next: FlowTable<Connection *>
-// (24-byte slots, tuple in the slot, 50% load) against ConnTable (8-byte
-// slots of hash + pool index, tuple confirmed in the connection, 75% load).
-// Stand-in connections of the real size (sizeof(Connection)). Each lookup
-// waits for the previous one's connection (latency, not throughput: the
-// engine does a segment's work before it classifies the next).
+// The engine's connection lookup (ConnTable: 8-byte slots of hash + pool
+// index, tuple confirmed in the connection, 75% load), each followed by the
+// read of the connection the caller does next. Stand-in connections of the real size
+// (sizeof(Connection)). Each lookup waits for the previous one's connection (latency, not
+// throughput: the engine does a segment's work before it classifies the next).
 struct FakeConnection {
   FourTuple t;
   unsigned char rest[sizeof(shoal::tcp::Connection) - sizeof(FourTuple)]; // zero
@@ -61,25 +31,6 @@ struct FakePool {
   std::vector<FakeConnection> v;
   FakeConnection *at(uint32_t i) { return &v[i]; }
 };
-
-void BM_EngineLookupFlowTable(benchmark::State &state) {
-  const auto n = static_cast<uint32_t>(state.range(0));
-  FakePool pool;
-  pool.v.resize(n);
-  FlowTable<FakeConnection *> t(0x1234);
-  for (uint32_t i = 0; i < n; ++i) {
-    pool.v[i].t = tuple(i);
-    t.insert(tuple(i), &pool.v[i]);
-  }
-  uint32_t i = 0;
-  for (auto _ : state) {
-    FakeConnection *c = *t.find(tuple(i));
-    // The next segment is classified once this one's connection has been
-    // read (a dependency through its data, as in the engine's input loop).
-    i = (i + 7919 + c->rest[0]) % n;
-  }
-}
-BENCHMARK(BM_EngineLookupFlowTable)->Arg(1 << 10)->Arg(1 << 16)->Arg(98000)->Arg(1 << 18)->Arg(1 << 20);
 
 void BM_EngineLookupConnTable(benchmark::State &state) {
   const auto n = static_cast<uint32_t>(state.range(0));
@@ -98,7 +49,32 @@ void BM_EngineLookupConnTable(benchmark::State &state) {
     i = (i + 7919 + c->rest[0]) % n;
   }
 }
-BENCHMARK(BM_EngineLookupConnTable)->Arg(1 << 10)->Arg(1 << 16)->Arg(98000)->Arg(1 << 18)->Arg(1 << 20);
+BENCHMARK(BM_EngineLookupConnTable)
+    ->Arg(1 << 10)
+    ->Arg(1 << 16)
+    ->Arg(98000)
+    ->Arg(1 << 18)
+    ->Arg(1 << 20);
+
+// A connection arriving and one leaving, at 64k connections (insert with
+// its lookup, backward-shift erase).
+void BM_ConnTableInsertErase(benchmark::State &state) {
+  constexpr uint32_t kLive = 65536, kTotal = 2 * kLive;
+  FakePool pool;
+  pool.v.resize(kTotal);
+  for (uint32_t i = 0; i < kTotal; ++i)
+    pool.v[i].t = tuple(i);
+  shoal::tcp::BasicConnTable<FakePool> t(0x1234, pool);
+  for (uint32_t i = 0; i < kLive; ++i)
+    t.insert(tuple(i), i);
+  uint32_t i = kLive;
+  for (auto _ : state) {
+    t.insert(tuple(i % kTotal), i % kTotal);
+    t.erase(tuple((i - kLive) % kTotal));
+    ++i;
+  }
+}
+BENCHMARK(BM_ConnTableInsertErase);
 
 } // namespace
 

@@ -7,19 +7,19 @@
 // touches one more cache line only on a 32-bit hash collision, about one
 // probe in 2^(32 - log2 capacity)).
 //
-// Open addressing with linear probing and backward-shift deletion, like
-// FlowTable (flow_table.hpp, whose keyed hash it shares so that a remote
-// peer cannot aim tuples at one probe chain); grows by doubling at 75% load
+// Open addressing with linear probing and backward-shift deletion (no
+// tombstones), keyed with flow_hash (flow_hash.hpp) so that a remote peer
+// cannot aim tuples at one probe chain; grows by doubling at 75% load
 // (a successful lookup probes about 2.5 slots on average, 8 slots to a cache
 // line). At 1M connections: 2^21 slots, 16 MB, against 48 MB for the
-// FlowTable<Connection *> it replaces (24-byte slots, 50% load).
+// table of 24-byte slots (tuple + pointer) at 50% load it replaced.
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "tcp/flow_table.hpp"
+#include "tcp/flow_hash.hpp"
 #include "tcp/pool.hpp"
 
 namespace shoal::tcp {

@@ -1,6 +1,6 @@
 #include "tcp/cookie_replay.hpp"
 
-#include "tcp/flow_table.hpp"
+#include "tcp/flow_hash.hpp"
 
 namespace shoal::tcp {
 

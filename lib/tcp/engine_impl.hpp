@@ -33,7 +33,7 @@
 #include "tcp/cookie_replay.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
-#include "tcp/flow_table.hpp"
+#include "tcp/flow_hash.hpp"
 #include "tcp/isn.hpp"
 #include "tcp/pool.hpp"
 #include "tcp/rate_limit.hpp"

@@ -14,7 +14,7 @@
 
 #include "common/time.hpp"
 #include "tcp/engine.hpp"
-#include "tcp/flow_table.hpp"
+#include "tcp/flow_hash.hpp"
 #include "tcp/seq.hpp"
 #include "timer/timer_wheel.hpp"
 
