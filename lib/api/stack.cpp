@@ -357,6 +357,11 @@ shard::MemoryStats Stack::memory(unsigned shard) const {
 }
 
 std::string Stack::stats_json() const {
+  // No shard loop running (before run(), after it, or driven by poll_once()
+  // on this thread): bring the published counters up to date first.
+  if (!running_.load(std::memory_order_acquire))
+    for (const auto &s : shards_)
+      s->tcp->snapshot();
   return shard::stats_json();
 }
 
@@ -446,6 +451,7 @@ void Stack::shard_loop(Slot &s) {
       usleep(cfg_.shard.idle_sleep_us);
   }
   s.shard->flush();
+  s.tcp->snapshot(); // the exit statistics: nothing of the last millisecond missing
   tls_shard = -1;
 }
 

@@ -29,6 +29,11 @@ ShardTcp::ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool
   stats_.store_memory(engine_->memory());
 }
 
+void ShardTcp::snapshot() {
+  stats_.store(engine_->counters(), engine_->time_wait_count());
+  stats_.store_memory(engine_->memory());
+}
+
 ShardTcp::~ShardTcp() {
   shard_.set_ipv4_handler(wire::kIpProtoTcp, nullptr, nullptr);
   shard_.set_poll_hook(nullptr, nullptr);
@@ -83,8 +88,7 @@ void ShardTcp::on_poll(void *ctx, Instant now) {
   self->engine_->advance(now);
   if (now >= self->next_snapshot_) {
     self->next_snapshot_ = now + kSnapshotInterval;
-    self->stats_.store(self->engine_->counters(), self->engine_->time_wait_count());
-    self->stats_.store_memory(self->engine_->memory());
+    self->snapshot();
   }
 }
 

@@ -54,6 +54,10 @@ public:
   // A datagram another shard handed over (data offset at the IPv4 header,
   // already validated there).
   void input_handed_over(rte_mbuf *m, Instant now);
+  // Publishes the engine's counters, state counts and memory now (the poll
+  // hook does it at most once a millisecond). The owning shard calls it
+  // when its loop ends, so the exit statistics show the final counts.
+  void snapshot();
 
   // tcp::PacketOutput
   void transmit(rte_mbuf *ip_packet) override { shard_.transmit_ipv4(ip_packet); }
