@@ -2,7 +2,8 @@
 // keep connecting, and reports whether they still get in (project issue 7).
 //
 //   shoal-synflood ring [--lcores G,S] [--backlog N] [--ring-size N]
-//                       [--queue-limit N] [--server-mbufs N] <common options>
+//                       [--queue-limit N] [--server-mbufs N] [--wire-checksums]
+//                       <common options>
 //   shoal-synflood port --vdev DEVARGS --local A.B.C.D/P --target IP:PORT
 //                       --target-mac MAC [--gateway IP] [--lcore G] <common options>
 //
@@ -24,7 +25,10 @@
 // spoofed (off-link) sources need one ARP, not one per spoofed address; on
 // their way back they pass a return path (synflood/return_path.hpp) that
 // frees them, as a router would send them off to the Internet, and hands
-// the client stack only its own frames. Rings of --ring-size frames
+// the client stack only its own frames. The ring ports stand for NICs with
+// checksum offload (dpdk::PortConfig::memory_wire: the stacks neither sum
+// nor verify checksums; the flood's frames carry correct ones all the same);
+// --wire-checksums makes both stacks sum them in software. Rings of --ring-size frames
 // (default 1024, a NIC rx ring). --queue-limit N: flood frames are offered
 // only while fewer than N frames wait in the server's rx ring (a lossless,
 // flow-controlled link, as with PAUSE frames; the legitimate frames are not
@@ -137,6 +141,7 @@ struct Options {
   uint32_t ring_size = 1024;
   uint32_t queue_limit = 0; // 0: none (the flood may fill the ring)
   uint32_t server_mbufs = 16383;
+  bool wire_checksums = false; // checksums in software, not a memory wire
   // port
   std::string vdev;
   wire::Ipv4Addr local{};
@@ -223,6 +228,8 @@ Options parse(int argc, char **argv) {
       o.ring_size = uint32_t(number(f, value(), 64, 1u << 16));
     else if (f == "--queue-limit" && o.mode == "ring")
       o.queue_limit = uint32_t(number(f, value(), 1, 1u << 16));
+    else if (f == "--wire-checksums" && o.mode == "ring")
+      o.wire_checksums = true;
     else if (f == "--server-mbufs" && o.mode == "ring")
       o.server_mbufs = uint32_t(number(f, value(), 1023, 1u << 20));
     else if (f == "--vdev" && o.mode == "port")
@@ -313,7 +320,7 @@ std::string config_json(const Options &o) {
       "\"duration_s\":%.3f,\"baseline_s\":%.3f,\"source\":\"%s/%u\",\"backlog\":%u,"
       "\"ring_size\":%u,\"queue_limit\":%u,\"legit_rate\":%u,\"legit_concurrency\":%u,"
       "\"legit_timeout_ms\":%lld,\"request\":%u,\"response\":%u,\"target\":\"%s:%u\","
-      "\"pass_bursts\":%u}",
+      "\"pass_bursts\":%u,\"wire_checksums\":%s}",
       o.mode.c_str(), o.flood ? "true" : "false", (unsigned long long)o.flood_rate,
       (unsigned long long)(o.count == UINT64_MAX ? 0 : o.count), o.duration_s, o.baseline_s,
       o.source_net.to_string().c_str(), unsigned(o.source_prefix), o.mode == "ring" ? o.backlog : 0,
@@ -321,7 +328,7 @@ std::string config_json(const Options &o) {
       o.legit.concurrency,
       (long long)std::chrono::duration_cast<std::chrono::milliseconds>(o.legit.timeout).count(),
       o.legit.request, o.legit.response, o.legit.server.to_string().c_str(), unsigned(o.legit.port),
-      o.pass_bursts);
+      o.pass_bursts, o.mode == "ring" && o.wire_checksums ? "true" : "false");
   return buf;
 }
 
@@ -503,7 +510,10 @@ std::string run(const Options &o, const Target &tg, rte_mempool *gen_pool) {
   };
 
   for (;;) {
-    tg.client->poll_once(); // the client's own frames reach the wire first
+    // One pass: the server's frames for the clients are handed over, new
+    // legitimate attempts start, the client stack polls (it receives what
+    // was handed over and sends the new SYNs at once: neither waits a pass
+    // of the tool's own), then one flood burst goes out behind them.
     if (tg.return_path != nullptr)
       tg.return_path->drain(1024);
     const Instant now = clock_now();
@@ -517,6 +527,7 @@ std::string run(const Options &o, const Target &tg, rte_mempool *gen_pool) {
       break;
     const bool flood_phase = o.flood && now >= flood_begin;
     legit.tick(now, flood_phase ? 1 : 0);
+    tg.client->poll_once(); // the client's own frames reach the wire first
 
     // Up to --pass-bursts bursts per pass: the client stack's poll (and
     // the legitimate frames it sends) comes first in every pass.
@@ -534,12 +545,18 @@ std::string run(const Options &o, const Target &tg, rte_mempool *gen_pool) {
       }
       if (pending_n == pending_off)
         break; // the rate says wait
-      if (tg.server_rx != nullptr && rte_ring_count(tg.server_rx) >= tg.queue_limit) {
-        ++wire_busy; // the link says wait (flow control)
-        break;
+      uint16_t offer = uint16_t(pending_n - pending_off);
+      if (tg.server_rx != nullptr) {
+        // Flow control: at most queue_limit frames wait in the server's rx
+        // ring, so a legitimate SYN queues behind at most that many.
+        const unsigned waiting = rte_ring_count(tg.server_rx);
+        if (waiting >= tg.queue_limit) {
+          ++wire_busy; // the link says wait
+          break;
+        }
+        offer = uint16_t(std::min<unsigned>(offer, tg.queue_limit - waiting));
       }
-      const uint16_t k =
-          rte_eth_tx_burst(tg.port_id, 0, pending + pending_off, uint16_t(pending_n - pending_off));
+      const uint16_t k = rte_eth_tx_burst(tg.port_id, 0, pending + pending_off, offer);
       pending_off = uint16_t(pending_off + k);
       sent += k;
       if (pending_off < pending_n) {
@@ -680,6 +697,10 @@ int run_ring(const Options &o, const char *argv0) {
     scfg.tcp.syn_backlog = o.backlog;
     scfg.tcp.accept_backlog = o.backlog;
     scfg.tcp.syn_cookies = tcp::EngineConfig::SynCookieMode::when_full;
+    // A NIC's checksum offload, as a production server has: the ring ports
+    // are a memory wire (dpdk::PortConfig::memory_wire), nothing summed in
+    // software on either side; --wire-checksums sums them all the same.
+    ccfg.port.memory_wire = scfg.port.memory_wire = !o.wire_checksums;
 
     EchoServer app(o.legit.request, o.legit.response);
     uint16_t client_port = 0, server_port = 0; // the latter unused: the server polls its own

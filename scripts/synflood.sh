@@ -23,12 +23,13 @@
 #           SYN cookies when full) in-process behind a ring device on core 1;
 #           generator + shoal clients on core 0. The same flood, side by side.
 #   shoal   the same at --rate (0: as fast as the generator goes in-process),
-#           the wire flow-controlled (--queue-limit 64: flood frames are
-#           offered only while fewer than 64 wait in the server's rx ring, as
-#           a link with PAUSE frames; the legitimate frames are never held):
-#           the server runs flat out on the flood while a legitimate SYN waits
-#           behind at most 64 flood SYNs. The acceptance run (100 % legitimate
-#           handshakes, p99 within 2x of the no-flood p99, memory flat).
+#           the wire flow-controlled (--queue-limit 8: flood frames are
+#           offered only while fewer than 8 wait in the server's rx ring, as
+#           a link with PAUSE frames and a shallow buffer; the legitimate
+#           frames are never held): the server runs flat out on the flood
+#           while a legitimate SYN waits behind at most 8 flood SYNs. The
+#           acceptance run (100 % legitimate handshakes, p99 within 2x of the
+#           no-flood p99, memory flat).
 #   shoal-fifo  the same without flow control: the flood fills the server's
 #           1024-frame rx ring whenever it outruns the server, so a legitimate
 #           SYN waits behind up to 1024 flood SYNs (ring / server rate). The
@@ -61,7 +62,7 @@ only="shoal kernel"
 baseline=10
 flood=30
 rate=0
-legit_rate=200
+legit_rate=1000
 backlog=128
 while (($#)); do
   case $1 in
@@ -203,7 +204,7 @@ if [[ " $only " == *" shoal "* ]]; then
       shoal_run shoal@kernel-rate "$krate" "$out/shoal_kernel_rate.json"
     fi
   fi
-  shoal_run shoal "$rate" "$out/shoal.json" --queue-limit 64
+  shoal_run shoal "$rate" "$out/shoal.json" --queue-limit 8
   shoal_run shoal-fifo "$rate" "$out/shoal_fifo.json"
 fi
 

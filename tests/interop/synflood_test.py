@@ -3,10 +3,10 @@
 
     synflood_test.py SHOAL_SYNFLOOD [--baseline S] [--flood S]
 
-Runs `shoal-synflood ring --queue-limit 64` on lcores 0 and 1: legitimate
+Runs `shoal-synflood ring --queue-limit 8` on lcores 0 and 1: legitimate
 clients alone for --baseline seconds (default 5), then under the fastest SYN
 flood the generator reaches for --flood seconds (default 15), the wire
-flow-controlled (flood frames offered only while fewer than 64 wait in the
+flow-controlled (flood frames offered only while fewer than 8 wait in the
 server's rx ring; see scripts/synflood.sh). Passes when, in the flood phase:
   - every legitimate attempt that was decided succeeded (100 %), and at
     least one succeeded in each phase;
@@ -117,7 +117,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "run.json")
         cmd = ["taskset", "-c", "0,1", exe, "ring", "--lcores", "0,1", "--backlog", "128",
-               "--queue-limit", "64",
+               "--queue-limit", "8",
                "--baseline", str(baseline), "--duration", str(baseline + flood),
                "--flood-rate", "0", "--legit-rate", "200", "--legit-timeout-ms", "3000",
                "--label", "synflood_test", "--json", out]
