@@ -115,6 +115,10 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
     p->offloads_.rx_ipv4_cksum = p->offloads_.rx_tcp_cksum = true;
     p->offloads_.tx_ipv4_cksum = p->offloads_.tx_tcp_cksum = true;
     p->offloads_.tx_cksum_odd_chains = true;
+    // TSO on a memory wire: the engine's large datagram crosses as it is,
+    // like a GSO packet on Linux's loopback (the receiver takes segments of
+    // any size its window allows).
+    p->offloads_.tx_tcp_tso = cfg.tso;
     p->offloads_.memory_wire = true;
   }
   p->rx_queues_ = cfg.rx_queues;

@@ -261,7 +261,9 @@ void Shard::process_frame(rte_mbuf *m) {
   counters_.rx_packets.add();
   counters_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
   if (p_.offloads.memory_wire) // dpdk::PortConfig::memory_wire: nothing to verify
-    m->ol_flags = (m->ol_flags & ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK)) |
+    // (the sender's tx requests, TSO included, came along with the mbuf)
+    m->ol_flags = (m->ol_flags & ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK |
+                                   RTE_MBUF_F_TX_OFFLOAD_MASK)) |
                   RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
   // The parsers look at the first segment only. NICs deliver an MTU-sized
   // frame in one mbuf (the pool's data room is above the MTU); an in-process
