@@ -58,7 +58,9 @@ struct PortConfig {
   bool checksum_offload = true; // use the device's checksum offloads when offered
   // Use TCP segmentation offload when offered (needs checksum_offload).
   // Off by default: the tap PMD (22.11) offers TSO but refuses the engine's
-  // TSO datagrams (header mbuf + payload chain) in rte_eth_tx_burst.
+  // TSO datagrams (header mbuf + payload chain) in rte_eth_tx_burst. On a
+  // memory wire (below) the port offers it and the datagram crosses whole,
+  // as a GSO packet crosses Linux's loopback.
   bool tso = false;
   // The wire is this process's memory: a net_ring joining two stacks of one
   // process (apps/shoal-churn ring). Nothing can corrupt a frame there, so,
