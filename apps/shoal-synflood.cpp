@@ -126,8 +126,16 @@ double seconds(Duration d) {
   std::exit(2);
 }
 
+// The EAL's runtime directory once rte_eal_init has run: fail() exits
+// without unwinding, so it removes the directory itself.
+std::string g_runtime_dir;
+
 [[noreturn]] void fail(const std::string &msg) {
   std::fprintf(stderr, "shoal-synflood: %s\n", msg.c_str());
+  if (!g_runtime_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(g_runtime_dir, ec);
+  }
   std::exit(1);
 }
 
@@ -389,6 +397,7 @@ void init_eal(const char *argv0, const Options &o, const std::string &prefix) {
   std::vector<char *> argvv;
   for (auto &a : args)
     argvv.push_back(a.data());
+  g_runtime_dir = "/var/run/dpdk/" + prefix;
   if (rte_eal_init(int(argvv.size()), argvv.data()) < 0)
     fail(std::string("rte_eal_init: ") + rte_strerror(rte_errno));
 }
