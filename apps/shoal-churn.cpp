@@ -62,7 +62,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +72,7 @@
 
 #include "app_util.hpp"
 #include "api/stack.hpp"
+#include "dpdk/eal.hpp"
 #include "workload.hpp"
 
 namespace {
@@ -104,16 +104,14 @@ Instant clock_now() {
   std::exit(2);
 }
 
-// The EAL's runtime directory once rte_eal_init has run: fail() exits
-// without unwinding, so it removes the directory itself.
-std::string g_runtime_dir;
+// The EAL once it runs (ring): fail() exits without unwinding, so it
+// removes the EAL's runtime directory itself.
+const dpdk::Eal *g_eal = nullptr;
 
 [[noreturn]] void fail(const std::string &msg) {
   std::fprintf(stderr, "shoal-churn: %s\n", msg.c_str());
-  if (!g_runtime_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(g_runtime_dir, ec);
-  }
+  if (g_eal != nullptr)
+    g_eal->remove_runtime_dir();
   std::exit(1);
 }
 
@@ -536,40 +534,18 @@ int run_ring(const Options &o, const char *argv0) {
   scfg.label = o.w.label;
 
   // EAL: no hugepages, no PCI, nothing shared; two lcores.
-  const uint32_t memory_mb = o.memory_mb != 0 ? o.memory_mb : 64 + 2 * (o.mbufs * 5 / 1024);
-  const std::string prefix = "shoal-churn-" + std::to_string(getpid());
-  std::vector<std::string> args = {argv0,
-                                   "--no-huge",
-                                   "-m",
-                                   std::to_string(memory_mb),
-                                   "--no-pci",
-                                   "--no-shconf",
-                                   "--no-telemetry",
-                                   "--file-prefix",
-                                   prefix,
-                                   "-l",
-                                   std::to_string(o.client_lcore) + "," +
-                                       std::to_string(o.server_lcore),
-                                   "--main-lcore",
-                                   std::to_string(o.client_lcore),
-                                   "--log-level",
-                                   "lib.eal:error",
-                                   "--log-level",
-                                   "pmd.*:error"};
-  std::vector<char *> argvv;
-  for (auto &a : args)
-    argvv.push_back(a.data());
-  g_runtime_dir = "/var/run/dpdk/" + prefix;
-  if (rte_eal_init(int(argvv.size()), argvv.data()) < 0)
-    fail(std::string("rte_eal_init: ") + rte_strerror(rte_errno));
-  struct EalGuard {
-    std::string prefix;
-    ~EalGuard() {
-      rte_eal_cleanup();
-      std::error_code ec;
-      std::filesystem::remove_all("/var/run/dpdk/" + prefix, ec);
-    }
-  } eal_guard{prefix};
+  dpdk::EalConfig ecfg;
+  ecfg.memory_mb = o.memory_mb != 0 ? o.memory_mb : 64 + 2 * (o.mbufs * 5 / 1024);
+  ecfg.file_prefix = "shoal-churn-" + std::to_string(getpid());
+  ecfg.lcores = std::to_string(o.client_lcore) + "," + std::to_string(o.server_lcore);
+  ecfg.log_level = "lib.eal:error";
+  ecfg.extra_args = {"--no-shconf", "--no-telemetry", "--main-lcore",
+                     std::to_string(o.client_lcore), "--log-level", "pmd.*:error"};
+  std::string eal_error;
+  const std::unique_ptr<dpdk::Eal> eal = dpdk::Eal::init(ecfg, dpdk::PortConfig{}, argv0, &eal_error);
+  if (!eal)
+    fail(eal_error);
+  g_eal = eal.get();
 
   {
     RingWire wire;
@@ -625,7 +601,8 @@ int run_ring(const Options &o, const char *argv0) {
     if (!o.server_json_path.empty())
       write_json(o.server_json_path, srun.to_json());
   }
-  return 0; // errors are results, counted in the JSON
+  g_eal = nullptr; // `eal` goes with this scope
+  return 0;        // errors are results, counted in the JSON
 }
 
 // ---- server mode: a shoal Stack from a config file ----

@@ -82,7 +82,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,6 +89,7 @@
 #include <vector>
 
 #include "api/stack.hpp"
+#include "dpdk/eal.hpp"
 #include "app_util.hpp"
 #include "synflood/clock.hpp"
 #include "synflood/echo_server.hpp"
@@ -126,16 +126,14 @@ double seconds(Duration d) {
   std::exit(2);
 }
 
-// The EAL's runtime directory once rte_eal_init has run: fail() exits
-// without unwinding, so it removes the directory itself.
-std::string g_runtime_dir;
+// The EAL once it runs: fail() exits without unwinding, so it removes the
+// EAL's runtime directory itself.
+const dpdk::Eal *g_eal = nullptr;
 
 [[noreturn]] void fail(const std::string &msg) {
   std::fprintf(stderr, "shoal-synflood: %s\n", msg.c_str());
-  if (!g_runtime_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(g_runtime_dir, ec);
-  }
+  if (g_eal != nullptr)
+    g_eal->remove_runtime_dir();
   std::exit(1);
 }
 
@@ -357,49 +355,29 @@ void write_json(const std::string &path, const std::string &json) {
 
 // ---- the EAL ----
 
-struct EalGuard {
-  std::string prefix;
-  ~EalGuard() {
-    rte_eal_cleanup();
-    std::error_code ec;
-    std::filesystem::remove_all("/var/run/dpdk/" + prefix, ec);
-  }
-};
-
-void init_eal(const char *argv0, const Options &o, const std::string &prefix) {
+// EAL: no hugepages, no PCI, nothing shared; the generator's lcore (the
+// main one) and in ring mode the server's; in port mode the --vdev.
+std::unique_ptr<dpdk::Eal> init_eal(const char *argv0, const Options &o) {
   const uint64_t mbufs =
       uint64_t(o.gen_mbufs) + o.client_mbufs + (o.mode == "ring" ? o.server_mbufs : 0);
-  const uint64_t memory_mb = 96 + mbufs * 5 / 1024;
-  std::string lcores = std::to_string(o.gen_lcore);
+  dpdk::EalConfig ecfg;
+  ecfg.memory_mb = uint32_t(96 + mbufs * 5 / 1024);
+  ecfg.file_prefix = "shoal-synflood-" + std::to_string(getpid());
+  ecfg.lcores = std::to_string(o.gen_lcore);
   if (o.mode == "ring")
-    lcores += "," + std::to_string(o.server_lcore);
-  std::vector<std::string> args = {argv0,
-                                   "--no-huge",
-                                   "-m",
-                                   std::to_string(memory_mb),
-                                   "--no-pci",
-                                   "--no-shconf",
-                                   "--no-telemetry",
-                                   "--file-prefix",
-                                   prefix,
-                                   "-l",
-                                   lcores,
-                                   "--main-lcore",
-                                   std::to_string(o.gen_lcore),
-                                   "--log-level",
-                                   "lib.eal:error",
-                                   "--log-level",
-                                   "pmd.*:error"};
-  if (o.mode == "port") {
-    args.push_back("--vdev");
-    args.push_back(o.vdev);
-  }
-  std::vector<char *> argvv;
-  for (auto &a : args)
-    argvv.push_back(a.data());
-  g_runtime_dir = "/var/run/dpdk/" + prefix;
-  if (rte_eal_init(int(argvv.size()), argvv.data()) < 0)
-    fail(std::string("rte_eal_init: ") + rte_strerror(rte_errno));
+    ecfg.lcores += "," + std::to_string(o.server_lcore);
+  ecfg.log_level = "lib.eal:error";
+  ecfg.extra_args = {"--no-shconf", "--no-telemetry", "--main-lcore", std::to_string(o.gen_lcore),
+                     "--log-level", "pmd.*:error"};
+  dpdk::PortConfig pcfg;
+  if (o.mode == "port")
+    pcfg.vdev = o.vdev;
+  std::string error;
+  std::unique_ptr<dpdk::Eal> eal = dpdk::Eal::init(ecfg, pcfg, argv0, &error);
+  if (!eal)
+    fail(error);
+  g_eal = eal.get();
+  return eal;
 }
 
 // A stack's MAC. The port picks a random one when the device reports none
@@ -669,9 +647,7 @@ std::unique_ptr<api::Stack> ring_stack(const char *argv0, const std::string &nam
 }
 
 int run_ring(const Options &o, const char *argv0) {
-  const std::string prefix = "shoal-synflood-" + std::to_string(getpid());
-  init_eal(argv0, o, prefix);
-  EalGuard eal_guard{prefix};
+  const std::unique_ptr<dpdk::Eal> eal = init_eal(argv0, o);
   std::string json;
   {
     // client -> server; server -> return path; return path -> client.
@@ -753,15 +729,14 @@ int run_ring(const Options &o, const char *argv0) {
     rte_mempool_free(gen_pool);
   }
   write_json(o.json_path, json);
+  g_eal = nullptr; // `eal` goes with this scope
   return 0;
 }
 
 // ---- port mode ----
 
 int run_port(const Options &o, const char *argv0) {
-  const std::string prefix = "shoal-synflood-" + std::to_string(getpid());
-  init_eal(argv0, o, prefix);
-  EalGuard eal_guard{prefix};
+  const std::unique_ptr<dpdk::Eal> eal = init_eal(argv0, o);
   std::string json;
   {
     rte_mempool *gen_pool = make_gen_pool(o);
@@ -794,6 +769,7 @@ int run_port(const Options &o, const char *argv0) {
     rte_mempool_free(gen_pool);
   }
   write_json(o.json_path, json);
+  g_eal = nullptr; // `eal` goes with this scope
   return 0;
 }
 

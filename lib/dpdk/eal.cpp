@@ -29,9 +29,11 @@ std::vector<std::string> eal_arguments(const EalConfig &eal, const PortConfig &p
   if (eal.no_huge)
     a.emplace_back("--no-huge");
   if (port.pci.empty()) {
-    // No device is scanned or probed that the config did not name.
+    // No device is scanned or probed that the config did not name (none at
+    // all when the ports are made at run time, e.g. rte_eth_from_rings).
     a.emplace_back("--no-pci");
-    a.emplace_back("--vdev=" + port.vdev);
+    if (!port.vdev.empty())
+      a.emplace_back("--vdev=" + port.vdev);
   } else {
     a.emplace_back("-a");
     a.emplace_back(port.pci);
@@ -62,6 +64,10 @@ std::unique_ptr<Eal> Eal::init(const EalConfig &eal, const PortConfig &port, con
 
 Eal::~Eal() {
   rte_eal_cleanup();
+  remove_runtime_dir();
+}
+
+void Eal::remove_runtime_dir() const {
   std::error_code ec;
   std::filesystem::remove_all(runtime_dir(), ec);
 }

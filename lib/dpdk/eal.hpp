@@ -22,6 +22,9 @@ public:
                                    std::string *error);
   // rte_eal_cleanup() and removal of /var/run/dpdk/<file_prefix>.
   ~Eal();
+  // Only the removal of the runtime directory: for an exit that does not
+  // unwind (an app's fail() calling std::exit), where the EAL is left as is.
+  void remove_runtime_dir() const;
   Eal(const Eal &) = delete;
   Eal &operator=(const Eal &) = delete;
 

@@ -141,6 +141,17 @@ TEST_F(ConfigTest, EalArgumentsFollowTheConfig) {
   EXPECT_EQ(a, want);
 }
 
+TEST(EalArguments, NoVdevArgumentWithoutADevice) {
+  // Ports made at run time (rte_eth_from_rings: shoal-churn ring,
+  // shoal-synflood ring): no PCI scan and no empty --vdev.
+  EalConfig eal;
+  eal.file_prefix = "p";
+  const std::vector<std::string> a = eal_arguments(eal, PortConfig{}, "prog");
+  const std::vector<std::string> want = {"prog",  "-l", "0",     "-m", "128", "--file-prefix",
+                                         "p",     "--no-huge", "--no-pci"};
+  EXPECT_EQ(a, want);
+}
+
 struct BadCase {
   const char *name;
   Ini ini;
