@@ -362,7 +362,11 @@ std::string Stack::stats_json() const {
   if (!running_.load(std::memory_order_acquire))
     for (const auto &s : shards_)
       s->tcp->snapshot();
-  return shard::stats_json();
+  // This stack's shards only (another stack in the process has a shard 0 too).
+  std::vector<const shard::Shard *> mine;
+  for (const auto &s : shards_)
+    mine.push_back(s->shard.get());
+  return shard::stats_json(mine);
 }
 
 void Stack::iterate(Slot &s, bool) {

@@ -129,7 +129,10 @@ public:
   // shard every millisecond.
   shard::MemoryStats memory() const;
   shard::MemoryStats memory(unsigned shard) const;
-  // {"shoal_stats":{"shard0":{...},...}} on one line.
+  // {"shoal_stats":{"shard0":{...},...}} on one line: this stack's shards.
+  // While run() runs, any thread (the shards' last published counts); a
+  // stack driven by poll_once() brings them up to date first, so call it
+  // from the polling thread then.
   std::string stats_json() const;
 
   // The shard's engine: only from that shard (or before run()).

@@ -268,11 +268,13 @@ void unpublish(const Shard *s) {
   std::erase_if(registry, [s](const Published &p) { return p.shard == s; });
 }
 
-std::string stats_json() {
+std::string stats_json(std::span<const Shard *const> only) {
   std::lock_guard lock(registry_mutex);
   std::string out = "{\"shoal_stats\":{";
   bool first = true;
   for (const Published &p : registry) {
+    if (!only.empty() && std::find(only.begin(), only.end(), p.shard) == only.end())
+      continue;
     if (!first)
       out += ',';
     first = false;

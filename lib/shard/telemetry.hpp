@@ -16,6 +16,7 @@
 // The registry of published shards is control-plane state shared with the
 // telemetry thread, so it takes a mutex; the counters themselves are relaxed
 // atomics written only by their shard.
+#include <span>
 #include <string>
 
 #include "shard/shard.hpp"
@@ -33,8 +34,10 @@ bool register_telemetry(std::string *error);
 void publish(const Shard *, const TcpStats *tcp = nullptr);
 void unpublish(const Shard *);
 
-// {"shoal_stats":{"shard0":{...},...}} on one line.
-std::string stats_json();
+// {"shoal_stats":{"shard0":{...},...}} on one line: the published shards
+// among `only`, or all of them when `only` is empty (one process may hold
+// several stacks, each with its own shard 0).
+std::string stats_json(std::span<const Shard *const> only = {});
 
 // The packet mempool's part of MemoryStats (mbufs in use, total, bytes).
 MemoryStats mempool_memory(const rte_mempool *);

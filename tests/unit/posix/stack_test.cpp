@@ -110,6 +110,24 @@ TEST_F(OverStacks, BlockingEchoBetweenApplicationThreads) {
   EXPECT_EQ(server_error, "");
   EXPECT_EQ(ps::close(c), 0);
   EXPECT_EQ(ps::close(l), 0);
+
+  // Each stack's stats_json() is its own shard 0, not both stacks' (read
+  // from this thread once the poller, the shards' thread, has stopped).
+  stop_ = true;
+  poller_.join();
+  const auto count = [](const std::string &s, const std::string &what) {
+    size_t n = 0;
+    for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1))
+      ++n;
+    return n;
+  };
+  const std::string ja = a_->stats_json(), jb = b_->stats_json();
+  EXPECT_EQ(count(ja, "\"shard0\""), 1u) << ja;
+  EXPECT_EQ(count(jb, "\"shard0\""), 1u) << jb;
+  EXPECT_NE(ja.find("\"tcp_active_opens\":1,"), std::string::npos) << ja;
+  EXPECT_NE(ja.find("\"tcp_passive_opens\":0,"), std::string::npos) << ja;
+  EXPECT_NE(jb.find("\"tcp_passive_opens\":1,"), std::string::npos) << jb;
+  EXPECT_NE(jb.find("\"tcp_active_opens\":0,"), std::string::npos) << jb;
 }
 
 TEST_F(OverStacks, ConnectRefusedAndPollTimeout) {
