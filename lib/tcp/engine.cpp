@@ -1,7 +1,6 @@
 // Engine construction, open calls, and the connection lifecycle helpers
 // shared by input, timers and the application API.
 #include <algorithm>
-#include <vector>
 
 #include "tcp/engine_impl.hpp"
 
@@ -368,38 +367,16 @@ void Engine::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {
 }
 
 void Engine::input_ipv4(rte_mbuf *m, Instant now) {
+  // The header may straddle segments of a chain (the simulator's
+  // LinkConfig::chain_piece): rte_pktmbuf_read copies it out only then.
+  // parse_ipv4_header checks total_length against the whole chain.
   uint8_t copy[wire::kIpv4MaxHeaderLen];
   const uint32_t n = std::min<uint32_t>(m->pkt_len, wire::kIpv4MaxHeaderLen);
   const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, n, copy));
-  wire::Ipv4Repr ip;
-  // The IPv4 header checksum only covers the header: parse what we have,
-  // then check the total length against the whole mbuf chain.
   const bool verify = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
-  if (p == nullptr || n < wire::kIpv4MinHeaderLen) {
-    count(*impl_, Counter::drop_bad_ip);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  // parse_ipv4 wants the datagram bytes up to total_length; give it a view
-  // sized by the header's own total length field (bounded by pkt_len).
-  const uint32_t total = uint32_t{p[2]} << 8 | p[3];
-  if (total > m->pkt_len || total < wire::kIpv4MinHeaderLen) {
-    count(*impl_, Counter::drop_bad_ip);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  // Only the header is contiguous here; parse_ipv4 checks lengths against the
-  // span, so hand it a span that claims the full datagram only when the
-  // first segment holds it.
-  wire::ParseError err;
-  if (rte_pktmbuf_data_len(m) >= total) {
-    err = wire::parse_ipv4({rte_pktmbuf_mtod(m, const uint8_t *), total}, verify, ip);
-  } else {
-    std::vector<uint8_t> flat(total);
-    const auto *all = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, total, flat.data()));
-    err = wire::parse_ipv4({all, total}, verify, ip);
-  }
-  if (err != wire::ParseError::ok) {
+  wire::Ipv4Repr ip;
+  if (p == nullptr ||
+      wire::parse_ipv4_header({p, n}, m->pkt_len, verify, ip) != wire::ParseError::ok) {
     count(*impl_, Counter::drop_bad_ip);
     rte_pktmbuf_free(m);
     return;
