@@ -265,7 +265,7 @@ std::string_view Connection::congestion_control() const {
     return cc_.name();
   if (cc_choice_ == 0)
     return {}; // the engine's configured one, picked at ESTABLISHED
-  return CongestionControl(static_cast<CcAlgorithm>(cc_choice_ - 1), CcConfig{}).name();
+  return congestion_control_name(static_cast<CcAlgorithm>(cc_choice_ - 1));
 }
 
 const ConnTimeouts &Connection::timeouts() const {

@@ -126,8 +126,8 @@ void Engine::Impl::on_persist_timeout(Connection &c) {
   if (send_segment(c, c.snd_una_, 1, false)) {
     c.snd_nxt_ = c.snd_una_;
     sent(c, c.snd_una_, 1, false);
-    c.timers_.cancel(wheel,
-                     ConnTimer::retransmit); // the persist timer, not the RTO, watches the probe
+    // The persist timer, not the RTO, watches the probe.
+    c.timers_.cancel(wheel, ConnTimer::retransmit);
   }
   ++c.persist_backoff_;
   arm_persist(c);

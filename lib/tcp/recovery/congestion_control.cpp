@@ -31,8 +31,12 @@ CongestionControl::CongestionControl(CcAlgorithm algorithm, const CcConfig &cfg)
     reno_bytes_acked_ = 0;
 }
 
+std::string_view congestion_control_name(CcAlgorithm a) {
+  return a == CcAlgorithm::cubic ? "cubic" : "newreno";
+}
+
 std::string_view CongestionControl::name() const {
-  return algorithm_ == CcAlgorithm::cubic ? "cubic" : "newreno";
+  return congestion_control_name(algorithm_);
 }
 
 CcConfig CongestionControl::config() const {

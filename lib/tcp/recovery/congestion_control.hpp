@@ -207,6 +207,8 @@ protected:
 // The algorithm called `name` ("newreno" (or "reno"), "cubic"); nothing for
 // an unknown name.
 std::optional<CcAlgorithm> congestion_control_algorithm(std::string_view name);
+// The algorithm's name: "newreno" or "cubic".
+std::string_view congestion_control_name(CcAlgorithm);
 // A heap object (tests, benchmarks); nullptr for an unknown name.
 std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name,
                                                            const CcConfig &cfg);
