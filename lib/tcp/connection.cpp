@@ -297,6 +297,7 @@ void Connection::set_receive_buffer(uint32_t bytes) {
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, int probes) {
   if (eng_ == nullptr)
     return;
+  probes = std::min(probes, Engine::Impl::kMaxRetries); // ka_probes_sent_ is 8 bits
   const ConnTimeouts &t = timeouts();
   if (idle != t.keepalive_idle || interval != t.keepalive_interval ||
       probes != t.keepalive_probes) {

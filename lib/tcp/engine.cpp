@@ -20,6 +20,11 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
       // A cookie validates for at most two rotation periods after it was made.
       consumed_cookies(cfg_.cookie_replay_capacity, 2 * cookies.rotation(),
                        secret.table_key() ^ 0xc00c1e5ull) {
+  // The per-connection counts these limit are 8 bits wide
+  // (Connection::rtx_count_, ka_probes_sent_): a larger limit is held at 255.
+  for (int *limit : {&cfg.syn_retries, &cfg.synack_retries, &cfg.data_retries,
+                     &cfg.keepalive_probes})
+    *limit = std::min(*limit, kMaxRetries);
   default_timeouts = ConnTimeouts{cfg.keepalive_idle, cfg.keepalive_interval, cfg.user_timeout,
                                   cfg.keepalive_probes};
   challenge_limit.window_start_ns = to_ns(now_);

@@ -296,6 +296,8 @@ struct Engine::Impl {
   void start_fin_wait2(Connection &);
 
   Engine &self;
+  // Retry and probe limits are clamped to this (the counters are 8 bits).
+  static constexpr int kMaxRetries = UINT8_MAX;
   EngineConfig cfg;
   rte_mempool *pool;
   PacketOutput &out;

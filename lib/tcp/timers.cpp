@@ -138,7 +138,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
   case State::syn_sent:
     // SYN back-off: initial_rto, doubling (1, 2, 4, 8, 16 s); after the last
     // retry the connect fails with timed_out.
-    if (c.rtx_count_ >= std::min(cfg.syn_retries, int{UINT8_MAX})) {
+    if (c.rtx_count_ >= cfg.syn_retries) {
       close_connection(c, CloseReason::timed_out);
       return;
     }
@@ -150,7 +150,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     arm_rtx(c);
     return;
   case State::syn_received:
-    if (c.rtx_count_ >= std::min(cfg.synack_retries, int{UINT8_MAX})) {
+    if (c.rtx_count_ >= cfg.synack_retries) {
       // A half-open entry expires quietly (no application knows it yet); a
       // simultaneous open reports the timeout.
       if (c.passive_)
@@ -173,7 +173,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     return; // nothing outstanding
   if (user_timeout_expired(c))
     return;
-  if (c.rtx_count_ >= std::min(cfg.data_retries, int{UINT8_MAX})) {
+  if (c.rtx_count_ >= cfg.data_retries) {
     close_connection(c, CloseReason::timed_out);
     return;
   }
@@ -219,7 +219,7 @@ void Engine::Impl::on_keepalive_timeout(Connection &c) {
     c.timers_.schedule(wheel, ConnTimer::keepalive, now + c.ka_idle());
     return;
   }
-  if (c.ka_probes_sent_ >= std::min(c.timeouts().keepalive_probes, int{UINT8_MAX})) {
+  if (c.ka_probes_sent_ >= c.timeouts().keepalive_probes) {
     // "the connection is considered broken" after the last unanswered probe.
     count(*this, Counter::keepalive_timeouts);
     send_rst(c);
