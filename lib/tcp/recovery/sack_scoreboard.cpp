@@ -33,9 +33,8 @@ const char *describe(SackBlockVerdict v) {
 
 SackScoreboard::SackScoreboard(uint32_t smss, uint32_t dup_thresh)
     : smss_(clamp_smss(smss)),
-      dup_thresh_(static_cast<uint8_t>(dup_thresh == 0          ? 3
-                                       : dup_thresh > UINT8_MAX ? UINT8_MAX
-                                                                : dup_thresh)) {}
+      dup_thresh_(static_cast<uint8_t>(
+          dup_thresh == 0 ? 3 : std::min<uint32_t>(dup_thresh, UINT8_MAX))) {}
 
 void SackScoreboard::reset(Seq snd_una) {
   n_ = 0;
