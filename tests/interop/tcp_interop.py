@@ -779,10 +779,24 @@ def test_time_wait_capture(build):
     msl = 2  # [tcp] msl_s: TIME_WAIT lasts 2 * msl = 4 s here
     app = App(build, "tw", "shoal-httpd", extra=f"[tcp]\nmsl_s = {msl}").start()
     pcap = os.path.join(app.tmp, "tw.pcapng")
-    cap = subprocess.Popen(["tshark", "-q", "-i", app.tap, "-w", pcap, "-f", "tcp port 80"],
+    # Headers only (-s 128): the capture keeps up with the 4 MB transfer.
+    cap = subprocess.Popen(["tshark", "-q", "-s", "128", "-i", app.tap, "-w", pcap,
+                            "-f", "tcp port 80"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cap_err = []
+    listening = threading.Event()
+
+    def cap_reader():
+        for line in cap.stderr:
+            cap_err.append(line.rstrip())
+            if line.startswith("Capturing on"):
+                listening.set()
+    threading.Thread(target=cap_reader, daemon=True).start()
     try:
-        time.sleep(1.5)  # tshark is listening
+        # tshark says "Capturing on" once dumpcap has the interface open; on
+        # a loaded machine that takes more than a second or two.
+        assert listening.wait(30), f"tshark did not start capturing in 30 s: {cap_err}"
+        time.sleep(0.2)
         s = socket.create_connection((STACK_IP, 80), timeout=10)
         # During a transfer: a kept-alive 4 MB response, read only in part.
         s.sendall(b"GET /bytes/4000000 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -813,8 +827,9 @@ def test_time_wait_capture(build):
         assert gone.get("TIME_WAIT") == 0, f"TIME_WAIT still held {held:.1f} s after the close"
         assert held >= 2 * msl - 0.5, f"TIME_WAIT ended after {held:.1f} s, 2MSL is {2 * msl} s"
         print(f"shoal-stat: TIME_WAIT 0 again {held:.1f} s after the close (2MSL = {2 * msl} s)")
+        time.sleep(0.5)  # the last segments reach the capture file
         cap.send_signal(signal.SIGINT)
-        cap.wait(10)
+        cap.wait(20)
         r = run("tshark", "-r", pcap, "-T", "fields", "-e", "ip.src", "-e", "tcp.flags.str",
                 "-e", "tcp.flags.fin", "-e", "tcp.flags.ack", "-e", "tcp.flags.syn",
                 "-e", "tcp.flags.reset", "-e", "tcp.srcport", "-e", "tcp.dstport")
@@ -824,6 +839,9 @@ def test_time_wait_capture(build):
         flows = {(row[6], row[7]) if row[0] == KERNEL_IP else (row[7], row[6]) for row in rows}
         fins = [row for row in rows if row[2] in yes]
         rsts = [row for row in rows if row[5] in yes]
+        assert len(fins) == 2, \
+            f"the capture has {len(rows)} segments and {len(fins)} FIN(s), 2 expected; " \
+            f"tshark said: {cap_err}; last rows: {rows[-6:]}"
         print(f"capture: {len(rows)} segments, {len(flows)} connection(s); the close:\n  " +
               "\n  ".join(" ".join(row[:2]) for row in rows[rows.index(fins[0]):]))
         # The capture and shoal-stat agree: one connection, ESTABLISHED while
