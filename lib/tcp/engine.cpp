@@ -25,6 +25,11 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
   for (int *limit : {&cfg.syn_retries, &cfg.synack_retries, &cfg.data_retries,
                      &cfg.keepalive_probes})
     *limit = std::min(*limit, kMaxRetries);
+  // A copied payload shares the buffer with the headers (Ethernet is
+  // prepended later into the headroom).
+  const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
+  const uint32_t headers = 20 + static_cast<uint32_t>(wire::kTcpMaxHeaderLen);
+  cfg.copy_payload_max = std::min(cfg.copy_payload_max, room > headers ? room - headers : 0);
   default_timeouts = ConnTimeouts{cfg.keepalive_idle, cfg.keepalive_interval, cfg.user_timeout,
                                   cfg.keepalive_probes};
   challenge_limit.window_start_ns = to_ns(now_);

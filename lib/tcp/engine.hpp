@@ -183,6 +183,13 @@ struct EngineConfig {
   // (tso_segsz = MSS). Needs tx_checksum_offload. Largest payload per datagram:
   bool tso = false;
   uint32_t tso_max_payload = 65535 - 20 - 60;
+  // Segments with at most this many payload bytes carry a copy of them in
+  // the header mbuf; larger ones reference the send ring (an indirect mbuf
+  // per ring piece, no copy). A reference costs an mbuf allocation, two
+  // atomic reference-count updates on the ring mbuf and a two-piece chain
+  // that the receiver must walk; copying a request-sized payload is
+  // cheaper. 0: always reference. Held to what fits in one pool buffer.
+  uint32_t copy_payload_max = 256;
 };
 
 class Engine {

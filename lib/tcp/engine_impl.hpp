@@ -240,8 +240,10 @@ struct Engine::Impl {
   // Builds IPv4 + TCP headers in a fresh mbuf, chains `payload` (owned) and
   // hands the datagram to the output. False if out of mbufs.
   // tso_segsz != 0: the port cuts the payload into segments of that size.
+  // copy_from != nullptr (payload == nullptr): the payload is copied into
+  // the header mbuf from copy_from's send ring at copy_seq instead.
   bool transmit(const FourTuple &, wire::TcpRepr &, rte_mbuf *payload, uint32_t payload_len,
-                uint16_t tso_segsz = 0);
+                uint16_t tso_segsz = 0, Connection *copy_from = nullptr, Seq copy_seq = Seq{});
   void send_syn(Connection &); // SYN, or SYN-ACK in SYN_RECEIVED
   // SEQ for a segment without text: the RFC's SND.NXT, which is our
   // SND.MAX (SND.NXT goes back after a timeout), kept inside the peer's window.
@@ -266,7 +268,17 @@ struct Engine::Impl {
   void maybe_window_update(Connection &);
 
   // ---- send_ring.cpp -------------------------------------------------------
+  // The ring mbuf holding `seq`, its first sequence number and seq's offset
+  // in it, starting from the cursor when seq is at or past it.
+  struct RingPos {
+    rte_mbuf *s;
+    Seq s_seq;
+    uint32_t off;
+  };
+  static RingPos locate(const Connection &, Seq seq);
   rte_mbuf *payload_refs(Connection &, Seq seq, uint32_t len); // indirect mbufs over the ring
+  // Copies [seq, seq+len) of the ring to dst; false if the ring holds less.
+  bool copy_from_ring(Connection &, Seq seq, uint32_t len, uint8_t *dst);
   void ack_send_queue(Connection &, Seq ack);                  // frees acknowledged ring bytes
 
   // ---- options.cpp ---------------------------------------------------------

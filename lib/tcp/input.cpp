@@ -82,10 +82,21 @@ void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
     return drop(Counter::drop_bad_checksum);
 
   // The header (with options) may straddle segments: rte_pktmbuf_read copies
-  // it out only then.
+  // it out only then. The fixed part first, then exactly the data offset's
+  // length: reading a fixed 60 bytes would run into the payload, which a
+  // chained segment (header mbuf + send-ring piece) keeps in its second
+  // mbuf, and copy it out on every segment.
   uint8_t hdr_copy[wire::kTcpMaxHeaderLen];
-  const uint32_t hdr_span = std::min<uint32_t>(l4_len, wire::kTcpMaxHeaderLen);
-  const auto *hdr = static_cast<const uint8_t *>(rte_pktmbuf_read(m, l4_off, hdr_span, hdr_copy));
+  const auto *hdr =
+      static_cast<const uint8_t *>(rte_pktmbuf_read(m, l4_off, wire::kTcpMinHeaderLen, hdr_copy));
+  if (hdr == nullptr)
+    return drop(Counter::drop_malformed);
+  // Out-of-range offsets (under 20, past the segment) are left to parse_tcp.
+  const uint32_t doff = uint32_t{static_cast<uint8_t>(hdr[wire::tcp_field::kDataOffset] >> 4)} * 4;
+  const uint32_t hdr_span = std::clamp<uint32_t>(
+      doff, wire::kTcpMinHeaderLen, std::min<uint32_t>(l4_len, wire::kTcpMaxHeaderLen));
+  if (hdr_span > wire::kTcpMinHeaderLen)
+    hdr = static_cast<const uint8_t *>(rte_pktmbuf_read(m, l4_off, hdr_span, hdr_copy));
   Segment seg;
   if (hdr == nullptr ||
       wire::parse_tcp({hdr, hdr_span}, ip.src, ip.dst, false, seg.h) != wire::ParseError::ok)

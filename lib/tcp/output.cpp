@@ -20,7 +20,8 @@ uint32_t Engine::Impl::tsval(uint32_t ts_offset) const {
 }
 
 bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payload,
-                            uint32_t payload_len, uint16_t tso_segsz) {
+                            uint32_t payload_len, uint16_t tso_segsz, Connection *copy_from,
+                            Seq copy_seq) {
   rte_mbuf *m = rte_pktmbuf_alloc(pool);
   if (m == nullptr) {
     if (payload != nullptr)
@@ -52,6 +53,16 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
       }
   wire::emit_ipv4(ip, {p, 20}, !offload);
   wire::emit_tcp_header(h, {p + 20, tcp_len});
+  if (copy_from != nullptr) {
+    // send_segment checked that it fits (copy_payload_max is held to the
+    // buffer); a short ring would be a bug upstream.
+    auto *d = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, static_cast<uint16_t>(payload_len)));
+    if (d == nullptr || !copy_from_ring(*copy_from, copy_seq, payload_len, d)) {
+      rte_pktmbuf_free(m);
+      count(*this, Counter::drop_no_memory);
+      return false;
+    }
+  }
   if (payload != nullptr && rte_pktmbuf_chain(m, payload) != 0) {
     rte_pktmbuf_free(payload);
     rte_pktmbuf_free(m);
@@ -209,7 +220,8 @@ uint32_t Engine::Impl::max_segment_payload(const Connection &c) const {
 
 bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) {
   rte_mbuf *payload = nullptr;
-  if (len > 0) {
+  const bool copy = len > 0 && len <= cfg.copy_payload_max;
+  if (len > 0 && !copy) {
     payload = payload_refs(c, seq, len);
     if (payload == nullptr) {
       count(*this, Counter::drop_no_memory);
@@ -238,7 +250,7 @@ bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) 
     }
   }
   const uint16_t tso = len > c.snd_mss_ ? c.snd_mss_ : 0;
-  return transmit(c.tuple_, h, payload, len, tso);
+  return transmit(c.tuple_, h, payload, len, tso, copy ? &c : nullptr, seq);
 }
 
 void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {

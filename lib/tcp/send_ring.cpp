@@ -10,24 +10,47 @@
 // at the head: sending a window of N segments touches each ring mbuf a
 // bounded number of times instead of walking O(N) mbufs per segment.
 #include <algorithm>
+#include <cstring>
 
 #include "tcp/engine_impl.hpp"
 
 namespace shoal::tcp {
 
-rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
-  rte_mbuf *s = c.sndq_head_;
-  Seq s_seq = c.sndq_seq_;
+Engine::Impl::RingPos Engine::Impl::locate(const Connection &c, Seq seq) {
+  RingPos r{c.sndq_head_, c.sndq_seq_, 0};
   if (c.snd_cur_ != nullptr && seq_ge(seq, c.snd_cur_seq_)) {
-    s = c.snd_cur_;
-    s_seq = c.snd_cur_seq_;
+    r.s = c.snd_cur_;
+    r.s_seq = c.snd_cur_seq_;
   }
-  uint32_t off = seq - s_seq;
-  while (s != nullptr && off >= s->data_len) {
-    off -= s->data_len;
-    s_seq += s->data_len;
-    s = s->next;
+  r.off = seq - r.s_seq;
+  while (r.s != nullptr && r.off >= r.s->data_len) {
+    r.off -= r.s->data_len;
+    r.s_seq += r.s->data_len;
+    r.s = r.s->next;
   }
+  return r;
+}
+
+bool Engine::Impl::copy_from_ring(Connection &c, Seq seq, uint32_t len, uint8_t *dst) {
+  auto [s, s_seq, off] = locate(c, seq);
+  while (s != nullptr && len > 0) {
+    const uint32_t take = std::min<uint32_t>(len, s->data_len - off);
+    std::memcpy(dst, rte_pktmbuf_mtod_offset(s, const uint8_t *, off), take);
+    dst += take;
+    len -= take;
+    off = 0;
+    c.snd_cur_ = s;
+    c.snd_cur_seq_ = s_seq;
+    if (len > 0) {
+      s_seq += s->data_len;
+      s = s->next;
+    }
+  }
+  return len == 0;
+}
+
+rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
+  auto [s, s_seq, off] = locate(c, seq);
   rte_mbuf *head = nullptr, *tail = nullptr;
   while (s != nullptr && len > 0) {
     const uint32_t take = std::min<uint32_t>(len, s->data_len - off);

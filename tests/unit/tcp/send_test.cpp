@@ -104,13 +104,16 @@ TEST(ZeroCopy, SegmentsReferenceTheApplicationsBytes) {
   Peer p{h};
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  std::span<uint8_t> room = c->reserve(64);
-  ASSERT_EQ(room.size(), 64u);
-  std::memcpy(room.data(), "written in place", 16);
+  // More than copy_payload_max: segments this size reference the ring.
+  const std::string data = pattern(300);
+  ASSERT_GT(data.size(), test_config().copy_payload_max);
+  std::span<uint8_t> room = c->reserve(data.size());
+  ASSERT_EQ(room.size(), data.size());
+  std::memcpy(room.data(), data.data(), data.size());
   const uint8_t *where = room.data();
-  c->commit(16);
+  c->commit(data.size());
   Sent s = p.expect(ACK, "data");
-  EXPECT_EQ(text(s), "written in place");
+  EXPECT_EQ(text(s), data);
   // The payload mbuf of the datagram points at the bytes the application
   // wrote: the stack attached to them, it did not copy them.
   ASSERT_EQ(s.payload_addrs.size(), 1u);
@@ -120,6 +123,80 @@ TEST(ZeroCopy, SegmentsReferenceTheApplicationsBytes) {
   Sent re = p.expect(ACK, "retransmission");
   ASSERT_EQ(re.payload_addrs.size(), 1u);
   EXPECT_EQ(re.payload_addrs[0], where);
+  finish(h, p, c);
+}
+
+// Payloads up to copy_payload_max travel as a copy in the header mbuf: one
+// contiguous datagram, no indirect mbuf; one byte more is referenced.
+TEST(CopySmallPayloads, UpToTheLimitInTheHeaderMbufAboveItReferenced) {
+  EngineConfig cfg = test_config();
+  cfg.copy_payload_max = 256;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->set_nodelay(true);
+  write_str(*c, pattern(256));
+  Sent s = p.expect(ACK, "256 bytes");
+  EXPECT_EQ(text(s), pattern(256));
+  EXPECT_TRUE(s.payload_addrs.empty()) << "copied: one mbuf";
+  ack_to(p, p.rcv_nxt);
+  write_str(*c, pattern(257, 256));
+  s = p.expect(ACK, "257 bytes");
+  EXPECT_EQ(text(s), pattern(257, 256));
+  EXPECT_EQ(s.payload_addrs.size(), 1u) << "referenced: header mbuf + ring piece";
+  // A retransmission of a small segment is copied again from the ring.
+  ack_to(p, p.rcv_nxt);
+  write_str(*c, "again");
+  EXPECT_EQ(text(p.expect(ACK, "first")), "again");
+  h.run_until(h.now + milliseconds(300));
+  s = p.expect(ACK, "retransmission");
+  EXPECT_EQ(text(s), "again");
+  EXPECT_TRUE(s.payload_addrs.empty());
+  finish(h, p, c);
+}
+
+TEST(CopySmallPayloads, ACopiedSegmentSpanningTwoRingPieces) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->set_nodelay(true);
+  // Fill the first ring piece but for 10 bytes and send it.
+  std::span<uint8_t> room = c->reserve(1 << 20);
+  ASSERT_GT(room.size(), 10u + test_config().copy_payload_max);
+  const size_t first = room.size() - 10;
+  const std::string a = pattern(first);
+  std::memcpy(room.data(), a.data(), first);
+  c->commit(first);
+  std::string got;
+  while (got.size() < first) {
+    Sent s = p.expect(ACK, "the first piece");
+    got += text(s);
+    ack_to(p, p.rcv_nxt);
+  }
+  EXPECT_EQ(got, a);
+  // 40 bytes: 10 end the first piece, 30 start a second one.
+  write_str(*c, pattern(40, first));
+  Sent s = p.expect(ACK, "40 bytes over two pieces");
+  EXPECT_EQ(text(s), pattern(40, first));
+  EXPECT_TRUE(s.payload_addrs.empty());
+  ack_to(p, p.rcv_nxt);
+  finish(h, p, c);
+}
+
+// copy_payload_max 0: every payload is referenced, however small.
+TEST(CopySmallPayloads, ZeroAlwaysReferences) {
+  EngineConfig cfg = test_config();
+  cfg.copy_payload_max = 0;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  write_str(*c, "x");
+  Sent s = p.expect(ACK, "one byte");
+  EXPECT_EQ(text(s), "x");
+  EXPECT_EQ(s.payload_addrs.size(), 1u);
   finish(h, p, c);
 }
 
