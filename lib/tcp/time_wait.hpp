@@ -7,6 +7,7 @@
 // duration is the same for all records, keeping them in a list in start
 // order keeps them sorted by expiry: a restart moves a record to the tail,
 // and one timer on the wheel fires at the head's expiry.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,9 @@ public:
   static constexpr uint32_t kNil = 0xffffffffu;
   using ExpireFn = void (*)(void *ctx, TimeWaitRecord &);
 
+  // At most this many records (a slot holds a 24-bit id; 0xffffff is the
+  // empty slot's): a larger capacity is held to it.
+  static constexpr uint32_t kMaxRecords = (1u << 24) - 1;
   // on_expire is called for each record just before it is removed.
   TimeWaitTable(timer::TimerWheel &wheel, Duration lifetime, uint32_t capacity, uint64_t hash_key,
                 ExpireFn on_expire, void *ctx);
@@ -73,10 +77,26 @@ private:
     return chunks_[id >> kChunkBits][id & (kChunk - 1)];
   }
 
-  // The index: open addressing (linear probing, backward-shift deletion) of
-  // record ids; the tuple is read from the record, so a slot is 4 bytes.
-  size_t home(const FourTuple &t) const { return flow_hash(t, key_) & mask_; }
+  // The index: open addressing (linear probing, backward-shift deletion).
+  // A slot is 4 bytes: the record id (24 bits) and the member's distance
+  // from its home slot (8 bits, saturated at 255). The tuple is read from
+  // the record, and only for members whose distance says they share the
+  // key's home; deletion finds homes from distances without rehashing.
+  static constexpr uint32_t kEmpty = 0xffffffffu;
+  static constexpr size_t kDistSaturated = 255;
+  static uint32_t make_slot(uint32_t id, size_t dist) {
+    return id << 8 | static_cast<uint32_t>(std::min(dist, kDistSaturated));
+  }
+  static uint32_t slot_id(uint32_t s) { return s >> 8; }
+  static size_t slot_dist(uint32_t s) { return s & 0xffu; }
+  size_t home(const FourTuple &t) const {
+    return (test_hash_ != nullptr ? test_hash_(t) : flow_hash(t, key_)) & mask_;
+  }
+  // Tests only (TimeWaitTableTest): a hash that makes collisions on purpose.
+  friend struct TimeWaitTableTest;
+  uint64_t (*test_hash_)(const FourTuple &) = nullptr;
   size_t slot_of(const FourTuple &t) const; // the slot holding t's id, or kNoSlot
+  void place(uint32_t id, size_t home);     // into the first free slot from home
   void index_insert(uint32_t id);
   void index_erase(size_t slot);
   static constexpr size_t kNoSlot = ~size_t{0};

@@ -1,11 +1,13 @@
 #include "tcp/time_wait.hpp"
 
+#include <algorithm>
+
 namespace shoal::tcp {
 
 TimeWaitTable::TimeWaitTable(timer::TimerWheel &wheel, Duration lifetime, uint32_t capacity,
                              uint64_t hash_key, ExpireFn on_expire, void *ctx)
-    : wheel_(wheel), lifetime_(lifetime), capacity_(capacity), on_expire_(on_expire), ctx_(ctx),
-      key_(hash_key ^ 0x7177u), slots_(64, kNil), mask_(63),
+    : wheel_(wheel), lifetime_(lifetime), capacity_(std::min(capacity, kMaxRecords)), on_expire_(on_expire), ctx_(ctx),
+      key_(hash_key ^ 0x7177u), slots_(64, kEmpty), mask_(63),
       timer_(&TimeWaitTable::timer_fired, this) {}
 
 TimeWaitTable::~TimeWaitTable() {
@@ -13,49 +15,58 @@ TimeWaitTable::~TimeWaitTable() {
 }
 
 size_t TimeWaitTable::slot_of(const FourTuple &t) const {
-  for (size_t i = home(t);; i = (i + 1) & mask_) {
-    const uint32_t id = slots_[i];
-    if (id == kNil)
+  // A member k slots past t's home belongs to t's home only if its stored
+  // distance is k: only those records are read (a cache miss each).
+  size_t k = 0;
+  for (size_t i = home(t);; i = (i + 1) & mask_, ++k) {
+    const uint32_t s = slots_[i];
+    if (s == kEmpty)
       return kNoSlot;
-    if (rec(id).tuple == t)
+    if (slot_dist(s) == std::min<size_t>(k, kDistSaturated) && rec(slot_id(s)).tuple == t)
       return i;
   }
+}
+
+void TimeWaitTable::place(uint32_t id, size_t h) {
+  size_t i = h, k = 0;
+  while (slots_[i] != kEmpty) {
+    i = (i + 1) & mask_;
+    ++k;
+  }
+  slots_[i] = make_slot(id, k);
 }
 
 void TimeWaitTable::index_insert(uint32_t id) {
   if ((size_ + 1) * 2 > slots_.size()) {
     // Grow at 50% load: short probe runs, and 4 bytes a slot keeps the
     // index at 8-16 bytes per record.
-    std::vector<uint32_t> old(slots_.size() * 2, kNil);
+    std::vector<uint32_t> old(slots_.size() * 2, kEmpty);
     old.swap(slots_);
     mask_ = slots_.size() - 1;
     for (uint32_t o : old)
-      if (o != kNil) {
-        size_t i = home(rec(o).tuple);
-        while (slots_[i] != kNil)
-          i = (i + 1) & mask_;
-        slots_[i] = o;
-      }
+      if (o != kEmpty)
+        place(slot_id(o), home(rec(slot_id(o)).tuple));
   }
-  size_t i = home(rec(id).tuple);
-  while (slots_[i] != kNil)
-    i = (i + 1) & mask_;
-  slots_[i] = id;
+  place(id, home(rec(id).tuple));
   ++size_;
 }
 
 void TimeWaitTable::index_erase(size_t hole) {
   // Backward-shift deletion: pull later members of the probe run into the
-  // hole when their home position allows it.
-  for (size_t j = (hole + 1) & mask_; slots_[j] != kNil; j = (j + 1) & mask_) {
-    const size_t h = home(rec(slots_[j]).tuple);
-    const bool home_after_hole = ((j - h) & mask_) < ((j - hole) & mask_);
-    if (!home_after_hole) {
-      slots_[hole] = slots_[j];
+  // hole when their home position allows it. A member's home is its slot
+  // minus its stored distance; only a saturated distance reads the record.
+  for (size_t j = (hole + 1) & mask_; slots_[j] != kEmpty; j = (j + 1) & mask_) {
+    const uint32_t s = slots_[j];
+    size_t d = slot_dist(s);
+    if (d == kDistSaturated)
+      d = (j - home(rec(slot_id(s)).tuple)) & mask_;
+    const size_t gap = (j - hole) & mask_;
+    if (d >= gap) { // its home is at or before the hole: move it back
+      slots_[hole] = make_slot(slot_id(s), d - gap);
       hole = j;
     }
   }
-  slots_[hole] = kNil;
+  slots_[hole] = kEmpty;
   --size_;
 }
 
@@ -85,19 +96,19 @@ TimeWaitRecord *TimeWaitTable::insert(const FourTuple &t, Instant now) {
 
 TimeWaitRecord *TimeWaitTable::find(const FourTuple &t) {
   const size_t i = slot_of(t);
-  return i == kNoSlot ? nullptr : &rec(slots_[i]);
+  return i == kNoSlot ? nullptr : &rec(slot_id(slots_[i]));
 }
 
 const TimeWaitRecord *TimeWaitTable::find(const FourTuple &t) const {
   const size_t i = slot_of(t);
-  return i == kNoSlot ? nullptr : &rec(slots_[i]);
+  return i == kNoSlot ? nullptr : &rec(slot_id(slots_[i]));
 }
 
 void TimeWaitTable::erase(TimeWaitRecord &r) {
   const size_t i = slot_of(r.tuple);
   if (i == kNoSlot)
     return;
-  const uint32_t id = slots_[i];
+  const uint32_t id = slot_id(slots_[i]);
   index_erase(i);
   unlink(id);
   r.next = free_;
@@ -109,7 +120,7 @@ void TimeWaitTable::restart(TimeWaitRecord &r, Instant now) {
   const size_t i = slot_of(r.tuple);
   if (i == kNoSlot)
     return;
-  const uint32_t id = slots_[i];
+  const uint32_t id = slot_id(slots_[i]);
   unlink(id);
   r.expiry_ns = to_ns(now + lifetime_);
   link_tail(id);
@@ -119,7 +130,7 @@ void TimeWaitTable::restart(TimeWaitRecord &r, Instant now) {
 void TimeWaitTable::clear() {
   wheel_.cancel(timer_);
   chunks_.clear();
-  slots_.assign(64, kNil);
+  slots_.assign(64, kEmpty);
   mask_ = 63;
   size_ = 0;
   issued_ = 0;

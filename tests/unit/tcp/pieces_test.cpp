@@ -13,6 +13,13 @@
 #include "tcp/time_wait.hpp"
 #include "tcp_harness.hpp"
 
+namespace shoal::tcp {
+// Puts a chosen hash into a TimeWaitTable (a friend of it).
+struct TimeWaitTableTest {
+  static void set_hash(TimeWaitTable &tw, uint64_t (*h)(const FourTuple &)) { tw.test_hash_ = h; }
+};
+} // namespace shoal::tcp
+
 namespace shoal::tcp::test {
 namespace {
 
@@ -117,6 +124,78 @@ TEST(TimeWait, TableExpiresInOrderAndRestartMovesToTail) {
   EXPECT_EQ(expired, (std::vector<uint16_t>{2, 3, 4, 1}));
   EXPECT_EQ(tw.size(), 0u);
   EXPECT_EQ(wheel.armed_count(), 0u);
+}
+
+// The index against a model, under random inserts, finds, erases and
+// expiries: with the keyed hash, with every key on one home slot (probe runs
+// far past the 255 a slot's distance field holds), and with four homes.
+void index_against_model(uint64_t (*hash)(const FourTuple &), unsigned keys, unsigned ops,
+                         unsigned seed) {
+  Instant t0 = instant_from_ns(0);
+  timer::TimerWheel wheel(std::chrono::milliseconds(1), t0);
+  unsigned expired = 0;
+  TimeWaitTable tw(
+      wheel, std::chrono::seconds(60), 1u << 20, 7,
+      [](void *ctx, TimeWaitRecord &) { ++*static_cast<unsigned *>(ctx); }, &expired);
+  if (hash != nullptr)
+    TimeWaitTableTest::set_hash(tw, hash);
+  const auto tuple = [](unsigned k) {
+    return FourTuple{kLocal, kRemote, static_cast<uint16_t>(1 + k % 60000),
+                     static_cast<uint16_t>(1 + k / 60000)};
+  };
+  std::mt19937 rng(seed);
+  std::unordered_set<unsigned> model;
+  for (unsigned op = 0; op < ops; ++op) {
+    const unsigned k = rng() % keys;
+    const FourTuple t = tuple(k);
+    switch (rng() % 3) {
+    case 0: { // insert
+      TimeWaitRecord *r = tw.insert(t, wheel.now());
+      ASSERT_EQ(r != nullptr, !model.contains(k)) << "insert " << k << " op " << op;
+      model.insert(k);
+      break;
+    }
+    case 1: { // erase
+      TimeWaitRecord *r = tw.find(t);
+      ASSERT_EQ(r != nullptr, model.contains(k)) << "find before erase " << k << " op " << op;
+      if (r != nullptr) {
+        tw.erase(*r);
+        model.erase(k);
+      }
+      break;
+    }
+    default: { // find
+      const TimeWaitRecord *r = tw.find(t);
+      ASSERT_EQ(r != nullptr, model.contains(k)) << "find " << k << " op " << op;
+      if (r != nullptr) {
+        ASSERT_EQ(r->tuple, t);
+      }
+    }
+    }
+    ASSERT_EQ(tw.size(), model.size());
+  }
+  for (unsigned k = 0; k < keys; ++k)
+    ASSERT_EQ(tw.find(tuple(k)) != nullptr, model.contains(k)) << "final find " << k;
+  // Everything expires through erase as well.
+  wheel.advance(t0 + std::chrono::seconds(61));
+  EXPECT_EQ(expired, model.size());
+  EXPECT_EQ(tw.size(), 0u);
+  for (unsigned k = 0; k < keys; ++k)
+    ASSERT_EQ(tw.find(tuple(k)), nullptr);
+}
+
+TEST(TimeWaitTable, IndexMatchesAModelWithTheKeyedHash) {
+  index_against_model(nullptr, 50000, 200000, 1);
+}
+
+TEST(TimeWaitTable, IndexMatchesAModelWhenEveryKeyCollides) {
+  // One home slot: runs of up to 700 members, distances saturate at 255.
+  index_against_model([](const FourTuple &) -> uint64_t { return 0; }, 700, 6000, 2);
+}
+
+TEST(TimeWaitTable, IndexMatchesAModelWithFourHomes) {
+  index_against_model([](const FourTuple &t) -> uint64_t { return uint64_t{t.local_port} % 4 * 977; },
+                      2000, 20000, 3);
 }
 
 } // namespace
