@@ -4,7 +4,8 @@
 // driven here from shoal's connection callbacks.
 //
 //   shoal-churn ring [--lcores C,S] [--mbufs N] [--memory MB] [--buffer BYTES]
-//                    [--mtu M] [--wire-checksums] [--no-tso] [--server-json F]
+//                    [--mtu M] [--wire-checksums] [--no-tso] [--hugepages]
+//                    [--server-json F]
 //                    [--port P] [--ports K] [--workload churn|rr|bulk]
 //                    [--concurrency C] [--request Q] [--response R]
 //                    [--closer client|server] [--direction download|upload]
@@ -27,6 +28,11 @@
 // memory wire the port offers TSO, and it crosses as GSO packets cross
 // Linux's loopback: a send of several MSS is one datagram of up to 64 KiB,
 // which the receiving engine takes whole (--no-tso: MSS-sized datagrams).
+// --hugepages: the EAL's memory on 2 MiB hugepages (--in-memory, nothing
+// left in /dev/hugepages) instead of --no-huge 4 KiB pages, as a production
+// deployment runs; the pages must be reserved first
+// (/proc/sys/vm/nr_hugepages). Without them every mbuf header and buffer
+// touched is a TLB miss on the first touch of its page.
 // The server side follows from the client options as kernel_bench's server
 // would be started by scripts/bench.sh: echo (churn, rr; --closer server =
 // --close-first), source (bulk download) or sink (bulk upload).
@@ -73,6 +79,7 @@
 #include "app_util.hpp"
 #include "api/stack.hpp"
 #include "dpdk/eal.hpp"
+#include "shard/clock.hpp"
 #include "workload.hpp"
 
 namespace {
@@ -88,12 +95,14 @@ void on_stop_signal(int) {
   g_stop.store(true, std::memory_order_relaxed);
 }
 
-// The workload's clock: the same CLOCK_MONOTONIC kernel_bench reads, so the
-// latencies of both columns come from one clock.
+// The workload's clock: the TSC, as the shards' own (shard::TscClock, ns
+// from rte_get_tsc_hz). kernel_bench reads CLOCK_MONOTONIC; both count
+// nanoseconds of the same invariant TSC, and only differences are used. A
+// vDSO clock_gettime costs 2.5x an rdtsc here and was 8 % of the lcores at
+// 64-connection request/response. First called after the EAL is up.
 Instant clock_now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return instant_from_ns(int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
+  static const shard::TscClock clock;
+  return clock.now();
 }
 
 [[noreturn]] void usage(const std::string &msg) {
@@ -130,6 +139,7 @@ struct Options {
   uint16_t mtu = 1500;         // ring: the ring ports' MTU
   bool wire_checksums = false; // ring: checksums in software, not a memory wire
   bool no_tso = false;         // ring: no TSO on the memory wire
+  bool hugepages = false;      // ring: EAL memory on hugepages (--in-memory)
   uint16_t port = 5201;
   unsigned ports = 1;
   std::string server_json_path;
@@ -198,6 +208,8 @@ Options parse(int argc, char **argv) {
       o.wire_checksums = true;
     else if (f == "--no-tso" && o.role == "ring")
       o.no_tso = true;
+    else if (f == "--hugepages" && o.role == "ring")
+      o.hugepages = true;
     else if (f == "--buffer")
       o.buffer = uint32_t(number(f, value(), 4096, 64u << 20));
     else if (f == "--memory")
@@ -272,11 +284,12 @@ ErrorKind error_of(CloseReason r, bool established) {
 // Runs a session until it would block; the same contract as kernel_bench's
 // drive(), with Connection::write for send() and the zero-copy receive
 // queue for recv(). Returns the final Next (close/fail: the caller closes).
-template <class Session> Next drive(Connection &c, Session &s, Next next, bool &fin_seen) {
-  // One clock reading for all the data readable now (it all arrived before
-  // this call): a bulk stream has one span per send-ring piece (2 KiB), and
-  // a clock_gettime per span was 7 % of the receiving lcore.
-  std::optional<Instant> rx_now;
+// `now` is one clock reading for the whole call: what is readable arrived
+// before it, and what is written goes out after it with no wait in between
+// (a bulk stream has one span per 2 KiB send-ring piece, and a clock read
+// per span was 7 % of the receiving lcore).
+template <class Session> Next drive(Connection &c, Session &s, Next next, bool &fin_seen,
+                                    Instant now) {
   for (;;) {
     switch (next) {
     case Next::send: {
@@ -286,22 +299,20 @@ template <class Session> Next drive(Connection &c, Session &s, Next next, bool &
       const size_t n = c.write(span);
       if (n == 0)
         return next; // send ring full: on_writable brings us back
-      next = s.sent(n, clock_now());
+      next = s.sent(n, now);
       continue;
     }
     case Next::receive:
     case Next::await_close: {
       if (c.readable() > 0) {
         const std::span<const uint8_t> in = c.peek();
-        if (!rx_now)
-          rx_now = clock_now();
-        next = s.received(in, *rx_now);
+        next = s.received(in, now);
         c.consume(in.size());
         continue;
       }
       if (c.peer_closed() && !fin_seen) {
         fin_seen = true;
-        next = s.peer_closed(clock_now());
+        next = s.peer_closed(now);
         continue;
       }
       return next;
@@ -335,22 +346,20 @@ public:
   void set_connection(Connection *c) { conn_ = c; }
 
   // The first Next (from start()/connected() or accepted()), then pump.
-  void begin(Connection &c, Next first) {
-    next_ = first;
-    established_ = true;
-    pump(c);
-  }
   void on_connected(Connection &c) override {
     conn_ = &c;
     c.set_nodelay(true); // as kernel_bench's TCP_NODELAY
+    const Instant now = clock_now();
     if constexpr (std::is_same_v<Session, ClientSession>)
-      begin(c, session_.connected(clock_now()));
+      next_ = session_.connected(now);
     else
-      begin(c, session_.accepted(clock_now()));
+      next_ = session_.accepted(now);
+    established_ = true;
+    pump(c, now);
   }
-  void on_readable(Connection &c) override { pump(c); }
-  void on_writable(Connection &c) override { pump(c); }
-  void on_peer_closed(Connection &c) override { pump(c); }
+  void on_readable(Connection &c) override { pump(c, clock_now()); }
+  void on_writable(Connection &c) override { pump(c, clock_now()); }
+  void on_peer_closed(Connection &c) override { pump(c, clock_now()); }
   void on_closed(Connection &, CloseReason r) override {
     if (!finished_) {
       // The transport ended it: refused, reset, timed out.
@@ -375,16 +384,16 @@ public:
   }
 
 private:
-  void pump(Connection &c) {
+  void pump(Connection &c, Instant now) {
     if (finished_ || !established_)
       return;
-    next_ = drive(c, session_, next_, fin_seen_);
+    next_ = drive(c, session_, next_, fin_seen_, now);
     if (next_ != Next::close && next_ != Next::fail)
       return;
     // As kernel_bench: the session is finished when the application
     // closes, not when the last ACK of the close arrives.
     finished_ = true;
-    session_.finish(clock_now());
+    session_.finish(now);
     if (next_ == Next::fail)
       c.abort(); // may call on_closed (and delete this) at once
     else
@@ -541,6 +550,10 @@ int run_ring(const Options &o, const char *argv0) {
   ecfg.log_level = "lib.eal:error";
   ecfg.extra_args = {"--no-shconf", "--no-telemetry", "--main-lcore",
                      std::to_string(o.client_lcore), "--log-level", "pmd.*:error"};
+  if (o.hugepages) {
+    ecfg.no_huge = false;
+    ecfg.extra_args.push_back("--in-memory");
+  }
   std::string eal_error;
   const std::unique_ptr<dpdk::Eal> eal = dpdk::Eal::init(ecfg, dpdk::PortConfig{}, argv0, &eal_error);
   if (!eal)

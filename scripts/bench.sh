@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--out DIR]
 #                    [--only "kernel shoal-ring shoal-tap"] [--points REGEX]
+#                    [--no-hugepages]
 #   scripts/bench.sh memory [--count N]... [--out DIR]
 #
 # Measures every workload three ways in one run, on the same two cores
@@ -34,6 +35,12 @@
 # 1M): the kernel's from slab deltas while holding N connections, shoal's
 # from bench_tcp_memory.
 #
+# shoal-ring runs on 2 MiB hugepages (EAL --in-memory), as a deployment of
+# a DPDK stack does: the run reserves HUGEPAGES pages (default 256) if fewer
+# are reserved and puts the old count back at the end; if the kernel cannot
+# give them, or with --no-hugepages, it runs on 4 KiB pages (--no-huge) and
+# says so.
+#
 # Environment: BUILD=<dir> (default build; configured with -Dbenchmarks=true
 # if missing), CLIENT_CPU=0, SERVER_CPU=1.
 set -euo pipefail
@@ -56,6 +63,7 @@ out=$ROOT/bench-results
 only="shoal-ring kernel shoal-tap"
 points_re=.
 mem_counts=()
+hugepages=1
 if [[ ${1:-} == memory ]]; then
   mode=memory
   shift
@@ -68,6 +76,7 @@ while (($#)); do
   --out) out=$2; shift ;;
   --only) only=$2; shift ;;
   --points) points_re=$2; shift ;;
+  --no-hugepages) hugepages=0 ;;
   --count) mem_counts+=("$2"); shift ;;
   -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
   *) echo "bench: unknown option $1 (--help)" >&2; exit 2 ;;
@@ -104,6 +113,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  if [[ -n ${huge_restore:-} ]]; then echo "$huge_restore" >/proc/sys/vm/nr_hugepages 2>/dev/null || true; fi
   rm -rf "${tmp:-}"
 }
 trap cleanup EXIT
@@ -210,7 +220,7 @@ run_shoal_ring() { # run_shoal_ring NAME REP "client opts" "server opts"
   ns=$(ns_new) # no kernel traffic, but keeps its EAL files and sockets private
   # shellcheck disable=SC2086
   ip netns exec "$ns" "$exe" ring --lcores "$CLIENT_CPU,$SERVER_CPU" --duration "$duration" \
-    --label shoal-ring --json "$dir/rep$rep.client.json" $copts $sopts \
+    $ring_huge --label shoal-ring --json "$dir/rep$rep.client.json" $copts $sopts \
     2>"$dir/rep$rep.client.log" || { ns_del "$ns"; return 1; }
   ns_del "$ns"
   printf '  %-11s %-17s rep %d/%d  %s\n' shoal-ring "$name" "$rep" "$reps" "$(summary "$dir/rep$rep.client.json")"
@@ -276,6 +286,21 @@ run_all() {
   rm -rf "$out/raw"
   mkdir -p "$out/raw"
   local started=$SECONDS point name copts sopts rep stack
+  ring_huge=
+  if [[ " $only " == *" shoal-ring "* ]] && ((hugepages)); then
+    local want=${HUGEPAGES:-256} have
+    have=$(cat /proc/sys/vm/nr_hugepages)
+    if ((have < want)); then
+      huge_restore=$have
+      echo "$want" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+    fi
+    if (($(awk '/HugePages_Free/ {print $2}' /proc/meminfo) >= want / 2)); then
+      ring_huge=--hugepages
+      echo "==> shoal-ring on 2 MiB hugepages ($(awk '/HugePages_Free/ {print $2}' /proc/meminfo) free)"
+    else
+      echo "==> shoal-ring on 4 KiB pages: the kernel did not give $want hugepages"
+    fi
+  fi
   echo "==> ${#POINTS[@]} points (matching '$points_re') x $reps reps x ${duration}s, stacks: $only (client core $CLIENT_CPU, server core $SERVER_CPU)"
   for point in "${POINTS[@]}"; do
     IFS='|' read -r name copts sopts <<<"$point"
