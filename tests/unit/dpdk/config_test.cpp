@@ -276,5 +276,23 @@ TEST_F(ConfigTest, TcpSectionIsReserved) {
   EXPECT_TRUE(r) << r.error;
 }
 
+TEST_F(ConfigTest, CopyPayloadMax) {
+  const ConfigResult d =
+      load_config(std::string(SHOAL_SOURCE_ROOT) + "/configs/default.ini");
+  ASSERT_TRUE(d) << d.error;
+  EXPECT_EQ(d.config->tcp.copy_payload_max, 256u);
+  Ini ini;
+  ini.raw("[tcp]\ncopy_payload_max = 0\n");
+  const ConfigResult r = load_config(write("copy0.ini", ini.text()));
+  ASSERT_TRUE(r) << r.error;
+  EXPECT_EQ(r.config->tcp.copy_payload_max, 0u);
+  Ini bad;
+  bad.raw("[tcp]\ncopy_payload_max = 70000\n");
+  const std::string path = write("copybad.ini", bad.text());
+  const ConfigResult e = load_config(path);
+  EXPECT_FALSE(e);
+  EXPECT_NE(e.error.find("copy_payload_max"), std::string::npos) << e.error;
+}
+
 } // namespace
 } // namespace shoal::dpdk
