@@ -93,6 +93,33 @@ private:
   std::atomic<uint64_t> v_{0};
 };
 
+// The errors each layer's parser can return: parse_ethernet (eth),
+// parse_arp, parse_ipv4_header, parse_icmp_echo, parse_tcp (with its
+// options). tests/unit/shard/counters_test.cpp holds the parsers to it.
+constexpr bool parse_error_possible(Layer l, wire::ParseError e) {
+  using E = wire::ParseError;
+  if (e == E::truncated)
+    return true;
+  switch (l) {
+  case Layer::eth:
+    return false;
+  case Layer::arp:
+    return e == E::bad_hardware_type || e == E::bad_protocol_type || e == E::bad_address_length ||
+           e == E::bad_arp_op;
+  case Layer::ipv4:
+    return e == E::bad_version || e == E::bad_ihl || e == E::bad_total_length ||
+           e == E::bad_checksum;
+  case Layer::icmp:
+    return e == E::bad_checksum || e == E::bad_icmp_type;
+  case Layer::tcp:
+    return e == E::bad_checksum || e == E::bad_data_offset || e == E::bad_option_length ||
+           e == E::option_overrun || e == E::bad_mss_option || e == E::bad_window_scale_option ||
+           e == E::bad_sack_permitted_option || e == E::bad_timestamp_option ||
+           e == E::bad_sack_option;
+  }
+  return true;
+}
+
 struct ShardCounters {
 #define SHOAL_X(name, kind, help) Counter name;
   SHOAL_SHARD_COUNTERS(SHOAL_X)
@@ -107,15 +134,21 @@ struct ShardCounters {
   }
 
   // f(const char *name, uint64_t value) for every counter, table order, then
-  // the parse-error counters layer by layer (ParseError::ok is skipped).
+  // the parse-error counters layer by layer: those the layer's parser can
+  // return (parse_error_possible), and any other that is not zero, so that
+  // no count is ever hidden.
   template <typename F> void for_each(F &&f) const {
 #define SHOAL_X(name, kind, help) f(#name, name.get());
     SHOAL_SHARD_COUNTERS(SHOAL_X)
 #undef SHOAL_X
     for (size_t l = 0; l < kLayerCount; l++)
-      for (size_t e = 1; e < wire::kParseErrorCount; e++)
-        f(parse_error_name(static_cast<Layer>(l), static_cast<wire::ParseError>(e)),
-          parse_errors[l][e].get());
+      for (size_t e = 1; e < wire::kParseErrorCount; e++) {
+        const auto layer = static_cast<Layer>(l);
+        const auto error = static_cast<wire::ParseError>(e);
+        const uint64_t v = parse_errors[l][e].get();
+        if (v != 0 || parse_error_possible(layer, error))
+          f(parse_error_name(layer, error), v);
+      }
   }
 
   // Sum of every drop counter (kind drop, and every parse error).
