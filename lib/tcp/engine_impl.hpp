@@ -276,6 +276,10 @@ struct Engine::Impl {
     uint32_t off;
   };
   static RingPos locate(const Connection &, Seq seq);
+  // Calls piece(ring mbuf, offset, length) for each ring piece of
+  // [seq, seq+len), moving the cursor along; false if piece() refuses one
+  // or the ring holds fewer bytes.
+  template <class Piece> bool walk_ring(Connection &, Seq seq, uint32_t len, Piece &&piece);
   rte_mbuf *payload_refs(Connection &, Seq seq, uint32_t len); // indirect mbufs over the ring
   // Copies [seq, seq+len) of the ring to dst; false if the ring holds less.
   bool copy_from_ring(Connection &, Seq seq, uint32_t len, uint8_t *dst);

@@ -31,14 +31,15 @@ Engine::Impl::RingPos Engine::Impl::locate(const Connection &c, Seq seq) {
   return r;
 }
 
-bool Engine::Impl::copy_from_ring(Connection &c, Seq seq, uint32_t len, uint8_t *dst) {
+template <class Piece> bool Engine::Impl::walk_ring(Connection &c, Seq seq, uint32_t len, Piece &&piece) {
   auto [s, s_seq, off] = locate(c, seq);
   while (s != nullptr && len > 0) {
     const uint32_t take = std::min<uint32_t>(len, s->data_len - off);
-    std::memcpy(dst, rte_pktmbuf_mtod_offset(s, const uint8_t *, off), take);
-    dst += take;
+    if (!piece(s, off, take))
+      return false;
     len -= take;
     off = 0;
+    // The next segment starts where this one ends: remember the ring mbuf.
     c.snd_cur_ = s;
     c.snd_cur_seq_ = s_seq;
     if (len > 0) {
@@ -46,20 +47,23 @@ bool Engine::Impl::copy_from_ring(Connection &c, Seq seq, uint32_t len, uint8_t 
       s = s->next;
     }
   }
-  return len == 0;
+  return len == 0; // the ring holds fewer bytes than asked: a bug upstream
+}
+
+bool Engine::Impl::copy_from_ring(Connection &c, Seq seq, uint32_t len, uint8_t *dst) {
+  return walk_ring(c, seq, len, [&](const rte_mbuf *s, uint32_t off, uint32_t take) {
+    std::memcpy(dst, rte_pktmbuf_mtod_offset(s, const uint8_t *, off), take);
+    dst += take;
+    return true;
+  });
 }
 
 rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
-  auto [s, s_seq, off] = locate(c, seq);
   rte_mbuf *head = nullptr, *tail = nullptr;
-  while (s != nullptr && len > 0) {
-    const uint32_t take = std::min<uint32_t>(len, s->data_len - off);
+  const bool whole = walk_ring(c, seq, len, [&](rte_mbuf *s, uint32_t off, uint32_t take) {
     rte_mbuf *mi = rte_pktmbuf_alloc(pool);
-    if (mi == nullptr) {
-      if (head != nullptr)
-        rte_pktmbuf_free(head);
-      return nullptr;
-    }
+    if (mi == nullptr)
+      return false;
     rte_pktmbuf_attach(mi, s); // refcount on s: freed only when every reference is gone
     mi->data_off = static_cast<uint16_t>(s->data_off + off);
     mi->data_len = static_cast<uint16_t>(take);
@@ -72,17 +76,9 @@ rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
       head->pkt_len += take;
     }
     tail = mi;
-    len -= take;
-    off = 0;
-    // The next segment starts where this one ends: remember the ring mbuf.
-    c.snd_cur_ = s;
-    c.snd_cur_seq_ = s_seq;
-    if (len > 0) {
-      s_seq += s->data_len;
-      s = s->next;
-    }
-  }
-  if (len > 0 && head != nullptr) { // the ring holds fewer bytes than asked: a bug upstream
+    return true;
+  });
+  if (!whole && head != nullptr) {
     rte_pktmbuf_free(head);
     return nullptr;
   }
