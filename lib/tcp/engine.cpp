@@ -27,9 +27,9 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
     *limit = std::min(*limit, kMaxRetries);
   // A copied payload shares the buffer with the headers (Ethernet is
   // prepended later into the headroom).
-  const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
-  const uint32_t headers = 20 + static_cast<uint32_t>(wire::kTcpMaxHeaderLen);
-  cfg.copy_payload_max = std::min(cfg.copy_payload_max, room > headers ? room - headers : 0);
+  const uint32_t room = rte_pktmbuf_data_room_size(pool_);
+  const uint32_t used = RTE_PKTMBUF_HEADROOM + 20 + static_cast<uint32_t>(wire::kTcpMaxHeaderLen);
+  cfg.copy_payload_max = std::min(cfg.copy_payload_max, room > used ? room - used : 0);
   default_timeouts = ConnTimeouts{cfg.keepalive_idle, cfg.keepalive_interval, cfg.user_timeout,
                                   cfg.keepalive_probes};
   challenge_limit.window_start_ns = to_ns(now_);
