@@ -108,9 +108,8 @@ int main(int argc, char **argv) {
   });
   shoal::api::stop_on_signals(*stack);
   std::fprintf(stderr, "shoal-echo: %s\n", stack->summary().c_str());
-  std::printf("shoal-echo: ready ipv4=%s port=%lu shards=%u telemetry=%s\n",
-              stack->address().to_string().c_str(), static_cast<unsigned long>(port),
-              stack->shard_count(), stack->telemetry_socket().c_str());
+  std::printf("shoal-echo: ready port=%lu %s\n", static_cast<unsigned long>(port),
+              stack->ready_fields().c_str());
   stack->run();
   std::printf("%s\n", stack->stats_json().c_str());
   stack.reset(); // engines free their connections silently; then the registry frees handlers

@@ -301,9 +301,7 @@ int main(int argc, char **argv) {
   });
   shoal::api::stop_on_signals(*stack);
   std::fprintf(stderr, "shoal-httpd: %s\n", stack->summary().c_str());
-  std::printf("shoal-httpd: ready ipv4=%s port=%u shards=%u telemetry=%s\n",
-              stack->address().to_string().c_str(), g_settings.port, stack->shard_count(),
-              stack->telemetry_socket().c_str());
+  std::printf("shoal-httpd: ready port=%u %s\n", g_settings.port, stack->ready_fields().c_str());
   stack->run();
   std::printf("%s\n", stack->stats_json().c_str());
   stack.reset();

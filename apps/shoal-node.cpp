@@ -131,10 +131,14 @@ int run(const char *argv0, const std::string &config_path) {
     std::fprintf(stderr, "shoal-node: %s (continuing without /shoal/stats)\n", error.c_str());
   shoal::shard::publish(shard.get());
 
-  std::printf("shoal-node: ready port=%u mac=%s ipv4=%s/%u iface=%s file_prefix=%s telemetry=%s\n",
+  const std::string idle = cfg.shard.idle_sleep_us == 0
+                               ? std::string("spin")
+                               : "sleep-" + std::to_string(cfg.shard.idle_sleep_us) + "us";
+  std::printf("shoal-node: ready port=%u mac=%s ipv4=%s/%u iface=%s idle=%s file_prefix=%s "
+              "telemetry=%s\n",
               port->id(), port->mac().to_string().c_str(), cfg.ipv4.address.to_string().c_str(),
               cfg.ipv4.prefix_length,
-              cfg.port.tap_iface().empty() ? "-" : cfg.port.tap_iface().c_str(),
+              cfg.port.tap_iface().empty() ? "-" : cfg.port.tap_iface().c_str(), idle.c_str(),
               eal->file_prefix().c_str(), eal->telemetry_socket().c_str());
   std::fflush(stdout);
 

@@ -267,6 +267,14 @@ std::string Stack::summary() const {
   return s;
 }
 
+std::string Stack::ready_fields() const {
+  const uint32_t sleep_us = cfg_.shard.idle_sleep_us;
+  return "mac=" + mac().to_string() + " ipv4=" + address().to_string() +
+         " shards=" + std::to_string(shard_count()) + " idle=" +
+         (sleep_us == 0 ? std::string("spin") : "sleep-" + std::to_string(sleep_us) + "us") +
+         " telemetry=" + telemetry_socket();
+}
+
 std::string Stack::telemetry_socket() const {
   return res_->eal ? res_->eal->telemetry_socket() : std::string();
 }

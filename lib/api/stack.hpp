@@ -83,6 +83,11 @@ public:
   // gave it a random locally administered one).
   wire::MacAddr mac() const;
   std::string telemetry_socket() const;
+  // What an app's "ready" line states about the stack:
+  // "mac=.. ipv4=.. shards=N idle=spin|sleep-Nus telemetry=..". idle=spin
+  // means each shard's lcore polls without pause and shows 100 % CPU while
+  // idle ([shard] idle_sleep_us = 0).
+  std::string ready_fields() const;
 
   // Passive open on every shard. `factory` is called on the shard that
   // accepted the connection (so it must be safe to call from several

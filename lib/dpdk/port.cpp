@@ -18,7 +18,7 @@ std::string Offloads::to_string() const {
   };
   return "rx=" + side({{rx_ipv4_cksum, "ipv4"}, {rx_tcp_cksum, "tcp"}, {rx_udp_cksum, "udp"}}) +
          " tx=" + side({{tx_ipv4_cksum, "ipv4"}, {tx_tcp_cksum, "tcp"}, {tx_tcp_tso, "tso"}}) +
-         (memory_wire ? " (memory wire: no checksums)" : "");
+         (tx_multi_segs ? "" : " single-buffer") + (memory_wire ? " (memory wire: no checksums)" : "");
 }
 
 bool Port::find(const PortConfig &cfg, uint16_t *port_id, std::string *error) {
@@ -72,7 +72,11 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
   }
   p->offloads_.tx_cksum_odd_chains = p->driver_ != "net_tap";
   // The engine's segments are a header mbuf chained to payload mbufs.
-  p->offloads_.tx_multi_segs = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+  // net_ring moves mbuf pointers, so a chain crosses whole whatever it
+  // claims; a device without multi-segment transmit (net_af_xdp in DPDK
+  // 22.11 copies only the first segment) gets every frame in one buffer.
+  const bool multi_segs_capa = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+  p->offloads_.tx_multi_segs = multi_segs_capa || p->driver_ == "net_ring";
   const Offloads &o = p->offloads_;
   conf.rxmode.offloads = (o.rx_ipv4_cksum ? RTE_ETH_RX_OFFLOAD_IPV4_CKSUM : 0) |
                          (o.rx_tcp_cksum ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM : 0) |
@@ -80,7 +84,7 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
   conf.txmode.offloads = (o.tx_ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
                          (o.tx_tcp_cksum ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : 0) |
                          (o.tx_tcp_tso ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0) |
-                         (o.tx_multi_segs ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0);
+                         (multi_segs_capa ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0);
   conf.rxmode.mtu = cfg.mtu;
 
   if (int rc = rte_eth_dev_configure(port_id, cfg.rx_queues, cfg.tx_queues, &conf); rc != 0)

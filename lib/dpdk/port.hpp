@@ -25,7 +25,9 @@ struct Offloads {
   bool tx_ipv4_cksum = false;
   bool tx_tcp_cksum = false;
   bool tx_tcp_tso = false;    // TCP segmentation offload (only with tx_tcp_cksum)
-  bool tx_multi_segs = false; // chained mbufs on tx (header + zero-copy payload)
+  // Chained mbufs on tx (header + zero-copy payload). Without it every
+  // frame goes out in one buffer.
+  bool tx_multi_segs = true;
   // The TCP checksum offload sums a chain right whatever its pieces' lengths.
   // DPDK 22.11's net_tap computes the "offloaded" checksum in software and
   // adds up the pieces of a chain without carrying an odd byte over, so a

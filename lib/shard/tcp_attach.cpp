@@ -17,6 +17,13 @@ tcp::EngineConfig engine_config_for(const Shard &shard, tcp::EngineConfig cfg) {
   cfg.tx_checksum_offload = o.tx_ipv4_cksum && o.tx_tcp_cksum;
   cfg.tx_checksum_offload_odd_chains = o.tx_cksum_odd_chains;
   cfg.tso = cfg.tx_checksum_offload && o.tx_tcp_tso;
+  // A port without multi-segment transmit gets each segment in one buffer:
+  // the payload is copied into the header mbuf (the engine holds this to
+  // what one pool buffer takes, which covers an MSS-sized segment).
+  if (!o.tx_multi_segs) {
+    cfg.copy_payload_max = 65535;
+    cfg.tso = false;
+  }
   return cfg;
 }
 
