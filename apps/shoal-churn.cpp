@@ -1,5 +1,5 @@
 // shoal-churn: shoal's own client and server for the macro benchmarks
-// (project issue 6, column (a)). The workload state machines of
+// (the shoal column of scripts/bench.sh). The workload state machines of
 // bench/macro/workload.hpp -- the very ones kernel_bench drives from epoll --
 // driven here from shoal's connection callbacks.
 //

@@ -123,7 +123,8 @@ int run(const char *argv0, const std::string &config_path) {
     return kStartupError;
   }
   // One shard on the main lcore, owning every queue (queue q of a
-  // multi-queue TAP is polled here too: see SANDBOX.md trap 2).
+  // multi-queue TAP is polled here too: the kernel picks a TAP queue
+  // by its own flow hash, so any queue may carry any flow).
   for (uint16_t q = 0; q < port->rx_queues(); q++)
     shard->add_rx_queue(port->id(), q);
   shard->set_tx_queue(port->id(), 0);

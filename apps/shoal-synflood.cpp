@@ -1,5 +1,5 @@
 // shoal-synflood: floods a TCP server with spoofed SYNs while real clients
-// keep connecting, and reports whether they still get in (project issue 7).
+// keep connecting, and reports whether they still get in.
 //
 //   shoal-synflood ring [--lcores G,S] [--backlog N] [--ring-size N]
 //                       [--queue-limit N] [--server-mbufs N] [--wire-checksums]
@@ -383,7 +383,6 @@ std::unique_ptr<dpdk::Eal> init_eal(const char *argv0, const Options &o) {
 // A stack's MAC. The port picks a random one when the device reports none
 // (net_ring), which rte_eth_macaddr_get then does not show; the stack's
 // summary() ("port 0 NAME driver D mac M ...") does.
-// TODO(lead): a Stack::mac() accessor would replace this.
 dpdk::NodeConfig base_config(const std::string &name) {
   dpdk::NodeConfig cfg;
   cfg.path = name;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench.sh — the one macro-benchmark command (project issue 6).
+# scripts/bench.sh — the one macro-benchmark command.
 #
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--out DIR]
 #                    [--only "kernel shoal-ring shoal-tap"] [--points REGEX]
@@ -25,7 +25,7 @@
 #
 # Every run gets a fresh network namespace (lo up, ports 1024-65535,
 # tcp_tw_reuse=1, somaxconn 65535): TIME_WAIT records of one run cannot stall
-# the next (see ../shared SANDBOX.md: with the client closing first the kernel
+# the next (with the client closing first the kernel
 # otherwise runs out of ephemeral ports at ~14k/s), and nothing touches the
 # root namespace.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long soak (issue 8): shoal against the Linux kernel for N minutes
+# The long soak: shoal against the Linux kernel for N minutes
 # (default 30) of connection churn and sha256-checked bulk transfers, both
 # directions, through the shard's impairment stage (loss 1 %, reorder 5 %,
 # delay 2 ms, duplicate 0.5 %: this kernel has no sch_netem). A progress line

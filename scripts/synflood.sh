@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/synflood.sh — the SYN-flood comparison (project issue 7): shoal and
+# scripts/synflood.sh — the SYN-flood comparison: shoal and
 # the Linux kernel under the same flood, in one run.
 #
 #   scripts/synflood.sh [--quick] [--out DIR] [--only "shoal kernel"]

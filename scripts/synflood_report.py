@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The SYN-flood comparison's report (scripts/synflood.sh, project issue 7).
+"""The SYN-flood comparison's report (scripts/synflood.sh).
 
     synflood_report.py DIR [--no-plots]
 

@@ -1,5 +1,5 @@
-// kernel_bench: the Linux-socket side of the macro benchmarks (issue 6, way
-// (b)): the workload state machines of workload.hpp driven by non-blocking
+// kernel_bench: the Linux-socket side of the macro benchmarks (the kernel
+// column): the workload state machines of workload.hpp driven by non-blocking
 // sockets and edge-triggered epoll, one thread per role, pinned to a core.
 //
 //   kernel_bench server [--addr A] [--port P] [--ports K] [--mode echo|sink|source]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Kernel memory per idle established connection and per TIME_WAIT record
-(issue 6, the kernel baseline for shoal's <= 512 B and <= 64 B targets).
+(the kernel baseline for shoal's <= 512 B and <= 64 B targets).
 
 Called by `scripts/bench.sh memory` with namespace NS. The descriptor limit
 may not be raisable (no CAP_SYS_RESOURCE in a container: RLIMIT_NOFILE

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Macro-benchmark report (project issue 6).
+"""Macro-benchmark report (scripts/bench.sh).
 
     report.py aggregate OUT     raw runs in OUT/raw/<stack>/<point>/rep<k>.client.json
                                 -> OUT/<stack>.json, OUT/results.json, a plain
@@ -29,7 +29,7 @@ STACKS = [
     ("shoal-tap", "(c) shoal server on TAP, kernel client"),
 ]
 
-# Issue 6 targets, per core, as ratios shoal / kernel in the same run.
+# The targets, per core, as ratios shoal / kernel in the same run.
 TARGETS = [
     # (predicate on a point, minimum ratio, text)
     (lambda p: p["workload"] == "churn", 30.0, "churn >= 30x"),

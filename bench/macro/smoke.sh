@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The smoke version of the macro benchmark (issue 6): every workload on the
+# The smoke version of the macro benchmark: every workload on the
 # kernel for a small --count, so the harness cannot rot. A few seconds.
 # Runs in a private network namespace when it can (root: unshare --net), so
 # its TIME_WAIT records and ports never touch the rest of the machine.

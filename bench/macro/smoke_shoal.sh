@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The smoke version of the macro benchmark's shoal column (issue 6):
+# The smoke version of the macro benchmark's shoal column:
 # apps/shoal-churn ring (client stack and server stack in one process on
 # lcores 0 and 1, joined by a net_ring memory wire) runs every workload of
 # scripts/bench.sh for a small --count, and report.py checks both JSONs, so

@@ -1,5 +1,5 @@
 #pragma once
-// The transport-independent half of the macro benchmarks (project issue 6):
+// The transport-independent half of the macro benchmarks:
 // what one client connection does in each workload, what one server
 // connection does, and the counting, latency histograms, live line and final
 // JSON around them. There is no socket call in here: kernel_bench.cpp drives

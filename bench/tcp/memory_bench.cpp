@@ -1,4 +1,4 @@
-// Memory per connection (issue 6): bytes per idle ESTABLISHED connection
+// Memory per connection: bytes per idle ESTABLISHED connection
 // (no data buffered) and per TIME_WAIT record, with N connections held at
 // once, N = 100k and 1M by default.
 //

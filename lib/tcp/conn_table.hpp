@@ -1,6 +1,6 @@
 #pragma once
 // ConnTable: the shard's flow table of connections, 4-tuple -> Connection,
-// in 8 bytes a slot (issue 6, memory per connection): the low 32 bits of
+// in 8 bytes a slot (memory per connection counts): the low 32 bits of
 // the keyed flow hash and the connection's ConnectionPool index. The tuple
 // is not stored again: a slot whose hash matches is confirmed against the
 // connection's own tuple, which the caller reads next anyway (a lookup

@@ -10,7 +10,7 @@
 
 namespace shoal::tcp {
 
-static_assert(sizeof(CongestionControl) <= 72, "embedded in every Connection (issue 6)");
+static_assert(sizeof(CongestionControl) <= 72, "embedded in every Connection (bytes per idle connection)");
 static_assert(sizeof(NewReno) == sizeof(CongestionControl) &&
                   sizeof(Cubic) == sizeof(CongestionControl),
               "the algorithm classes are views that add no data");

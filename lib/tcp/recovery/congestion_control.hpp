@@ -89,8 +89,8 @@ struct CcAction {
 };
 
 // The algorithms. The state of each lives inside CongestionControl (no
-// virtual dispatch, no heap object): a connection embeds one (issue 6,
-// memory per connection).
+// virtual dispatch, no heap object): a connection embeds one (memory
+// per connection).
 enum class CcAlgorithm : uint8_t { newreno, cubic };
 
 // NewReno and Cubic (newreno.hpp, cubic.hpp) are views of this class that add

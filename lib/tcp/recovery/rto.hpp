@@ -95,7 +95,7 @@ private:
   // (or RFC 6298 5.7's 3 s), clamped; before back-off.
   Duration base_rto() const;
 
-  // 32 bytes: one per connection (issue 6). Neither the base RTO nor rto()
+  // 32 bytes: one per connection. Neither the base RTO nor rto()
   // (the base doubled backoff_ times, RFC 6298 5.5, capped at max_rto) is
   // stored: both follow from these.
   const RtoConfig *cfg_;

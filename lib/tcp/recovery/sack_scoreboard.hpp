@@ -136,7 +136,7 @@ private:
       store_.reset();
   }
   // SMSS in 16 bits, DupThresh in 8 (clamped): one scoreboard per
-  // connection, 32 bytes when no SACK block is held (issue 6).
+  // connection, 32 bytes when no SACK block is held.
   static uint16_t clamp_smss(uint32_t smss) {
     return static_cast<uint16_t>(smss == 0 ? 1 : smss > UINT16_MAX ? UINT16_MAX : smss);
   }
