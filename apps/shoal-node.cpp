@@ -60,6 +60,9 @@ shoal::shard::ShardParams shard_params(const shoal::dpdk::NodeConfig &cfg,
   p.arp.request_interval = cfg.arp.request_interval;
   p.arp.request_retries = cfg.arp.request_retries;
   p.offloads = port.offloads();
+  p.mtu = port.mtu();
+  p.reassembly_max_datagrams = cfg.ipv4.reassembly_max_datagrams;
+  p.reassembly_timeout = std::chrono::milliseconds(cfg.ipv4.reassembly_timeout_ms);
   return p;
 }
 

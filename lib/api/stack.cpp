@@ -179,6 +179,8 @@ bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOpti
     p.arp.request_retries = cfg.arp.request_retries;
     p.offloads = res_->port->offloads();
     p.mtu = res_->port->mtu();
+    p.reassembly_max_datagrams = cfg.ipv4.reassembly_max_datagrams;
+    p.reassembly_timeout = std::chrono::milliseconds(cfg.ipv4.reassembly_timeout_ms);
     try {
       slot->shard = std::make_unique<shard::Shard>(p, res_->pool.get());
       slot->tcp = std::make_unique<shard::ShardTcp>(*slot->shard, tcfg, res_->pool.get(), now);

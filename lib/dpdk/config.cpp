@@ -292,6 +292,8 @@ void read_ipv4(Section &s, Ipv4Config &ip) {
       ip.address.is_loopback())
     s.fail("address", quoted(ip.address.to_string()) + " is not a unicast host address");
   s.require_uint("prefix_length", ip.prefix_length, 1, 32);
+  s.get_uint("reassembly_max_datagrams", ip.reassembly_max_datagrams, 0, 1u << 20);
+  s.get_uint("reassembly_timeout_ms", ip.reassembly_timeout_ms, 1, 120000);
   if (const std::string *gw = s.find("gateway")) {
     ip.gateway = s.parse_ipv4("gateway", *gw);
     uint32_t mask = ip.prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - ip.prefix_length);

@@ -4,7 +4,8 @@
 //   [eal]   lcores, memory_mb, no_huge, file_prefix, extra_args, log_level
 //   [port]  vdev or pci, mtu, rx_queues, tx_queues, rx_ring_size, tx_ring_size,
 //           mbufs, mbuf_cache, checksum_offload, link_wait_ms
-//   [ipv4]  address, prefix_length, gateway
+//   [ipv4]  address, prefix_length, gateway, reassembly_max_datagrams,
+//           reassembly_timeout_ms
 //   [host]  (optional) the kernel side of a TAP: interface, address,
 //           prefix_length, disable_ipv6
 //   [arp]   entry_lifetime_s, pending_per_address, request_interval_ms,
@@ -83,6 +84,10 @@ struct Ipv4Config {
   wire::Ipv4Addr address;
   uint8_t prefix_length = 24;
   std::optional<wire::Ipv4Addr> gateway;
+  // Reassembly per shard: datagrams held at once (0: fragments dropped) and
+  // the time an incomplete one is kept.
+  uint32_t reassembly_max_datagrams = 256;
+  uint32_t reassembly_timeout_ms = 30000;
 };
 
 // The kernel side of a TAP, configured by the app in its own network namespace.

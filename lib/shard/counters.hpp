@@ -46,7 +46,11 @@ namespace shoal::shard {
   X(ipv4_checksum_offload_bad,  drop,   "IPv4 header checksum flagged bad by the NIC (software agreed ok)") \
   X(ipv4_not_for_us,            drop,   "IPv4 datagrams for another address (broadcast included)")          \
   X(ipv4_martian_source,        drop,   "IPv4 datagrams from 0/8, 127/8, multicast or broadcast")           \
-  X(ipv4_fragments,             drop,   "IPv4 fragments, dropped: shoal does not reassemble")               \
+  X(ipv4_fragments,             event,  "IPv4 fragments for our address, held for reassembly")            \
+  X(ipv4_reassembled,           event,  "IPv4 datagrams reassembled from their fragments")                \
+  X(ipv4_reassembly_drops,      drop,   "IPv4 fragments freed unassembled: timed out, table full, invalid, or reassembly off") \
+  X(ipv4_fragments_out,         event,  "IPv4 fragments sent (datagrams larger than the MTU)")            \
+  X(ipv4_fragment_failures,     drop,   "datagrams larger than the MTU that could not be fragmented (DF set, no mbufs)") \
   X(ipv4_no_route,              drop,   "IPv4 packets to send with no on-link route and no gateway")        \
   X(icmp_echo_requests_in,      event,  "ICMP echo requests for our address")                               \
   X(icmp_echo_replies_out,      event,  "ICMP echo replies sent")                                           \

@@ -2,6 +2,11 @@
 // requests, with the same data). The request's mbuf becomes the reply.
 #include "shard/shard.hpp"
 
+#include <cstring>
+
+#include <rte_ip.h>
+
+#include "wire/bytes.hpp"
 #include "wire/icmp.hpp"
 
 namespace shoal::shard {
@@ -40,7 +45,53 @@ void Shard::icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t>
   m->ol_flags = offload ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) : 0;
   m->l3_len = wire::kIpv4MinHeaderLen;
   counters_.icmp_echo_replies_out.add();
-  transmit_ipv4(m, ip.src);
+  transmit_ipv4_fragmenting(m, ip.src); // a reassembled request's reply may exceed the MTU
+}
+
+void Shard::icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip) {
+  // The same checks as parse_icmp_echo, over the chain. The first fragment
+  // carried at least 8 bytes of the message (fragment offsets count in
+  // 8-byte units), so the ICMP header lies in the first segment.
+  if (ip.payload_len < wire::kIcmpEchoHeaderLen ||
+      rte_pktmbuf_data_len(m) < ip.header_len + wire::kIcmpEchoHeaderLen)
+    return drop_parse_error(m, Layer::icmp, wire::ParseError::truncated);
+  uint16_t sum = 0;
+  if (rte_raw_cksum_mbuf(m, ip.header_len, ip.payload_len, &sum) != 0 || sum != 0xffff)
+    return drop_parse_error(m, Layer::icmp, wire::ParseError::bad_checksum);
+  uint8_t *icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, ip.header_len);
+  if (icmp[0] == wire::kIcmpEchoReply && icmp[1] == 0)
+    return drop(m, counters_.icmp_echo_replies_in);
+  if (icmp[0] != wire::kIcmpEchoRequest || icmp[1] != 0)
+    return drop_parse_error(m, Layer::icmp, wire::ParseError::bad_icmp_type);
+  counters_.icmp_echo_requests_in.add();
+
+  if (ip.header_len > wire::kIpv4MinHeaderLen) {
+    const auto options = static_cast<uint16_t>(ip.header_len - wire::kIpv4MinHeaderLen);
+    rte_pktmbuf_adj(m, options);
+  }
+  icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, wire::kIpv4MinHeaderLen);
+  icmp[0] = wire::kIcmpEchoReply;
+  icmp[1] = 0;
+  wire::store_be16(icmp + 2, 0);
+  rte_raw_cksum_mbuf(m, wire::kIpv4MinHeaderLen, ip.payload_len, &sum);
+  // The raw sum is in memory order, as the field is stored (no byte swap).
+  const auto folded = static_cast<uint16_t>(~sum);
+  std::memcpy(icmp + 2, &folded, sizeof folded);
+
+  wire::Ipv4Repr rip;
+  rip.src = p_.address;
+  rip.dst = ip.src;
+  rip.protocol = wire::kIpProtoIcmp;
+  rip.ttl = 64;
+  rip.tos = ip.tos;
+  rip.ident = ip_ident_++;
+  rip.dont_fragment = false;
+  rip.payload_len = ip.payload_len;
+  wire::emit_ipv4(rip, {rte_pktmbuf_mtod(m, uint8_t *), wire::kIpv4MinHeaderLen}, true);
+  m->ol_flags = 0;
+  m->l3_len = wire::kIpv4MinHeaderLen;
+  counters_.icmp_echo_replies_out.add();
+  transmit_ipv4_fragmenting(m, ip.src);
 }
 
 } // namespace shoal::shard

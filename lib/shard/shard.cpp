@@ -4,6 +4,8 @@
 #include <atomic>
 
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_prefetch.h>
 
 #include "tcp/recovery/mbuf_chain.hpp"
@@ -52,7 +54,11 @@ bool tcp_headers_first(const rte_mbuf *m) {
 
 Shard::Shard(const ShardParams &p, rte_mempool *pool)
     : p_(p), netmask_(netmask_of(p.prefix_length)), pool_(pool), arp_(p.arp, arp_cache_name(p.id)),
-      tx_fn_(&Shard::eth_tx_burst), tx_ctx_(&tx_queue_) {}
+      tx_fn_(&Shard::eth_tx_burst), tx_ctx_(&tx_queue_) {
+  if (p.reassembly_max_datagrams != 0)
+    reassembly_ = std::make_unique<Reassembly>(p.reassembly_max_datagrams, p.reassembly_timeout,
+                                               static_cast<int>(rte_socket_id()));
+}
 
 Shard::~Shard() {
   for (uint16_t i = 0; i < tx_count_; i++)
@@ -181,6 +187,10 @@ void Shard::advance(Instant now) {
   if (now < next_arp_scan_)
     return;
   next_arp_scan_ = now + kArpScanInterval;
+  if (reassembly_ != nullptr) {
+    reassembly_->expire(now);
+    counters_.ipv4_reassembly_drops.add(reassembly_->take_freed());
+  }
   arp_.advance(
       now, [this](wire::Ipv4Addr ip) { send_arp_request(ip); },
       [this](rte_mbuf *m) { drop(m, counters_.arp_timeout_drops); });
@@ -318,10 +328,8 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
     return drop(m, counters_.ipv4_not_for_us);
   if (martian_source(ip.src))
     return drop(m, counters_.ipv4_martian_source);
-  // RFC 791 3.2 asks hosts to reassemble; shoal drops fragments instead (a
-  // TCP peer that honours our MSS never sends them) and counts them.
   if (ip.is_fragment())
-    return drop(m, counters_.ipv4_fragments);
+    return fragment_input(m, ip);
 
   // From here on the mbuf holds exactly the datagram.
   rte_pktmbuf_adj(m, static_cast<uint16_t>(wire::kEthernetHeaderLen));
@@ -331,7 +339,11 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
 
   if (const Handler &h = handlers_[ip.protocol]; h.fn != nullptr)
     return h.fn(h.ctx, m, ip, now_);
-  // Only TCP gets here as a chain (process_frame), and only without an engine.
+  // Only TCP gets here as a chain (process_frame), and only without an
+  // engine; or a reassembled datagram, which may not fit one buffer.
+  if (m->nb_segs != 1 && ip.protocol == wire::kIpProtoIcmp &&
+      rte_pktmbuf_pkt_len(m) > rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m))
+    return icmp_input_chain(m, ip);
   if (m->nb_segs != 1) {
     if (rte_pktmbuf_linearize(m) != 0)
       return drop(m, counters_.rx_multi_segment_drops);
@@ -347,6 +359,66 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
     return drop(m, counters_.udp_unhandled);
   default:
     return drop(m, counters_.proto_unhandled);
+  }
+}
+
+// RFC 791 3.2 / RFC 1122 3.3.2: a host reassembles. `m` holds the whole
+// frame (data offset at the Ethernet header); the datagram, once whole,
+// goes through ipv4_input again (its header rewritten and re-summed).
+void Shard::fragment_input(rte_mbuf *m, const wire::Ipv4Repr &ip) {
+  counters_.ipv4_fragments.add();
+  if (reassembly_ == nullptr)
+    return drop(m, counters_.ipv4_reassembly_drops);
+  const uint32_t frame_len = uint32_t{wire::kEthernetHeaderLen} + ip.header_len + ip.payload_len;
+  if (rte_pktmbuf_pkt_len(m) > frame_len)
+    tcp::mbuf_trim_back(m, frame_len); // Ethernet padding must not join the datagram
+  m->l2_len = wire::kEthernetHeaderLen;
+  m->l3_len = ip.header_len;
+  rte_mbuf *whole = reassembly_->add(m, now_);
+  counters_.ipv4_reassembly_drops.add(reassembly_->take_freed());
+  if (whole == nullptr)
+    return;
+  counters_.ipv4_reassembled.add();
+  // The fragments' checksum verdicts do not describe the whole datagram.
+  whole->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+  if (rte_pktmbuf_data_len(whole) < wire::kEthernetHeaderLen + wire::kIpv4MinHeaderLen)
+    return drop(whole, counters_.rx_multi_segment_drops);
+  ipv4_input(whole, mbuf_bytes(whole).subspan(wire::kEthernetHeaderLen));
+}
+
+void Shard::transmit_ipv4_fragmenting(rte_mbuf *ip_packet, wire::Ipv4Addr dst) {
+  const uint16_t mtu = p_.mtu != 0 ? p_.mtu : 1500;
+  if (rte_pktmbuf_pkt_len(ip_packet) <= mtu)
+    return transmit_ipv4(ip_packet, dst);
+  // Each fragment: a header mbuf of its own and the payload by reference.
+  std::array<rte_mbuf *, RTE_LIBRTE_IP_FRAG_MAX_FRAG> frags;
+  ip_packet->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM);
+  const int32_t n = rte_ipv4_fragment_packet(ip_packet, frags.data(),
+                                             static_cast<uint16_t>(frags.size()), mtu, pool_, pool_);
+  rte_pktmbuf_free(ip_packet); // the fragments hold their own references
+  if (n <= 0) {
+    counters_.ipv4_fragment_failures.add();
+    return;
+  }
+  const bool offload = p_.offloads.tx_ipv4_cksum;
+  for (int32_t i = 0; i < n; i++) {
+    rte_mbuf *f = frags[static_cast<size_t>(i)];
+    if (!p_.offloads.tx_multi_segs && f->nb_segs != 1 && rte_pktmbuf_linearize(f) != 0) {
+      counters_.ipv4_fragment_failures.add();
+      rte_pktmbuf_free(f);
+      continue;
+    }
+    auto *h = rte_pktmbuf_mtod(f, rte_ipv4_hdr *);
+    h->hdr_checksum = 0;
+    f->l3_len = wire::kIpv4MinHeaderLen;
+    if (offload)
+      f->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    else {
+      f->ol_flags = 0;
+      h->hdr_checksum = rte_ipv4_cksum(h);
+    }
+    counters_.ipv4_fragments_out.add();
+    transmit_ipv4(f, dst);
   }
 }
 

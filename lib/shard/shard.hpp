@@ -7,9 +7,10 @@
 // The path of a frame (DESIGN.md "The path of a packet"):
 //   rx burst (32) -> Ethernet (ARP: arp.cpp; IPv4 below; IPv6 and others
 //   dropped, counted) -> IPv4 header (checksum from the NIC flag when the rx
-//   offload is on, else software) -> for our address, not a fragment
-//   (fragments are dropped: no reassembly) -> by protocol: ICMP echo
-//   (icmp.cpp), a registered handler (TCP engine), else a counted drop.
+//   offload is on, else software) -> for our address -> fragments held for
+//   reassembly (reassembly.hpp) until their datagram is whole -> by
+//   protocol: ICMP echo (icmp.cpp), a registered handler (TCP engine), else
+//   a counted drop.
 // Transmit: transmit_ipv4() resolves the next hop through the ARP cache,
 // prepends Ethernet and queues the frame; flush() hands the batch to the NIC
 // once per iteration and frees (and counts) what the NIC did not take.
@@ -34,6 +35,7 @@
 #include "shard/counters.hpp"
 #include "shard/fifo_ring.hpp"
 #include "shard/impair.hpp"
+#include "shard/reassembly.hpp"
 #include "wire/addr.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
@@ -50,14 +52,18 @@ struct ShardParams {
   ArpCacheConfig arp;
   dpdk::Offloads offloads; // what the port enabled; the shard honours exactly this
   uint16_t mtu = 0;        // the port's MTU: larger datagrams (not TSO) are dropped; 0 = no check
+  // IPv4 reassembly: datagrams held at once (0: fragments are dropped,
+  // counted) and how long an incomplete one is kept (Linux ipfrag_time: 30 s).
+  uint32_t reassembly_max_datagrams = 256;
+  Duration reassembly_timeout = std::chrono::seconds(30);
 };
 
 // Hands a batch to the NIC; returns how many it took (the rest stay the
 // caller's). The default sends on the tx queue given to set_tx_queue().
 using TxBurstFn = uint16_t (*)(void *ctx, rte_mbuf **frames, uint16_t n);
 
-// Receives one IPv4 datagram for our address (not a fragment, header
-// validated): data offset of `m` at the IPv4 header, trailing Ethernet
+// Receives one IPv4 datagram for our address (whole: fragments arrive
+// reassembled, as a chain; header validated): data offset of `m` at the IPv4 header, trailing Ethernet
 // padding trimmed. Ownership of `m` passes to the handler.
 using Ipv4Handler = void (*)(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
 
@@ -169,8 +175,14 @@ private:
   // ipv4 path (shard.cpp)
   void ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram);
   void tcp_without_engine(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<const uint8_t> segment);
+  void fragment_input(rte_mbuf *m, const wire::Ipv4Repr &ip);
   // icmp.cpp
   void icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t> message);
+  // An echo request too large for one buffer (a reassembled chain).
+  void icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip);
+  // transmit_ipv4, cutting a datagram larger than the MTU into fragments
+  // (RFC 791; it must not have DF set).
+  void transmit_ipv4_fragmenting(rte_mbuf *ip_packet, wire::Ipv4Addr dst);
   // tx
   void send_to(rte_mbuf *ip_packet, const wire::MacAddr &dst_mac);
   void tx_enqueue(rte_mbuf *frame) {
@@ -222,6 +234,7 @@ private:
   // they are dropped. A ring: a partial send only advances its head.
   FifoRing<rte_mbuf *> tx_backlog_;
   std::unique_ptr<Impairment> impair_rx_, impair_tx_;
+  std::unique_ptr<Reassembly> reassembly_; // null: fragments are dropped
   // Scratch, one per direction: the rx one is being walked by process_rx()
   // while the TCP engine's answers can fill the tx batch and call flush()
   // (tx_enqueue), which must not clear or reallocate it under the walk.

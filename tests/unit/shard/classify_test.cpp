@@ -223,10 +223,7 @@ std::vector<DropCase> drop_cases() {
                fix_ip_checksum(with_byte(with_byte(ping, 16, 0), 17, 12)),
                "ipv4_bad_total_length"});
   v.push_back({"ipv4 bad checksum", with_byte(ping, 24, ping[24] ^ 0xff), "ipv4_bad_checksum"});
-  v.push_back(
-      {"ipv4 more fragments", fix_ip_checksum(with_byte(ping, 20, 0x20)), "ipv4_fragments"});
-  v.push_back(
-      {"ipv4 fragment offset", fix_ip_checksum(with_byte(ping, 21, 0x10)), "ipv4_fragments"});
+  // (Fragments are held for reassembly, not dropped: reassembly_test.cpp.)
   v.push_back(
       {"ipv4 for another address",
        ethernet(kOurMac, kPeerMac, wire::kEtherTypeIpv4,
