@@ -189,6 +189,9 @@ REWRITE_RULES = [
      'options and values, in shoal\'s order and NOP padding) and the window-scale shift is shoal\'s',
      'option order and padding are the sender\'s choice; the shift count is the receiver\'s choice',
      'RFC 9293 3.1, RFC 7323 2.2-2.3'),
+    ('psh-flag', 'all', 'an outbound data segment expected without PSH is expected with PSH',
+     'when to set PSH is the sender\'s choice (a sender may set it on any segment; it must on the last '
+     'one of a write); shoal sets it on every data segment', 'RFC 9293 3.9.1, RFC 1122 4.2.2.2'),
     ('buffer-defaults', 'FreeBSD', '`getsockopt(SO_RCVBUF)` = 65536 and `getsockopt(SO_SNDBUF)` = 32768 '
      '(the FreeBSD defaults the script just set by sysctl) become `true`',
      'the default buffer size is the implementation\'s choice', 'RFC 9293 3.8.6'),
@@ -201,6 +204,8 @@ REWRITE_RULES = [
      'the adapter must own packetdrill\'s local address', '-'),
 ]
 
+# An outbound segment: timestamp, '>', flags, start:end(length).
+OUT_DATA_LINE = re.compile(r'^(\s*\S+\s+>\s+)([FSRPEWU.]+)\s+\d+:\d+\s*\((\d+)\)')
 PACKET_LINE = re.compile(r'^(\s*\S+\s+>\s+)(S\.?|S)(\s.*?)<([^<>]*)>(.*)$')
 
 
@@ -301,6 +306,10 @@ def plan(corpus, relpath, text, shoal_wscale):
             if new is not None and new != m.group(4):
                 lines[i] = f'{m.group(1)}{m.group(2)}{m.group(3)}<{new}>{m.group(5)}'
                 applied.add('syn-options')
+        m = OUT_DATA_LINE.match(lines[i])
+        if m and int(m.group(3)) > 0 and 'P' not in m.group(2):
+            lines[i] = m.group(1) + 'P' + m.group(2) + lines[i][m.end(2):]
+            applied.add('psh-flag')
         if corpus == 'freebsd' and re.search(
                 r'getsockopt\(\d+, SOL_SOCKET, (SO_RCVBUF, \[65536\]|SO_SNDBUF, \[32768\])', ln):
             lines[i] = _neutral(ln, applied, 'buffer-defaults')
