@@ -192,8 +192,9 @@ REWRITE_RULES = [
     ('psh-flag', 'all', 'an outbound data segment expected without PSH is expected with PSH',
      'when to set PSH is the sender\'s choice (a sender may set it on any segment; it must on the last '
      'one of a write); shoal sets it on every data segment', 'RFC 9293 3.9.1, RFC 1122 4.2.2.2'),
-    ('buffer-defaults', 'FreeBSD', '`getsockopt(SO_RCVBUF)` = 65536 and `getsockopt(SO_SNDBUF)` = 32768 '
-     '(the FreeBSD defaults the script just set by sysctl) become `true`',
+    ('buffer-defaults', 'FreeBSD', '`getsockopt(SO_RCVBUF)` = 65536 (or 65700 / 66240: that rounded up to '
+     'whole 1460- / 1440-byte segments) and `getsockopt(SO_SNDBUF)` = 32768, the FreeBSD defaults the script '
+     'set by sysctl, become `true`',
      'the default buffer size is the implementation\'s choice', 'RFC 9293 3.8.6'),
     ('linux-buffer-doubling', 'Linux', '`getsockopt(SO_SNDBUF/SO_RCVBUF)` expecting twice the value the '
      'script set with `setsockopt` expects the value set',
@@ -203,6 +204,14 @@ REWRITE_RULES = [
     ('local-ip-flag', 'all', 'a script option `--local_ip=A` also gives the adapter `local_ip=A`',
      'the adapter must own packetdrill\'s local address', '-'),
 ]
+
+# FreeBSD's default buffer sizes (the recvspace and sendspace sysctls the
+# scripts set), and the receive buffer rounded up to whole segments of an
+# MSS of 1460 (IPv4) or 1440 (IPv6) once the connection is established.
+FREEBSD_BUFFER_DEFAULTS = {
+    'SO_RCVBUF': {65536} | {-(-65536 // mss) * mss for mss in (1460, 1440)},
+    'SO_SNDBUF': {32768},
+}
 
 # An outbound segment: timestamp, '>', flags, start:end(length).
 OUT_DATA_LINE = re.compile(r'^(\s*\S+\s+>\s+)([FSRPEWU.]+)\s+\d+:\d+\s*\((\d+)\)')
@@ -310,8 +319,8 @@ def plan(corpus, relpath, text, shoal_wscale):
         if m and int(m.group(3)) > 0 and 'P' not in m.group(2):
             lines[i] = m.group(1) + 'P' + m.group(2) + lines[i][m.end(2):]
             applied.add('psh-flag')
-        if corpus == 'freebsd' and re.search(
-                r'getsockopt\(\d+, SOL_SOCKET, (SO_RCVBUF, \[65536\]|SO_SNDBUF, \[32768\])', ln):
+        m = re.search(r'getsockopt\(\d+, SOL_SOCKET, (SO_RCVBUF|SO_SNDBUF), \[(\d+)\]', ln)
+        if corpus == 'freebsd' and m and int(m.group(2)) in FREEBSD_BUFFER_DEFAULTS[m.group(1)]:
             lines[i] = _neutral(ln, applied, 'buffer-defaults')
         m = re.search(r'setsockopt\((\d+), SOL_SOCKET, (SO_SNDBUF|SO_RCVBUF), *\[(\d+)\]', ln)
         if m:
