@@ -129,16 +129,20 @@ TEST(Handoff, TwoThreadsMoveAMillionWithoutLossInOrder) {
     if (next_pause < kPauses * (kCount / kPauses) && expected >= next_pause) {
       // At least kCount / kPauses packets are still to come, far more than
       // the ring holds: the producer must fill it and be refused. The bound
-      // only keeps a broken ring from hanging the test.
+      // (microseconds are enough; 10 s for a stalled machine) only keeps a
+      // ring that never refuses from hanging the test: after one pause in
+      // vain there are no more.
       const uint64_t before = full_retries.load();
-      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       while (full_retries.load() == before && std::chrono::steady_clock::now() < give_up)
         std::this_thread::yield();
       if (full_retries.load() != before) {
         pauses_seen_full++;
         EXPECT_EQ(h.pending(1), h.ring_size()) << "refused while the ring was not full";
+        next_pause += kCount / kPauses;
+      } else {
+        next_pause = kCount; // no more pauses
       }
-      next_pause += kCount / kPauses;
     }
     const size_t n = h.drain(1, out);
     if (n == 0)
