@@ -100,7 +100,7 @@ struct RunResult {
 };
 
 // Retry limits of the engines in a run. The sweep uses the defaults; a seed
-// that timed out is run again with `patient`: a timeout after 17 SYN attempts
+// that timed out is run again with kPatient: a timeout after 17 SYN attempts
 // (back-off 1 s doubling: about 36 hours of virtual time) or 31 data
 // retransmissions needs loss far beyond any seed's (at 32 % loss + 2 %
 // corruption each way a round trip fails with p < 0.54; 0.54^17 < 3e-5).
@@ -116,9 +116,8 @@ const Retries kPatient{16, 16, 30, 96h};
 // The chance that a seed's handshake times out with the default retries:
 // every one of the syn_retries + 1 SYNs, or the SYN-ACK answering it, lost
 // or corrupted. An overestimate (the server's own SYN-ACK retransmissions
-// and duplicated datagrams only help), and the other timeouts (31 s of
-// consecutive data or FIN losses with back-off up to 60 s) are orders of
-// magnitude rarer.
+// and duplicated datagrams only help); the other timeouts (16 losses in a
+// row of the same data or FIN, or of its ACK) are orders of magnitude rarer.
 double expected_syn_timeout(const Scenario &sc) {
   const double lost = sc.loss + (1 - sc.loss) * sc.corrupt;
   const double round_trip_fails = 1 - (1 - lost) * (1 - lost);
