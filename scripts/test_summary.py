@@ -36,11 +36,11 @@ CLOCK_SLACK_S = 1.0
 
 
 def registered_names(path):
-    """Test names from `meson test --list`, as testlog.json names them:
-    "project:suite / name". Other lines (a rebuild's "ninja: ...") are not
-    tests."""
+    """Test names from `meson test --list`, one a line, spelled as
+    testlog.json spells them ("project:suite / name", or just "name" in a
+    build with one suite). A rebuild's "ninja: ..." lines are not tests."""
     with open(path) as f:
-        return [ln.strip() for ln in f if " / " in ln]
+        return [ln.strip() for ln in f if ln.strip() and not ln.startswith("ninja:")]
 
 
 def record_name(rec):

@@ -33,11 +33,12 @@ def main():
                 os.utime(p, (mtime, mtime))
             return p
 
-        def listing(name, tests):
+        def listing(name, tests, raw=()):
             p = os.path.join(d, name)
             with open(p, "w") as f:
                 # As `meson test --list` prints them after a rebuild.
-                f.write("ninja: no work to do.\n" + "".join(f"shoal:unit / {t}\n" for t in tests))
+                f.write("ninja: no work to do.\n" + "".join(f"shoal:unit / {t}\n" for t in tests) +
+                        "".join(f"{t}\n" for t in raw))
             return p
 
         def rec(name, result="OK", start=now + 1, stdout=""):
@@ -50,6 +51,15 @@ def main():
         cases = [
             # (what, args, CI, expected closing line, expected exit 0?)
             ("all passed", [f"{good}={ab}"], False, "2 passed, 0 failed", True),
+            # A build with a single suite lists and logs bare names.
+            ("bare names",
+             [log("bare.json", [dict(rec("a"), name="fuzz_a"), dict(rec("b"), name="fuzz_b")]) +
+              "=" + listing("bare.txt", [], raw=["fuzz_a", "fuzz_b"])], False,
+             "2 passed, 0 failed", True),
+            ("bare name not run",
+             [log("bare2.json", [dict(rec("a"), name="fuzz_a")]) + "=" +
+              listing("bare2.txt", [], raw=["fuzz_a", "fuzz_b"])], False,
+             "1 passed, 1 failed", False),
             ("empty run", [log("empty.json", [])], False, "0 passed, 1 failed", False),
             ("no log given", [], False, "0 passed, 1 failed", False),
             ("missing log", [os.path.join(d, "absent.json")], False, "0 passed, 1 failed", False),
