@@ -29,9 +29,63 @@ install_missing() {
   fi
 }
 
-build() { # build DIR [meson options...]
+# The options a configured build directory has that differ from DIR's
+# intended ones (-Dname=value ...), and a different C++ compiler than
+# $CXX (or the default c++) would give; empty when it matches.
+config_mismatch() { # config_mismatch DIR [meson options...]
   local dir=$1
   shift
+  local want_cxx=${CXX:-c++}
+  python3 - "$dir" "$want_cxx" "$@" <<'PY'
+import json, os, subprocess, sys
+d, cxx, opts = sys.argv[1], sys.argv[2], sys.argv[3:]
+def introspect(what):
+    return json.loads(subprocess.run(["meson", "introspect", what, d], check=True,
+                                     capture_output=True, text=True).stdout)
+have = {o["name"]: o["value"] for o in introspect("--buildoptions")}
+diffs = []
+for o in opts:
+    k, _, v = o[2:].partition("=")
+    cur = have.get(k)
+    if isinstance(cur, bool):
+        cur = "true" if cur else "false"
+    elif isinstance(cur, list):
+        cur = " ".join(cur)
+    else:
+        cur = str(cur)
+    if cur != v:
+        diffs.append(f"{k}={cur!r} (wanted {v!r})")
+# The compiler the directory was configured with: the last line meson logged
+# for it, "C++ compiler for the host machine: c++ (gcc 12.2.0 ...)".
+comp = None
+try:
+    with open(os.path.join(d, "meson-logs", "meson-log.txt"), errors="replace") as f:
+        for line in f:
+            if line.startswith("C++ compiler for the host machine:"):
+                comp = line.split("(", 1)[1].split()[0] if "(" in line else None
+except OSError:
+    pass
+want_id = "clang" if "clang" in os.path.basename(cxx) else "gcc"
+if comp != want_id:
+    diffs.append(f"compiler {comp!r} (wanted {want_id!r})")
+print("; ".join(diffs))
+PY
+}
+
+build() { # build DIR [meson options...]: every option the directory depends on
+  local dir=$1
+  shift
+  if [[ -f $dir/build.ninja ]]; then
+    # A directory configured earlier with other options (say -Dinterop=false)
+    # would build and test something else without a word: start it afresh
+    # (the compiler cache keeps that cheap).
+    local diff
+    diff=$(config_mismatch "$dir" "$@") || diff="cannot introspect"
+    if [[ -n $diff ]]; then
+      echo "==> $dir was configured differently ($diff): setting it up again"
+      rm -rf "$dir"
+    fi
+  fi
   if [[ ! -f $dir/build.ninja ]]; then
     echo "==> meson setup $dir $*"
     meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; exit 1; }
@@ -39,6 +93,24 @@ build() { # build DIR [meson options...]
   fi
   echo "==> building $dir"
   ninja -C "$dir"
+}
+
+# Runs `meson test -C DIR ARGS...` after writing the registered tests for the
+# same suites (`meson test --list`) next to its log, for test_summary.py.
+run_tests() { # run_tests DIR [meson test options...]
+  local dir=$1
+  shift
+  local -a suites=()
+  local a prev=
+  for a in "$@"; do
+    [[ $prev == --suite ]] && suites+=(--suite "$a")
+    prev=$a
+  done
+  mkdir -p "$dir/meson-logs"
+  meson test -C "$dir" --list --no-rebuild "${suites[@]}" 2>/dev/null \
+    >"$dir/meson-logs/registered-tests.txt" ||
+    echo "setup: cannot list the tests of $dir" >&2
+  meson test -C "$dir" "$@"
 }
 
 mode=${1:-}
@@ -62,27 +134,37 @@ run)
   exec "$ROOT/scripts/demo.sh" "${1:-configs/default.ini}"
   ;;
 test)
+  # Test logs older than this are left over from an earlier run
+  # (test_summary.py counts them as failures).
+  SHOAL_TEST_START=$(date +%s)
+  export SHOAL_TEST_START
   install_missing
-  build build
+  main_opts=(-Dsanitize=false -Dfuzz=false -Dtests=true -Dbenchmarks=true -Dinterop=true
+             -Dcpp_args=)
+  build build "${main_opts[@]}"
   # The unit and simulation suites again under ASan + UBSan.
-  build build-san -Dsanitize=true -Dbenchmarks=false -Dinterop=false
+  build build-san -Dsanitize=true -Dfuzz=false -Dtests=true -Dbenchmarks=false -Dinterop=false \
+    -Dcpp_args=
   # The libFuzzer targets (clang, ASan + UBSan, coverage on lib/ too).
   CXX=clang++ build build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false -Dsanitize=true \
     -Dcpp_args=-fsanitize=fuzzer-no-link
   rc=0
   echo "==> test suite (build/)"
-  meson test -C build --print-errorlogs --num-processes 2 || rc=1
+  run_tests build --print-errorlogs --num-processes 2 || rc=1
   echo "==> unit + simulation suites under AddressSanitizer + UBSan (build-san/)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    meson test -C build-san --print-errorlogs --num-processes 2 --suite unit --suite sim || rc=1
-  echo "==> fuzz targets, ${SHOAL_FUZZ_SECONDS:-45} s each (build-fuzz/)"
+    run_tests build-san --print-errorlogs --num-processes 2 --suite unit --suite sim || rc=1
+  echo "==> fuzz targets, ${SHOAL_FUZZ_SECONDS:-45} s each, and the regression inputs (build-fuzz/)"
   SHOAL_FUZZ_SECONDS=${SHOAL_FUZZ_SECONDS:-45} SHOAL_FUZZ_ARTIFACTS=$ROOT/build-fuzz/fuzz-artifacts \
-    meson test -C build-fuzz --print-errorlogs --suite fuzz || rc=1
+    run_tests build-fuzz --print-errorlogs --suite fuzz || rc=1
   # The summary is printed last, and on stdout only once everything else
   # is done; if the summarizer itself fails without its line, say so in
-  # CI's form.
-  summary=$(python3 scripts/test_summary.py build/meson-logs/testlog.json \
-    build-san/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json 2>&1) || rc=1
+  # CI's form. Each log is checked against the tests its directory
+  # registers for the suites run, and against this run's start.
+  summary=$(python3 scripts/test_summary.py \
+    build/meson-logs/testlog.json=build/meson-logs/registered-tests.txt \
+    build-san/meson-logs/testlog.json=build-san/meson-logs/registered-tests.txt \
+    build-fuzz/meson-logs/testlog.json=build-fuzz/meson-logs/registered-tests.txt 2>&1) || rc=1
   summary_printed=1
   if [[ $(tail -n 1 <<<"$summary") =~ ^[0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
     echo "$summary"

@@ -7,7 +7,8 @@
 //                       given back: the transfer completes, intact.
 //   FullConnectionTable B at max_connections: further SYNs are dropped and
 //                       counted (drop_no_memory), the client retransmits
-//                       its SYN and gets in once a slot frees.
+//                       its SYN and gets in once a slot frees; its data
+//                       then goes through both ways and it closes normally.
 //   SlowReader          a small receive buffer read slowly: the window
 //                       closes (persist probes), no accepted byte is lost,
 //                       the window reopens, the stream completes.
@@ -132,13 +133,21 @@ TEST_F(ExhaustionTest, TinyMempoolDropsCountsAndRecovers) {
 
 TEST_F(ExhaustionTest, FullConnectionTableDropsSynsAndRecovers) {
   constexpr unsigned kMax = 8;
+  constexpr uint64_t kLateBytes = 4096;
   SimConfig c = quiet();
   c.b.max_connections = kMax;
   c.b.syn_cookies = tcp::EngineConfig::SynCookieMode::off; // plain drops, no cookies
   auto &sim = make_sim(c);
+  // The first kMax connections only hold their slots; the one accepted after
+  // the table was full exchanges kLateBytes each way and closes by itself.
   auto &server =
       servers_.emplace_back(sim, script(0, 0, 0xB, 0xA, BulkScript::Ending::stay_open), "B");
-  ASSERT_TRUE(sim.b().listen(80, server.factory()));
+  auto &late_server = servers_.emplace_back(
+      sim, script(kLateBytes, kLateBytes, 0xD, 0xC, BulkScript::Ending::half_close), "B-late");
+  tcp::HandlerFactory holders = server.factory(), late_factory = late_server.factory();
+  ASSERT_TRUE(sim.b().listen(80, [&](tcp::Connection &conn) {
+    return server.apps().size() < kMax ? holders(conn) : late_factory(conn);
+  }));
   for (unsigned i = 0; i < kMax; ++i) {
     auto &app = apps_.emplace_back(sim, script(0, 0, 0xA, 0xB, BulkScript::Ending::stay_open),
                                    "A" + std::to_string(i));
@@ -151,13 +160,14 @@ TEST_F(ExhaustionTest, FullConnectionTableDropsSynsAndRecovers) {
   // Table full: the next client's SYNs are dropped and counted.
   const uint64_t drops_before = sim.b().counters().get(Counter::drop_no_memory) +
                                 sim.b().counters().get(Counter::syn_backlog_drops);
-  auto &late =
-      apps_.emplace_back(sim, script(4096, 4096, 0xC, 0xD, BulkScript::Ending::half_close), "late");
+  auto &late = apps_.emplace_back(
+      sim, script(kLateBytes, kLateBytes, 0xC, 0xD, BulkScript::Ending::half_close), "late");
   late.attach(sim.a().connect(sim.address_b(), 80, &late));
   ASSERT_NE(late.connection(), nullptr);
   sim.run_for(4s); // SYN + retransmissions at 1 s and 3 s
   EXPECT_FALSE(late.connected());
   EXPECT_EQ(server.apps().size(), kMax);
+  EXPECT_TRUE(late_server.apps().empty());
   const uint64_t drops = sim.b().counters().get(Counter::drop_no_memory) +
                          sim.b().counters().get(Counter::syn_backlog_drops) - drops_before;
   EXPECT_GE(drops, 2u) << counters_of(sim);
@@ -167,11 +177,21 @@ TEST_F(ExhaustionTest, FullConnectionTableDropsSynsAndRecovers) {
   apps_.front().close();
   server.apps().front().close();
   ASSERT_TRUE(sim.run_until([&] { return late.connected(); }, sim.now() + 30s)) << counters_of(sim);
-  // The late client is served like any other: its data goes through.
-  ASSERT_TRUE(sim.run_until([&] { return server.apps().size() == kMax + 1; }, sim.now() + 10s));
-  BulkApp &late_server = server.apps().back();
-  (void)late_server;
-  // Everyone closes.
+  // The late client is served like any other: its data goes through both
+  // ways, intact, and both ends close normally.
+  ASSERT_TRUE(sim.run_until([&] { return late.closed().has_value(); }, sim.now() + 60s))
+      << late.summary() << "\n" << counters_of(sim);
+  ASSERT_EQ(late_server.apps().size(), 1u);
+  BulkApp &late_peer = late_server.apps().front();
+  ASSERT_TRUE(sim.run_until([&] { return late_peer.closed().has_value(); }, sim.now() + 60s))
+      << late_peer.summary();
+  EXPECT_EQ(late.bytes_sent(), kLateBytes);
+  EXPECT_EQ(late_peer.bytes_sent(), kLateBytes);
+  EXPECT_TRUE(late.stream_complete()) << late.summary();
+  EXPECT_TRUE(late_peer.stream_complete()) << late_peer.summary();
+  EXPECT_EQ(late.closed(), CloseReason::normal) << late.summary();
+  EXPECT_EQ(late_peer.closed(), CloseReason::normal) << late_peer.summary();
+  // Everyone else closes.
   for (auto &a : apps_)
     if (a.connection() != nullptr)
       a.close();
@@ -180,7 +200,9 @@ TEST_F(ExhaustionTest, FullConnectionTableDropsSynsAndRecovers) {
       b.close();
   ASSERT_TRUE(sim.run_until_idle(sim.now() + 600s)) << counters_of(sim);
   for (auto &a : apps_)
-    EXPECT_TRUE(a.closed().has_value()) << a.summary();
+    EXPECT_EQ(a.closed(), CloseReason::normal) << a.summary();
+  for (auto &b : server.apps())
+    EXPECT_EQ(b.closed(), CloseReason::normal) << b.summary();
   sim.b().unlisten(80);
   expect_all_closed(sim);
   EXPECT_EQ(sim.b().connections_in_use(), 0u);

@@ -39,7 +39,8 @@ use; the process's RSS). Passes when:
     to the idle level measured before the traffic.
 
 The long run is scripts/soak.sh [minutes] (30 by default); the suite runs a
-short one (test soak_short). Exit 77 = skipped (not root, no /dev/net/tun).
+short one (test soak_short). Exit 77 = skipped (not root, no /dev/net/tun),
+or 1 when CI=true (checks.skip).
 """
 import argparse
 import hashlib
@@ -53,6 +54,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tcp_interop as ti  # noqa: E402
+from checks import check  # noqa: E402
 
 MIB = ti.MIB
 ECHO_PORT = 7
@@ -227,11 +229,10 @@ class Soak:
 
     def memory(self):
         """/shoal/mem summed over its columns (mempool: the mbufs the shards
-        share; shardN: each engine's pools and tables), or None when the
-        process has no /shoal/mem."""
+        share; shardN: each engine's pools and tables). Every stack serves
+        it: a reply without it fails the run (the memory checks rest on it)."""
         v = self.app.telemetry("/shoal/mem").get("/shoal/mem")
-        if not isinstance(v, dict) or not v:
-            return None
+        check(isinstance(v, dict) and v, f"no /shoal/mem in the telemetry reply: {v!r}")
         total = {}
         for column in v.values():
             for k, x in column.items():
@@ -255,7 +256,7 @@ class Soak:
             verified, nfail = self.verified, self.nfail
         busy = sum(v for k, v in c.items() if k != "LISTEN")
         memtext = (f"held {mem['total_bytes'] / MIB:.2f} MiB, mbufs {mem['mbufs_in_use']}/"
-                   f"{mem['mbufs_total']}" if mem else "/shoal/mem n/a")
+                   f"{mem['mbufs_total']}")
         print(f"[{label} {t:6.0f}s] kernel churn {done['kernel_churn']} bulk "
               f"{done['kernel_bulk']} | shoal churn {done['shoal_churn']} bulk "
               f"{done['shoal_bulk']} | verified {verified / MIB:.1f} MiB | failures {nfail} | "
@@ -340,19 +341,18 @@ class Soak:
         if busy:
             self.fail(f"kernel sockets still open: {busy[:10]}")
         mem = self.memory()
-        if mem is not None and (mem["connections"] or mem["time_wait_records"]):
+        if mem["connections"] or mem["time_wait_records"]:
             self.fail(f"connection pool slots or TIME_WAIT records held after the drain: {mem}")
-        if idle is not None:
-            deadline = time.time() + 15
-            while mem["mbufs_in_use"] > idle["mbufs_in_use"] + 64 and time.time() < deadline:
-                time.sleep(0.5)
-                mem = self.memory()
-            print(f"mbufs in use: idle {idle['mbufs_in_use']}, after the drain "
-                  f"{mem['mbufs_in_use']}; bytes held: idle {idle['total_bytes']}, after "
-                  f"{mem['total_bytes']}", flush=True)
-            if mem["mbufs_in_use"] > idle["mbufs_in_use"] + 64:
-                self.fail(f"mbufs in use {mem['mbufs_in_use']} after the drain, idle "
-                          f"{idle['mbufs_in_use']}")
+        deadline = time.time() + 15
+        while mem["mbufs_in_use"] > idle["mbufs_in_use"] + 64 and time.time() < deadline:
+            time.sleep(0.5)
+            mem = self.memory()
+        print(f"mbufs in use: idle {idle['mbufs_in_use']}, after the drain "
+              f"{mem['mbufs_in_use']}; bytes held: idle {idle['total_bytes']}, after "
+              f"{mem['total_bytes']}", flush=True)
+        if mem["mbufs_in_use"] > idle["mbufs_in_use"] + 64:
+            self.fail(f"mbufs in use {mem['mbufs_in_use']} after the drain, idle "
+                      f"{idle['mbufs_in_use']}")
         with self.lock:
             unmatched = (dict(self.shoal_sent), dict(self.kernel_recv))
         if unmatched[0] or unmatched[1]:
@@ -371,8 +371,8 @@ class Soak:
                   f"failures {self.nfail}")
             if self.nfail:
                 raise AssertionError(f"{self.nfail} failure(s):\n  " + "\n  ".join(self.failures))
-        assert totals["impair_lost"] > 0 and totals["impair_reordered"] > 0, totals
-        assert all(v > 0 for v in self.done.values()), self.done
+        check(totals["impair_lost"] > 0 and totals["impair_reordered"] > 0, totals)
+        check(all(v > 0 for v in self.done.values()), self.done)
 
     def check_flat(self, samples):
         """Memory flat: after a warm-up, max(last third) <= 1.1 x max(first
@@ -383,9 +383,8 @@ class Soak:
             self.fail(f"too few memory samples after the warm-up ({len(s)})")
             return
         k = len(s) // 3
-        series = [("RSS", [x[2] * 1024 for x in s], 2 * MIB)]
-        if all(x[1] is not None for x in s):
-            series.append(("bytes held (/shoal/mem)", [x[1]["total_bytes"] for x in s], 2 * MIB))
+        series = [("RSS", [x[2] * 1024 for x in s], 2 * MIB),
+                  ("bytes held (/shoal/mem)", [x[1]["total_bytes"] for x in s], 2 * MIB)]
         for name, v, const in series:
             first, last = max(v[:k]), max(v[-k:])
             limit = first * 1.1 + const
@@ -427,11 +426,9 @@ def main():
         return 0
     a = parse(sys.argv[1:])
     if os.geteuid() != 0:
-        print("skip: needs root (network namespaces, TAP)")
-        return ti.SKIP
+        return ti.skip("needs root (network namespaces, TAP)")
     if not os.path.exists("/dev/net/tun"):
-        print("skip: no /dev/net/tun")
-        return ti.SKIP
+        return ti.skip("no /dev/net/tun")
     ns = f"shoal-soak-{os.getpid() % 100000}"
     ti.run("ip", "netns", "del", ns, check=False)
     ti.run("ip", "netns", "add", ns)

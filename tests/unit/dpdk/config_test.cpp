@@ -269,11 +269,16 @@ TEST_F(ConfigTest, UnreadableFile) {
   EXPECT_EQ(load_config(dir_.string()).error, dir_.string() + ": cannot read: Is a directory");
 }
 
-TEST_F(ConfigTest, TcpSectionIsReserved) {
+TEST_F(ConfigTest, TcpSectionMslIsParsed) {
   Ini ini;
-  ini.raw("[tcp]\nmsl_s = 30\n");
+  // Not the default (30 s), so a key that is read but not stored fails.
+  ini.raw("[tcp]\nmsl_s = 7\n");
   const ConfigResult r = load_config(write("tcp.ini", ini.text()));
-  EXPECT_TRUE(r) << r.error;
+  ASSERT_TRUE(r) << r.error;
+  EXPECT_EQ(r.config->tcp.msl, std::chrono::seconds(7));
+  Ini bad;
+  bad.raw("[tcp]\nmsl_s = 3601\n");
+  EXPECT_FALSE(load_config(write("tcp-bad.ini", bad.text())));
 }
 
 TEST_F(ConfigTest, CopyPayloadMax) {

@@ -1,9 +1,13 @@
 // poll and epoll readiness over the facade's sockets, and an application
 // thread blocked in read() while another thread drives the engine.
 #include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "posix_fixture.hpp"
@@ -106,7 +110,9 @@ TEST_F(Poll, ApplicationThreadBlocksWhileDriverDelivers) {
   ssize_t got = 0;
   int err = 0;
   char buf[32] = {};
+  std::atomic<pid_t> app_tid{0};
   std::thread app([&] {
+    app_tid = static_cast<pid_t>(::syscall(SYS_gettid));
     got = ps::read(fd, buf, sizeof buf);
     err = errno;
     if (got > 0) {
@@ -114,8 +120,20 @@ TEST_F(Poll, ApplicationThreadBlocksWhileDriverDelivers) {
     }
     done = true;
   });
-  // Let the app thread block first (nothing to read yet).
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Nothing moves the simulation until the app thread is seen asleep in the
+  // kernel in a futex wait (its condition variable), with read() not
+  // returned: it blocked rather than spun or returned early. The state comes
+  // from /proc/self/task/<tid>/syscall (the syscall a blocked thread is in).
+  auto asleep_in_futex = [&app_tid] {
+    std::ifstream f("/proc/self/task/" + std::to_string(app_tid.load()) + "/syscall");
+    long nr = -1;
+    return app_tid.load() != 0 && (f >> nr) && nr == SYS_futex;
+  };
+  // Generous: on a loaded machine the thread may take long to get there.
+  const auto asleep_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!asleep_in_futex() && std::chrono::steady_clock::now() < asleep_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(asleep_in_futex()) << "the application thread never slept in read()";
   EXPECT_FALSE(done.load());
   sim().after(50ms, [&] { peer().send("ping"); });
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -79,6 +79,7 @@ protected:
   // Pops everything in order; checks every byte against the pattern; frees.
   uint32_t drain(ReassemblyQueue &q) {
     uint32_t got = 0;
+    const Seq start = rcv_nxt_;
     rte_mbuf *out[4];
     for (;;) {
       Seq at = rcv_nxt_;
@@ -89,10 +90,12 @@ protected:
         got += out[i]->pkt_len;
         rte_pktmbuf_free(out[i]);
       }
+      // pop() advances rcv_nxt by exactly the payload it handed out.
+      EXPECT_EQ(rcv_nxt_.v, at.v) << trace_.str();
       if (n < std::size(out))
         break;
     }
-    EXPECT_EQ(rcv_nxt_ - Seq{0}, rcv_nxt_ - Seq{0}); // keep rcv_nxt_ visible in traces
+    EXPECT_EQ(rcv_nxt_.v - start.v, got) << trace_.str();
     trace_ << "drain -> rcv_nxt=" << rcv_nxt_.v << " (" << got << " bytes)\n";
     return got;
   }

@@ -3,6 +3,8 @@
 // source's order survives.
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <stdexcept>
 #include <thread>
@@ -105,23 +107,43 @@ TEST(Handoff, DrainTakesFromEverySourceAndRotatesTheFirst) {
 }
 
 // One producer thread (shard 0) and one consumer thread (shard 1): a million
-// packets, ring of 256 so that the producer often finds it full and retries.
+// packets through a ring of 256. Ten times during the run the consumer stops
+// draining until the producer has found the ring full and is retrying, so the
+// full-ring path (refuse, retry, nothing lost, order kept) is always taken.
 TEST(Handoff, TwoThreadsMoveAMillionWithoutLossInOrder) {
   constexpr uint64_t kCount = 1'000'000;
+  constexpr uint64_t kPauses = 10;
   Handoff h(2, 256);
   std::atomic<uint64_t> full_retries{0};
   std::thread producer([&] {
-    uint64_t retries = 0;
     for (uint64_t i = 0; i < kCount; i++)
       while (!h.send(0, 1, tag(0, i))) {
-        retries++;
+        full_retries.fetch_add(1, std::memory_order_relaxed);
         std::this_thread::yield();
       }
-    full_retries = retries;
   });
-  uint64_t expected = 0, bad = 0;
+  uint64_t expected = 0, bad = 0, pauses_seen_full = 0;
+  uint64_t next_pause = 0;
   std::array<rte_mbuf *, 32> out{};
   while (expected < kCount) {
+    if (next_pause < kPauses * (kCount / kPauses) && expected >= next_pause) {
+      // At least kCount / kPauses packets are still to come, far more than
+      // the ring holds: the producer must fill it and be refused. The bound
+      // (microseconds are enough; 10 s for a stalled machine) only keeps a
+      // ring that never refuses from hanging the test: after one pause in
+      // vain there are no more.
+      const uint64_t before = full_retries.load();
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (full_retries.load() == before && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::yield();
+      if (full_retries.load() != before) {
+        pauses_seen_full++;
+        EXPECT_EQ(h.pending(1), h.ring_size()) << "refused while the ring was not full";
+        next_pause += kCount / kPauses;
+      } else {
+        next_pause = kCount; // no more pauses
+      }
+    }
     const size_t n = h.drain(1, out);
     if (n == 0)
       std::this_thread::yield();
@@ -138,6 +160,7 @@ TEST(Handoff, TwoThreadsMoveAMillionWithoutLossInOrder) {
   EXPECT_EQ(bad, 0u);
   EXPECT_EQ(expected, kCount);
   EXPECT_EQ(h.pending(1), 0u);
+  EXPECT_EQ(pauses_seen_full, kPauses) << "the producer did not find the ring full at every pause";
   std::printf("handoff: %llu packets, producer found the ring full %llu times\n",
               static_cast<unsigned long long>(kCount),
               static_cast<unsigned long long>(full_retries.load()));
