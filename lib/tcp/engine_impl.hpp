@@ -186,6 +186,10 @@ struct Engine::Impl {
   // the memory limit (2 x rcv_buf of mbuf truesize) whichever is smaller.
   uint32_t rcv_space(const Connection &) const;
   uint32_t ooo_memory(const Connection &) const;
+  // The window a segment sent now could show the peer for `space` bytes:
+  // rounded up to the scale unit and capped by what the 16-bit field can
+  // carry at the connection's scale (65535 without window scaling).
+  uint32_t rcv_window_visible(const Connection &, uint32_t space) const;
   // SYN text of a passive open waits in the reassembly queue (RFC 9293
   // 3.10.7.2 "queued for processing later") until ESTABLISHED.
   void queue_syn_text(Connection &, Segment &);
