@@ -180,8 +180,10 @@ ssize_t do_read(int fd, const std::vector<std::span<uint8_t>> &out, int flags) {
       for (;;) {
         if (s->kind == Kind::fresh || s->kind == Kind::listening)
           return fail(ENOTCONN);
-        if (s->rd_shut)
-          return 0;
+        // After SHUT_RD, as Linux: what is queued -- including data that
+        // arrives afterwards, which is still acknowledged -- is returned, and
+        // 0 (end of stream) only once the queue is empty. Refusing it would
+        // strand the data: close() would then find it unread and reset.
         if (s->kind == Kind::connected && s->rcv_avail > 0)
           break;
         if (s->so_error != 0)

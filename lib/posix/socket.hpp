@@ -34,7 +34,11 @@
 //     afterwards it reports the MSS in use (the engine has no MSS clamp).
 //   - poll() and epoll are level-triggered (EPOLLET is accepted and treated
 //     as level-triggered; EPOLLONESHOT disarms after one report).
-//   - read() after SHUT_RD returns 0; MSG_WAITALL is not supported.
+//   - shutdown(SHUT_RD) ends reading as Linux does: read() still returns the
+//     data queued, and data that arrives afterwards (it is acknowledged as
+//     usual), and returns 0 instead of blocking once nothing is queued.
+//     Data the application leaves unread is still reset by close().
+//   - MSG_WAITALL is not supported.
 #include <cstddef>
 #include <cstdint>
 
