@@ -15,8 +15,8 @@ Driver::~Driver() {
 
 tcp::Connection *Driver::open(unsigned, tcp::Engine &engine, wire::Ipv4Addr remote,
                               uint16_t remote_port, tcp::ConnectionHandler *handler,
-                              uint16_t local_port) {
-  return engine.connect(remote, remote_port, handler, local_port);
+                              uint16_t local_port, const tcp::OpenOptions &options) {
+  return engine.connect(remote, remote_port, handler, local_port, options);
 }
 
 unsigned Driver::connect_shard() {
@@ -138,10 +138,10 @@ bool StackDriver::call(unsigned shard, const std::function<void(tcp::Engine &)> 
 
 tcp::Connection *StackDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,
                                    uint16_t remote_port, tcp::ConnectionHandler *handler,
-                                   uint16_t local_port) {
+                                   uint16_t local_port, const tcp::OpenOptions &options) {
   if (local_port != 0)
-    return engine.connect(remote, remote_port, handler, local_port);
-  return stack_.connect(remote, remote_port, handler, shard);
+    return engine.connect(remote, remote_port, handler, local_port, options);
+  return stack_.connect(remote, remote_port, handler, shard, options);
 }
 
 bool StackDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,

@@ -61,7 +61,7 @@ public:
   // ephemeral port (on a multi-shard stack, one whose replies hash to it).
   virtual tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote,
                                 uint16_t remote_port, tcp::ConnectionHandler *,
-                                uint16_t local_port);
+                                uint16_t local_port, const tcp::OpenOptions &options);
   // The shard the next outgoing connection goes to (round robin).
   virtual unsigned connect_shard();
   // Blocks the calling application thread until ready() (evaluated with
@@ -129,7 +129,8 @@ public:
   wire::Ipv4Addr local_address() const override;
   bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
   tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
-                        tcp::ConnectionHandler *, uint16_t local_port) override;
+                        tcp::ConnectionHandler *, uint16_t local_port,
+                        const tcp::OpenOptions &options) override;
   bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
             const std::function<bool()> &ready, std::optional<Duration> timeout) override;
 

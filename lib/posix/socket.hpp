@@ -30,8 +30,11 @@
 //   - SO_RCVBUF/SO_SNDBUF are taken and reported as given (Linux doubles
 //     them); the receive buffer set before connect()/listen() sizes the
 //     window scale of the SYN only if set before the SYN is sent.
-//   - TCP_MAXSEG is remembered and reported before the connection exists;
-//     afterwards it reports the MSS in use (the engine has no MSS clamp).
+//   - TCP_MAXSEG (88..32767, or 0 for none) clamps, as Linux, the MSS the
+//     SYN / SYN-ACK announces and the largest segment sent, for connect()
+//     and listen() after it (accepted connections inherit the listener's).
+//     getsockopt reports the value set (536 when none) until there is a
+//     connection, then the MSS it sends with.
 //   - poll() and epoll are level-triggered (EPOLLET is accepted and treated
 //     as level-triggered; EPOLLONESHOT disarms after one report).
 //   - shutdown(SHUT_RD) ends reading as Linux does: read() still returns the
