@@ -70,7 +70,22 @@ bool ManualDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_varia
     return true;
   }
   // Another thread drives: sleep until it changes something. With a
-  // timeout, look at its clock every slice (its clock wakes nobody).
+  // timeout, look at its clock every slice (its clock wakes nobody). The
+  // waiter is listed while it sleeps, so the driving thread can see whether
+  // a wake-up is pending (waiters_settled).
+  Waiter me{lock.mutex(), &ready};
+  {
+    std::lock_guard g(waiters_mu_);
+    waiters_.push_back(&me);
+  }
+  struct Unlist {
+    ManualDriver &d;
+    Waiter *w;
+    ~Unlist() {
+      std::lock_guard g(d.waiters_mu_);
+      std::erase(d.waiters_, w);
+    }
+  } unlist{*this, &me};
   while (!ready()) {
     if (!deadline) {
       cv.wait(lock);
@@ -79,6 +94,20 @@ bool ManualDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_varia
     if (clock_() >= *deadline)
       return ready();
     cv.wait_for(lock, slice_);
+  }
+  return true;
+}
+
+bool ManualDriver::waiters_settled(size_t &asleep) {
+  asleep = 0;
+  std::lock_guard g(waiters_mu_);
+  for (Waiter *w : waiters_) {
+    // A waiter holds its mutex only while awake (between checks of
+    // ready()); asleep in cv.wait it does not, and ready() is read under it.
+    std::unique_lock l(*w->mu, std::try_to_lock);
+    if (!l.owns_lock() || (*w->ready)())
+      return false;
+    asleep++;
   }
   return true;
 }
