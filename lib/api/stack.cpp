@@ -281,30 +281,32 @@ std::string Stack::telemetry_socket() const {
   return res_->eal ? res_->eal->telemetry_socket() : std::string();
 }
 
-bool Stack::listen(uint16_t port, HandlerFactory factory) {
+bool Stack::listen(uint16_t port, HandlerFactory factory, const OpenOptions &options) {
   if (!running_.load(std::memory_order_acquire)) {
     bool ok = true;
     for (auto &s : shards_)
-      ok = s->tcp->engine().listen(port, factory) && ok;
+      ok = s->tcp->engine().listen(port, factory, options) && ok;
     return ok;
   }
   bool ok = true;
   for (auto &s : shards_) {
     Slot *slot = s.get();
-    ok = post(slot->id, [slot, port, factory] { slot->tcp->engine().listen(port, factory); }) && ok;
+    ok = post(slot->id, [slot, port, factory, options] {
+           slot->tcp->engine().listen(port, factory, options);
+         }) && ok;
   }
   return ok;
 }
 
 Connection *Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                           unsigned shard) {
+                           unsigned shard, const OpenOptions &options) {
   if (shard >= shards_.size())
     return nullptr;
   if (running_.load(std::memory_order_acquire) && tls_shard != static_cast<int>(shard))
     return nullptr; // another shard's engine: post() instead
   tcp::Engine &eng = shards_[shard]->tcp->engine();
   if (shards_.size() == 1)
-    return eng.connect(remote, remote_port, handler);
+    return eng.connect(remote, remote_port, handler, 0, options);
   // The reply must hash to this shard (flow_steering.hpp), and the port must
   // not be in use towards this remote on this shard (a port used on another
   // shard maps to that shard, so it cannot be chosen here).
@@ -316,7 +318,7 @@ Connection *Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port, Connecti
       shard::PortRange{cfg_.tcp.ephemeral_port_min, cfg_.tcp.ephemeral_port_max});
   if (!port)
     return nullptr;
-  return eng.connect(remote, remote_port, handler, *port);
+  return eng.connect(remote, remote_port, handler, *port, options);
 }
 
 bool Stack::post(unsigned shard, std::function<void()> fn) {

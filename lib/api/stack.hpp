@@ -43,6 +43,9 @@ using ConnectionHandler = tcp::ConnectionHandler;
 using HandlerFactory = tcp::HandlerFactory;
 using CloseReason = tcp::CloseReason;
 using State = tcp::State;
+// Per-listener / per-connect options, e.g. `OpenOptions{.max_segment = 1000}`
+// (TCP_MAXSEG: clamps the MSS announced and the segments sent).
+using OpenOptions = tcp::OpenOptions;
 
 // SO_LINGER: close gracefully, or with linger 0 abort (RST, no TIME_WAIT).
 inline void close(Connection &c, bool linger_zero = false) {
@@ -93,14 +96,14 @@ public:
   // accepted the connection (so it must be safe to call from several
   // shards at once when there are several). Before run(): applied at once
   // (false if the port is taken); while running: posted to every shard.
-  bool listen(uint16_t port, HandlerFactory factory);
+  bool listen(uint16_t port, HandlerFactory factory, const OpenOptions &options = {});
 
   // Active open from shard `shard`; must be called on that shard (a
   // callback, or a post()ed closure). nullptr when no port or slot is free
   // or when called from elsewhere. The outcome arrives as on_connected or
   // on_closed(refused / timed_out).
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                      unsigned shard);
+                      unsigned shard, const OpenOptions &options = {});
 
   // Thread-safe: runs `fn` on shard `shard` at the top of its next loop
   // iteration. false if the shard's command ring is full.

@@ -15,8 +15,8 @@ Driver::~Driver() {
 
 tcp::Connection *Driver::open(unsigned, tcp::Engine &engine, wire::Ipv4Addr remote,
                               uint16_t remote_port, tcp::ConnectionHandler *handler,
-                              uint16_t local_port) {
-  return engine.connect(remote, remote_port, handler, local_port);
+                              uint16_t local_port, const tcp::OpenOptions &options) {
+  return engine.connect(remote, remote_port, handler, local_port, options);
 }
 
 unsigned Driver::connect_shard() {
@@ -70,7 +70,22 @@ bool ManualDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_varia
     return true;
   }
   // Another thread drives: sleep until it changes something. With a
-  // timeout, look at its clock every slice (its clock wakes nobody).
+  // timeout, look at its clock every slice (its clock wakes nobody). The
+  // waiter is listed while it sleeps, so the driving thread can see whether
+  // a wake-up is pending (waiters_settled).
+  Waiter me{lock.mutex(), &ready};
+  {
+    std::lock_guard g(waiters_mu_);
+    waiters_.push_back(&me);
+  }
+  struct Unlist {
+    ManualDriver &d;
+    Waiter *w;
+    ~Unlist() {
+      std::lock_guard g(d.waiters_mu_);
+      std::erase(d.waiters_, w);
+    }
+  } unlist{*this, &me};
   while (!ready()) {
     if (!deadline) {
       cv.wait(lock);
@@ -79,6 +94,20 @@ bool ManualDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_varia
     if (clock_() >= *deadline)
       return ready();
     cv.wait_for(lock, slice_);
+  }
+  return true;
+}
+
+bool ManualDriver::waiters_settled(size_t &asleep) {
+  asleep = 0;
+  std::lock_guard g(waiters_mu_);
+  for (Waiter *w : waiters_) {
+    // A waiter holds its mutex only while awake (between checks of
+    // ready()); asleep in cv.wait it does not, and ready() is read under it.
+    std::unique_lock l(*w->mu, std::try_to_lock);
+    if (!l.owns_lock() || (*w->ready)())
+      return false;
+    asleep++;
   }
   return true;
 }
@@ -138,10 +167,10 @@ bool StackDriver::call(unsigned shard, const std::function<void(tcp::Engine &)> 
 
 tcp::Connection *StackDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,
                                    uint16_t remote_port, tcp::ConnectionHandler *handler,
-                                   uint16_t local_port) {
+                                   uint16_t local_port, const tcp::OpenOptions &options) {
   if (local_port != 0)
-    return engine.connect(remote, remote_port, handler, local_port);
-  return stack_.connect(remote, remote_port, handler, shard);
+    return engine.connect(remote, remote_port, handler, local_port, options);
+  return stack_.connect(remote, remote_port, handler, shard, options);
 }
 
 bool StackDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/time.hpp"
 #include "tcp/connection.hpp"
@@ -61,7 +62,7 @@ public:
   // ephemeral port (on a multi-shard stack, one whose replies hash to it).
   virtual tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote,
                                 uint16_t remote_port, tcp::ConnectionHandler *,
-                                uint16_t local_port);
+                                uint16_t local_port, const tcp::OpenOptions &options);
   // The shard the next outgoing connection goes to (round robin).
   virtual unsigned connect_shard();
   // Blocks the calling application thread until ready() (evaluated with
@@ -101,6 +102,13 @@ public:
   // Real time a sleeping waiter sleeps before it looks at the clock again
   // (a timeout on a virtual clock has nobody to wake it up).
   void set_poll_slice(Duration d) { slice_ = d; }
+  // Application threads other than the driving one that sleep in wait().
+  // false when one of them has a wake-up pending (its ready() holds, or it
+  // holds its lock: it is running); else true, with `asleep` = how many
+  // sleep with nothing to wake them for. A driver of a virtual clock must
+  // not move it past a pending wake-up: the woken call would complete at a
+  // later time than the event that woke it.
+  bool waiters_settled(size_t &asleep);
 
   unsigned shards() const override { return 1; }
   wire::Ipv4Addr local_address() const override;
@@ -115,6 +123,12 @@ private:
   std::recursive_mutex engine_mu_;
   std::thread::id driving_thread_;
   Duration slice_ = std::chrono::milliseconds(1);
+  struct Waiter {
+    std::mutex *mu;
+    const std::function<bool()> *ready;
+  };
+  std::mutex waiters_mu_; // after a socket's mutex, never before
+  std::vector<Waiter *> waiters_;
 };
 
 // A running api::Stack (run() on its lcores, or another thread calling
@@ -129,7 +143,8 @@ public:
   wire::Ipv4Addr local_address() const override;
   bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
   tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
-                        tcp::ConnectionHandler *, uint16_t local_port) override;
+                        tcp::ConnectionHandler *, uint16_t local_port,
+                        const tcp::OpenOptions &options) override;
   bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
             const std::function<bool()> &ready, std::optional<Duration> timeout) override;
 

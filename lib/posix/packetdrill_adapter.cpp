@@ -18,7 +18,14 @@
 //   - socket calls go to shoal::posix. Blocking calls on packetdrill's
 //     system-call thread sleep until the main thread's packets or clock wake
 //     them; on the main thread they pump the clock instead.
-// One script per process: the EAL is brought up once, in init.
+//   - the clock never passes a pending wake-up: while a call on the
+//     system-call thread has been woken (or is running) and has not yet
+//     read the time its call ended at, the main thread neither jumps to the
+//     next timer nor sleeps forward, so a blocking read() woken by a packet
+//     returns at that packet's time, not at the next delayed ACK.
+// One script per process: the EAL is brought up once, in init; its runtime
+// directory (/var/run/dpdk/<prefix>) is removed on every exit, exit() from
+// a failed script included.
 //
 // so_flags (space or comma separated): local_ip=A.B.C.D (must equal
 // --local_ip; default 192.168.0.1), mtu=N (1500), cc=newreno|cubic,
@@ -33,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -58,7 +66,7 @@ struct Sent {
 class Adapter final : public tcp::PacketOutput {
 public:
   Adapter(const tcp::EngineConfig &cfg, rte_mempool *pool, bool verbose)
-      : pool_(pool), verbose_(verbose) {
+      : pool_(pool), verbose_(verbose), main_thread_(std::this_thread::get_id()) {
     timeval tv{};
     ::gettimeofday(&tv, nullptr);
     wall_base_us_ = static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
@@ -94,10 +102,52 @@ public:
     sent_.push_back(std::move(s));
   }
 
+  // ---- application calls on other threads than the main one ----
+  // A socket call starts on the calling thread. It counts as running (the
+  // clock waits for it) until the thread reads the clock after it returned:
+  // packetdrill takes a blocking call's end time right after the call.
+  void call_starts() {
+    if (std::this_thread::get_id() == main_thread_ || call_open_)
+      return;
+    call_open_ = true;
+    open_calls_.fetch_add(1);
+  }
+  void clock_read() {
+    if (!call_open_ || in_call_)
+      return;
+    call_open_ = false;
+    open_calls_.fetch_sub(1);
+  }
+  struct CallScope {
+    explicit CallScope(void *u) : a(static_cast<Adapter *>(u)) {
+      a->call_starts();
+      in_call_ = true;
+    }
+    ~CallScope() { in_call_ = false; }
+    CallScope(const CallScope &) = delete;
+    CallScope &operator=(const CallScope &) = delete;
+    Adapter *a;
+  };
+  // No call of another thread is running or woken: each one open sleeps in
+  // the driver with nothing to wake it for.
+  bool calls_settled() {
+    size_t asleep = 0;
+    if (!driver_->waiters_settled(asleep))
+      return false;
+    return static_cast<size_t>(std::max(open_calls_.load(), 0)) <= asleep;
+  }
+  // Gives a woken call the real time it needs to finish (bounded: a call
+  // that never settles must not hang the script).
+  void await_settled() {
+    for (int i = 0; i < 40000 && !calls_settled(); i++)
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+
   // ---- the clock ----
   int64_t now_ns() const { return now_ns_.load(); }
   int64_t read_clock_us() {
     const int64_t ns = now_ns_.fetch_add(1000) + 1000;
+    clock_read();
     return wall_base_us_ + ns / 1000;
   }
   int64_t wall_us(int64_t ns) const { return wall_base_us_ + ns / 1000; }
@@ -157,6 +207,7 @@ public:
   }
 
   int netdev_receive(void *buf, size_t *count, long long *time_usecs) {
+    bool stuck_call = false;
     for (int idle_rounds = 0;;) {
       {
         std::lock_guard g(out_mu_);
@@ -171,13 +222,24 @@ public:
         }
       }
       bool has_timer;
+      bool settled = true;
       {
         std::lock_guard g(driver_->engine_mutex());
         run_to(now_ns());
         has_timer = engine_->next_timer().has_value();
-        if (has_timer)
-          pump(std::nullopt); // nothing sent yet: time moves to the next timer
+        // Nothing sent yet: time moves to the next timer -- unless a call
+        // of the system-call thread was woken and has not finished.
+        if (has_timer && (settled = stuck_call || calls_settled()))
+          pump(std::nullopt);
       }
+      if (!settled) {
+        // A call that stays awake for seconds of real time is stuck (or
+        // spins): time moves on without it.
+        await_settled();
+        stuck_call = !calls_settled();
+        continue;
+      }
+      stuck_call = false;
       if (has_timer)
         continue;
       // Nothing to send and no timer: only the system-call thread can still
@@ -194,6 +256,7 @@ public:
   }
 
   int usleep(useconds_t us) {
+    await_settled(); // a woken call finishes at the time it was woken
     std::lock_guard g(driver_->engine_mutex());
     run_to(now_ns() + static_cast<int64_t>(us) * 1000);
     return 0;
@@ -209,13 +272,30 @@ private:
   std::deque<Sent> sent_;
   std::unique_ptr<tcp::Engine> engine_;
   std::unique_ptr<ManualDriver> driver_;
+  std::thread::id main_thread_;
+  std::atomic<int> open_calls_{0}; // calls of other threads, see call_starts
+  static thread_local bool call_open_; // this thread's call is counted in open_calls_
+  static thread_local bool in_call_;   // this thread is inside a socket call
 };
+
+thread_local bool Adapter::call_open_ = false;
+thread_local bool Adapter::in_call_ = false;
 
 Adapter *self(void *u) {
   return static_cast<Adapter *>(u);
 }
 
 bool eal_up = false;
+
+std::string runtime_dir() {
+  return "/var/run/dpdk/shoal-pd-" + std::to_string(::getpid());
+}
+
+// packetdrill ends a failed script with exit(), never calling free.
+void remove_runtime_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(runtime_dir(), ec);
+}
 
 rte_mempool *bring_up_eal() {
   std::vector<std::string> args = {"shoal-packetdrill",
@@ -237,6 +317,7 @@ rte_mempool *bring_up_eal() {
   for (auto &a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr); // getopt looks at argv[argc]
+  std::atexit(remove_runtime_dir); // also after a failed rte_eal_init
   if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
     std::fprintf(stderr, "shoal packetdrill adapter: rte_eal_init: %s\n", rte_strerror(rte_errno));
     std::exit(EXIT_FAILURE);
@@ -258,88 +339,109 @@ void adapter_free(void *u) {
   rte_mempool_free(pool);
   if (eal_up) {
     rte_eal_cleanup();
-    std::error_code ec;
-    std::filesystem::remove_all("/var/run/dpdk/shoal-pd-" + std::to_string(::getpid()), ec);
+    remove_runtime_dir();
   }
 }
 
 // ---- the table: libc signatures onto shoal::posix ----
 
-int pd_socket(void *, int d, int t, int p) {
+int pd_socket(void *u, int d, int t, int p) {
+  const Adapter::CallScope scope(u);
   return ps::socket(d, t, p);
 }
-int pd_bind(void *, int fd, const sockaddr *a, socklen_t l) {
+int pd_bind(void *u, int fd, const sockaddr *a, socklen_t l) {
+  const Adapter::CallScope scope(u);
   return ps::bind(fd, a, l);
 }
-int pd_listen(void *, int fd, int backlog) {
+int pd_listen(void *u, int fd, int backlog) {
+  const Adapter::CallScope scope(u);
   return ps::listen(fd, backlog);
 }
-int pd_accept(void *, int fd, sockaddr *a, socklen_t *l) {
+int pd_accept(void *u, int fd, sockaddr *a, socklen_t *l) {
+  const Adapter::CallScope scope(u);
   return ps::accept(fd, a, l);
 }
-int pd_connect(void *, int fd, const sockaddr *a, socklen_t l) {
+int pd_connect(void *u, int fd, const sockaddr *a, socklen_t l) {
+  const Adapter::CallScope scope(u);
   return ps::connect(fd, a, l);
 }
-ssize_t pd_read(void *, int fd, void *b, size_t n) {
+ssize_t pd_read(void *u, int fd, void *b, size_t n) {
+  const Adapter::CallScope scope(u);
   return ps::read(fd, b, n);
 }
-ssize_t pd_readv(void *, int fd, const iovec *iov, int n) {
+ssize_t pd_readv(void *u, int fd, const iovec *iov, int n) {
+  const Adapter::CallScope scope(u);
   return ps::readv(fd, iov, n);
 }
-ssize_t pd_recv(void *, int fd, void *b, size_t n, int f) {
+ssize_t pd_recv(void *u, int fd, void *b, size_t n, int f) {
+  const Adapter::CallScope scope(u);
   return ps::recv(fd, b, n, f);
 }
-ssize_t pd_recvfrom(void *, int fd, void *b, size_t n, int f, sockaddr *a, socklen_t *l) {
+ssize_t pd_recvfrom(void *u, int fd, void *b, size_t n, int f, sockaddr *a, socklen_t *l) {
+  const Adapter::CallScope scope(u);
   const ssize_t r = ps::recv(fd, b, n, f);
   if (r >= 0 && a != nullptr && l != nullptr)
     ps::getpeername(fd, a, l);
   return r;
 }
-ssize_t pd_recvmsg(void *, int fd, msghdr *m, int f) {
+ssize_t pd_recvmsg(void *u, int fd, msghdr *m, int f) {
+  const Adapter::CallScope scope(u);
   return ps::recvmsg(fd, m, f);
 }
-ssize_t pd_write(void *, int fd, const void *b, size_t n) {
+ssize_t pd_write(void *u, int fd, const void *b, size_t n) {
+  const Adapter::CallScope scope(u);
   return ps::write(fd, b, n);
 }
-ssize_t pd_writev(void *, int fd, const iovec *iov, int n) {
+ssize_t pd_writev(void *u, int fd, const iovec *iov, int n) {
+  const Adapter::CallScope scope(u);
   return ps::writev(fd, iov, n);
 }
-ssize_t pd_send(void *, int fd, const void *b, size_t n, int f) {
+ssize_t pd_send(void *u, int fd, const void *b, size_t n, int f) {
+  const Adapter::CallScope scope(u);
   return ps::send(fd, b, n, f);
 }
-ssize_t pd_sendto(void *, int fd, const void *b, size_t n, int f, const sockaddr *, socklen_t) {
+ssize_t pd_sendto(void *u, int fd, const void *b, size_t n, int f, const sockaddr *, socklen_t) {
+  const Adapter::CallScope scope(u);
   return ps::send(fd, b, n, f); // stream sockets: the destination is the peer
 }
-ssize_t pd_sendmsg(void *, int fd, const msghdr *m, int f) {
+ssize_t pd_sendmsg(void *u, int fd, const msghdr *m, int f) {
+  const Adapter::CallScope scope(u);
   return ps::sendmsg(fd, m, f);
 }
-int pd_fcntl(void *, int fd, int cmd, ...) {
+int pd_fcntl(void *u, int fd, int cmd, ...) {
+  const Adapter::CallScope scope(u);
   va_list ap;
   va_start(ap, cmd);
   const long arg = (cmd == F_SETFL || cmd == F_SETFD) ? va_arg(ap, long) : 0;
   va_end(ap);
   return ps::fcntl(fd, cmd, arg);
 }
-int pd_ioctl(void *, int fd, unsigned long req, ...) {
+int pd_ioctl(void *u, int fd, unsigned long req, ...) {
+  const Adapter::CallScope scope(u);
   va_list ap;
   va_start(ap, req);
   void *arg = va_arg(ap, void *);
   va_end(ap);
   return ps::ioctl(fd, req, arg);
 }
-int pd_close(void *, int fd) {
+int pd_close(void *u, int fd) {
+  const Adapter::CallScope scope(u);
   return ps::close(fd);
 }
-int pd_shutdown(void *, int fd, int how) {
+int pd_shutdown(void *u, int fd, int how) {
+  const Adapter::CallScope scope(u);
   return ps::shutdown(fd, how);
 }
-int pd_getsockopt(void *, int fd, int level, int name, void *v, socklen_t *l) {
+int pd_getsockopt(void *u, int fd, int level, int name, void *v, socklen_t *l) {
+  const Adapter::CallScope scope(u);
   return ps::getsockopt(fd, level, name, v, l);
 }
-int pd_setsockopt(void *, int fd, int level, int name, const void *v, socklen_t l) {
+int pd_setsockopt(void *u, int fd, int level, int name, const void *v, socklen_t l) {
+  const Adapter::CallScope scope(u);
   return ps::setsockopt(fd, level, name, v, l);
 }
-int pd_poll(void *, pollfd *fds, nfds_t n, int timeout) {
+int pd_poll(void *u, pollfd *fds, nfds_t n, int timeout) {
+  const Adapter::CallScope scope(u);
   return ps::poll(fds, n, timeout);
 }
 int pd_netdev_send(void *u, const void *buf, size_t count) {
@@ -357,17 +459,20 @@ int pd_gettimeofday(void *u, timeval *tv, void *) {
   tv->tv_usec = static_cast<suseconds_t>(us % 1000000);
   return 0;
 }
-int pd_epoll_create(void *, int size) {
+int pd_epoll_create(void *u, int size) {
+  const Adapter::CallScope scope(u);
   if (size <= 0) {
     errno = EINVAL;
     return -1;
   }
   return ps::epoll_create1(0);
 }
-int pd_epoll_ctl(void *, int epfd, int op, int fd, epoll_event *ev) {
+int pd_epoll_ctl(void *u, int epfd, int op, int fd, epoll_event *ev) {
+  const Adapter::CallScope scope(u);
   return ps::epoll_ctl(epfd, op, fd, ev);
 }
-int pd_epoll_wait(void *, int epfd, epoll_event *ev, int max, int timeout) {
+int pd_epoll_wait(void *u, int epfd, epoll_event *ev, int max, int timeout) {
+  const Adapter::CallScope scope(u);
   return ps::epoll_wait(epfd, ev, max, timeout);
 }
 int pd_pipe(void *, int *) {

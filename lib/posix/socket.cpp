@@ -180,10 +180,14 @@ ssize_t do_read(int fd, const std::vector<std::span<uint8_t>> &out, int flags) {
       for (;;) {
         if (s->kind == Kind::fresh || s->kind == Kind::listening)
           return fail(ENOTCONN);
-        if (s->rd_shut)
-          return 0;
+        // After SHUT_RD, as Linux: what is queued -- including data that
+        // arrives afterwards, which is still acknowledged -- is returned, and
+        // 0 (end of stream) only once the queue is empty. Refusing it would
+        // strand the data: close() would then find it unread and reset.
         if (s->kind == Kind::connected && s->rcv_avail > 0)
           break;
+        if (s->rd_shut)
+          return 0;
         if (s->so_error != 0)
           return fail(std::exchange(s->so_error, 0));
         if (s->kind == Kind::dead)
@@ -358,6 +362,7 @@ int listen(int fd, int backlog) {
   backlog = std::clamp(backlog, 1, SOMAXCONN);
   std::lock_guard bg(g_bind_mu);
   uint16_t port;
+  tcp::OpenOptions open_options; // TCP_MAXSEG, inherited by accepted connections
   {
     std::lock_guard g(s->mu);
     if (s->kind == Kind::listening) {
@@ -367,6 +372,7 @@ int listen(int fd, int backlog) {
     if (s->kind != Kind::fresh)
       return fail(EINVAL);
     port = s->bound ? s->local_port : 0;
+    open_options.max_segment = static_cast<uint16_t>(s->opt.maxseg);
   }
   if (port == 0)
     port = pick_ephemeral(s->driver, s.get());
@@ -424,7 +430,7 @@ int listen(int fd, int backlog) {
       changed(*l);
       return child.get();
     };
-    if (!d->call(shard, [&](tcp::Engine &e) { ok = e.listen(port, factory); }))
+    if (!d->call(shard, [&](tcp::Engine &e) { ok = e.listen(port, factory, open_options); }))
       ok = false;
     if (ok)
       registered++;
@@ -537,6 +543,7 @@ int connect(int fd, const sockaddr *addr, socklen_t len) {
   }
   if (start) {
     const uint16_t local_port = s->bound ? s->local_port : 0;
+    const tcp::OpenOptions open_options{static_cast<uint16_t>(s->opt.maxseg)};
     s->kind = Kind::connecting;
     s->remote_addr = ip;
     s->remote_port = port;
@@ -547,7 +554,7 @@ int connect(int fd, const sockaddr *addr, socklen_t len) {
     lk.unlock();
     tcp::Connection *c = nullptr;
     const bool ran = d->call(shard, [&](tcp::Engine &e) {
-      c = d->open(shard, e, ip, port, s.get(), local_port);
+      c = d->open(shard, e, ip, port, s.get(), local_port, open_options);
       if (c != nullptr)
         s->attach(*c);
     });

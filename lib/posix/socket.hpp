@@ -30,11 +30,18 @@
 //   - SO_RCVBUF/SO_SNDBUF are taken and reported as given (Linux doubles
 //     them); the receive buffer set before connect()/listen() sizes the
 //     window scale of the SYN only if set before the SYN is sent.
-//   - TCP_MAXSEG is remembered and reported before the connection exists;
-//     afterwards it reports the MSS in use (the engine has no MSS clamp).
+//   - TCP_MAXSEG (88..32767, or 0 for none) clamps, as Linux, the MSS the
+//     SYN / SYN-ACK announces and the largest segment sent, for connect()
+//     and listen() after it (accepted connections inherit the listener's).
+//     getsockopt reports the value set (536 when none) until there is a
+//     connection, then the MSS it sends with.
 //   - poll() and epoll are level-triggered (EPOLLET is accepted and treated
 //     as level-triggered; EPOLLONESHOT disarms after one report).
-//   - read() after SHUT_RD returns 0; MSG_WAITALL is not supported.
+//   - shutdown(SHUT_RD) ends reading as Linux does: read() still returns the
+//     data queued, and data that arrives afterwards (it is acknowledged as
+//     usual), and returns 0 instead of blocking once nothing is queued.
+//     Data the application leaves unread is still reset by close().
+//   - MSG_WAITALL is not supported.
 #include <cstddef>
 #include <cstdint>
 

@@ -75,6 +75,7 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
   }
   // What to apply to a live connection once `o` is stored.
   std::function<void(tcp::Connection &)> apply;
+  bool listener_update = false; // a listening socket passes `o` to its engines
   if (level == SOL_SOCKET) {
     switch (name) {
     case SO_REUSEADDR:
@@ -122,11 +123,17 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
       apply = [on = o.nodelay](tcp::Connection &c) { c.set_nodelay(on); };
       break;
     case TCP_MAXSEG:
+      // As Linux (user_mss): 0 (no clamp) or TCP_MIN_MSS 88 .. MAX_TCP_WINDOW
+      // 32767. It clamps the MSS of the SYN / SYN-ACK and of the segments
+      // sent, so it acts on connect() and listen() that follow (a listener
+      // passes it to the connections it accepts); an open connection keeps
+      // the MSS it negotiated.
       if (!get_int(value, len, v))
         return fail(EINVAL);
-      if (v != 0 && (v < 88 || v > 65535 - 40)) // Linux: TCP_MIN_MSS .. MAX_TCP_WINDOW
+      if (v != 0 && (v < 88 || v > 32767))
         return fail(EINVAL);
       o.maxseg = v;
+      listener_update = true;
       break;
     case TCP_KEEPIDLE:
     case TCP_KEEPINTVL:
@@ -171,12 +178,21 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
   } else {
     return fail(ENOPROTOOPT);
   }
+  uint16_t listening_port = 0;
   {
     std::lock_guard g(s->mu);
     s->opt = o;
+    if (listener_update && s->kind == Kind::listening)
+      listening_port = s->local_port;
   }
   if (apply)
     with_connection(*s, apply);
+  if (listening_port != 0)
+    for (unsigned shard = 0; shard < s->driver->shards(); shard++)
+      s->driver->call(shard, [&](tcp::Engine &e) {
+        e.set_listen_options(listening_port,
+                             tcp::OpenOptions{static_cast<uint16_t>(o.maxseg)});
+      });
   return 0;
 }
 
@@ -245,7 +261,8 @@ int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
       return put_int(value, len, v);
     }
     case TCP_MAXSEG: {
-      // Before the connection: what was set, else Linux's TCP_MSS_DEFAULT.
+      // Before the connection (and on a listener): what was set, else
+      // Linux's TCP_MSS_DEFAULT; with a connection, the MSS it sends with.
       int v = o.maxseg != 0 ? o.maxseg : 536;
       with_connection(*s, [&](tcp::Connection &c) { v = c.snd_mss(); });
       return put_int(value, len, v);

@@ -142,7 +142,9 @@ public:
   uint32_t snd_wnd() const { return snd_wnd_; } // bytes, scaled
   uint32_t rcv_wnd() const;                     // bytes we can still accept
   uint16_t snd_mss() const { return snd_mss_; } // largest payload we send
-  uint16_t rcv_mss() const { return rcv_mss_; } // the MSS we announced
+  // The MSS we announce (the MTU's, or a lower OpenOptions::max_segment); it
+  // also caps snd_mss().
+  uint16_t rcv_mss() const { return rcv_mss_; }
   uint8_t snd_wscale() const { return snd_wscale_; }
   uint8_t rcv_wscale() const { return rcv_wscale_; }
   bool window_scaling() const { return ws_ok_; }

@@ -279,7 +279,8 @@ uint16_t Engine::Impl::pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remot
 }
 
 Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
-                                  ConnectionHandler *handler, uint16_t local_port) {
+                                  ConnectionHandler *handler, uint16_t local_port,
+                                  const OpenOptions &options) {
   Entry guard(*this);
   if (remote.is_unspecified() || remote.is_broadcast() || remote.is_multicast() || remote_port == 0)
     return nullptr;
@@ -303,6 +304,7 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
   if (c == nullptr)
     return nullptr;
   c->handler_ = handler;
+  c->rcv_mss_ = announced_mss(options.max_segment);
   // RFC 9293 3.10.1 OPEN (active): select an ISS, send a SYN, enter SYN-SENT.
   c->iss_ = reused_snd_nxt ? *reused_snd_nxt + (65535 + 2) : Seq{secret.isn(t, now)};
   c->snd_una_ = c->iss_;
@@ -320,12 +322,13 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
   return c;
 }
 
-bool Engine::Impl::listen(uint16_t port, HandlerFactory factory) {
+bool Engine::Impl::listen(uint16_t port, HandlerFactory factory, const OpenOptions &options) {
   if (port == 0 || listeners.count(port))
     return false;
   Listener l;
   l.port = port;
   l.factory = std::move(factory);
+  l.options = options;
   listeners.emplace(port, std::move(l));
   counters.transitions[static_cast<int>(State::closed)][static_cast<int>(State::listen)]++;
   counters.in_state[static_cast<int>(State::listen)]++;
@@ -402,8 +405,16 @@ std::optional<Instant> Engine::next_timer() const {
   return impl_->wheel.next_expiry();
 }
 
-bool Engine::listen(uint16_t local_port, HandlerFactory factory) {
-  return impl_->listen(local_port, std::move(factory));
+bool Engine::listen(uint16_t local_port, HandlerFactory factory, const OpenOptions &options) {
+  return impl_->listen(local_port, std::move(factory), options);
+}
+
+bool Engine::set_listen_options(uint16_t local_port, const OpenOptions &options) {
+  auto it = impl_->listeners.find(local_port);
+  if (it == impl_->listeners.end())
+    return false;
+  it->second.options = options;
+  return true;
 }
 
 void Engine::unlisten(uint16_t local_port) {
@@ -411,8 +422,8 @@ void Engine::unlisten(uint16_t local_port) {
 }
 
 Connection *Engine::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                            uint16_t local_port) {
-  return impl_->connect(remote, remote_port, handler, local_port);
+                            uint16_t local_port, const OpenOptions &options) {
+  return impl_->connect(remote, remote_port, handler, local_port, options);
 }
 
 void Engine::pause_accept(uint16_t local_port) {

@@ -192,6 +192,16 @@ struct EngineConfig {
   uint32_t copy_payload_max = 256;
 };
 
+// Per-socket choices fixed when a connection opens (connect) or for every
+// connection a listener accepts (listen).
+struct OpenOptions {
+  // TCP_MAXSEG (Linux's user_mss): when non-zero, the MSS announced in our
+  // SYN or SYN-ACK is at most this, and so is the largest segment we send
+  // (less the options every segment carries, as for the peer's MSS).
+  // 0: only the MTU (EngineConfig::mtu) and the peer's MSS decide.
+  uint16_t max_segment = 0;
+};
+
 class Engine {
 public:
   Engine(const EngineConfig &, rte_mempool *pool, PacketOutput &out, Instant now);
@@ -212,11 +222,14 @@ public:
   std::optional<Instant> next_timer() const;
 
   // Passive open on local_port (RFC 9293 3.10.1 OPEN, passive). Returns false if already listening.
-  bool listen(uint16_t local_port, HandlerFactory factory);
+  bool listen(uint16_t local_port, HandlerFactory factory, const OpenOptions &options = {});
+  // Changes a listener's options for the connections it accepts from now
+  // on (false: not listening on that port).
+  bool set_listen_options(uint16_t local_port, const OpenOptions &options);
   void unlisten(uint16_t local_port);
   // Active open; local_port 0 picks an ephemeral port. nullptr when no port/slot is free.
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                      uint16_t local_port = 0);
+                      uint16_t local_port = 0, const OpenOptions &options = {});
 
   // Accept queue (EngineConfig::accept_backlog). While a listener is paused,
   // completed handshakes wait in it (ESTABLISHED, data buffered up to the

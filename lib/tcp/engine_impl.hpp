@@ -77,6 +77,7 @@ struct Segment {
 struct Listener {
   uint16_t port = 0;
   HandlerFactory factory;
+  OpenOptions options; // inherited by every connection it accepts
   uint32_t half_open = 0; // connections in SYN_RECEIVED counted against syn_backlog
   // Accept queue: established connections waiting while accepting is paused
   // (FIFO through Connection::accept_next_/accept_prev_).
@@ -96,8 +97,8 @@ struct Engine::Impl {
 
   // ---- engine.cpp ----------------------------------------------------------
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                      uint16_t local_port);
-  bool listen(uint16_t port, HandlerFactory factory);
+                      uint16_t local_port, const OpenOptions &options);
+  bool listen(uint16_t port, HandlerFactory factory, const OpenOptions &options);
   void unlisten(uint16_t port);
   void advance(Instant now);
   // A fresh connection registered in the flow table (state CLOSED).
@@ -185,6 +186,10 @@ struct Engine::Impl {
   // Free receive space in bytes: the byte limit (rcv_buf minus queued) and
   // the memory limit (2 x rcv_buf of mbuf truesize) whichever is smaller.
   uint32_t rcv_space(const Connection &) const;
+  // The window a segment sent now could show the peer for `space` bytes:
+  // rounded up to the scale unit and capped by what the 16-bit field can
+  // carry at the connection's scale (65535 without window scaling).
+  uint32_t rcv_window_visible(const Connection &, uint32_t space) const;
   uint32_t ooo_memory(const Connection &) const;
   // SYN text of a passive open waits in the reassembly queue (RFC 9293
   // 3.10.7.2 "queued for processing later") until ESTABLISHED.
@@ -292,6 +297,11 @@ struct Engine::Impl {
   void negotiate(Connection &, const wire::TcpOptions &peer);
   uint8_t our_window_scale() const;
   uint16_t our_mss() const { return static_cast<uint16_t>(cfg.mtu - 40); }
+  // The MSS we announce: the MTU's, lowered to a TCP_MAXSEG clamp (0: none),
+  // as Linux's tcp_advertise_mss.
+  uint16_t announced_mss(uint16_t max_segment) const {
+    return max_segment != 0 && max_segment < our_mss() ? max_segment : our_mss();
+  }
 
   // ---- timers.cpp ----------------------------------------------------------
   // The connection's wheel timer (ConnTimers): runs each kind that is due.

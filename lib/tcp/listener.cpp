@@ -111,6 +111,7 @@ bool Engine::Impl::syn_backlog_entry(Listener &l, const FourTuple &t, Segment &s
   c->snd_nxt_ = iss + 1;
   c->snd_max_ = c->snd_nxt_;
   c->sndq_seq_ = iss + 1;
+  c->rcv_mss_ = announced_mss(l.options.max_segment);
   negotiate(*c, seg.h.options);
   if (c->ts_ok_)
     c->ts_recent_ = seg.h.options.timestamp->val;
@@ -161,7 +162,7 @@ void Engine::Impl::send_cookie_syn_ack(Listener &l, const FourTuple &t, const Se
   h.ack = (seg.seq + 1).v;
   h.flags = SYN | ACK;
   h.window = static_cast<uint16_t>(std::min<uint32_t>(cfg.rcv_buf, 65535)); // RFC 7323 2.2
-  h.options.mss = our_mss();
+  h.options.mss = announced_mss(l.options.max_segment);
   if (opts.timestamps) {
     h.options.timestamp = wire::TcpTimestamp{
         SynCookies::encode_tsval(tsval(secret.ts_offset(t)), opts), peer.timestamp->val};
@@ -230,6 +231,7 @@ bool Engine::Impl::cookie_ack_arrives(Listener &l, const FourTuple &t, Segment &
     peer.window_scale = opts.snd_wscale;
     peer.sack_permitted = opts.sack_permitted;
   }
+  c->rcv_mss_ = announced_mss(l.options.max_segment);
   negotiate(*c, peer);
   if (c->ts_ok_)
     c->ts_recent_ = ts->val;

@@ -21,7 +21,7 @@ uint8_t Engine::Impl::our_window_scale() const {
 }
 
 void Engine::Impl::syn_options(const Connection &c, wire::TcpOptions &o) const {
-  o.mss = our_mss();
+  o.mss = c.rcv_mss_; // announced_mss(): set when the connection was made
   if (c.state_ == State::syn_sent) {
     // Active open: offer everything configured.
     if (cfg.window_scaling)
@@ -40,11 +40,13 @@ void Engine::Impl::syn_options(const Connection &c, wire::TcpOptions &o) const {
 }
 
 void Engine::Impl::negotiate(Connection &c, const wire::TcpOptions &peer) {
-  // MSS: "the peer's MSS caps what we send; 536 when absent".
+  // MSS: "the peer's MSS caps what we send; 536 when absent". What we
+  // announce (rcv_mss_, announced_mss(): the MTU's, or lower with a
+  // TCP_MAXSEG clamp) caps it too, as Linux's mss_clamp takes the smaller
+  // of user_mss and the peer's MSS.
   uint16_t peer_mss = peer.mss.value_or(kDefaultMss);
   peer_mss = std::max(peer_mss, kMinMss);
-  c.rcv_mss_ = our_mss();
-  c.snd_mss_ = std::min(peer_mss, our_mss());
+  c.snd_mss_ = std::min(peer_mss, c.rcv_mss_);
   // Both sides must offer window scaling for either to use it (RFC 7323 2.2).
   c.ws_ok_ = cfg.window_scaling && peer.window_scale.has_value();
   if (c.ws_ok_) {

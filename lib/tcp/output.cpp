@@ -344,14 +344,18 @@ void Engine::Impl::maybe_window_update(Connection &c) {
   // Receiver-side silly window avoidance (RFC 9293 3.8.6.2.2): after the
   // application consumed data, announce the reopened window once it grew by
   // min(RCV.BUFF / 2, MSS), and only when what the peer may still send has
-  // fallen to half the buffer or below (else the next ACK carries it anyway,
-  // as Linux's tcp_cleanup_rbuf decides).
+  // fallen to half the largest window it can be shown or below (else the
+  // next ACK carries it anyway, as Linux's tcp_cleanup_rbuf decides). Both
+  // are measured as the peer sees them: without window scaling a 256 KiB
+  // buffer still shows as 65535, and an ACK that shows no more than the
+  // last one is a duplicate ACK to the peer (RFC 5681 2).
   if (!in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2) || c.fin_received_)
     return;
-  const uint32_t space = rcv_space(c);
+  const uint32_t space = rcv_window_visible(c, rcv_space(c));
+  const uint32_t largest = rcv_window_visible(c, c.rcv_buf_);
   const uint32_t cur = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
   if (space > cur && space - cur >= std::min<uint32_t>(c.rcv_buf_ / 2, c.rcv_mss_) &&
-      cur <= c.rcv_buf_ / 2) {
+      cur <= largest / 2) {
     count(*this, Counter::window_updates);
     send_ack(c);
   }

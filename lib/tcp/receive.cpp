@@ -49,6 +49,12 @@ uint32_t Engine::Impl::rcv_space(const Connection &c) const {
   return static_cast<uint32_t>(std::min<uint64_t>(by_bytes, by_memory));
 }
 
+uint32_t Engine::Impl::rcv_window_visible(const Connection &c, uint32_t space) const {
+  const uint64_t unit = uint64_t{1} << c.rcv_wscale_;
+  const uint64_t rounded = (uint64_t{space} + unit - 1) / unit * unit;
+  return static_cast<uint32_t>(std::min<uint64_t>(rounded, uint64_t{65535} << c.rcv_wscale_));
+}
+
 void Engine::Impl::append_in_order(Connection &c, rte_mbuf *chain) {
   // The mbufs themselves join the receive queue, one link per segment.
   for (rte_mbuf *s = chain; s != nullptr;) {

@@ -41,17 +41,20 @@ TEST_F(ScriptedPeerTest, PassiveOpenAndPassiveCloseSegmentBySegment) {
   EXPECT_TRUE(server_->apps()[0].connected);
 
   p.at(20ms).inject(Seg().flags(ACK | PSH).seq(101).ack(p.isn() + 1).payload("hello"));
-  p.expect(Seg().flags(ACK).seq(p.isn() + 1).ack(106).len(0));
+  // Reading 5 bytes leaves the window the peer sees (65535, unscaled) as it
+  // was: no window update; the delayed ACK (40 ms) acknowledges the data.
+  p.expect_nothing();
+  p.expect_at_about(60ms, 1ms, Seg().flags(ACK).seq(p.isn() + 1).ack(106).len(0));
   EXPECT_EQ(server_->apps()[0].received, "hello");
 
   // The peer closes; the recording app closes on peer close, so the ACK of
   // the FIN and our FIN may come as one segment or two.
-  p.at(30ms).inject(Seg().flags(FIN | ACK).seq(106).ack(p.isn() + 1));
+  p.at(70ms).inject(Seg().flags(FIN | ACK).seq(106).ack(p.isn() + 1));
   auto first = p.expect(Seg().ack(107));
   ASSERT_TRUE(first);
   if (!first->has(FIN))
     p.expect(Seg().flags(FIN | ACK).seq(p.isn() + 1).ack(107));
-  p.at(40ms).inject(Seg().flags(ACK).seq(107).ack(p.isn() + 2));
+  p.at(80ms).inject(Seg().flags(ACK).seq(107).ack(p.isn() + 2));
   p.expect_nothing_until(10s);
   EXPECT_EQ(server_->apps()[0].closed, tcp::CloseReason::normal);
   EXPECT_EQ(p.engine().connection_count(), 0u);
