@@ -121,6 +121,12 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
       o.nodelay = v != 0;
       apply = [on = o.nodelay](tcp::Connection &c) { c.set_nodelay(on); };
       break;
+    case TCP_CORK:
+      if (!get_int(value, len, v))
+        return fail(EINVAL);
+      o.cork = v != 0;
+      apply = [on = o.cork](tcp::Connection &c) { c.set_cork(on); };
+      break;
     case TCP_MAXSEG:
       if (!get_int(value, len, v))
         return fail(EINVAL);
@@ -242,6 +248,11 @@ int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
     case TCP_NODELAY: {
       int v = o.nodelay ? 1 : 0;
       with_connection(*s, [&](tcp::Connection &c) { v = c.nodelay() ? 1 : 0; });
+      return put_int(value, len, v);
+    }
+    case TCP_CORK: {
+      int v = o.cork ? 1 : 0;
+      with_connection(*s, [&](tcp::Connection &c) { v = c.cork() ? 1 : 0; });
       return put_int(value, len, v);
     }
     case TCP_MAXSEG: {
