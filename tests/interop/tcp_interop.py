@@ -324,34 +324,42 @@ def test_httpd_keepalive_latency(build):
 
     app = App(build, "hlat", "shoal-httpd").start()
     try:
-        s = socket.create_connection((STACK_IP, 80), timeout=10)
-        # The kernel's defaults: Nagle on, delayed ACKs on (no TCP_QUICKACK).
         req = b"GET / HTTP/1.1\r\nHost: shoal\r\n\r\n"
-        s.sendall(req)  # warm-up (ARP, the first request)
-        if read_response(s) != pattern(0, 1024):
-            fail("body differs")
-        times = []
-        deadline = time.monotonic() + 60
-        for _ in range(1000):
-            if time.monotonic() > deadline:
-                fail(f"1,000 requests took over 60 s (done {len(times)})")
-            t0 = time.perf_counter()
-            s.sendall(req)
-            body = read_response(s)
-            times.append(time.perf_counter() - t0)
-            if len(body) != 1024:
-                fail(f"body of {len(body)} bytes")
-        s.close()
-        times.sort()
-        median, p99, worst = times[500] * 1e3, times[989] * 1e3, times[-1] * 1e3
-        stalled = sum(1 for t in times if t >= 0.035)
-        print(f"1,000 keep-alive requests: median {median:.3f} ms, p99 {p99:.3f} ms, "
-              f"max {worst:.3f} ms, {stalled} at or above 35 ms")
-        # A delayed-ACK stall costs 40 ms; these bounds are a behaviour check.
-        if median >= 1.0:
-            fail(f"median {median:.3f} ms >= 1 ms")
-        if p99 >= 5.0:
-            fail(f"p99 {p99:.3f} ms >= 5 ms")
+        # A delayed-ACK stall costs 40 ms on every request it hits; the
+        # bounds are a behaviour check. A loaded machine can miss them by
+        # scheduling alone, so up to three rounds (a new connection each)
+        # get the chance; with the stall, every round's median is ~40 ms.
+        rounds = []
+        for _ in range(3):
+            # The kernel's defaults: Nagle on, delayed ACKs on (no TCP_QUICKACK).
+            s = socket.create_connection((STACK_IP, 80), timeout=10)
+            s.sendall(req)  # warm-up (ARP, the first request)
+            if read_response(s) != pattern(0, 1024):
+                fail("body differs")
+            times = []
+            deadline = time.monotonic() + 60
+            for _ in range(1000):
+                if time.monotonic() > deadline:
+                    fail(f"1,000 requests took over 60 s (done {len(times)})")
+                t0 = time.perf_counter()
+                s.sendall(req)
+                body = read_response(s)
+                times.append(time.perf_counter() - t0)
+                if len(body) != 1024:
+                    fail(f"body of {len(body)} bytes")
+            s.close()
+            times.sort()
+            median, p99, worst = times[500] * 1e3, times[989] * 1e3, times[-1] * 1e3
+            stalled = sum(1 for t in times if t >= 0.035)
+            rounds.append(f"median {median:.3f} ms, p99 {p99:.3f} ms, max {worst:.3f} ms, "
+                          f"{stalled} at or above 35 ms")
+            print(f"1,000 keep-alive requests: {rounds[-1]}")
+            if median < 1.0 and p99 < 5.0:
+                break
+            if median >= 20.0:  # not scheduling noise: most requests stalled
+                fail(f"median {median:.3f} ms: responses wait for the delayed ACK")
+        else:
+            fail("median >= 1 ms or p99 >= 5 ms in every round:\n  " + "\n  ".join(rounds))
         stats = app.stop()
         if stats["shard0"]["tcp_retransmits"] != 0:
             fail(f"retransmits: {stats['shard0']['tcp_retransmits']}")
@@ -382,22 +390,27 @@ def test_httpd_wrk(build):
     try:
         # Warm-up: ARP resolved before wrk's clock starts.
         run("curl", "-s", "--max-time", "10", "-o", "/dev/null", f"http://{STACK_IP}/", timeout=20)
-        r = run(wrk, "-t1", "-c10", "-d2s", "--timeout", "2s", "--latency",
-                f"http://{STACK_IP}/", timeout=30)
-        out = r.stdout
-        print(out)
-        m = re.search(r"(\d+) requests in", out)
-        if m is None or int(m.group(1)) == 0:
-            fail(f"no requests completed\n{out}")
-        if "Socket errors" in out:  # wrk prints the line only when there are some
-            fail(f"socket errors\n{out}")
-        if "Non-2xx" in out:
-            fail(f"responses other than 2xx/3xx\n{out}")
-        avg = ms(re.search(r"Latency\s+(\S+)", out).group(1))
-        p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
-        print(f"wrk: average {avg:.3f} ms, p99 {p99:.3f} ms")
-        if p99 >= 20.0:
-            fail(f"p99 {p99:.3f} ms >= 20 ms: responses waited for delayed ACKs\n{out}")
+        # Up to three runs (a loaded machine can miss the bound by scheduling
+        # alone); with the stall every run's p99 is 40 ms or more.
+        for attempt in range(3):
+            r = run(wrk, "-t1", "-c10", "-d2s", "--timeout", "2s", "--latency",
+                    f"http://{STACK_IP}/", timeout=30)
+            out = r.stdout
+            print(out)
+            m = re.search(r"(\d+) requests in", out)
+            if m is None or int(m.group(1)) == 0:
+                fail(f"no requests completed\n{out}")
+            if "Socket errors" in out:  # wrk prints the line only when there are some
+                fail(f"socket errors\n{out}")
+            if "Non-2xx" in out:
+                fail(f"responses other than 2xx/3xx\n{out}")
+            avg = ms(re.search(r"Latency\s+(\S+)", out).group(1))
+            p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
+            print(f"wrk: average {avg:.3f} ms, p99 {p99:.3f} ms")
+            if p99 < 20.0:
+                break
+        else:
+            fail(f"p99 >= 20 ms in three runs: responses waited for delayed ACKs\n{out}")
         app.stop()
     finally:
         app.cleanup()
