@@ -195,15 +195,51 @@ private:
     head.date = date.view();
     std::array<uint8_t, 1024> buf;
     const auto w = shoal::http::write_response_head(head, buf);
-    c.write({buf.data(), w.written}); // a fresh response: the ring has room for a head
     body_left_ = is_head ? 0 : length;
     body_off_ = 0;
     pattern_ = pattern;
+    queue_head(c, {buf.data(), w.written});
     if (body_left_ == 0 && fd_ >= 0) {
       ::close(fd_);
       fd_ = -1;
     }
     close_after_ = !head.keep_alive;
+  }
+
+  // The head and as much of the body as the send ring's tail has room for,
+  // in one commit: a small response is one write (and one segment).
+  // write_body queues the rest. The ring has room for a head (kHeadRoom),
+  // but perhaps not in one piece: then the head goes alone.
+  void queue_head(Connection &c, std::span<const uint8_t> head) {
+    const std::span<uint8_t> out =
+        c.reserve(head.size() + static_cast<size_t>(std::min<uint64_t>(body_left_, 65536)));
+    if (out.size() < head.size()) {
+      c.write(head);
+      return;
+    }
+    std::memcpy(out.data(), head.data(), head.size());
+    const ssize_t n = fill_body(out.subspan(head.size()));
+    const size_t body = n > 0 ? static_cast<size_t>(n) : 0; // a failed read: write_body ends it
+    c.commit(head.size() + body);
+    advance_body(body);
+  }
+
+  // The next body bytes into `out`: how many, or <= 0 if the file could not
+  // be read (it shrank).
+  ssize_t fill_body(std::span<uint8_t> out) {
+    if (out.empty() || body_left_ == 0)
+      return 0;
+    if (pattern_) {
+      shoal::http::fill_pattern(body_off_, out);
+      return static_cast<ssize_t>(out.size());
+    }
+    return pread(fd_, out.data(), out.size(), static_cast<off_t>(body_off_));
+  }
+
+  void advance_body(size_t n) {
+    body_off_ += n;
+    body_left_ -= n;
+    g_body_bytes.fetch_add(n, std::memory_order_relaxed);
   }
 
   // Fills the send ring with the current body; true when it is all queued.
@@ -213,21 +249,14 @@ private:
           c.reserve(static_cast<size_t>(std::min<uint64_t>(body_left_, 65536)));
       if (out.empty())
         return false;
-      size_t n = out.size();
-      if (pattern_) {
-        shoal::http::fill_pattern(body_off_, out);
-      } else {
-        const ssize_t got = pread(fd_, out.data(), n, static_cast<off_t>(body_off_));
-        if (got <= 0) { // the file shrank: the length is promised, end the connection
-          c.abort();
-          return false;
-        }
-        n = static_cast<size_t>(got);
+      const ssize_t got = fill_body(out);
+      if (got <= 0) { // the file shrank: the length is promised, end the connection
+        c.abort();
+        return false;
       }
+      const auto n = static_cast<size_t>(got);
       c.commit(n);
-      body_off_ += n;
-      body_left_ -= n;
-      g_body_bytes.fetch_add(n, std::memory_order_relaxed);
+      advance_body(n);
     }
     if (fd_ >= 0) {
       ::close(fd_);

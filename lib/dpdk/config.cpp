@@ -375,6 +375,7 @@ void read_tcp(Section &s, tcp::EngineConfig &t) {
   s.get_bool("sack", t.sack);
   s.get_bool("window_scaling", t.window_scaling);
   s.get_uint("copy_payload_max", t.copy_payload_max, 0, 65535);
+  s.get_bool("autocork", t.autocork);
   s.get_uint("ephemeral_port_min", t.ephemeral_port_min, 1024, 65535);
   s.get_uint("ephemeral_port_max", t.ephemeral_port_max, 1024, 65535);
   if (t.ephemeral_port_min > t.ephemeral_port_max)

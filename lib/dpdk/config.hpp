@@ -17,7 +17,7 @@
 //           keepalive_interval_s, keepalive_probes, delayed_ack_ms,
 //           congestion_control, initial_window_segments, user_timeout_ms,
 //           syn_backlog, accept_backlog, max_connections, max_time_wait,
-//           timestamps, sack, window_scaling, copy_payload_max,
+//           timestamps, sack, window_scaling, copy_payload_max, autocork,
 //           ephemeral_port_min, ephemeral_port_max
 //   [impair] (optional, off by default) a seeded loss/delay/reorder/duplicate
 //           stage in each shard's rx and/or tx path, for tests on kernels

@@ -38,6 +38,7 @@ struct Options {
   int linger_s = 0;
   int rcvbuf = 0, sndbuf = 0; // 0: the engine's default
   bool nodelay = false;
+  bool cork = false;
   int maxseg = 0;
   unsigned user_timeout_ms = 0;
 };

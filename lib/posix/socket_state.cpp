@@ -54,6 +54,8 @@ void Socket::apply_options(tcp::Connection &c, const Options &o) {
   // Only what the application changed: the engine's defaults stay otherwise.
   if (o.nodelay)
     c.set_nodelay(true);
+  if (o.cork)
+    c.set_cork(true);
   if (o.rcvbuf > 0)
     c.set_receive_buffer(static_cast<uint32_t>(o.rcvbuf));
   if (o.sndbuf > 0)

@@ -122,6 +122,12 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
       o.nodelay = v != 0;
       apply = [on = o.nodelay](tcp::Connection &c) { c.set_nodelay(on); };
       break;
+    case TCP_CORK:
+      if (!get_int(value, len, v))
+        return fail(EINVAL);
+      o.cork = v != 0;
+      apply = [on = o.cork](tcp::Connection &c) { c.set_cork(on); };
+      break;
     case TCP_MAXSEG:
       // As Linux (user_mss): 0 (no clamp) or TCP_MIN_MSS 88 .. MAX_TCP_WINDOW
       // 32767. It clamps the MSS of the SYN / SYN-ACK and of the segments
@@ -258,6 +264,11 @@ int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
     case TCP_NODELAY: {
       int v = o.nodelay ? 1 : 0;
       with_connection(*s, [&](tcp::Connection &c) { v = c.nodelay() ? 1 : 0; });
+      return put_int(value, len, v);
+    }
+    case TCP_CORK: {
+      int v = o.cork ? 1 : 0;
+      with_connection(*s, [&](tcp::Connection &c) { v = c.cork() ? 1 : 0; });
       return put_int(value, len, v);
     }
     case TCP_MAXSEG: {

@@ -32,6 +32,8 @@ ShardTcp::ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool
       engine_(std::make_unique<tcp::Engine>(engine_config_for(shard, cfg), pool, *this, now)) {
   shard_.set_ipv4_handler(wire::kIpProtoTcp, &ShardTcp::on_datagram, this);
   shard_.set_poll_hook(&ShardTcp::on_poll, this);
+  // Writes of one poll iteration leave together (on_poll flushes them).
+  engine_->set_output_batching(true);
   stats_.store(engine_->counters(), 0);
   stats_.store_memory(engine_->memory());
 }
@@ -92,7 +94,12 @@ void ShardTcp::input_handed_over(rte_mbuf *m, Instant now) {
 
 void ShardTcp::on_poll(void *ctx, Instant now) {
   auto *self = static_cast<ShardTcp *>(ctx);
+  // The end of the iteration: what the application wrote goes out (before
+  // the timers, so owed ACKs ride on its data), then what the timers'
+  // callbacks wrote; the shard's tx flush follows.
+  self->engine_->flush_output();
   self->engine_->advance(now);
+  self->engine_->flush_output();
   if (now >= self->next_snapshot_) {
     self->next_snapshot_ = now + kSnapshotInterval;
     self->snapshot();

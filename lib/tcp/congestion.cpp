@@ -12,6 +12,7 @@
 namespace shoal::tcp {
 
 void Engine::Impl::start_congestion_control(Connection &c) {
+  c.snd_sml_ = c.snd_una_; // no partial segment sent yet (Minshall's Nagle, output.cpp)
   CcConfig cc;
   cc.smss = c.snd_mss_;
   cc.sack = c.sack_ok_;

@@ -119,7 +119,7 @@ void Connection::commit(size_t n) {
   sndq_tail_->data_len = static_cast<uint16_t>(sndq_tail_->data_len + n);
   sndq_tail_->pkt_len = sndq_tail_->data_len;
   sndq_bytes_ += static_cast<uint32_t>(n);
-  eng_->output(*this);
+  eng_->output_soon(*this);
 }
 
 size_t Connection::write(std::span<const uint8_t> bytes) {
@@ -139,7 +139,7 @@ size_t Connection::write(std::span<const uint8_t> bytes) {
     done += room.size();
   }
   if (done > 0)
-    eng_->output(*this);
+    eng_->output_soon(*this);
   return done;
 }
 
@@ -159,14 +159,14 @@ void Connection::shutdown_write() {
     //  a FIN segment and send it. In any case, enter FIN-WAIT-1 state."
     fin_queued_ = true;
     eng_->set_state(*this, State::fin_wait_1);
-    eng_->output(*this);
+    eng_->output_soon(*this);
     break;
   case State::close_wait:
     // "Queue this request until all preceding SENDs have been segmentized;
     //  then send a FIN segment, enter LAST-ACK state."
     fin_queued_ = true;
     eng_->set_state(*this, State::last_ack);
-    eng_->output(*this);
+    eng_->output_soon(*this);
     break;
   default:
     break;
@@ -228,9 +228,22 @@ void Connection::set_nodelay(bool on) {
   nodelay_ = on;
   if (!on || eng_ == nullptr || dead_)
     return;
-  // Whatever Nagle was holding back goes now.
+  // Whatever Nagle was holding back goes now; as on Linux, so does what
+  // TCP_CORK holds (the cork itself stays).
   Engine::Impl::Entry guard(*eng_);
-  eng_->output(*this);
+  eng_->output(*this, true);
+}
+
+void Connection::set_cork(bool on) {
+  if (on == cork_)
+    return;
+  cork_ = on;
+  if (on || eng_ == nullptr || dead_)
+    return;
+  // Uncorked: the held partial segment goes unless Nagle holds it (an
+  // earlier partial segment unacknowledged, no TCP_NODELAY), as Linux.
+  Engine::Impl::Entry guard(*eng_);
+  eng_->output(*this, nodelay_);
 }
 
 bool Connection::set_congestion_control(std::string_view name) {

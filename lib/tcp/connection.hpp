@@ -109,6 +109,13 @@ public:
   // what was held back.
   void set_nodelay(bool on);
   bool nodelay() const { return nodelay_; }
+  // TCP_CORK, as Linux: while on, a partial segment is held back even with
+  // nothing in flight and even with TCP_NODELAY; full segments and the FIN
+  // still go. Held data goes at most EngineConfig::cork_timeout (200 ms)
+  // after it was first held, or when cork is turned off (then Nagle
+  // decides, as after any write). set_nodelay(true) sends it too.
+  void set_cork(bool on);
+  bool cork() const { return cork_; }
   // "newreno" or "cubic"; false (and no change) for an unknown name. Before
   // ESTABLISHED it picks the algorithm; later it switches, starting the new
   // one from the current window.
@@ -197,7 +204,11 @@ private:
   ConnTimers timers_;
 
   // RTT measurement (RFC 6298 3, RFC 7323 4) and the retransmission timeout.
-  RtoEstimator rtt_;
+  // [[no_unique_address]]: snd_sml_ goes into its 4 bytes of tail padding.
+  [[no_unique_address]] RtoEstimator rtt_;
+  // Minshall's Nagle: the end of the last partial segment of new data sent;
+  // a partial segment waits only while this one is unacknowledged.
+  Seq snd_sml_{};
 
   // Congestion control and SACK loss recovery (RFC 5681, 6582, 6675, 9438);
   // cc_ is meaningful once cc_started_ (ESTABLISHED).
@@ -320,6 +331,10 @@ private:
   // application closes or aborts it; then on_closed(normal) (engine.cpp).
   bool lingering_ : 1 = false;
   bool nodelay_ : 1 = false;
+  bool cork_ : 1 = false;
+  // Written since output last ran for it: listed in the engine's
+  // pending_output (Engine::Impl::output_soon).
+  bool output_pending_ : 1 = false;
   bool ack_pending_ : 1 = false; // an ACK is owed; any segment we send clears it
   bool keepalive_on_ : 1 = false;
   bool rtt_timing_ : 1 = false; // one segment (or the SYN) being timed, no timestamps

@@ -244,6 +244,8 @@ void Engine::Impl::reap() {
   while (graveyard != nullptr) {
     Connection *c = graveyard;
     graveyard = c->next_free_;
+    if (c->output_pending_)
+      std::erase(pending_output, c);
     if (c->custom_timeouts_)
       own_timeouts.erase(c->pool_index_);
     conns.release(c, c->pool_index_);
@@ -399,6 +401,19 @@ void Engine::input_ipv4(rte_mbuf *m, Instant now) {
 
 void Engine::advance(Instant now) {
   impl_->advance(now);
+}
+
+void Engine::set_output_batching(bool on) {
+  impl_->batch_output = on;
+  if (!on)
+    flush_output();
+}
+
+void Engine::flush_output() {
+  if (impl_->pending_output.empty())
+    return;
+  Impl::Entry guard(*impl_);
+  impl_->flush_output();
 }
 
 std::optional<Instant> Engine::next_timer() const {

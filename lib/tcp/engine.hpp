@@ -190,6 +190,17 @@ struct EngineConfig {
   // that the receiver must walk; copying a request-sized payload is
   // cheaper. 0: always reference. Held to what fits in one pool buffer.
   uint32_t copy_payload_max = 256;
+  // Write coalescing (as Linux's tcp_autocorking): output for what the
+  // application writes runs once, for everything it queued, when the
+  // engine entry point running its callback returns (or, with
+  // Engine::set_output_batching, at the end of the poll iteration), not
+  // per write. A response written as head and body then leaves as one
+  // segment, not a head that goes at once and a body that Nagle holds
+  // until the peer's delayed ACK. false: each write outputs at once.
+  bool autocork = true;
+  // TCP_CORK's ceiling (Connection::set_cork): Linux holds corked partial
+  // data at most 200 ms.
+  Duration cork_timeout = std::chrono::milliseconds(200);
 };
 
 // Per-socket choices fixed when a connection opens (connect) or for every
@@ -218,6 +229,15 @@ public:
 
   // Runs timers due at `now`.
   void advance(Instant now);
+  // Output batching for a poll loop (EngineConfig::autocork): while on,
+  // output for application writes made outside the engine's own entry
+  // points (a posted closure, code between polls) waits for flush_output(),
+  // which the loop calls once per iteration, so all a connection was
+  // written in one iteration leaves together. Off (the default): it runs
+  // when the write (or the input/advance whose callback wrote) returns.
+  // Turning it off flushes.
+  void set_output_batching(bool on);
+  void flush_output();
   // When advance() next has something to do (nullopt: no timer armed).
   std::optional<Instant> next_timer() const;
 

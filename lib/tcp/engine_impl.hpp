@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include <rte_mbuf.h>
 
@@ -144,9 +145,14 @@ struct Engine::Impl {
   // Entry guard: connections are returned to the pool only when the
   // outermost engine entry point (input, advance, connect, an API call)
   // returns, so no callback ever sees a recycled object.
+  // Output the application asked for inside (output_soon) runs there too,
+  // unless a poll loop batches it (batch_output: it calls flush_output once
+  // per iteration).
   struct Entry {
     explicit Entry(Impl &e) : e(e) { ++e.depth; }
     ~Entry() {
+      if (e.depth == 1 && !e.batch_output && !e.pending_output.empty())
+        e.flush_output(); // still inside: connections it closes wait for reap()
       if (--e.depth == 0)
         e.reap();
     }
@@ -257,9 +263,18 @@ struct Engine::Impl {
   void send_rst(Connection &); // <SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK> (abort)
   void send_keepalive_probe(Connection &);
   // Sends queued data and the FIN as the peer's window, the congestion
-  // window, Nagle and sender SWS avoidance allow; true if anything was sent.
-  // Arms the persist timer when the window holds data back.
-  bool output(Connection &);
+  // window, Nagle, TCP_CORK and sender SWS avoidance allow; true if anything
+  // was sent. Arms the persist timer when the window or TCP_CORK holds data
+  // back with nothing in flight. `push`: a partial segment goes despite
+  // Nagle and cork.
+  bool output(Connection &, bool push = false);
+  // An earlier partial segment of new data is unacknowledged (Minshall).
+  bool partial_in_flight(const Connection &) const;
+  // Output coalescing (EngineConfig::autocork): application writes list the
+  // connection, and output runs once for all they queued, when the
+  // outermost engine entry returns or at flush_output (batch_output).
+  void output_soon(Connection &);
+  void flush_output();
   // One segment [seq, seq+len) (+FIN) from the send ring; false if out of mbufs.
   bool send_segment(Connection &, Seq seq, uint32_t len, bool fin);
   // Bookkeeping after sending [seq, seq+len) (+FIN): SND.NXT/SND.MAX, timers,
@@ -342,6 +357,10 @@ struct Engine::Impl {
   Connection *graveyard = nullptr; // closed, to be returned to the pool
   Connection *lingering = nullptr; // closed with unread data (Connection::lingering_)
   int depth = 0;
+  // Connections with output_pending_ (output_soon), and whether a poll loop
+  // flushes them (Engine::set_output_batching) rather than each entry point.
+  std::vector<Connection *> pending_output;
+  bool batch_output = false;
   uint16_t next_ephemeral;
   ReassemblyBudget reassembly_budget; // shared by every connection's queue
   uint32_t mbuf_truesize;             // memory one pool mbuf costs (buffer + header)

@@ -274,6 +274,10 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
     c.fin_sent_ = true;
     c.fin_seq_ = seq + len;
   }
+  // Minshall's Nagle (as Linux's tcp_minshall_update): remember where the
+  // last partial segment of new data ends.
+  if (!retransmission && len > 0 && len < c.snd_mss_)
+    c.snd_sml_ = seq + len;
   if (seq_gt(end, c.snd_nxt_))
     c.snd_nxt_ = end;
   c.snd_max_ = seq_max(c.snd_max_, c.snd_nxt_);
@@ -284,7 +288,11 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
   }
 }
 
-bool Engine::Impl::output(Connection &c) {
+bool Engine::Impl::partial_in_flight(const Connection &c) const {
+  return seq_gt(c.snd_sml_, c.snd_una_) && seq_le(c.snd_sml_, c.snd_max_);
+}
+
+bool Engine::Impl::output(Connection &c, bool push) {
   if (!in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_1 | CLOSING | LAST_ACK))
     return false;
   bool any = false;
@@ -292,6 +300,7 @@ bool Engine::Impl::output(Connection &c) {
   if (c.cc_started_ && c.cc_.in_recovery() && c.sack_ok_)
     return sack_recovery_output(c);
   const uint32_t max_len = max_segment_payload(c);
+  bool corked = false; // a partial segment held by TCP_CORK (not by the window)
   for (;;) {
     const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
     const uint32_t avail = seq_lt(c.snd_nxt_, data_end) ? data_end - c.snd_nxt_ : 0;
@@ -312,10 +321,22 @@ bool Engine::Impl::output(Connection &c) {
     const bool new_data = seq_ge(c.snd_nxt_, c.snd_max_);
     if (new_data && len < c.snd_mss_ && !fin) {
       if (len == avail) {
-        // Nagle (RFC 896, RFC 9293 3.8.6.2.1): a partial segment waits while
-        // data is unacknowledged, unless TCP_NODELAY.
-        if (!c.nodelay_ && c.snd_una_ != c.snd_max_)
+        // The tail of the queue, less than a segment. Judged on everything
+        // queued when output runs (writes of one callback or poll iteration
+        // are coalesced before it does), as Linux's tcp_nagle_test:
+        //  - TCP_CORK holds it, TCP_NODELAY or not, until uncorked or
+        //    cork_timeout after it was first held;
+        //  - Nagle (RFC 896, RFC 9293 3.8.6.2.1) in Minshall's variant holds
+        //    it only while an earlier partial segment is unacknowledged,
+        //    unless TCP_NODELAY. (The classic rule, "while any data is
+        //    unacknowledged", would hold the tail of every response longer
+        //    than a segment until the peer's delayed ACK.)
+        if (!push && c.cork_) {
+          corked = true;
           break;
+        }
+        if (!push && !c.nodelay_ && partial_in_flight(c))
+          break; // its ACK will come (the retransmission timer watches it)
       } else if (len < usable || len < c.max_snd_wnd_ / 2) {
         // Sender SWS avoidance (RFC 9293 3.8.6.2.1): less than a full
         // segment that is not all we have, limited by the congestion window
@@ -332,12 +353,44 @@ bool Engine::Impl::output(Connection &c) {
       break;
   }
   // Data waits and nothing is outstanding to bring an ACK: the window (zero
-  // or too small to use) holds it back. The persist timer probes it (RFC
-  // 9293 3.8.6.1) and overrides SWS avoidance.
+  // or too small to use) holds it back, and the persist timer probes it
+  // (RFC 9293 3.8.6.1) and overrides SWS avoidance; or TCP_CORK holds it,
+  // and the same timer sends it cork_timeout later (Linux's zero-window
+  // probe timer does so too).
   const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
-  if (!any && seq_lt(c.snd_nxt_, data_end) && !c.timers_.armed(ConnTimer::retransmit) && !c.timers_.armed(ConnTimer::persist))
-    arm_persist(c);
+  if (!any && seq_lt(c.snd_nxt_, data_end) && !c.timers_.armed(ConnTimer::retransmit) &&
+      !c.timers_.armed(ConnTimer::persist)) {
+    if (corked)
+      c.timers_.schedule(wheel, ConnTimer::persist, now + cfg.cork_timeout);
+    else
+      arm_persist(c);
+  }
   return any;
+}
+
+void Engine::Impl::output_soon(Connection &c) {
+  if (!cfg.autocork) {
+    output(c);
+    return;
+  }
+  if (!c.output_pending_) {
+    c.output_pending_ = true;
+    pending_output.push_back(&c);
+  }
+}
+
+void Engine::Impl::flush_output() {
+  // Every listed connection has output_pending_ set (reap() unlists those
+  // that closed meanwhile); output() itself never lists one.
+  for (size_t i = 0; i < pending_output.size(); ++i) {
+    Connection &c = *pending_output[i];
+    if (!c.output_pending_)
+      continue;
+    c.output_pending_ = false;
+    if (!c.dead_)
+      output(c);
+  }
+  pending_output.clear();
 }
 
 void Engine::Impl::maybe_window_update(Connection &c) {

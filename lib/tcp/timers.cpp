@@ -1,7 +1,8 @@
 // Connection timers on the shard's wheel: retransmission (SYN, SYN-ACK,
 // data, FIN; RFC 6298), delayed ACK (RFC 5681 4.2), persist (RFC 9293
-// 3.8.6.1), keepalive (RFC 1122 4.2.3.6), the FIN_WAIT_2 timeout and the user
-// timeout (RFC 5482 semantics). TIME_WAIT expiry lives in time_wait_table.cpp.
+// 3.8.6.1; also TCP_CORK's ceiling), keepalive (RFC 1122 4.2.3.6), the
+// FIN_WAIT_2 timeout and the user timeout (RFC 5482 semantics). TIME_WAIT
+// expiry lives in time_wait_table.cpp.
 #include <algorithm>
 
 #include "tcp/engine_impl.hpp"
@@ -109,7 +110,8 @@ void Engine::Impl::on_persist_timeout(Connection &c) {
   const uint32_t avail = seq_lt(c.snd_nxt_, data_end) ? data_end - c.snd_nxt_ : 0;
   if (usable > 0 && avail > 0) {
     // A window too small for SWS avoidance to use: RFC 9293 3.8.6.2.1's
-    // override timeout sends what fits.
+    // override timeout sends what fits. Also TCP_CORK's ceiling: the
+    // partial segment it held goes (output.cpp armed the timer for it).
     const uint32_t len = std::min({usable, avail, uint32_t{c.snd_mss_}});
     if (send_segment(c, c.snd_nxt_, len, false))
       sent(c, c.snd_nxt_, len, false);

@@ -218,7 +218,12 @@ TEST_F(TransferTest, AbortMidTransferResetsThePeerWithoutLeaks) {
   SimConfig c = quiet_config();
   start(c, 1 << 20, 1 << 20,
         [](BulkScript &a, BulkScript &) { a.ending = BulkScript::Ending::stay_open; });
-  sim_->after(50ms, [this] { a().abort(); });
+  // Mid-transfer: once A has a quarter of B's stream (a fixed time would
+  // depend on how fast the transfer runs).
+  ASSERT_TRUE(
+      sim_->run_until([&] { return a().bytes_received() >= 256 * 1024; }, sim_->now() + 60s))
+      << outcome();
+  a().abort();
   ASSERT_TRUE(sim_->run_until_idle(sim_->now() + 60s)) << outcome();
   ASSERT_NE(b(), nullptr);
   EXPECT_EQ(a().closed(), CloseReason::aborted);

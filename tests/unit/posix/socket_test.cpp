@@ -378,6 +378,28 @@ TEST_F(Socket, AcceptedSocketInheritsListenerOptions) {
   EXPECT_TRUE(conn_of(fd)->nodelay());
 }
 
+TEST_F(Socket, TcpCorkReachesTheConnection) {
+  const int fd = ps::socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1, zero = 0;
+  auto get = [&] {
+    int v = -1;
+    socklen_t len = sizeof v;
+    EXPECT_EQ(ps::getsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, &len), 0);
+    return v;
+  };
+  ASSERT_EQ(ps::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
+  EXPECT_EQ(get(), 1);
+  peer_listen(80);
+  sockaddr_in to = sin_of(sim::kAddressB, 80);
+  ASSERT_EQ(ps::connect(fd, reinterpret_cast<sockaddr *>(&to), sizeof to), 0);
+  tcp::Connection *c = conn_of(fd);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->cork()) << "set before the connection: applied when it exists";
+  ASSERT_EQ(ps::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero), 0);
+  EXPECT_FALSE(c->cork());
+  EXPECT_EQ(get(), 0);
+}
+
 TEST_F(Socket, BacklogFullPausesAcceptingUntilAccept) {
   const int l = ps::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in any = sin_of(wire::Ipv4Addr::any(), 7001);
