@@ -145,6 +145,10 @@ test)
   # The unit and simulation suites again under ASan + UBSan.
   build build-san -Dsanitize=true -Dfuzz=false -Dtests=true -Dbenchmarks=false -Dinterop=false \
     -Dcpp_args=
+  # A user's release build (-O3, NDEBUG) must compile warning-free too: the
+  # libraries, apps and benchmarks (the tests are built and run above).
+  build build-rel -Dbuildtype=release -Dsanitize=false -Dfuzz=false -Dtests=false \
+    -Dbenchmarks=true -Dinterop=false -Dcpp_args=
   # The libFuzzer targets (clang, ASan + UBSan, coverage on lib/ too).
   CXX=clang++ build build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false -Dsanitize=true \
     -Dcpp_args=-fsanitize=fuzzer-no-link
