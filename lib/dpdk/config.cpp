@@ -256,7 +256,7 @@ void read_port(Section &s, PortConfig &port) {
     if (driver.empty())
       s.fail("vdev", quoted(port.vdev) + " has no device name");
     // The tap PMD accepts only these keys, and one unknown key makes it
-    // silently ignore all of them (SANDBOX.md, net_tap).
+    // silently ignore all of them (DPDK 22.11's net_tap).
     if (driver.rfind("net_tap", 0) == 0) {
       for (const auto &[key, value] : args) {
         if (key != "iface" && key != "mac" && key != "remote" && key != "persist")

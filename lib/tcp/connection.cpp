@@ -7,7 +7,7 @@
 
 namespace shoal::tcp {
 
-// Issue 6: bytes per idle connection. Growing this costs every connection of
+// Bytes per idle connection. Growing this costs every connection of
 // every shard; bench_tcp_memory measures the total.
 static_assert(sizeof(Connection) <= 472, "Connection grew: see the layout notes in connection.hpp");
 

@@ -189,7 +189,7 @@ private:
   Connection();
   ~Connection();
 
-  // Issue 6 (memory per connection): an idle connection costs what this
+  // Memory per connection: an idle connection costs what this
   // object weighs, so members are grouped by size (no padding), flags are
   // bits, counters are as narrow as their range, and congestion control is
   // embedded rather than a heap object. connection.cpp pins the size.

@@ -1,10 +1,8 @@
 #pragma once
 // shoal::tcp::Engine — the TCP protocol core of one shard.
 //
-// CONTRACT HEADER (written by the lead so lib/sim, lib/shard and lib/api can
-// be built at the same time as the engine). The TCP engineer owns this file:
-// extend it freely, but do not rename or remove what is declared here without
-// telling the lead.
+// The contract between the TCP core and its drivers (lib/sim, lib/shard,
+// lib/api): what they may rely on is declared here.
 //
 // The engine knows nothing of NIC queues or Ethernet. It consumes IPv4
 // datagrams carrying TCP (rte_mbuf, data starting at the IPv4 header) and a

@@ -1,4 +1,4 @@
-// 1M concurrent idle connections (issue 8, exhaustion): B's connection
+// 1M concurrent idle connections (exhaustion): B's connection
 // table is sized for exactly that many; one more client is turned away and
 // counted; the fleet closes (A holds 1M
 // TIME_WAIT records, then they expire); afterwards a new connection works,

@@ -71,8 +71,8 @@ constexpr uint64_t kStreamBytes = 1 << 20;
 // copies of two windows in flight and their duplicates: well under this.
 constexpr unsigned kPoolMbufs = 4096;
 
-// Which runs a sweep draws. The acceptance sweep (kBothWaysAtOnce) is what
-// issue 4 asks for, and the default. kAroundKnownBugs draws the same
+// Which runs a sweep draws. The acceptance sweep (kBothWaysAtOnce) is the
+// reliable-transfer acceptance check, and the default. kAroundKnownBugs draws the same
 // impairments and options but steered clear of the triggers of lib/tcp bugs
 // that are fixed now (transfer_test.cpp and TransferKnownBugs below pin
 // each); it runs as TransferSweep.TakingTurns (the directions taking turns,
@@ -613,7 +613,7 @@ void sweep(Mode mode, uint64_t default_runs = kDefaultRuns) {
     rte_mempool_free(p);
 }
 
-// The acceptance sweep of issue 4: both streams at once, software and
+// The reliable-transfer acceptance sweep: both streams at once, software and
 // offloaded checksums, every option.
 TEST(TransferSweep, BothWaysAtOnce) {
   sweep(Mode::kBothWaysAtOnce);
