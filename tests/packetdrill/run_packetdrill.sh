@@ -3,7 +3,8 @@
 #   run_packetdrill.sh <path to libshoal_packetdrill.so> <script.pkt> [packetdrill options]
 # packetdrill itself is not part of shoal. The binary used, first found:
 #   $SHOAL_PACKETDRILL; the one meson built into the build directory
-#   ($SHOAL_PACKETDRILL_BUILT, from ../shared/packetdrill); packetdrill on PATH.
+#   ($SHOAL_PACKETDRILL_BUILT, from the shared/packetdrill sources next to the
+#   checkout); packetdrill on PATH.
 # None found: skipped (exit 77), or a failure when CI=true.
 so="$(realpath "$1")"
 script="$(realpath "$2")"
