@@ -353,6 +353,7 @@ void read_tcp(Section &s, tcp::EngineConfig &t) {
   s.get_duration<seconds, int64_t>("keepalive_interval_s", t.keepalive_interval, 1, 86400);
   s.get_uint("keepalive_probes", t.keepalive_probes, 1, 127);
   s.get_duration<milliseconds, int64_t>("delayed_ack_ms", t.delayed_ack, 0, 500);
+  s.get_uint("quickack_segments", t.quickack_segments, 0, 255);
   if (const std::string *v = s.find("congestion_control")) {
     std::string known;
     bool ok = false;

@@ -29,7 +29,7 @@
 //
 // so_flags (space or comma separated): local_ip=A.B.C.D (must equal
 // --local_ip; default 192.168.0.1), mtu=N (1500), cc=newreno|cubic,
-// delayed_ack_ms=N (40), rto_min_ms=N (200), verbose.
+// delayed_ack_ms=N (40), quickack_segments=N (16), rto_min_ms=N (200), verbose.
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -530,6 +530,8 @@ Flags parse_flags(const char *text) {
       f.cfg.congestion_control = value;
     } else if (key == "delayed_ack_ms") {
       f.cfg.delayed_ack = std::chrono::milliseconds(number());
+    } else if (key == "quickack_segments") {
+      f.cfg.quickack_segments = static_cast<uint32_t>(number());
     } else if (key == "rto_min_ms") {
       f.cfg.min_rto = std::chrono::milliseconds(number());
     } else if (key == "verbose") {

@@ -163,6 +163,12 @@ struct EngineConfig {
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): ACK every second full-sized
   // segment, else after at most this long. Zero ACKs every segment at once.
   Duration delayed_ack = std::chrono::milliseconds(40);
+  // Quick ACK at connection start (as Linux's quick-ACK mode): the first
+  // this many data segments received on a connection are ACKed at once, so
+  // the peer's window grows and the first request/response exchanges wait
+  // for no delayed ACK; delayed ACK applies after them. Counted as that many
+  // segments of the largest size the peer has sent. At most 255; 0: off.
+  uint32_t quickack_segments = 16;
   // "newreno" (RFC 5681 + RFC 6582) or "cubic" (RFC 9438); per connection
   // with Connection::set_congestion_control.
   std::string congestion_control = "newreno";

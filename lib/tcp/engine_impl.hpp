@@ -277,6 +277,7 @@ struct Engine::Impl {
   void flush_output();
   // One segment [seq, seq+len) (+FIN) from the send ring; false if out of mbufs.
   bool send_segment(Connection &, Seq seq, uint32_t len, bool fin);
+  bool push_flag(const Connection &, Seq seq, uint32_t len) const;
   // Bookkeeping after sending [seq, seq+len) (+FIN): SND.NXT/SND.MAX, timers,
   // RTT timing, scoreboard, counters.
   void sent(Connection &, Seq seq, uint32_t len, bool fin);

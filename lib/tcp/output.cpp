@@ -232,7 +232,7 @@ bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) 
   uint8_t flags = ACK;
   if (fin)
     flags |= FIN;
-  if (len > 0)
+  if (len > 0 && push_flag(c, seq, len))
     flags |= PSH;
   fill_header(c, h, flags, seq);
   // snd_mss_ already leaves room for the timestamp option that every segment
@@ -251,6 +251,19 @@ bool Engine::Impl::send_segment(Connection &c, Seq seq, uint32_t len, bool fin) 
   }
   const uint16_t tso = len > c.snd_mss_ ? c.snd_mss_ : 0;
   return transmit(c.tuple_, h, payload, len, tso, copy ? &c : nullptr, seq);
+}
+
+bool Engine::Impl::push_flag(const Connection &c, Seq seq, uint32_t len) const {
+  // PSH (RFC 9293 3.9.1 SEND, RFC 1122 4.2.2.2) marks the end of what the
+  // application wrote, as Linux sets it: on the segment that empties the
+  // send queue (the writes coalesced before output ran count as one), not
+  // on the full segments before it. The same rule holds for a
+  // retransmission: a segment ending where the queued data ends resends the
+  // end of the data, which left with PSH (when it went, it emptied the
+  // queue, and the queue's end only moves on); one ending earlier does not.
+  // An end that more writes have since moved past loses its PSH on a
+  // retransmission (the receiver delivers on the later one).
+  return seq + len == c.sndq_seq_ + c.sndq_bytes_;
 }
 
 void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {

@@ -14,7 +14,9 @@
 //   sending tiny segments cannot pin down the mempool.
 // - ACKs (RFC 5681 4.2, RFC 9293 3.8.6.3): at once for out-of-order or
 //   duplicate data and for a segment that fills a hole, for every second
-//   full-sized segment; otherwise after at most EngineConfig::delayed_ack.
+//   full-sized segment and for the first EngineConfig::quickack_segments
+//   data segments of a connection (quick ACK at the start, as Linux);
+//   otherwise after at most EngineConfig::delayed_ack.
 //   SACK blocks (RFC 2018 4) go with every ACK while data is out of order.
 #include <algorithm>
 #include <cstring>
@@ -175,6 +177,18 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
   const uint32_t len = seg.len;
   const bool own_fin = seg.fin();
   c.rcv_seg_max_ = static_cast<uint16_t>(std::max<uint32_t>(c.rcv_seg_max_, std::min(len, 65535u)));
+  // Quick ACK at the start (as Linux's quick-ACK mode): the first
+  // quickack_segments data segments are ACKed at once, so the peer's
+  // congestion window opens without waiting for the delayed ACK and the
+  // first exchanges of a request/response protocol see no delayed-ACK
+  // stall. Counted without per-connection state: while what arrived before
+  // this segment is less than quickack_segments segments of the largest
+  // size the peer has sent (exactly the first quickack_segments when its
+  // segments are all one size; the count restarts every 4 GiB, a harmless
+  // extra run of quick ACKs). The ACK still rides on data the application
+  // answers with from its callback (input.cpp).
+  const uint32_t received_before = static_cast<uint32_t>(c.rcv_nxt_ - (c.irs_ + 1));
+  const bool quick = uint64_t{received_before} < uint64_t{cfg.quickack_segments} * c.rcv_seg_max_;
   append_in_order(c, seg.data);
   seg.data = nullptr;
   c.rcv_nxt_ = c.rcv_nxt_ + len;
@@ -212,7 +226,7 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
   // less the timestamp option.
   const uint32_t eff_mss = c.rcv_mss_ - (c.ts_ok_ ? wire::kTcpTimestampOptionSpace : 0);
   const uint32_t full = std::max<uint32_t>(std::min<uint32_t>(c.rcv_seg_max_, eff_mss), 1);
-  if (filled_hole || cfg.delayed_ack == Duration::zero() || c.rcv_unacked_ >= 2 * full)
+  if (filled_hole || quick || cfg.delayed_ack == Duration::zero() || c.rcv_unacked_ >= 2 * full)
     c.ack_pending_ = true;
 }
 

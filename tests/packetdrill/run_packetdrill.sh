@@ -6,6 +6,7 @@
 #   ($SHOAL_PACKETDRILL_BUILT, from the shared/packetdrill sources next to the
 #   checkout); packetdrill on PATH.
 # None found: skipped (exit 77), or a failure when CI=true.
+# $SHOAL_PACKETDRILL_SO_FLAGS: more adapter so_flags (e.g. quickack_segments=0).
 so="$(realpath "$1")"
 script="$(realpath "$2")"
 shift 2
@@ -29,7 +30,7 @@ local_ip="${SHOAL_PACKETDRILL_LOCAL_IP:-192.168.0.1}"
 cd "${TMPDIR:-/tmp}" || exit 1
 # Not exec'd: whatever way packetdrill ends (a failed script, a signal), the
 # EAL runtime directory of its process id is removed afterwards.
-"$pd" --so_filename="$so" --local_ip="$local_ip" --so_flags="local_ip=$local_ip" "$@" "$script" &
+"$pd" --so_filename="$so" --local_ip="$local_ip" --so_flags="local_ip=$local_ip ${SHOAL_PACKETDRILL_SO_FLAGS:-}" "$@" "$script" &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null' INT TERM
 wait "$pid"

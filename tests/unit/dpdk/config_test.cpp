@@ -299,5 +299,23 @@ TEST_F(ConfigTest, CopyPayloadMax) {
   EXPECT_NE(e.error.find("copy_payload_max"), std::string::npos) << e.error;
 }
 
+TEST_F(ConfigTest, QuickackSegments) {
+  Ini ini;
+  ini.raw("[tcp]\nquickack_segments = 0\n");
+  const ConfigResult r = load_config(write("quickack0.ini", ini.text()));
+  ASSERT_TRUE(r) << r.error;
+  EXPECT_EQ(r.config->tcp.quickack_segments, 0u);
+  Ini ini2;
+  ini2.raw("[tcp]\nquickack_segments = 5\n");
+  const ConfigResult r2 = load_config(write("quickack5.ini", ini2.text()));
+  ASSERT_TRUE(r2) << r2.error;
+  EXPECT_EQ(r2.config->tcp.quickack_segments, 5u);
+  Ini bad;
+  bad.raw("[tcp]\nquickack_segments = 256\n");
+  const ConfigResult e = load_config(write("quickackbad.ini", bad.text()));
+  EXPECT_FALSE(e);
+  EXPECT_NE(e.error.find("quickack_segments"), std::string::npos) << e.error;
+}
+
 } // namespace
 } // namespace shoal::dpdk

@@ -263,5 +263,55 @@ TEST(Cork, UncorkWithAPartialSegmentInFlightLeavesItToNagle) {
   finish(h, p, c);
 }
 
+// PSH marks the end of what the application wrote: only the segment that
+// empties the send queue carries it, and a retransmission only when its
+// original did.
+TEST(Push, OnlyTheSegmentThatEmptiesTheQueueCarriesPsh) {
+  Harness h(config());
+  Peer p{h};
+  Recorder r;
+  Connection *c = open(h, p, r);
+  write_str(*c, pattern(3 * kMss - 100));
+  Sent a = p.expect(ACK, "first");
+  Sent b = p.expect(ACK, "second");
+  Sent d = p.expect(ACK, "last");
+  EXPECT_EQ(a.tcp.flags & PSH, 0) << a.str();
+  EXPECT_EQ(b.tcp.flags & PSH, 0) << b.str();
+  EXPECT_NE(d.tcp.flags & PSH, 0) << d.str();
+  p.send(ACK);
+  // A write that fits one segment: that segment empties the queue.
+  write_str(*c, "tail");
+  Sent t = p.expect(ACK, "a small write");
+  EXPECT_NE(t.tcp.flags & PSH, 0) << t.str();
+  p.send(ACK);
+  finish(h, p, c);
+}
+
+TEST(Push, ARetransmissionCarriesPshOnlyWhereItsOriginalDid) {
+  Harness h(config());
+  Peer p{h};
+  Recorder r;
+  Connection *c = open(h, p, r);
+  write_str(*c, pattern(2 * kMss));
+  Sent a = p.expect(ACK, "first");
+  Sent b = p.expect(ACK, "second, the end of the write");
+  EXPECT_EQ(a.tcp.flags & PSH, 0) << a.str();
+  EXPECT_NE(b.tcp.flags & PSH, 0) << b.str();
+  // Nothing is acknowledged: the timeout resends the first segment, then
+  // (its ACK covering only it) the second.
+  for (int i = 0; i < 40 && h.pending() == 0; ++i)
+    h.advance(milliseconds(50));
+  Sent ra = p.expect(ACK, "retransmission of the first");
+  EXPECT_EQ(ra.tcp.seq, a.tcp.seq);
+  EXPECT_EQ(ra.tcp.flags & PSH, 0) << ra.str();
+  p.send_raw(ACK, p.snd_nxt, ra.tcp.seq + kMss);
+  Sent rb = p.expect(ACK, "retransmission of the second");
+  EXPECT_EQ(rb.tcp.seq, b.tcp.seq);
+  EXPECT_NE(rb.tcp.flags & PSH, 0) << rb.str();
+  p.send_raw(ACK, p.snd_nxt, rb.tcp.seq + kMss);
+  p.rcv_nxt = rb.tcp.seq + kMss;
+  finish(h, p, c);
+}
+
 } // namespace
 } // namespace shoal::tcp::test

@@ -219,6 +219,39 @@ TEST(DelayedAck, ConfigurableAndZeroMeansImmediate) {
   finish(h2, p2, c2);
 }
 
+TEST(QuickAck, TheFirstSegmentsAreAckedAtOnceThenDelayedAckApplies) {
+  EngineConfig cfg = test_config();
+  cfg.quickack_segments = 3;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  for (int i = 0; i < 3; ++i) {
+    p.send(ACK | PSH, "req");
+    EXPECT_EQ(p.expect(ACK, "quick ACK").tcp.ack, p.snd_nxt);
+    EXPECT_FALSE(c->delayed_ack_armed());
+  }
+  p.send(ACK | PSH, "req");
+  p.expect_none("the fourth waits for the delayed ACK");
+  EXPECT_TRUE(c->delayed_ack_armed());
+  h.advance(milliseconds(40));
+  EXPECT_EQ(p.expect(ACK, "delayed ACK").tcp.ack, p.snd_nxt);
+  finish(h, p, c);
+}
+
+TEST(QuickAck, OnByDefault) {
+  EXPECT_EQ(EngineConfig{}.quickack_segments, 16u);
+  EngineConfig cfg = test_config();
+  cfg.quickack_segments = EngineConfig{}.quickack_segments;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  p.send(ACK | PSH, "x");
+  p.expect(ACK, "at once");
+  finish(h, p, c);
+}
+
 TEST(ReceiveWindow, UpdateWhenTheApplicationConsumes) {
   Harness h;
   Peer p{h};
