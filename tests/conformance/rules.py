@@ -189,9 +189,6 @@ REWRITE_RULES = [
      'options and values, in shoal\'s order and NOP padding) and the window-scale shift is shoal\'s',
      'option order and padding are the sender\'s choice; the shift count is the receiver\'s choice',
      'RFC 9293 3.1, RFC 7323 2.2-2.3'),
-    ('psh-flag', 'all', 'an outbound data segment expected without PSH is expected with PSH',
-     'when to set PSH is the sender\'s choice (a sender may set it on any segment; it must on the last '
-     'one of a write); shoal sets it on every data segment', 'RFC 9293 3.9.1, RFC 1122 4.2.2.2'),
     ('buffer-defaults', 'FreeBSD', '`getsockopt(SO_RCVBUF)` = 65536 (or 65700 / 66240: that rounded up to '
      'whole 1460- / 1440-byte segments) and `getsockopt(SO_SNDBUF)` = 32768, the FreeBSD defaults the script '
      'set by sysctl, become `true`',
@@ -214,7 +211,6 @@ FREEBSD_BUFFER_DEFAULTS = {
 }
 
 # An outbound segment: timestamp, '>', flags, start:end(length).
-OUT_DATA_LINE = re.compile(r'^(\s*\S+\s+>\s+)([FSRPEWU.]+)\s+\d+:\d+\s*\((\d+)\)')
 PACKET_LINE = re.compile(r'^(\s*\S+\s+>\s+)(S\.?|S)(\s.*?)<([^<>]*)>(.*)$')
 
 
@@ -315,10 +311,6 @@ def plan(corpus, relpath, text, shoal_wscale):
             if new is not None and new != m.group(4):
                 lines[i] = f'{m.group(1)}{m.group(2)}{m.group(3)}<{new}>{m.group(5)}'
                 applied.add('syn-options')
-        m = OUT_DATA_LINE.match(lines[i])
-        if m and int(m.group(3)) > 0 and 'P' not in m.group(2):
-            lines[i] = m.group(1) + 'P' + m.group(2) + lines[i][m.end(2):]
-            applied.add('psh-flag')
         m = re.search(r'getsockopt\(\d+, SOL_SOCKET, (SO_RCVBUF|SO_SNDBUF), \[(\d+)\]', ln)
         if corpus == 'freebsd' and m and int(m.group(2)) in FREEBSD_BUFFER_DEFAULTS[m.group(1)]:
             lines[i] = _neutral(ln, applied, 'buffer-defaults')
