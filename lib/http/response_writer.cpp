@@ -23,7 +23,8 @@ struct Decimal {
   std::string_view view() const { return {buf, len}; }
 };
 
-bool safe_field_text(std::string_view s) {
+// Used by assertions only (a release build compiles them out).
+[[maybe_unused]] bool safe_field_text(std::string_view s) {
   for (const char ch : s) {
     const auto c = static_cast<uint8_t>(ch);
     if ((c < 0x20 && c != '\t') || c == 0x7f)
