@@ -24,28 +24,13 @@ void Shard::icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t>
   // move the start so a 20-byte header sits right before the message.
   if (ip.header_len > wire::kIpv4MinHeaderLen)
     rte_pktmbuf_adj(m, static_cast<uint16_t>(ip.header_len - wire::kIpv4MinHeaderLen));
-  uint8_t *h = rte_pktmbuf_mtod(m, uint8_t *);
 
   wire::IcmpEchoRepr reply = echo;
   reply.type = wire::kIcmpEchoReply;
   reply.code = 0;
   wire::emit_icmp_echo(reply, message);
 
-  wire::Ipv4Repr rip;
-  rip.src = p_.address;
-  rip.dst = ip.src;
-  rip.protocol = wire::kIpProtoIcmp;
-  rip.ttl = 64;
-  rip.tos = ip.tos;
-  rip.ident = ip_ident_++;
-  rip.dont_fragment = false;
-  rip.payload_len = ip.payload_len;
-  const bool offload = p_.offloads.tx_ipv4_cksum;
-  wire::emit_ipv4(rip, {h, wire::kIpv4MinHeaderLen}, !offload);
-  m->ol_flags = offload ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) : 0;
-  m->l3_len = wire::kIpv4MinHeaderLen;
-  counters_.icmp_echo_replies_out.add();
-  transmit_ipv4_fragmenting(m, ip.src); // a reassembled request's reply may exceed the MTU
+  send_echo_reply(m, ip);
 }
 
 void Shard::icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip) {
@@ -78,20 +63,25 @@ void Shard::icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip) {
   const auto folded = static_cast<uint16_t>(~sum);
   std::memcpy(icmp + 2, &folded, sizeof folded);
 
+  send_echo_reply(m, ip);
+}
+
+void Shard::send_echo_reply(rte_mbuf *m, const wire::Ipv4Repr &request) {
   wire::Ipv4Repr rip;
   rip.src = p_.address;
-  rip.dst = ip.src;
+  rip.dst = request.src;
   rip.protocol = wire::kIpProtoIcmp;
   rip.ttl = 64;
-  rip.tos = ip.tos;
+  rip.tos = request.tos;
   rip.ident = ip_ident_++;
   rip.dont_fragment = false;
-  rip.payload_len = ip.payload_len;
-  wire::emit_ipv4(rip, {rte_pktmbuf_mtod(m, uint8_t *), wire::kIpv4MinHeaderLen}, true);
-  m->ol_flags = 0;
+  rip.payload_len = request.payload_len;
+  const bool offload = p_.offloads.tx_ipv4_cksum;
+  wire::emit_ipv4(rip, {rte_pktmbuf_mtod(m, uint8_t *), wire::kIpv4MinHeaderLen}, !offload);
+  m->ol_flags = offload ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) : 0;
   m->l3_len = wire::kIpv4MinHeaderLen;
   counters_.icmp_echo_replies_out.add();
-  transmit_ipv4_fragmenting(m, ip.src);
+  transmit_ipv4_fragmenting(m, request.src); // a reassembled request's reply may exceed the MTU
 }
 
 } // namespace shoal::shard

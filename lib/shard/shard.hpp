@@ -180,6 +180,9 @@ private:
   void icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t> message);
   // An echo request too large for one buffer (a reassembled chain).
   void icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip);
+  // The IPv4 header of an echo reply (in place of the request's, the data
+  // offset at it) and its transmission.
+  void send_echo_reply(rte_mbuf *m, const wire::Ipv4Repr &request);
   // transmit_ipv4, cutting a datagram larger than the MTU into fragments
   // (RFC 791; it must not have DF set).
   void transmit_ipv4_fragmenting(rte_mbuf *ip_packet, wire::Ipv4Addr dst);
