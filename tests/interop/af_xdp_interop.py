@@ -27,6 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tcp_interop as ti  # noqa: E402
+from checks import check, skip  # noqa: E402
 
 VETH_SHOAL = "xa0"
 VETH_KERNEL = "xk0"
@@ -63,18 +64,9 @@ status_interval_s = 2
         super().start(wait_ready)
         if wait_ready:
             err = open(self.stderr_path).read()
-            ti.check("single-buffer" in err and "net_af_xdp" in err,
+            check("single-buffer" in err and "net_af_xdp" in err,
                      f"the port summary does not show a single-buffer af_xdp port:\n{err}")
         return self
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-if not hasattr(ti, "check"):
-    ti.check = check
 
 
 def setup_veth():
@@ -123,15 +115,10 @@ def main():
     if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
         print(f"usage: {sys.argv[0]} <build-dir> <{'|'.join(TESTS)}>", file=sys.stderr)
         return 2
-    ci = os.environ.get("CI") == "true"
-    missing = None
     if os.geteuid() != 0:
-        missing = "needs root (network namespaces, veth, XDP)"
-    elif shutil.which("ethtool") is None:
-        missing = "needs ethtool"
-    if missing:
-        print(("FAIL: " if ci else "skip: ") + missing)
-        return 1 if ci else ti.SKIP
+        return skip("needs root (network namespaces, veth, XDP)")
+    if shutil.which("ethtool") is None:
+        return skip("needs ethtool")
     build, name = os.path.abspath(sys.argv[1]), sys.argv[2]
     ns = f"shoal-xdp-{name}-{os.getpid() % 100000}"
     ti.run("ip", "netns", "del", ns, check=False)

@@ -20,14 +20,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel_peer as kp  # noqa: E402
+from checks import check, skip  # noqa: E402
 
 FLOOD = 2000
 TABLE_BOUND = 256  # [ipv4] reassembly_max_datagrams, the default
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def big_ping(node, count, size=4000):
@@ -120,10 +116,8 @@ def main():
     if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
         print(f"usage: {sys.argv[0]} <shoal-node> <{'|'.join(TESTS)}>", file=sys.stderr)
         return 2
-    ci = os.environ.get("CI") == "true"
     if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-        print(("FAIL: " if ci else "skip: ") + "needs root and /dev/net/tun")
-        return 1 if ci else kp.SKIP
+        return skip("needs root and /dev/net/tun")
     app, name = os.path.abspath(sys.argv[1]), sys.argv[2]
     fn, offload = TESTS[name]
     node = kp.Node(app, name, checksum_offload=offload)
