@@ -335,6 +335,16 @@ void read_shard(Section &s, ShardConfig &shard) {
   s.get_uint("status_interval_s", shard.status_interval_s, 0, 3600);
 }
 
+void read_preload(Section &s, PreloadConfig &p) {
+  std::string mode = p.dedicated ? "dedicated" : "inline";
+  s.get_string("mode", mode);
+  if (mode != "inline" && mode != "dedicated")
+    s.fail("mode", quoted(mode) + " is not inline or dedicated");
+  p.dedicated = mode == "dedicated";
+  s.get_uint("spin_us", p.spin_us, 0, 1000000);
+  s.get_uint("helper_sleep_us", p.helper_sleep_us, 1, 1000000);
+}
+
 void read_tcp(Section &s, tcp::EngineConfig &t) {
   using std::chrono::milliseconds, std::chrono::seconds;
   uint32_t mss = 0;
@@ -493,10 +503,10 @@ NodeConfig parse(const std::string &path) {
   }
   for (const auto &[name, section] : sections)
     if (name != "eal" && name != "port" && name != "ipv4" && name != "host" && name != "arp" &&
-        name != "shard" && name != "tcp" && name != "impair")
+        name != "shard" && name != "tcp" && name != "impair" && name != "preload")
       throw ConfigError{
           path + ": [" + name +
-          "]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp, impair)"};
+          "]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp, impair, preload)"};
   auto section = [&](const char *name) -> Section & {
     auto it = sections.find(name);
     if (it == sections.end())
@@ -522,6 +532,8 @@ NodeConfig parse(const std::string &path) {
     read_tcp(section("tcp"), c.tcp);
   if (sections.contains("impair"))
     read_impair(section("impair"), c.impair);
+  if (sections.contains("preload"))
+    read_preload(section("preload"), c.preload);
   for (const auto &[name, s] : sections)
     s.reject_unknown_keys();
   return c;

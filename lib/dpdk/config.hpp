@@ -19,6 +19,9 @@
 //           syn_backlog, accept_backlog, max_connections, max_time_wait,
 //           timestamps, sack, window_scaling, copy_payload_max, autocork,
 //           ephemeral_port_min, ephemeral_port_max
+//   [preload] (optional) how an unmodified program run over shoal
+//           (libshoal_preload.so) drives the stack: mode (inline,
+//           dedicated), spin_us, helper_sleep_us
 //   [impair] (optional, off by default) a seeded loss/delay/reorder/duplicate
 //           stage in each shard's rx and/or tx path, for tests on kernels
 //           without sch_netem: loss, reorder, duplicate (percent), delay_ms,
@@ -111,6 +114,19 @@ struct ShardConfig {
   uint32_t status_interval_s = 5; // progress line to stderr (0: never)
 };
 
+// libshoal_preload.so: where the stack runs for an unmodified program.
+//   inline:    the program's own threads poll it inside their socket calls
+//              (spinning up to spin_us before they sleep), and a helper
+//              thread polls every helper_sleep_us while none does.
+//   dedicated: the shards run on threads of their own and poll without
+//              pause ([shard] idle_sleep_us); program threads post to them
+//              and sleep.
+struct PreloadConfig {
+  bool dedicated = false;
+  uint32_t spin_us = 50;
+  uint32_t helper_sleep_us = 100;
+};
+
 // The impairment stage (shard/impair.hpp): what the kernel's netem would do
 // on the host side of the TAP, done inside the shard instead.
 struct ImpairConfig {
@@ -129,6 +145,7 @@ struct NodeConfig {
   std::optional<HostConfig> host;
   ArpConfig arp;
   ShardConfig shard;
+  PreloadConfig preload;
   // [tcp]: local_address, mtu and tx_checksum_offload/tso are filled in by
   // the stack from [ipv4] and the port; mtu here is [tcp] mss + 40 when
   // given, else 0 (= the port's MTU).

@@ -189,6 +189,10 @@ std::unique_ptr<Eal> Eal::init(const EalConfig &eal, const PortConfig &port, con
   g_log_filter.last_error.clear();
   const int rc = rte_eal_init(static_cast<int>(args.size()), argv.data());
   const int init_errno = rte_errno;
+  // The EAL parsed its arguments with getopt: the process's own parsing
+  // (a program started over libshoal_preload.so parses its argv after
+  // this) must begin afresh.
+  optind = 0;
   g_log_filter.finish_line();
   const std::string last_error = g_log_filter.last_error;
   if (rc < 0) {

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include <pthread.h>
+
 #include "api/stack.hpp"
 #include "posix/socket_impl.hpp"
 
@@ -180,6 +182,116 @@ bool StackDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variab
     return true;
   }
   return cv.wait_for(lock, *timeout, ready);
+}
+
+// ---- PollingDriver -------------------------------------------------------------
+
+PollingDriver::PollingDriver(api::Stack &stack, Options options) : stack_(stack), opt_(options) {}
+
+PollingDriver::~PollingDriver() {
+  stop_helper();
+}
+
+void PollingDriver::start_helper() {
+  if (helper_.joinable())
+    return;
+  helper_stop_.store(false);
+  helper_ = std::thread([this] { helper_loop(); });
+}
+
+void PollingDriver::stop_helper() {
+  helper_stop_.store(true);
+  if (helper_.joinable())
+    helper_.join();
+}
+
+void PollingDriver::helper_loop() {
+  pthread_setname_np(pthread_self(), "shoal-poll");
+  while (!helper_stop_.load(std::memory_order_relaxed)) {
+    const int got = poll();
+    // Frames came in: more are likely (a burst, an answer to what went out).
+    if (got > 0)
+      continue;
+    std::this_thread::sleep_for(opt_.helper_sleep);
+  }
+}
+
+int PollingDriver::poll() {
+  std::unique_lock g(stack_mu_, std::try_to_lock);
+  if (!g.owns_lock())
+    return -1;
+  return static_cast<int>(stack_.poll_once());
+}
+
+unsigned PollingDriver::shards() const {
+  return stack_.shard_count();
+}
+
+wire::Ipv4Addr PollingDriver::local_address() const {
+  return stack_.address();
+}
+
+bool PollingDriver::call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) {
+  if (shard >= stack_.shard_count())
+    return false;
+  if (api::Stack::current_shard() == static_cast<int>(shard)) { // from a callback
+    fn(stack_.engine(shard));
+    return true;
+  }
+  // The closure runs inside a loop iteration (the shard's context: its
+  // clock, connect(), and output flushed at the iteration's end).
+  std::lock_guard g(stack_mu_);
+  bool ran = false;
+  api::Stack *stack = &stack_;
+  const auto *f = &fn;
+  if (!stack_.post(shard, [&ran, stack, shard, f] {
+        (*f)(stack->engine(shard));
+        ran = true;
+      }))
+    return false;
+  for (int k = 0; k < 1000 && !ran; k++)
+    stack_.poll_once();
+  return ran;
+}
+
+tcp::Connection *PollingDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,
+                                     uint16_t remote_port, tcp::ConnectionHandler *handler,
+                                     uint16_t local_port, const tcp::OpenOptions &options) {
+  if (local_port != 0)
+    return engine.connect(remote, remote_port, handler, local_port, options);
+  return stack_.connect(remote, remote_port, handler, shard, options);
+}
+
+bool PollingDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+                         const std::function<bool()> &ready, std::optional<Duration> timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto spin_until = start + opt_.spin;
+  std::optional<Clock::time_point> deadline;
+  if (timeout)
+    deadline = start + std::chrono::duration_cast<Clock::duration>(*timeout);
+  while (!ready()) {
+    const auto now = Clock::now();
+    if (deadline && now >= *deadline)
+      return false;
+    if (now < spin_until) {
+      // Poll ourselves (the socket's lock is not held while the stack runs:
+      // its callbacks take it).
+      lock.unlock();
+      if (poll() < 0)
+        std::this_thread::yield();
+      lock.lock();
+      continue;
+    }
+    // Past the spin budget: sleep until a callback (run by the helper
+    // thread's polling) changes something. The slice bounds a missed
+    // notification's cost.
+    auto until = now + std::chrono::milliseconds(10);
+    if (deadline && *deadline < until)
+      until = *deadline;
+    cv.wait_until(lock, until);
+  }
+  return true;
 }
 
 } // namespace shoal::posix

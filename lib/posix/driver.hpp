@@ -24,6 +24,7 @@
 // simulation, the stack or the adapter has stopped or is gone). Its
 // destructor forgets (and closes the descriptors of) every socket made
 // through it.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -151,6 +152,52 @@ public:
 private:
   api::Stack &stack_;
   Duration call_timeout_;
+};
+
+// An api::Stack that is not run() on lcores of its own: the application's
+// threads poll it, as a kernel-bypass library in the program's own calls
+// (OpenOnload's spinning, F-Stack's loop in the application). A call runs
+// its closure and one loop iteration under the stack's lock; a blocking
+// call polls the stack itself for up to `spin` and then sleeps, while a
+// helper thread polls every `helper_sleep` (and without pause while it
+// finds work) so that timers, ARP and the peers' segments keep moving when
+// no application thread is in the stack.
+class PollingDriver final : public Driver {
+public:
+  struct Options {
+    Duration spin = std::chrono::microseconds(50);
+    Duration helper_sleep = std::chrono::microseconds(100);
+  };
+  PollingDriver(api::Stack &stack, Options options);
+  // Stops the helper thread; the stack is left as it is.
+  ~PollingDriver() override;
+
+  void start_helper();
+  void stop_helper();
+  // One iteration of the stack unless another thread is polling it (then -1
+  // at once). Returns the frames it received.
+  int poll();
+  // The lock polling holds (taken by call() too).
+  std::mutex &stack_mutex() { return stack_mu_; }
+  const Options &options() const { return opt_; }
+
+  unsigned shards() const override;
+  wire::Ipv4Addr local_address() const override;
+  bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
+  tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
+                        tcp::ConnectionHandler *, uint16_t local_port,
+                        const tcp::OpenOptions &options) override;
+  bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
+            const std::function<bool()> &ready, std::optional<Duration> timeout) override;
+
+private:
+  void helper_loop();
+
+  api::Stack &stack_;
+  Options opt_;
+  std::mutex stack_mu_;
+  std::atomic<bool> helper_stop_{false};
+  std::thread helper_;
 };
 
 } // namespace shoal::posix

@@ -1,6 +1,7 @@
 // The descriptor table: kernel eventfd numbers -> facade objects, the
 // sockets held alive by their connections, and the readiness condition
 // variable that poll()/epoll_wait() sleep on.
+#include <atomic>
 #include <cerrno>
 #include <unordered_map>
 
@@ -36,10 +37,7 @@ Readiness &readiness() {
 
 } // namespace
 
-File::~File() {
-  if (fd >= 0)
-    ::close(fd);
-}
+File::~File() = default; // descriptors are closed by close() and forget()
 
 std::shared_ptr<File> lookup(int fd) {
   Registry &r = registry();
@@ -73,8 +71,19 @@ int install(const std::shared_ptr<File> &f, bool cloexec) {
   f->fd = fd;
   Registry &r = registry();
   std::lock_guard g(r.mu);
+  f->descriptors = 1;
   r.files[fd] = f;
   return fd;
+}
+
+bool install_duplicate(int fd, const std::shared_ptr<File> &f) {
+  Registry &r = registry();
+  std::lock_guard g(r.mu);
+  if (r.files.contains(fd))
+    return false;
+  f->descriptors++;
+  r.files[fd] = f;
+  return true;
 }
 
 std::shared_ptr<File> remove(int fd) {
@@ -85,6 +94,8 @@ std::shared_ptr<File> remove(int fd) {
     return nullptr;
   std::shared_ptr<File> f = std::move(it->second);
   r.files.erase(it);
+  if (--f->descriptors == 0)
+    f->fd = -1;
   return f;
 }
 
@@ -125,6 +136,10 @@ void forget(Driver *d, bool close_descriptors) {
     std::lock_guard g(r.mu);
     for (auto it = r.files.begin(); it != r.files.end();) {
       if (it->second->driver == d) {
+        if (close_descriptors)
+          ::close(it->first);
+        it->second->descriptors = 0;
+        it->second->fd = -1;
         dead.push_back(std::move(it->second));
         it = r.files.erase(it);
       } else {
@@ -148,8 +163,6 @@ void forget(Driver *d, bool close_descriptors) {
       std::lock_guard g(s->mu);
       s->accept_queue.clear();
     }
-    if (!close_descriptors)
-      f->fd = -1;
   }
   dead.clear();
   readiness_changed();
@@ -163,10 +176,20 @@ std::condition_variable &readiness_cv() {
   return readiness().cv;
 }
 
+namespace {
+std::atomic<void (*)()> g_readiness_hook{nullptr};
+}
+
+void set_readiness_hook(void (*hook)()) {
+  g_readiness_hook.store(hook, std::memory_order_release);
+}
+
 void readiness_changed() {
   Readiness &r = readiness();
   { std::lock_guard g(r.mu); }
   r.cv.notify_all();
+  if (auto hook = g_readiness_hook.load(std::memory_order_acquire))
+    hook();
 }
 
 } // namespace shoal::posix::detail

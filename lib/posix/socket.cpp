@@ -157,8 +157,7 @@ size_t copy_in(tcp::Connection &c, const std::vector<std::span<uint8_t>> &in, si
 }
 
 void changed(Socket &s) {
-  s.cv.notify_all();
-  detail::readiness_changed();
+  s.changed();
 }
 
 bool valid_iov(const iovec *iov, int iovcnt) {
@@ -695,7 +694,7 @@ int close(int fd) {
     return fail(EBADF);
   ::close(fd);
   auto s = std::dynamic_pointer_cast<Socket>(f);
-  if (!s)
+  if (!s || f->fd >= 0) // not a socket, or another descriptor (dup) still names it
     return 0;
   Kind was;
   bool linger_zero;

@@ -10,6 +10,7 @@
 // The Connection pointer is touched only with (1); everything an
 // application thread decides on (readable bytes, send space, errors) is a
 // mirror of the connection kept under (2) by the callbacks.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,7 +47,10 @@ struct Options {
 class File {
 public:
   virtual ~File();
+  // The kernel descriptor install() made; -1 once every descriptor of the
+  // object (install_duplicate adds more) is closed.
   int fd = -1;
+  int descriptors = 0; // table entries naming this object (registry lock)
   Driver *driver = nullptr;
 };
 
@@ -96,6 +100,13 @@ public:
 
   // Readiness as poll() sees it (mu held).
   short poll_mask() const;
+  // Bumped on every state change that may change readiness (each new
+  // segment, acknowledgement, connection or end): an edge-triggered waiter
+  // reports a socket whose count moved since it last looked.
+  std::atomic<uint64_t> changes{0};
+  // After a change: bumps `changes`, wakes this socket's waiters and the
+  // poll/epoll waiters (no socket mutex held).
+  void changed();
 
   // ConnectionHandler (engine side).
   void on_connected(tcp::Connection &) override;
@@ -133,7 +144,12 @@ std::shared_ptr<Socket> socket_for(int fd);
 std::shared_ptr<EpollSet> epoll_for(int fd);
 // A kernel eventfd for `f` (errno on failure: -1).
 int install(const std::shared_ptr<File> &f, bool cloexec);
-// Removes fd from the table; the object lives on while referenced.
+// One more descriptor (a dup() of one of f's) naming `f`; false if fd is
+// already in the table.
+bool install_duplicate(int fd, const std::shared_ptr<File> &f);
+// Removes fd from the table (the caller closes the kernel descriptor); the
+// object lives on while referenced. Its `descriptors` says whether other
+// descriptors still name it.
 std::shared_ptr<File> remove(int fd);
 // Every socket in the table or still attached to a connection, for bind
 // conflicts (snapshot).
@@ -151,5 +167,8 @@ std::mutex &readiness_mutex();
 std::condition_variable &readiness_cv();
 // Call after a socket's state changed, with no socket mutex held.
 void readiness_changed();
+// Also called by every readiness_changed() (nullptr: none), e.g. to wake
+// threads that sleep in the kernel rather than on readiness_cv().
+void set_readiness_hook(void (*hook)());
 
 } // namespace shoal::posix::detail

@@ -27,6 +27,12 @@ int errno_for(tcp::CloseReason why, bool while_connecting) {
 
 Socket::~Socket() = default;
 
+void Socket::changed() {
+  changes.fetch_add(1, std::memory_order_release);
+  cv.notify_all();
+  readiness_changed();
+}
+
 void Socket::mirror(tcp::Connection &c) {
   rcv_avail = c.readable();
   snd_space = c.writable();
@@ -104,8 +110,7 @@ void Socket::on_connected(tcp::Connection &c) {
     was_connected = true;
     mirror(c);
   }
-  cv.notify_all();
-  readiness_changed();
+  changed();
 }
 
 void Socket::on_readable(tcp::Connection &c) {
@@ -113,8 +118,7 @@ void Socket::on_readable(tcp::Connection &c) {
     std::lock_guard g(mu);
     mirror(c);
   }
-  cv.notify_all();
-  readiness_changed();
+  changed();
 }
 
 void Socket::on_writable(tcp::Connection &c) {
@@ -139,8 +143,7 @@ void Socket::on_closed(tcp::Connection &, tcp::CloseReason why) {
     rcv_avail = 0;
     snd_space = 0;
   }
-  cv.notify_all();
-  readiness_changed();
+  changed();
   // Dropped last: this may be the final reference.
   std::shared_ptr<Socket> keep = release(this);
 }

@@ -1,0 +1,1251 @@
+// libshoal_preload.so: an unmodified, dynamically linked Linux program over
+// shoal.
+//
+//   LD_PRELOAD=libshoal_preload.so SHOAL_CONFIG=<config.ini> <program> [args]
+//   shoal-run <config.ini> <program> [args]          (the same, as a command)
+//
+// The library defines the socket calls' libc names, so the dynamic linker
+// resolves the program's calls (and its libraries') here first. AF_INET
+// SOCK_STREAM sockets are made by shoal::posix over the stack this library
+// starts before main(); every other descriptor -- files, pipes, AF_UNIX,
+// eventfd, timerfd, UDP and IPv6 sockets -- goes to the kernel untouched
+// (the libc function found with dlsym(RTLD_NEXT)).
+//
+// poll, select and epoll may mix both kinds. An epoll set is the kernel's:
+// kernel descriptors live in it, shoal's sockets live in a side list kept
+// here, and a wake-up eventfd in the kernel set is signalled whenever a
+// shoal socket changes state while a thread sleeps on the set. Readiness of
+// shoal sockets is their exact state; EPOLLET reports a socket again only
+// after it changed (new data, acknowledged data, a connection, an end).
+//
+// Where the stack runs ([preload] mode): inline (the default) -- the
+// program's threads poll the stack inside their calls, spinning up to
+// spin_us before they sleep, and a helper thread polls while none does;
+// dedicated -- the shard loop runs on a thread of its own.
+//
+// fork(): the stack stays with the process that started it. In a child,
+// close() of an inherited shoal socket only closes the child's descriptor;
+// any other call on one fails with EBADF (said once on stderr). The
+// library removes LD_PRELOAD and SHOAL_CONFIG from the environment once
+// the stack runs, so a program the process exec()s runs on the kernel.
+// The plain names must be defined here (sendfile, fcntl ...), not the
+// 64-bit-offset names the headers redirect them to under this macro; on
+// 64-bit Linux both have the same types, and both are defined below.
+#undef _FILE_OFFSET_BITS
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "api/stack.hpp"
+#include "posix/driver.hpp"
+#include "posix/socket.hpp"
+#include "posix/socket_impl.hpp"
+
+#define SHOAL_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+using namespace shoal;
+using Clock = std::chrono::steady_clock;
+
+// ---- the kernel's functions -------------------------------------------------
+
+template <typename F> F next_symbol(const char *name) {
+  void *p = dlsym(RTLD_NEXT, name);
+  if (p == nullptr) {
+    std::fprintf(stderr, "shoal-preload: libc has no %s\n", name);
+    std::abort();
+  }
+  return reinterpret_cast<F>(p);
+}
+
+#define KERNEL(name)                                                                               \
+  static const auto kernel_##name = next_symbol<decltype(&::name)>(#name)
+
+using fcntl_fn = int (*)(int, int, ...);
+using ioctl_fn = int (*)(int, unsigned long, ...);
+
+// ---- which descriptors are shoal's ------------------------------------------
+
+constexpr int kMaxFd = 1 << 20;
+constexpr uint8_t kSocket = 1; // a shoal socket (posix facade)
+constexpr uint8_t kEpoll = 2;  // a kernel epoll set with shoal sockets in it
+std::atomic<uint8_t> g_marks[kMaxFd];
+
+uint8_t mark_of(int fd) {
+  if (fd < 0 || fd >= kMaxFd)
+    return 0;
+  return g_marks[fd].load(std::memory_order_acquire);
+}
+void set_mark(int fd, uint8_t m) {
+  if (fd >= 0 && fd < kMaxFd)
+    g_marks[fd].store(m, std::memory_order_release);
+}
+bool is_shoal(int fd) {
+  return (mark_of(fd) & kSocket) != 0;
+}
+
+// ---- the running stack --------------------------------------------------------
+
+struct Runtime {
+  std::unique_ptr<api::Stack> stack;
+  std::unique_ptr<posix::PollingDriver> polling; // inline mode
+  std::unique_ptr<posix::StackDriver> threaded;  // dedicated mode
+  std::thread runner;                            // dedicated mode: Stack::run()
+  posix::Driver *driver = nullptr;
+  Clock::duration spin{};
+};
+
+Runtime *g_rt = nullptr; // never freed while the process runs
+std::atomic<bool> g_ready{false};
+std::atomic<bool> g_child{false}; // a fork()ed child: the stack is not ours
+std::atomic<bool> g_exiting{false};
+
+bool active() {
+  return g_ready.load(std::memory_order_acquire) && !g_child.load(std::memory_order_relaxed);
+}
+
+int fail(int e) {
+  errno = e;
+  return -1;
+}
+
+// A shoal socket used in a forked child.
+int child_use() {
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true))
+    std::fprintf(stderr,
+                 "shoal-preload: pid %d: a shoal socket inherited through fork() was used; "
+                 "shoal sockets belong to the process that started the stack (EBADF)\n",
+                 static_cast<int>(getpid()));
+  return fail(EBADF);
+}
+
+// Polls the stack once if this thread is where it runs (inline mode).
+void poll_stack() {
+  if (g_rt != nullptr && g_rt->polling)
+    g_rt->polling->poll();
+}
+
+// ---- waking threads that sleep in the kernel ----------------------------------
+
+// Threads asleep in poll/select/epoll_wait with shoal sockets in the set,
+// each through an eventfd in its kernel set; a shoal state change writes
+// to all of them.
+struct Sleepers {
+  std::mutex mu;
+  std::vector<int> fds;
+  std::atomic<int> count{0};
+};
+Sleepers &sleepers() {
+  static Sleepers *s = new Sleepers;
+  return *s;
+}
+
+void wake_sleepers() {
+  Sleepers &s = sleepers();
+  if (s.count.load(std::memory_order_acquire) == 0)
+    return;
+  std::lock_guard g(s.mu);
+  for (int fd : s.fds)
+    ::eventfd_write(fd, 1);
+}
+
+// Lists `fd` as a sleeper's wake-up for the scope.
+struct Asleep {
+  int fd;
+  explicit Asleep(int f) : fd(f) {
+    Sleepers &s = sleepers();
+    std::lock_guard g(s.mu);
+    s.fds.push_back(fd);
+    s.count.fetch_add(1, std::memory_order_release);
+  }
+  ~Asleep() {
+    Sleepers &s = sleepers();
+    std::lock_guard g(s.mu);
+    s.fds.erase(std::find(s.fds.begin(), s.fds.end(), fd));
+    s.count.fetch_sub(1, std::memory_order_release);
+  }
+  Asleep(const Asleep &) = delete;
+  Asleep &operator=(const Asleep &) = delete;
+};
+
+void drain(int efd) {
+  eventfd_t v;
+  ::eventfd_read(efd, &v);
+}
+
+// This thread's wake-up eventfd for poll/select.
+int thread_wake_fd() {
+  struct Wake {
+    int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ~Wake() {
+      if (fd >= 0)
+        ::syscall(SYS_close, fd);
+    }
+  };
+  static thread_local Wake w;
+  return w.fd;
+}
+
+uint32_t mask_of(posix::detail::Socket &s) {
+  std::lock_guard g(s.mu);
+  return static_cast<uint16_t>(s.poll_mask());
+}
+
+// Milliseconds left until `deadline` for a kernel wait, rounded up.
+int ms_until(std::optional<Clock::time_point> deadline) {
+  if (!deadline)
+    return -1;
+  const auto left = *deadline - Clock::now();
+  if (left <= Clock::duration::zero())
+    return 0;
+  return static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(left + std::chrono::microseconds(999))
+          .count());
+}
+
+std::optional<Clock::time_point> deadline_of(int timeout_ms) {
+  if (timeout_ms < 0)
+    return std::nullopt;
+  return Clock::now() + std::chrono::milliseconds(timeout_ms);
+}
+
+// ---- epoll sets with shoal sockets in them -------------------------------------
+
+constexpr uint64_t kWakeTag = 0x73686f616c77616bULL; // the wake-up's epoll_data
+
+struct Interest {
+  std::weak_ptr<posix::detail::Socket> socket;
+  uint32_t events = 0;
+  epoll_data_t data{};
+  uint64_t seen = ~uint64_t{0}; // EPOLLET: the change count last reported
+  bool disarmed = false;        // EPOLLONESHOT fired
+};
+
+struct EpollSide {
+  std::mutex mu;
+  std::map<int, Interest> shoal;
+  int wake = -1;   // eventfd in the kernel set
+  int cursor = -1; // the fd after which the next scan starts (fairness)
+  ~EpollSide() {
+    if (wake >= 0)
+      ::syscall(SYS_close, wake);
+  }
+};
+
+std::mutex g_epoll_mu;
+std::unordered_map<int, std::shared_ptr<EpollSide>> &epolls() {
+  static auto *m = new std::unordered_map<int, std::shared_ptr<EpollSide>>;
+  return *m;
+}
+
+std::shared_ptr<EpollSide> side_of(int epfd) {
+  if ((mark_of(epfd) & kEpoll) == 0)
+    return nullptr;
+  std::lock_guard g(g_epoll_mu);
+  auto it = epolls().find(epfd);
+  return it == epolls().end() ? nullptr : it->second;
+}
+
+void forget_side(int epfd) {
+  std::shared_ptr<EpollSide> dead;
+  {
+    std::lock_guard g(g_epoll_mu);
+    auto it = epolls().find(epfd);
+    if (it != epolls().end()) {
+      dead = std::move(it->second);
+      epolls().erase(it);
+    }
+  }
+  set_mark(epfd, static_cast<uint8_t>(mark_of(epfd) & ~kEpoll));
+}
+
+// Reports ready shoal sockets of `side` into out[0..max); returns how many.
+int scan_side(EpollSide &side, epoll_event *out, int max) {
+  std::lock_guard g(side.mu);
+  int got = 0;
+  if (side.shoal.empty())
+    return 0;
+  auto it = side.shoal.upper_bound(side.cursor);
+  for (size_t visited = 0, n = side.shoal.size(); visited < n && got < max; visited++) {
+    if (it == side.shoal.end())
+      it = side.shoal.begin();
+    const int fd = it->first;
+    Interest &in = it->second;
+    auto s = in.socket.lock();
+    // A closed socket leaves the set, as the kernel does on the last close.
+    if (!s || posix::detail::lookup(fd) != s) {
+      it = side.shoal.erase(it);
+      continue;
+    }
+    ++it;
+    if (in.disarmed)
+      continue;
+    const uint64_t changes = s->changes.load(std::memory_order_acquire);
+    const uint32_t ready = mask_of(*s) & (in.events | EPOLLERR | EPOLLHUP);
+    if (ready == 0)
+      continue;
+    if ((in.events & EPOLLET) != 0) {
+      if (changes == in.seen)
+        continue;
+      in.seen = changes;
+    }
+    out[got].events = ready;
+    out[got].data = in.data;
+    got++;
+    side.cursor = fd;
+    if ((in.events & EPOLLONESHOT) != 0)
+      in.disarmed = true;
+  }
+  return got;
+}
+
+// Drops the wake-up entries a kernel epoll_wait returned.
+int without_wake(EpollSide &side, epoll_event *ev, int n, bool &woken) {
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    if (ev[i].data.u64 == kWakeTag) {
+      drain(side.wake);
+      woken = true;
+      continue;
+    }
+    ev[k++] = ev[i];
+  }
+  return k;
+}
+
+int mixed_epoll_wait(int epfd, EpollSide &side, epoll_event *events, int maxevents, int timeout_ms,
+                     const sigset_t *sigmask) {
+  KERNEL(epoll_pwait);
+  const auto deadline = deadline_of(timeout_ms);
+  const auto spin_until = Clock::now() + g_rt->spin;
+  for (;;) {
+    int got = scan_side(side, events, maxevents);
+    if (got < maxevents) {
+      bool woken = false;
+      const int k = kernel_epoll_pwait(epfd, events + got, maxevents - got, 0, sigmask);
+      if (k < 0 && got == 0)
+        return -1;
+      if (k > 0)
+        got += without_wake(side, events + got, k, woken);
+    }
+    if (got > 0 || timeout_ms == 0)
+      return got;
+    if (deadline && Clock::now() >= *deadline)
+      return 0;
+    if (g_rt->polling && Clock::now() < spin_until) {
+      poll_stack();
+      continue;
+    }
+    // Sleep in the kernel, woken by the set's own descriptors or by a shoal
+    // state change. Listed first, then looked at once more: a change after
+    // the look writes the wake-up.
+    Asleep asleep(side.wake);
+    got = scan_side(side, events, maxevents);
+    if (got > 0)
+      return got;
+    const int k = kernel_epoll_pwait(epfd, events, maxevents, ms_until(deadline), sigmask);
+    if (k < 0)
+      return -1;
+    bool woken = false;
+    got = without_wake(side, events, k, woken);
+    if (got > 0)
+      return got;
+    if (!woken && deadline && Clock::now() >= *deadline)
+      return 0;
+  }
+}
+
+// ---- poll / select over both kinds ----------------------------------------------
+
+int mixed_poll(pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *sigmask) {
+  KERNEL(ppoll);
+  const auto deadline = deadline_of(timeout_ms);
+  const auto spin_until = Clock::now() + g_rt->spin;
+  std::vector<pollfd> kfds;
+  std::vector<nfds_t> where;
+  for (nfds_t k = 0; k < n; k++)
+    if (fds[k].fd >= 0 && !is_shoal(fds[k].fd)) {
+      kfds.push_back(fds[k]);
+      where.push_back(k);
+    }
+  const size_t nk = kfds.size();
+  auto scan = [&](bool kernel_too) -> int {
+    int ready = 0;
+    for (nfds_t k = 0; k < n; k++) {
+      pollfd &p = fds[k];
+      p.revents = 0;
+      if (p.fd < 0 || !is_shoal(p.fd))
+        continue;
+      auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(p.fd));
+      const uint32_t m = s ? mask_of(*s) : POLLNVAL;
+      p.revents =
+          static_cast<short>(m & (static_cast<uint16_t>(p.events) | POLLERR | POLLHUP | POLLNVAL));
+      if (p.revents != 0)
+        ready++;
+    }
+    if (kernel_too && nk > 0) {
+      timespec zero{};
+      if (kernel_ppoll(kfds.data(), nk, &zero, sigmask) < 0)
+        return -1;
+      for (size_t i = 0; i < nk; i++) {
+        fds[where[i]].revents = kfds[i].revents;
+        if (kfds[i].revents != 0)
+          ready++;
+      }
+    }
+    return ready;
+  };
+  for (;;) {
+    int ready = scan(true);
+    if (ready != 0 || timeout_ms == 0)
+      return ready;
+    if (deadline && Clock::now() >= *deadline)
+      return 0;
+    if (g_rt->polling && Clock::now() < spin_until) {
+      poll_stack();
+      continue;
+    }
+    const int wake = thread_wake_fd();
+    Asleep asleep(wake);
+    if ((ready = scan(false)) != 0) {
+      // Kernel descriptors too, now, so that none ready is left out.
+      for (size_t i = 0; i < nk; i++)
+        fds[where[i]].revents = 0;
+      return ready;
+    }
+    kfds.resize(nk);
+    kfds.push_back(pollfd{wake, POLLIN, 0});
+    const int left = ms_until(deadline);
+    timespec ts{left / 1000, (left % 1000) * 1000000L};
+    const int k = kernel_ppoll(kfds.data(), kfds.size(), left < 0 ? nullptr : &ts, sigmask);
+    const bool woken = (kfds.back().revents & POLLIN) != 0;
+    kfds.pop_back();
+    if (k < 0)
+      return -1;
+    if (woken)
+      drain(wake);
+    ready = scan(false);
+    for (size_t i = 0; i < nk; i++) {
+      fds[where[i]].revents = kfds[i].revents;
+      if (kfds[i].revents != 0)
+        ready++;
+    }
+    if (ready != 0)
+      return ready;
+    if (!woken && deadline && Clock::now() >= *deadline)
+      return 0;
+  }
+}
+
+bool any_shoal(const pollfd *fds, nfds_t n) {
+  for (nfds_t k = 0; k < n; k++)
+    if (is_shoal(fds[k].fd))
+      return true;
+  return false;
+}
+
+int timeout_ms_of(const timespec *ts) {
+  if (ts == nullptr)
+    return -1;
+  const int64_t ms = static_cast<int64_t>(ts->tv_sec) * 1000 + (ts->tv_nsec + 999999) / 1000000;
+  return static_cast<int>(std::min<int64_t>(ms, INT32_MAX));
+}
+
+int mixed_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int timeout_ms,
+                 const sigset_t *sigmask) {
+  std::vector<pollfd> p;
+  nfds = std::min(nfds, FD_SETSIZE);
+  for (int fd = 0; fd < nfds; fd++) {
+    short ev = 0;
+    if (rd != nullptr && FD_ISSET(fd, rd))
+      ev |= POLLIN;
+    if (wr != nullptr && FD_ISSET(fd, wr))
+      ev |= POLLOUT;
+    if (ex != nullptr && FD_ISSET(fd, ex))
+      ev |= POLLPRI;
+    if (ev != 0)
+      p.push_back(pollfd{fd, ev, 0});
+  }
+  const int r = mixed_poll(p.data(), p.size(), timeout_ms, sigmask);
+  if (r < 0)
+    return -1;
+  for (const pollfd &q : p)
+    if ((q.revents & POLLNVAL) != 0)
+      return fail(EBADF);
+  if (rd != nullptr)
+    FD_ZERO(rd);
+  if (wr != nullptr)
+    FD_ZERO(wr);
+  if (ex != nullptr)
+    FD_ZERO(ex);
+  int bits = 0;
+  for (const pollfd &q : p) {
+    if (rd != nullptr && (q.events & POLLIN) != 0 && (q.revents & (POLLIN | POLLHUP | POLLERR))) {
+      FD_SET(q.fd, rd);
+      bits++;
+    }
+    if (wr != nullptr && (q.events & POLLOUT) != 0 && (q.revents & (POLLOUT | POLLERR))) {
+      FD_SET(q.fd, wr);
+      bits++;
+    }
+    if (ex != nullptr && (q.events & POLLPRI) != 0 && (q.revents & POLLPRI)) {
+      FD_SET(q.fd, ex);
+      bits++;
+    }
+  }
+  return bits;
+}
+
+bool select_has_shoal(int nfds, fd_set *rd, fd_set *wr, fd_set *ex) {
+  nfds = std::min(nfds, FD_SETSIZE);
+  for (int fd = 0; fd < nfds; fd++)
+    if (is_shoal(fd) && ((rd != nullptr && FD_ISSET(fd, rd)) || (wr != nullptr && FD_ISSET(fd, wr)) ||
+                         (ex != nullptr && FD_ISSET(fd, ex))))
+      return true;
+  return false;
+}
+
+// ---- descriptors ---------------------------------------------------------------
+
+int adopt(int fd) {
+  if (fd < 0)
+    return fd;
+  if (fd >= kMaxFd) { // beyond the mark table: refuse, as the kernel at its limit
+    posix::close(fd);
+    return fail(EMFILE);
+  }
+  set_mark(fd, kSocket);
+  return fd;
+}
+
+int close_shoal(int fd) {
+  set_mark(fd, 0);
+  if (g_child.load(std::memory_order_relaxed)) {
+    // The descriptor table is the parent's copy: forget the entry here and
+    // close the child's kernel descriptor; no connection is touched.
+    posix::detail::remove(fd);
+    return static_cast<int>(::syscall(SYS_close, fd));
+  }
+  return posix::close(fd);
+}
+
+// A second descriptor `nfd` (already a kernel dup of fd's eventfd) naming fd's socket.
+int duplicate(int fd, int nfd) {
+  if (nfd < 0)
+    return nfd;
+  auto f = posix::detail::lookup(fd);
+  if (!f || nfd >= kMaxFd || !posix::detail::install_duplicate(nfd, f)) {
+    ::syscall(SYS_close, nfd);
+    return fail(f ? EMFILE : EBADF);
+  }
+  set_mark(nfd, kSocket);
+  return nfd;
+}
+
+// What a descriptor about to be replaced (dup2's target) holds is let go.
+void release_target(int fd) {
+  const uint8_t m = mark_of(fd);
+  if ((m & kSocket) != 0) {
+    set_mark(fd, 0);
+    auto f = posix::detail::remove(fd);
+    if (f && f->fd < 0 && !g_child.load())
+      if (auto s = std::dynamic_pointer_cast<posix::detail::Socket>(f)) {
+        // The last descriptor of the socket: close it as close() would.
+        // The kernel descriptor is replaced by dup2 itself.
+        int tmp = posix::detail::install(s, true);
+        if (tmp >= 0)
+          posix::close(tmp);
+      }
+  }
+  if ((m & kEpoll) != 0)
+    forget_side(fd);
+}
+
+void warn_option_once(int level, int name) {
+  static std::mutex mu;
+  static std::set<std::pair<int, int>> said;
+  std::lock_guard g(mu);
+  if (said.insert({level, name}).second)
+    std::fprintf(stderr,
+                 "shoal-preload: socket option level %d name %d is not implemented by shoal "
+                 "(ENOPROTOOPT)\n",
+                 level, name);
+}
+
+// ---- start-up -------------------------------------------------------------------
+
+[[noreturn]] void startup_failure(const std::string &what) {
+  std::fprintf(stderr, "shoal-preload: %s\n", what.c_str());
+  std::fflush(stderr);
+  _exit(1);
+}
+
+void at_fork_prepare() {
+  if (g_rt != nullptr && g_rt->polling)
+    g_rt->polling->stack_mutex().lock();
+}
+void at_fork_parent() {
+  if (g_rt != nullptr && g_rt->polling)
+    g_rt->polling->stack_mutex().unlock();
+}
+void at_fork_child() {
+  if (g_rt != nullptr)
+    g_child.store(true);
+}
+
+std::string program_name() {
+  char buf[256] = {};
+  FILE *f = std::fopen("/proc/self/comm", "r");
+  if (f != nullptr) {
+    if (std::fgets(buf, sizeof buf, f) == nullptr)
+      buf[0] = 0;
+    std::fclose(f);
+  }
+  std::string s = buf;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+    s.pop_back();
+  return s.empty() ? "program" : s;
+}
+
+void shoal_preload_start() {
+  const char *config = std::getenv("SHOAL_CONFIG");
+  if (config == nullptr || *config == 0)
+    startup_failure("SHOAL_CONFIG is not set: name the shoal config file the program runs on "
+                    "(or use shoal-run <config.ini> <program>)");
+  const std::string config_path = config;
+  const std::string name = program_name();
+  std::string error;
+  auto stack = api::Stack::create(config_path, name.c_str(), &error);
+  if (!stack)
+    startup_failure(error);
+  auto *rt = new Runtime;
+  rt->stack = std::move(stack);
+  const dpdk::PreloadConfig &pc = rt->stack->config().preload;
+  if (pc.dedicated) {
+    rt->threaded = std::make_unique<posix::StackDriver>(*rt->stack);
+    rt->driver = rt->threaded.get();
+    api::Stack *s = rt->stack.get();
+    rt->runner = std::thread([s] {
+      pthread_setname_np(pthread_self(), "shoal-shard");
+      s->run();
+    });
+  } else {
+    posix::PollingDriver::Options o;
+    o.spin = std::chrono::microseconds(pc.spin_us);
+    o.helper_sleep = std::chrono::microseconds(pc.helper_sleep_us);
+    rt->polling = std::make_unique<posix::PollingDriver>(*rt->stack, o);
+    rt->driver = rt->polling.get();
+    rt->spin = std::chrono::microseconds(pc.spin_us);
+    rt->polling->start_helper();
+  }
+  g_rt = rt;
+  posix::set_default_driver(rt->driver);
+  posix::detail::set_readiness_hook(&wake_sleepers);
+  pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
+  // A program this one exec()s runs on the kernel: it would otherwise try
+  // to start a second stack on the same port.
+  unsetenv("LD_PRELOAD");
+  unsetenv("SHOAL_CONFIG");
+  std::fprintf(stderr, "shoal-preload: ready pid=%d program=%s %s mode=%s\n",
+               static_cast<int>(getpid()), name.c_str(), rt->stack->ready_fields().c_str(),
+               pc.dedicated ? "dedicated" : "inline");
+  std::fflush(stderr);
+  g_ready.store(true, std::memory_order_release);
+}
+
+// At exit: the shoal sockets still open are closed as the kernel closes a
+// dying process's sockets (FIN after the queued data, RST with unread data
+// or SO_LINGER 0), the stack gets a moment to send that, then stops.
+__attribute__((destructor)) void shoal_preload_stop() {
+  if (!g_ready.load() || g_child.load() || g_exiting.exchange(true))
+    return;
+  Runtime *rt = g_rt;
+  for (int fd = 0; fd < kMaxFd; fd++)
+    if (is_shoal(fd))
+      close_shoal(fd);
+  const auto until = Clock::now() + std::chrono::milliseconds(200);
+  while (Clock::now() < until) {
+    uint64_t busy = 0;
+    for (auto st : {api::State::syn_sent, api::State::syn_received, api::State::established,
+                    api::State::fin_wait_1, api::State::closing, api::State::last_ack,
+                    api::State::close_wait})
+      busy += rt->stack->connections_in(st);
+    if (busy == 0)
+      break;
+    if (rt->polling)
+      rt->polling->poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  g_ready.store(false);
+  if (rt->polling) {
+    rt->polling->stop_helper();
+    // Held from here on: a thread still inside a call waits for the exit.
+    rt->polling->stack_mutex().lock();
+  } else {
+    rt->stack->stop();
+    if (rt->runner.joinable())
+      rt->runner.join();
+  }
+  rt->stack.reset(); // the port (and a TAP's netdev) goes, the EAL is cleaned up
+}
+
+} // namespace
+
+// ---- the interposed calls ----------------------------------------------------------
+
+// The stack starts here, between the libraries' initialisation (this
+// library's own static objects included, which a constructor function of
+// its own could run before) and the program's: glibc's _start calls this
+// to run main().
+using main_fn = int (*)(int, char **, char **);
+SHOAL_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(),
+                                   void (*fini)(), void (*rtld_fini)(), void *stack_end) {
+  using start_fn = int (*)(main_fn, int, char **, void (*)(), void (*)(), void (*)(), void *);
+  static const auto next = next_symbol<start_fn>("__libc_start_main");
+  shoal_preload_start();
+  return next(main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+SHOAL_EXPORT int socket(int domain, int type, int protocol) {
+  KERNEL(socket);
+  if (active() && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&
+      (protocol == 0 || protocol == IPPROTO_TCP))
+    return adopt(posix::socket(domain, type, protocol));
+  return kernel_socket(domain, type, protocol);
+}
+
+SHOAL_EXPORT int bind(int fd, const sockaddr *addr, socklen_t len) {
+  KERNEL(bind);
+  if (!is_shoal(fd))
+    return kernel_bind(fd, addr, len);
+  if (g_child)
+    return child_use();
+  return posix::bind(fd, addr, len);
+}
+
+SHOAL_EXPORT int listen(int fd, int backlog) {
+  KERNEL(listen);
+  if (!is_shoal(fd))
+    return kernel_listen(fd, backlog);
+  if (g_child)
+    return child_use();
+  return posix::listen(fd, backlog);
+}
+
+SHOAL_EXPORT int accept4(int fd, sockaddr *addr, socklen_t *len, int flags) {
+  KERNEL(accept4);
+  if (!is_shoal(fd))
+    return kernel_accept4(fd, addr, len, flags);
+  if (g_child)
+    return child_use();
+  return adopt(posix::accept4(fd, addr, len, flags));
+}
+
+SHOAL_EXPORT int accept(int fd, sockaddr *addr, socklen_t *len) {
+  KERNEL(accept);
+  if (!is_shoal(fd))
+    return kernel_accept(fd, addr, len);
+  if (g_child)
+    return child_use();
+  return adopt(posix::accept4(fd, addr, len, 0));
+}
+
+SHOAL_EXPORT int connect(int fd, const sockaddr *addr, socklen_t len) {
+  KERNEL(connect);
+  if (!is_shoal(fd))
+    return kernel_connect(fd, addr, len);
+  if (g_child)
+    return child_use();
+  return posix::connect(fd, addr, len);
+}
+
+SHOAL_EXPORT ssize_t read(int fd, void *buf, size_t n) {
+  KERNEL(read);
+  if (!is_shoal(fd))
+    return kernel_read(fd, buf, n);
+  if (g_child)
+    return child_use();
+  return posix::read(fd, buf, n);
+}
+
+SHOAL_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
+  if (n > buflen)
+    std::abort(); // what glibc's check does (__chk_fail)
+  return read(fd, buf, n);
+}
+
+SHOAL_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+  KERNEL(write);
+  if (!is_shoal(fd))
+    return kernel_write(fd, buf, n);
+  if (g_child)
+    return child_use();
+  return posix::write(fd, buf, n);
+}
+
+SHOAL_EXPORT ssize_t readv(int fd, const iovec *iov, int iovcnt) {
+  KERNEL(readv);
+  if (!is_shoal(fd))
+    return kernel_readv(fd, iov, iovcnt);
+  if (g_child)
+    return child_use();
+  return posix::readv(fd, iov, iovcnt);
+}
+
+SHOAL_EXPORT ssize_t writev(int fd, const iovec *iov, int iovcnt) {
+  KERNEL(writev);
+  if (!is_shoal(fd))
+    return kernel_writev(fd, iov, iovcnt);
+  if (g_child)
+    return child_use();
+  return posix::writev(fd, iov, iovcnt);
+}
+
+SHOAL_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
+  KERNEL(recv);
+  if (!is_shoal(fd))
+    return kernel_recv(fd, buf, n, flags);
+  if (g_child)
+    return child_use();
+  return posix::recv(fd, buf, n, flags);
+}
+
+SHOAL_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags) {
+  if (n > buflen)
+    std::abort();
+  return recv(fd, buf, n, flags);
+}
+
+SHOAL_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
+  KERNEL(send);
+  if (!is_shoal(fd))
+    return kernel_send(fd, buf, n, flags);
+  if (g_child)
+    return child_use();
+  return posix::send(fd, buf, n, flags);
+}
+
+SHOAL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, sockaddr *from,
+                              socklen_t *fromlen) {
+  KERNEL(recvfrom);
+  if (!is_shoal(fd))
+    return kernel_recvfrom(fd, buf, n, flags, from, fromlen);
+  if (g_child)
+    return child_use();
+  const ssize_t r = posix::recv(fd, buf, n, flags);
+  if (r >= 0 && from != nullptr && fromlen != nullptr && posix::getpeername(fd, from, fromlen) != 0)
+    *fromlen = 0;
+  return r;
+}
+
+SHOAL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                                    sockaddr *from, socklen_t *fromlen) {
+  if (n > buflen)
+    std::abort();
+  return recvfrom(fd, buf, n, flags, from, fromlen);
+}
+
+SHOAL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const sockaddr *to,
+                            socklen_t tolen) {
+  KERNEL(sendto);
+  if (!is_shoal(fd))
+    return kernel_sendto(fd, buf, n, flags, to, tolen);
+  if (g_child)
+    return child_use();
+  // A connected stream socket ignores the address, as Linux's TCP does.
+  return posix::send(fd, buf, n, flags);
+}
+
+SHOAL_EXPORT ssize_t recvmsg(int fd, msghdr *msg, int flags) {
+  KERNEL(recvmsg);
+  if (!is_shoal(fd))
+    return kernel_recvmsg(fd, msg, flags);
+  if (g_child)
+    return child_use();
+  return posix::recvmsg(fd, msg, flags);
+}
+
+SHOAL_EXPORT ssize_t sendmsg(int fd, const msghdr *msg, int flags) {
+  KERNEL(sendmsg);
+  if (!is_shoal(fd))
+    return kernel_sendmsg(fd, msg, flags);
+  if (g_child)
+    return child_use();
+  return posix::sendmsg(fd, msg, flags);
+}
+
+SHOAL_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
+  KERNEL(sendfile);
+  if (is_shoal(in))
+    return fail(EINVAL); // from a socket: the kernel refuses it too
+  if (!is_shoal(out))
+    return kernel_sendfile(out, in, offset, count);
+  if (g_child)
+    return child_use();
+  // Read from the file, write to the socket; what the socket does not take
+  // is given back (the file offset, or *offset, moves by what was sent).
+  KERNEL(pread);
+  KERNEL(read);
+  std::vector<char> buf(std::min<size_t>(count, 256 * 1024));
+  size_t sent = 0;
+  off_t pos = offset != nullptr ? *offset : 0;
+  while (sent < count) {
+    const size_t want = std::min(buf.size(), count - sent);
+    const ssize_t got = offset != nullptr ? kernel_pread(in, buf.data(), want, pos)
+                                          : kernel_read(in, buf.data(), want);
+    if (got < 0) {
+      if (sent > 0)
+        break;
+      return -1;
+    }
+    if (got == 0)
+      break;
+    const ssize_t w = posix::write(out, buf.data(), static_cast<size_t>(got));
+    const size_t took = w > 0 ? static_cast<size_t>(w) : 0;
+    if (offset == nullptr && took < static_cast<size_t>(got))
+      ::lseek(in, -(static_cast<off_t>(got) - static_cast<off_t>(took)), SEEK_CUR);
+    sent += took;
+    pos += static_cast<off_t>(took);
+    if (w < 0) {
+      if (sent > 0)
+        break;
+      const int e = errno;
+      if (offset != nullptr)
+        *offset = pos;
+      return fail(e);
+    }
+    if (took < static_cast<size_t>(got))
+      break; // a non-blocking socket took part of it
+  }
+  if (offset != nullptr)
+    *offset = pos;
+  return static_cast<ssize_t>(sent);
+}
+
+SHOAL_EXPORT ssize_t sendfile64(int out, int in, off64_t *offset, size_t count) {
+  return sendfile(out, in, reinterpret_cast<off_t *>(offset), count);
+}
+
+SHOAL_EXPORT int close(int fd) {
+  KERNEL(close);
+  const uint8_t m = mark_of(fd);
+  if ((m & kSocket) != 0)
+    return close_shoal(fd);
+  if ((m & kEpoll) != 0)
+    forget_side(fd);
+  return kernel_close(fd);
+}
+
+SHOAL_EXPORT int shutdown(int fd, int how) {
+  KERNEL(shutdown);
+  if (!is_shoal(fd))
+    return kernel_shutdown(fd, how);
+  if (g_child)
+    return child_use();
+  return posix::shutdown(fd, how);
+}
+
+SHOAL_EXPORT int fcntl(int fd, int cmd, ...) {
+  static const auto kernel_fcntl = next_symbol<fcntl_fn>("fcntl");
+  va_list ap;
+  va_start(ap, cmd);
+  const long arg = va_arg(ap, long);
+  va_end(ap);
+  if (!is_shoal(fd))
+    return kernel_fcntl(fd, cmd, arg);
+  if (g_child && cmd != F_GETFD && cmd != F_SETFD)
+    return child_use();
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+    return duplicate(fd, kernel_fcntl(fd, cmd, arg));
+  return posix::fcntl(fd, cmd, arg);
+}
+
+SHOAL_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  const long arg = va_arg(ap, long);
+  va_end(ap);
+  return fcntl(fd, cmd, arg);
+}
+
+SHOAL_EXPORT int ioctl(int fd, unsigned long request, ...) {
+  static const auto kernel_ioctl = next_symbol<ioctl_fn>("ioctl");
+  va_list ap;
+  va_start(ap, request);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  if (!is_shoal(fd))
+    return kernel_ioctl(fd, request, arg);
+  if (g_child)
+    return child_use();
+  return posix::ioctl(fd, request, arg);
+}
+
+SHOAL_EXPORT int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
+  KERNEL(setsockopt);
+  if (!is_shoal(fd))
+    return kernel_setsockopt(fd, level, name, value, len);
+  if (g_child)
+    return child_use();
+  const int r = posix::setsockopt(fd, level, name, value, len);
+  if (r != 0 && errno == ENOPROTOOPT)
+    warn_option_once(level, name);
+  return r;
+}
+
+SHOAL_EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
+  KERNEL(getsockopt);
+  if (!is_shoal(fd))
+    return kernel_getsockopt(fd, level, name, value, len);
+  if (g_child)
+    return child_use();
+  if (level == SOL_SOCKET && name == SO_DOMAIN && value != nullptr && len != nullptr &&
+      *len >= static_cast<socklen_t>(sizeof(int))) {
+    const int v = AF_INET;
+    std::memcpy(value, &v, sizeof v);
+    *len = sizeof v;
+    return 0;
+  }
+  const int r = posix::getsockopt(fd, level, name, value, len);
+  if (r != 0 && errno == ENOPROTOOPT)
+    warn_option_once(level, name);
+  return r;
+}
+
+SHOAL_EXPORT int getsockname(int fd, sockaddr *addr, socklen_t *len) {
+  KERNEL(getsockname);
+  if (!is_shoal(fd))
+    return kernel_getsockname(fd, addr, len);
+  if (g_child)
+    return child_use();
+  return posix::getsockname(fd, addr, len);
+}
+
+SHOAL_EXPORT int getpeername(int fd, sockaddr *addr, socklen_t *len) {
+  KERNEL(getpeername);
+  if (!is_shoal(fd))
+    return kernel_getpeername(fd, addr, len);
+  if (g_child)
+    return child_use();
+  return posix::getpeername(fd, addr, len);
+}
+
+SHOAL_EXPORT int dup(int fd) {
+  KERNEL(dup);
+  if (!is_shoal(fd))
+    return kernel_dup(fd);
+  if (g_child)
+    return child_use();
+  return duplicate(fd, kernel_dup(fd));
+}
+
+SHOAL_EXPORT int dup3(int fd, int nfd, int flags) {
+  KERNEL(dup3);
+  if (fd == nfd)
+    return fail(EINVAL);
+  if (!is_shoal(fd) && mark_of(nfd) == 0)
+    return kernel_dup3(fd, nfd, flags);
+  if (is_shoal(fd) && g_child)
+    return child_use();
+  if (fcntl(fd, F_GETFD) < 0)
+    return -1; // EBADF: nfd stays as it is
+  release_target(nfd);
+  const int r = kernel_dup3(fd, nfd, flags);
+  if (r < 0 || !is_shoal(fd))
+    return r;
+  return duplicate(fd, r);
+}
+
+SHOAL_EXPORT int dup2(int fd, int nfd) {
+  KERNEL(dup2);
+  if (fd == nfd) // as the kernel: nfd if fd is open
+    return fcntl(fd, F_GETFD) < 0 ? -1 : nfd;
+  if (!is_shoal(fd) && mark_of(nfd) == 0)
+    return kernel_dup2(fd, nfd);
+  return dup3(fd, nfd, 0);
+}
+
+SHOAL_EXPORT int epoll_create1(int flags) {
+  KERNEL(epoll_create1);
+  const int fd = kernel_epoll_create1(flags);
+  if (fd >= 0 && (mark_of(fd) & kEpoll) != 0)
+    forget_side(fd); // a stale side list of a descriptor closed behind our back
+  return fd;
+}
+
+SHOAL_EXPORT int epoll_create(int size) {
+  if (size <= 0)
+    return fail(EINVAL);
+  return epoll_create1(0);
+}
+
+SHOAL_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
+  KERNEL(epoll_ctl);
+  if (!is_shoal(fd)) {
+    // A kernel descriptor: any stale entry under its number (a shoal socket
+    // closed since) goes first.
+    if (auto side = side_of(epfd)) {
+      std::lock_guard g(side->mu);
+      side->shoal.erase(fd);
+    }
+    return kernel_epoll_ctl(epfd, op, fd, event);
+  }
+  if (g_child)
+    return child_use();
+  if (is_shoal(epfd) || epfd == fd)
+    return fail(EINVAL);
+  auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(fd));
+  if (!s)
+    return fail(EBADF);
+  std::shared_ptr<EpollSide> side = side_of(epfd);
+  if (!side) {
+    // The set's first shoal socket: a wake-up eventfd joins the kernel set
+    // (which also proves epfd is an epoll set).
+    auto fresh = std::make_shared<EpollSide>();
+    fresh->wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fresh->wake < 0)
+      return -1;
+    epoll_event wev{};
+    wev.events = EPOLLIN;
+    wev.data.u64 = kWakeTag;
+    if (kernel_epoll_ctl(epfd, EPOLL_CTL_ADD, fresh->wake, &wev) != 0)
+      return -1; // EBADF / EINVAL as the kernel says
+    {
+      std::lock_guard g(g_epoll_mu);
+      auto [it, inserted] = epolls().try_emplace(epfd, fresh);
+      side = it->second;
+    }
+    set_mark(epfd, static_cast<uint8_t>(mark_of(epfd) | kEpoll));
+  }
+  {
+    std::lock_guard g(side->mu);
+    auto it = side->shoal.find(fd);
+    if (it != side->shoal.end() &&
+        (it->second.socket.expired() || posix::detail::lookup(fd) != it->second.socket.lock())) {
+      side->shoal.erase(it); // stale
+      it = side->shoal.end();
+    }
+    switch (op) {
+    case EPOLL_CTL_ADD:
+      if (event == nullptr)
+        return fail(EFAULT);
+      if (it != side->shoal.end())
+        return fail(EEXIST);
+      side->shoal[fd] = Interest{s, event->events, event->data, ~uint64_t{0}, false};
+      break;
+    case EPOLL_CTL_MOD:
+      if (event == nullptr)
+        return fail(EFAULT);
+      if (it == side->shoal.end())
+        return fail(ENOENT);
+      it->second.events = event->events;
+      it->second.data = event->data;
+      it->second.disarmed = false;
+      it->second.seen = ~uint64_t{0}; // as the kernel: MOD re-evaluates readiness
+      break;
+    case EPOLL_CTL_DEL:
+      if (it == side->shoal.end())
+        return fail(ENOENT);
+      side->shoal.erase(it);
+      break;
+    default:
+      return fail(EINVAL);
+    }
+  }
+  wake_sleepers(); // a sleeper on this set looks at the new entry
+  return 0;
+}
+
+SHOAL_EXPORT int epoll_pwait(int epfd, epoll_event *events, int maxevents, int timeout,
+                             const sigset_t *sigmask) {
+  KERNEL(epoll_pwait);
+  auto side = side_of(epfd);
+  if (!side || !active())
+    return kernel_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
+  if (maxevents <= 0)
+    return fail(EINVAL);
+  if (events == nullptr)
+    return fail(EFAULT);
+  return mixed_epoll_wait(epfd, *side, events, maxevents, timeout, sigmask);
+}
+
+SHOAL_EXPORT int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout) {
+  return epoll_pwait(epfd, events, maxevents, timeout, nullptr);
+}
+
+SHOAL_EXPORT int poll(pollfd *fds, nfds_t n, int timeout) {
+  KERNEL(poll);
+  if (!active() || !any_shoal(fds, n))
+    return kernel_poll(fds, n, timeout);
+  return mixed_poll(fds, n, timeout, nullptr);
+}
+
+SHOAL_EXPORT int __poll_chk(pollfd *fds, nfds_t n, int timeout, size_t fdslen) {
+  if (fdslen / sizeof(pollfd) < n)
+    std::abort();
+  return poll(fds, n, timeout);
+}
+
+SHOAL_EXPORT int ppoll(pollfd *fds, nfds_t n, const timespec *ts, const sigset_t *sigmask) {
+  KERNEL(ppoll);
+  if (!active() || !any_shoal(fds, n))
+    return kernel_ppoll(fds, n, ts, sigmask);
+  return mixed_poll(fds, n, timeout_ms_of(ts), sigmask);
+}
+
+SHOAL_EXPORT int __ppoll_chk(pollfd *fds, nfds_t n, const timespec *ts, const sigset_t *sigmask,
+                             size_t fdslen) {
+  if (fdslen / sizeof(pollfd) < n)
+    std::abort();
+  return ppoll(fds, n, ts, sigmask);
+}
+
+SHOAL_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, timeval *tv) {
+  KERNEL(select);
+  if (!active() || !select_has_shoal(nfds, rd, wr, ex))
+    return kernel_select(nfds, rd, wr, ex, tv);
+  int ms = -1;
+  if (tv != nullptr)
+    ms = static_cast<int>(std::min<int64_t>(
+        static_cast<int64_t>(tv->tv_sec) * 1000 + (tv->tv_usec + 999) / 1000, INT32_MAX));
+  return mixed_select(nfds, rd, wr, ex, ms, nullptr);
+}
+
+SHOAL_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const timespec *ts,
+                         const sigset_t *sigmask) {
+  KERNEL(pselect);
+  if (!active() || !select_has_shoal(nfds, rd, wr, ex))
+    return kernel_pselect(nfds, rd, wr, ex, ts, sigmask);
+  return mixed_select(nfds, rd, wr, ex, timeout_ms_of(ts), sigmask);
+}
