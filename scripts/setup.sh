@@ -11,7 +11,8 @@ ROOT=$(pwd)
 PKGS=(build-essential g++ meson ninja-build pkg-config python3
       libdpdk-dev dpdk libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev
       iproute2 iputils-ping iputils-arping tcpdump tshark curl python3-matplotlib
-      clang libclang-rt-14-dev bison flex ccache ethtool wrk apache2-utils)
+      clang libclang-rt-14-dev bison flex ccache ethtool wrk apache2-utils
+      nginx redis-server redis-tools memcached nghttp2-client)
 
 install_missing() {
   local missing=()

@@ -14,6 +14,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "posix/socket_impl.hpp"
@@ -156,8 +157,8 @@ size_t copy_in(tcp::Connection &c, const std::vector<std::span<uint8_t>> &in, si
   return taken;
 }
 
-void changed(Socket &s) {
-  s.changed();
+void changed(Socket &s, Socket::Direction which = Socket::both, bool bumped = false) {
+  s.changed(which, bumped);
 }
 
 bool valid_iov(const iovec *iov, int iovcnt) {
@@ -425,8 +426,9 @@ int listen(int fd, int backlog) {
           return nullptr;
         }
         l->accept_queue.push_back(child);
+        l->bump(Socket::in);
       }
-      changed(*l);
+      changed(*l, Socket::in, true);
       return child.get();
     };
     if (!d->call(shard, [&](tcp::Engine &e) { ok = e.listen(port, factory, open_options); }))
@@ -563,7 +565,10 @@ int connect(int fd, const sockaddr *addr, socklen_t len) {
       return fail(ran ? EADDRNOTAVAIL : EIO);
     }
     s->bound = true;
-    if (s->kind == Kind::connecting && s->nonblock)
+    // Non-blocking: EINPROGRESS even when the handshake already finished
+    // (a shard on another core can be that fast), as Linux answers; the
+    // outcome is POLLOUT and SO_ERROR.
+    if (s->nonblock)
       return fail(EINPROGRESS);
   }
   const bool ok = s->driver->wait(
@@ -692,7 +697,7 @@ int close(int fd) {
   std::shared_ptr<detail::File> f = detail::remove(fd);
   if (!f)
     return fail(EBADF);
-  ::close(fd);
+  ::syscall(SYS_close, fd); // the kernel's (see fcntl)
   auto s = std::dynamic_pointer_cast<Socket>(f);
   if (!s || f->fd >= 0) // not a socket, or another descriptor (dup) still names it
     return 0;
@@ -741,7 +746,9 @@ int fcntl(int fd, int cmd, long arg) {
   switch (cmd) {
   case F_GETFD:
   case F_SETFD:
-    return ::fcntl(fd, cmd, arg);
+    // The kernel's own call (not a libc name an LD_PRELOAD library may
+    // define, which would come back here).
+    return static_cast<int>(::syscall(SYS_fcntl, fd, cmd, arg));
   case F_GETFL:
     if (!s)
       return O_RDWR;

@@ -100,25 +100,43 @@ public:
 
   // Readiness as poll() sees it (mu held).
   short poll_mask() const;
-  // Bumped on every state change that may change readiness (each new
-  // segment, acknowledgement, connection or end): an edge-triggered waiter
-  // reports a socket whose count moved since it last looked.
-  std::atomic<uint64_t> changes{0};
-  // After a change: bumps `changes`, wakes this socket's waiters and the
-  // poll/epoll waiters (no socket mutex held).
-  void changed();
+  // Bumped on every state change that may change readiness, one count per
+  // direction: `changes_in` for what makes it readable (data, the peer's
+  // FIN, a connection to accept, an error, the end), `changes_out` for what
+  // makes it writable (acknowledged data, the connection established, the
+  // end). An edge-triggered waiter reports a socket whose count for the
+  // events it asked for moved since it last looked (as Linux wakes an
+  // epoll entry only for the events it registered).
+  std::atomic<uint64_t> changes_in{0}, changes_out{0};
+  enum Direction : unsigned { in = 1, out = 2, both = 3 };
+  // Bumps the counts (mu held, in the same critical section as the state
+  // change, so that a reader of both under mu never sees one without the
+  // other).
+  void bump(Direction which) {
+    if ((which & in) != 0)
+      changes_in.fetch_add(1, std::memory_order_relaxed);
+    if ((which & out) != 0)
+      changes_out.fetch_add(1, std::memory_order_relaxed);
+  }
+  // After a change: bumps the counts (unless `bumped`: done with the
+  // change), wakes this socket's waiters and the poll/epoll waiters (no
+  // socket mutex held).
+  void changed(Direction which = both, bool bumped = false);
 
   // ConnectionHandler (engine side).
   void on_connected(tcp::Connection &) override;
   void on_readable(tcp::Connection &) override;
   void on_writable(tcp::Connection &) override;
+  // Mirrors c and reports the directions in which readiness grew.
+  void changed_after_mirror(tcp::Connection &c);
   void on_peer_closed(tcp::Connection &) override;
   void on_closed(tcp::Connection &, tcp::CloseReason) override;
 
   ~Socket() override;
 
 private:
-  void mirror(tcp::Connection &c); // mu held
+  // mu held; returns the directions (in/out) in which readiness grew.
+  unsigned mirror(tcp::Connection &c);
 };
 
 struct EpollInterest {

@@ -27,16 +27,27 @@ int errno_for(tcp::CloseReason why, bool while_connecting) {
 
 Socket::~Socket() = default;
 
-void Socket::changed() {
-  changes.fetch_add(1, std::memory_order_release);
+void Socket::changed(Direction which, bool bumped) {
+  if (!bumped) {
+    std::lock_guard g(mu);
+    bump(which);
+  }
   cv.notify_all();
   readiness_changed();
 }
 
-void Socket::mirror(tcp::Connection &c) {
-  rcv_avail = c.readable();
-  snd_space = c.writable();
-  peer_fin = c.peer_closed();
+unsigned Socket::mirror(tcp::Connection &c) {
+  unsigned grew = 0;
+  const size_t avail = c.readable(), space = c.writable();
+  const bool fin = c.peer_closed();
+  if (avail > rcv_avail || (fin && !peer_fin))
+    grew |= in;
+  if (space > snd_space)
+    grew |= out;
+  rcv_avail = avail;
+  snd_space = space;
+  peer_fin = fin;
+  return grew;
 }
 
 void Socket::attach(tcp::Connection &c) {
@@ -109,24 +120,35 @@ void Socket::on_connected(tcp::Connection &c) {
       kind = Kind::connected;
     was_connected = true;
     mirror(c);
+    bump(both);
   }
-  changed();
+  changed(both, true);
+}
+
+void Socket::changed_after_mirror(tcp::Connection &c) {
+  Direction which;
+  {
+    std::lock_guard g(mu);
+    // An edge is what grew, whichever callback shows it: data queued before
+    // the callback for acknowledged space ran counts as readable news; a
+    // callback that shows nothing new (a duplicate segment) counts as none,
+    // as Linux wakes no reader for it.
+    which = static_cast<Direction>(mirror(c));
+    bump(which);
+  }
+  changed(which, true);
 }
 
 void Socket::on_readable(tcp::Connection &c) {
-  {
-    std::lock_guard g(mu);
-    mirror(c);
-  }
-  changed();
+  changed_after_mirror(c);
 }
 
 void Socket::on_writable(tcp::Connection &c) {
-  on_readable(c);
+  changed_after_mirror(c);
 }
 
 void Socket::on_peer_closed(tcp::Connection &c) {
-  on_readable(c);
+  changed_after_mirror(c);
 }
 
 void Socket::on_closed(tcp::Connection &, tcp::CloseReason why) {
@@ -142,8 +164,9 @@ void Socket::on_closed(tcp::Connection &, tcp::CloseReason why) {
     kind = Kind::dead;
     rcv_avail = 0;
     snd_space = 0;
+    bump(both);
   }
-  changed();
+  changed(both, true);
   // Dropped last: this may be the final reference.
   std::shared_ptr<Socket> keep = release(this);
 }

@@ -248,7 +248,8 @@ struct Interest {
   std::weak_ptr<posix::detail::Socket> socket;
   uint32_t events = 0;
   epoll_data_t data{};
-  uint64_t seen = ~uint64_t{0}; // EPOLLET: the change count last reported
+  // EPOLLET: the socket's change counts (in, out) last reported.
+  uint64_t seen_in = ~uint64_t{0}, seen_out = ~uint64_t{0};
   bool disarmed = false;        // EPOLLONESHOT fired
 };
 
@@ -311,14 +312,27 @@ int scan_side(EpollSide &side, epoll_event *out, int max) {
     ++it;
     if (in.disarmed)
       continue;
-    const uint64_t changes = s->changes.load(std::memory_order_acquire);
-    const uint32_t ready = mask_of(*s) & (in.events | EPOLLERR | EPOLLHUP);
+    uint64_t ch_in, ch_out;
+    uint32_t ready;
+    {
+      // Counts and state together (they change together, under the mutex).
+      std::lock_guard sg(s->mu);
+      ch_in = s->changes_in.load(std::memory_order_relaxed);
+      ch_out = s->changes_out.load(std::memory_order_relaxed);
+      ready = static_cast<uint16_t>(s->poll_mask()) & (in.events | EPOLLERR | EPOLLHUP);
+    }
     if (ready == 0)
       continue;
     if ((in.events & EPOLLET) != 0) {
-      if (changes == in.seen)
+      // An edge in a direction the entry asked for (errors and hang-ups
+      // come with both counts).
+      const bool edge = ((in.events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)) != 0 &&
+                         ch_in != in.seen_in) ||
+                        ((in.events & EPOLLOUT) != 0 && ch_out != in.seen_out);
+      if (!edge)
         continue;
-      in.seen = changes;
+      in.seen_in = ch_in;
+      in.seen_out = ch_out;
     }
     out[got].events = ready;
     out[got].data = in.data;
@@ -1162,7 +1176,7 @@ SHOAL_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
         return fail(EFAULT);
       if (it != side->shoal.end())
         return fail(EEXIST);
-      side->shoal[fd] = Interest{s, event->events, event->data, ~uint64_t{0}, false};
+      side->shoal[fd] = Interest{s, event->events, event->data, ~uint64_t{0}, ~uint64_t{0}, false};
       break;
     case EPOLL_CTL_MOD:
       if (event == nullptr)
@@ -1172,7 +1186,7 @@ SHOAL_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
       it->second.events = event->events;
       it->second.data = event->data;
       it->second.disarmed = false;
-      it->second.seen = ~uint64_t{0}; // as the kernel: MOD re-evaluates readiness
+      it->second.seen_in = it->second.seen_out = ~uint64_t{0}; // MOD re-evaluates readiness
       break;
     case EPOLL_CTL_DEL:
       if (it == side->shoal.end())

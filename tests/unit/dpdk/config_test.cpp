@@ -163,6 +163,10 @@ std::vector<BadCase> bad_cases() {
   auto add = [&](const char *name, Ini ini, std::string expected) {
     v.push_back({name, std::move(ini), std::move(expected)});
   };
+  add("preload_mode", Ini().set("preload", "mode", "fast"),
+      "[preload] mode: \"fast\" is not inline or dedicated");
+  add("preload_helper_sleep_zero", Ini().set("preload", "helper_sleep_us", "0"),
+      "[preload] helper_sleep_us: \"0\" is not a whole number from 1 to 1000000");
   add("ipv4_address_short", Ini().set("ipv4", "address", "1.2.3"),
       "[ipv4] address: \"1.2.3\" is not an IPv4 address");
   add("ipv4_address_octet", Ini().set("ipv4", "address", "198.18.0.256"),
@@ -221,7 +225,7 @@ std::vector<BadCase> bad_cases() {
   add("shard_unknown_key", Ini().set("shard", "busy", "1"), "[shard] busy: unknown key");
   add("missing_section", Ini().erase_section("ipv4"), "[ipv4]: missing section");
   add("unknown_section", Ini().raw("[ipv6]\naddress = ::1\n"),
-      "[ipv6]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp, impair)");
+      "[ipv6]: unknown section (known: eal, port, ipv4, host, arp, shard, tcp, impair, preload)");
   add("duplicate_section", Ini().raw("[arp]\nmax_entries = 64\n"), "[arp]: duplicate section");
   add("duplicate_key", Ini().raw("[shard]\nidle_sleep_us = 1\nidle_sleep_us = 2\n"),
       "[shard] idle_sleep_us: duplicate key");
