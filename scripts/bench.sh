@@ -5,6 +5,7 @@
 #                    [--only "kernel shoal-ring shoal-tap"] [--points REGEX]
 #                    [--no-hugepages]
 #   scripts/bench.sh memory [--count N]... [--out DIR]
+#   scripts/bench.sh programs [--reps N] [--duration S] [--out DIR] [--only "nginx redis"]
 #
 # Measures every workload three ways in one run, on the same two cores
 # (client on core 0, server on core 1), 3 repetitions each (min/median/max):
@@ -41,6 +42,11 @@
 # give them, or with --no-hugepages, it runs on 4 KiB pages (--no-huge) and
 # says so.
 #
+# `programs`: Debian's nginx <- wrk and redis-server <- redis-benchmark,
+# unmodified, over shoal (shoal-run, inline mode, two processes joined by
+# net_memif) against the same binaries on kernel loopback
+# (bench/programs/run.py; DIR/programs.json and DIR/programs.png).
+#
 # Environment: BUILD=<dir> (default build; configured with -Dbenchmarks=true
 # if missing), CLIENT_CPU=0, SERVER_CPU=1.
 set -euo pipefail
@@ -68,6 +74,13 @@ if [[ ${1:-} == memory ]]; then
   mode=memory
   shift
 fi
+if [[ ${1:-} == programs ]]; then
+  shift
+  [[ $(id -u) -eq 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 2; }
+  echo "==> ninja -C $BUILD apps/shoal-run lib/preload/libshoal_preload.so"
+  ninja -C "$BUILD" -j2 apps/shoal-run lib/preload/libshoal_preload.so >/dev/null
+  exec "$PY" "$ROOT/bench/programs/run.py" --build "$BUILD" --out "$out" "$@"
+fi
 while (($#)); do
   case $1 in
   --quick) duration=2 ;;
@@ -78,7 +91,7 @@ while (($#)); do
   --points) points_re=$2; shift ;;
   --no-hugepages) hugepages=0 ;;
   --count) mem_counts+=("$2"); shift ;;
-  -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,44p' "$0"; exit 0 ;;
   *) echo "bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
   shift

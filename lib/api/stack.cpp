@@ -420,6 +420,16 @@ unsigned Stack::poll_once() {
   return static_cast<unsigned>(after - before);
 }
 
+void Stack::run_here(unsigned shard, const std::function<void()> &fn) {
+  Slot &s = *shards_.at(shard);
+  tls_shard = static_cast<int>(s.id);
+  s.shard->process_rx({}, res_->clock->now()); // the shard's `now`
+  fn();
+  s.tcp->engine().flush_output();
+  s.shard->flush();
+  tls_shard = -1;
+}
+
 void Stack::print_status() const {
   uint64_t rx = 0, tx = 0, drops = 0, rtx = 0;
   for (const auto &s : shards_) {

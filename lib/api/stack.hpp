@@ -118,6 +118,12 @@ public:
   // One loop iteration of every shard from the calling thread (tests,
   // apps that drive the stack themselves). Returns frames received.
   unsigned poll_once();
+  // Runs `fn` in shard `shard`'s context on the calling thread (its clock
+  // and current shard: connect() works), then sends what it wrote (the
+  // engine's output and one tx flush), without receiving or running
+  // timers. For a caller that drives the stack (poll_once) and has
+  // exclusive use of it.
+  void run_here(unsigned shard, const std::function<void()> &fn);
 
   // The shard whose loop is running on this thread, or -1.
   static int current_shard();

@@ -238,20 +238,12 @@ bool PollingDriver::call(unsigned shard, const std::function<void(tcp::Engine &)
     fn(stack_.engine(shard));
     return true;
   }
-  // The closure runs inside a loop iteration (the shard's context: its
-  // clock, connect(), and output flushed at the iteration's end).
+  // In the shard's context (its clock, connect()), then what it wrote
+  // goes out; receiving is left to the polls.
   std::lock_guard g(stack_mu_);
-  bool ran = false;
-  api::Stack *stack = &stack_;
-  const auto *f = &fn;
-  if (!stack_.post(shard, [&ran, stack, shard, f] {
-        (*f)(stack->engine(shard));
-        ran = true;
-      }))
-    return false;
-  for (int k = 0; k < 1000 && !ran; k++)
-    stack_.poll_once();
-  return ran;
+  tcp::Engine &e = stack_.engine(shard);
+  stack_.run_here(shard, [&] { fn(e); });
+  return true;
 }
 
 tcp::Connection *PollingDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,

@@ -129,6 +129,7 @@ Runtime *g_rt = nullptr; // never freed while the process runs
 std::atomic<bool> g_ready{false};
 std::atomic<bool> g_child{false}; // a fork()ed child: the stack is not ours
 std::atomic<bool> g_exiting{false};
+std::string g_stats_path; // SHOAL_PRELOAD_STATS: where the counters go at exit ("-": stderr)
 
 bool active() {
   return g_ready.load(std::memory_order_acquire) && !g_child.load(std::memory_order_relaxed);
@@ -363,6 +364,7 @@ int mixed_epoll_wait(int epfd, EpollSide &side, epoll_event *events, int maxeven
   KERNEL(epoll_pwait);
   const auto deadline = deadline_of(timeout_ms);
   const auto spin_until = Clock::now() + g_rt->spin;
+  poll_stack(); // what arrived since the last look
   for (;;) {
     int got = scan_side(side, events, maxevents);
     if (got < maxevents) {
@@ -414,6 +416,7 @@ int mixed_poll(pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *sigmask) {
       where.push_back(k);
     }
   const size_t nk = kfds.size();
+  poll_stack(); // what arrived since the last look
   auto scan = [&](bool kernel_too) -> int {
     int ready = 0;
     for (nfds_t k = 0; k < n; k++) {
@@ -658,6 +661,8 @@ void shoal_preload_start() {
     startup_failure("SHOAL_CONFIG is not set: name the shoal config file the program runs on "
                     "(or use shoal-run <config.ini> <program>)");
   const std::string config_path = config;
+  if (const char *st = std::getenv("SHOAL_PRELOAD_STATS"); st != nullptr)
+    g_stats_path = st;
   const std::string name = program_name();
   std::string error;
   auto stack = api::Stack::create(config_path, name.c_str(), &error);
@@ -691,6 +696,7 @@ void shoal_preload_start() {
   // to start a second stack on the same port.
   unsetenv("LD_PRELOAD");
   unsetenv("SHOAL_CONFIG");
+  unsetenv("SHOAL_PRELOAD_STATS");
   std::fprintf(stderr, "shoal-preload: ready pid=%d program=%s %s mode=%s\n",
                static_cast<int>(getpid()), name.c_str(), rt->stack->ready_fields().c_str(),
                pc.dedicated ? "dedicated" : "inline");
@@ -724,8 +730,21 @@ __attribute__((destructor)) void shoal_preload_stop() {
   g_ready.store(false);
   if (rt->polling) {
     rt->polling->stop_helper();
-    // Held from here on: a thread still inside a call waits for the exit.
-    rt->polling->stack_mutex().lock();
+    rt->polling->stack_mutex().lock(); // held from here on (see below)
+  }
+  if (!g_stats_path.empty()) {
+    // The counters at exit, as every shoal app prints them.
+    const std::string json = rt->stack->stats_json();
+    FILE *f = g_stats_path == "-" ? stderr : std::fopen(g_stats_path.c_str(), "w");
+    if (f != nullptr) {
+      std::fprintf(f, "%s\n", json.c_str());
+      if (f != stderr)
+        std::fclose(f);
+    }
+  }
+  if (rt->polling) {
+    // The stack's mutex stays held: a thread still inside a call waits for
+    // the exit.
   } else {
     rt->stack->stop();
     if (rt->runner.joinable())
