@@ -53,6 +53,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -620,6 +621,88 @@ void warn_option_once(int level, int name) {
                  level, name);
 }
 
+// ---- loopback: the kernel's ----------------------------------------------------------
+
+bool is_loopback(const sockaddr *addr, socklen_t len) {
+  if (addr == nullptr || len < static_cast<socklen_t>(sizeof(sockaddr_in)))
+    return false;
+  sockaddr_in sin;
+  std::memcpy(&sin, addr, sizeof sin);
+  return sin.sin_family == AF_INET && (ntohl(sin.sin_addr.s_addr) >> 24) == 127;
+}
+
+// A fresh shoal socket about to be bound or connected to 127.0.0.0/8
+// becomes a kernel socket under the same descriptor number (shoal has no
+// loopback: the program's own loopback traffic stays the kernel's). The
+// options set so far go with it. false (errno set) if that fails.
+bool hand_to_kernel(int fd) {
+  KERNEL(socket);
+  KERNEL(setsockopt);
+  KERNEL(dup3);
+  auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(fd));
+  if (!s) {
+    errno = EBADF;
+    return false;
+  }
+  posix::detail::Options o;
+  bool nonblock;
+  {
+    std::lock_guard g(s->mu);
+    if (s->kind != posix::detail::Socket::Kind::fresh || s->bound || s->fd != fd) {
+      errno = EINVAL; // bound to shoal's address already, or dup()ed
+      return false;
+    }
+    o = s->opt;
+    nonblock = s->nonblock;
+  }
+  const int cloexec = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFD, 0)) & FD_CLOEXEC;
+  const int k = kernel_socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+  if (k < 0)
+    return false;
+  const int one = 1;
+  auto opt = [&](int level, int name, const void *v, socklen_t l) {
+    kernel_setsockopt(k, level, name, v, l);
+  };
+  if (o.reuseaddr)
+    opt(SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (o.keepalive)
+    opt(SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  if (o.keepidle_s > 0)
+    opt(IPPROTO_TCP, TCP_KEEPIDLE, &o.keepidle_s, sizeof o.keepidle_s);
+  if (o.keepintvl_s > 0)
+    opt(IPPROTO_TCP, TCP_KEEPINTVL, &o.keepintvl_s, sizeof o.keepintvl_s);
+  if (o.keepcnt > 0)
+    opt(IPPROTO_TCP, TCP_KEEPCNT, &o.keepcnt, sizeof o.keepcnt);
+  if (o.linger_on) {
+    const linger l{1, o.linger_s};
+    opt(SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  if (o.rcvbuf > 0)
+    opt(SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof o.rcvbuf);
+  if (o.sndbuf > 0)
+    opt(SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof o.sndbuf);
+  if (o.nodelay)
+    opt(IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (o.cork)
+    opt(IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+  if (o.maxseg > 0)
+    opt(IPPROTO_TCP, TCP_MAXSEG, &o.maxseg, sizeof o.maxseg);
+  if (o.user_timeout_ms > 0)
+    opt(IPPROTO_TCP, TCP_USER_TIMEOUT, &o.user_timeout_ms, sizeof o.user_timeout_ms);
+  // The socket leaves shoal's table first (it has no connection), then
+  // the kernel socket takes its number.
+  set_mark(fd, 0);
+  posix::detail::remove(fd);
+  if (kernel_dup3(k, fd, cloexec != 0 ? O_CLOEXEC : 0) < 0) {
+    const int e = errno;
+    ::syscall(SYS_close, k);
+    errno = e;
+    return false;
+  }
+  ::syscall(SYS_close, k);
+  return true;
+}
+
 // ---- start-up -------------------------------------------------------------------
 
 [[noreturn]] void startup_failure(const std::string &what) {
@@ -784,6 +867,8 @@ SHOAL_EXPORT int bind(int fd, const sockaddr *addr, socklen_t len) {
     return kernel_bind(fd, addr, len);
   if (g_child)
     return child_use();
+  if (is_loopback(addr, len))
+    return hand_to_kernel(fd) ? kernel_bind(fd, addr, len) : -1;
   return posix::bind(fd, addr, len);
 }
 
@@ -820,6 +905,8 @@ SHOAL_EXPORT int connect(int fd, const sockaddr *addr, socklen_t len) {
     return kernel_connect(fd, addr, len);
   if (g_child)
     return child_use();
+  if (is_loopback(addr, len))
+    return hand_to_kernel(fd) ? kernel_connect(fd, addr, len) : -1;
   return posix::connect(fd, addr, len);
 }
 

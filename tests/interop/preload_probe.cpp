@@ -125,6 +125,34 @@ int main(int argc, char **argv) {
     expect(fails_with(send(t, "x", 1, 0), EBADF, got), "send on a closed descriptor: EBADF", got);
   }
 
+  // Loopback is the kernel's: a socket bound or connected to 127.0.0.1
+  // becomes a kernel socket under the same number, options kept.
+  {
+    const int l = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const sockaddr_in lo = addr_of("127.0.0.1", 0);
+    const bool bound = bind(l, reinterpret_cast<const sockaddr *>(&lo), sizeof lo) == 0;
+    int reuse = 0;
+    socklen_t rl = sizeof reuse;
+    getsockopt(l, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+    sockaddr_in at{};
+    socklen_t al = sizeof at;
+    const bool listening = bound && listen(l, 4) == 0 &&
+                           getsockname(l, reinterpret_cast<sockaddr *>(&at), &al) == 0;
+    expect(listening && is_kernel_socket(l) && reuse == 1,
+           "bind to 127.0.0.1: a kernel socket, SO_REUSEADDR kept");
+    const int c = socket(AF_INET, SOCK_STREAM, 0);
+    const bool connected = connect(c, reinterpret_cast<const sockaddr *>(&at), sizeof at) == 0;
+    const int a = accept(l, nullptr, nullptr);
+    char ch = 0;
+    const bool moved = a >= 0 && write(c, "L", 1) == 1 && read(a, &ch, 1) == 1 && ch == 'L';
+    expect(connected && is_kernel_socket(c) && moved, "connect to 127.0.0.1 over the kernel");
+    close(a);
+    close(c);
+    close(l);
+  }
+
   // A blocking connect and an echo.
   const int s = connect_to(echo);
   expect(s >= 0 && roundtrip(s, "hello over shoal"), "blocking connect and echo",
