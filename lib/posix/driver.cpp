@@ -216,11 +216,27 @@ void PollingDriver::helper_loop() {
   }
 }
 
+namespace {
+thread_local bool t_in_poll = false;
+}
+
+bool PollingDriver::in_poll() {
+  return t_in_poll;
+}
+
 int PollingDriver::poll() {
-  std::unique_lock g(stack_mu_, std::try_to_lock);
-  if (!g.owns_lock())
-    return -1;
-  return static_cast<int>(stack_.poll_once());
+  int got;
+  {
+    std::unique_lock g(stack_mu_, std::try_to_lock);
+    if (!g.owns_lock())
+      return -1;
+    t_in_poll = true;
+    got = static_cast<int>(stack_.poll_once());
+    t_in_poll = false;
+  }
+  if (opt_.after_poll)
+    opt_.after_poll();
+  return got;
 }
 
 unsigned PollingDriver::shards() const {

@@ -167,6 +167,9 @@ public:
   struct Options {
     Duration spin = std::chrono::microseconds(50);
     Duration helper_sleep = std::chrono::microseconds(100);
+    // Called after each poll() that ran (the stack's lock released), on the
+    // polling thread: e.g. to wake, once, what the iteration made ready.
+    std::function<void()> after_poll;
   };
   PollingDriver(api::Stack &stack, Options options);
   // Stops the helper thread; the stack is left as it is.
@@ -177,6 +180,8 @@ public:
   // One iteration of the stack unless another thread is polling it (then -1
   // at once). Returns the frames it received.
   int poll();
+  // Whether the calling thread is inside poll() (its callbacks run there).
+  static bool in_poll();
   // The lock polling holds (taken by call() too).
   std::mutex &stack_mutex() { return stack_mu_; }
   const Options &options() const { return opt_; }

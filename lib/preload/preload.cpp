@@ -173,13 +173,30 @@ Sleepers &sleepers() {
   return *s;
 }
 
-void wake_sleepers() {
+void wake_sleepers_now() {
   Sleepers &s = sleepers();
   if (s.count.load(std::memory_order_acquire) == 0)
     return;
   std::lock_guard g(s.mu);
   for (int fd : s.fds)
     ::eventfd_write(fd, 1);
+}
+
+// A state change inside a poll iteration (inline mode) wakes the sleepers
+// once, when the iteration ends, however many sockets it changed.
+std::atomic<bool> g_wake_pending{false};
+
+void wake_sleepers() {
+  if (posix::PollingDriver::in_poll()) {
+    g_wake_pending.store(true, std::memory_order_release);
+    return;
+  }
+  wake_sleepers_now();
+}
+
+void after_poll() {
+  if (g_wake_pending.load(std::memory_order_acquire) && g_wake_pending.exchange(false))
+    wake_sleepers_now();
 }
 
 // Lists `fd` as a sleeper's wake-up for the scope.
@@ -766,6 +783,7 @@ void shoal_preload_start() {
     posix::PollingDriver::Options o;
     o.spin = std::chrono::microseconds(pc.spin_us);
     o.helper_sleep = std::chrono::microseconds(pc.helper_sleep_us);
+    o.after_poll = after_poll;
     rt->polling = std::make_unique<posix::PollingDriver>(*rt->stack, o);
     rt->driver = rt->polling.get();
     rt->spin = std::chrono::microseconds(pc.spin_us);
