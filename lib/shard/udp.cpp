@@ -325,7 +325,38 @@ int Udp::send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
   u.length = udp_len;
   uint8_t *uh = h + wire::kIpv4MinHeaderLen;
   wire::emit_udp_header(u, {uh, wire::kUdpHeaderLen});
-  {
+
+  wire::Ipv4Repr ip;
+  ip.src = shard_.p_.address;
+  ip.dst = dst;
+  ip.protocol = wire::kIpProtoUdp;
+  ip.ttl = 64;
+  ip.ident = shard_.ip_ident_++;
+  ip.dont_fragment = false; // the shard fragments what exceeds the MTU
+  ip.payload_len = udp_len;
+  const dpdk::Offloads &o = shard_.p_.offloads;
+  wire::emit_ipv4(ip, {h, wire::kIpv4MinHeaderLen}, !o.tx_ipv4_cksum);
+  head->ol_flags = o.tx_ipv4_cksum ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) : 0;
+  head->l3_len = wire::kIpv4MinHeaderLen;
+  const uint16_t mtu = shard_.p_.mtu != 0 ? shard_.p_.mtu : 1500;
+  const bool fits = rte_pktmbuf_pkt_len(head) <= mtu;
+  if (head->nb_segs != 1 && fits && !o.tx_multi_segs && rte_pktmbuf_linearize(head) != 0) {
+    rte_pktmbuf_free(head);
+    c.udp_send_failures.add();
+    return ENOBUFS;
+  }
+
+  // The UDP checksum: left to the NIC (pseudo-header sum in the field) as
+  // the TCP engine does, for a datagram that leaves whole in one buffer (a
+  // fragmented one is checked by the receiver only once reassembled, and
+  // net_tap mis-sums chains); else summed here over the pieces.
+  if (fits && head->nb_segs == 1 && o.tx_udp_cksum && o.tx_ipv4_cksum) {
+    const uint16_t phdr =
+        rte_ipv4_phdr_cksum(reinterpret_cast<const rte_ipv4_hdr *>(h), RTE_MBUF_F_TX_IPV4);
+    std::memcpy(uh + wire::udp_field::kChecksum, &phdr, sizeof phdr);
+    head->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+    head->l4_len = wire::kUdpHeaderLen;
+  } else {
     std::array<std::span<const uint8_t>, 64> small;
     std::vector<std::span<const uint8_t>> big;
     std::span<std::span<const uint8_t>> pieces;
@@ -341,26 +372,6 @@ int Udp::send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
       pieces[k++] = {rte_pktmbuf_mtod(seg, const uint8_t *), rte_pktmbuf_data_len(seg)};
     wire::store_be16(uh + wire::udp_field::kChecksum,
                      wire::udp_checksum(shard_.p_.address, dst, pieces.first(k)));
-  }
-
-  wire::Ipv4Repr ip;
-  ip.src = shard_.p_.address;
-  ip.dst = dst;
-  ip.protocol = wire::kIpProtoUdp;
-  ip.ttl = 64;
-  ip.ident = shard_.ip_ident_++;
-  ip.dont_fragment = false; // the shard fragments what exceeds the MTU
-  ip.payload_len = udp_len;
-  const bool offload = shard_.p_.offloads.tx_ipv4_cksum;
-  wire::emit_ipv4(ip, {h, wire::kIpv4MinHeaderLen}, !offload);
-  head->ol_flags = offload ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) : 0;
-  head->l3_len = wire::kIpv4MinHeaderLen;
-  const uint16_t mtu = shard_.p_.mtu != 0 ? shard_.p_.mtu : 1500;
-  if (head->nb_segs != 1 && rte_pktmbuf_pkt_len(head) <= mtu && !shard_.p_.offloads.tx_multi_segs &&
-      rte_pktmbuf_linearize(head) != 0) {
-    rte_pktmbuf_free(head);
-    c.udp_send_failures.add();
-    return ENOBUFS;
   }
   c.udp_datagrams_out.add();
   shard_.transmit_ipv4_fragmenting(head, dst);

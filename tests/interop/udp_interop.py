@@ -15,6 +15,7 @@ datagrams. udp_echo_software runs with checksum offload off.
 import errno
 import json
 import os
+import re
 import socket
 import sys
 
@@ -71,7 +72,13 @@ def client():
     return 0
 
 
-def test_udp(node):
+def test_udp(node, offload):
+    # With offload on, the port's tx UDP checksum offload is what the kernel
+    # checks on the datagrams that leave whole.
+    m = re.search(r"offloads (rx=\S+ tx=\S+)", node.log())
+    print(f"port offloads: {m.group(1) if m else '?'}")
+    if offload:
+        check(m and "udp" in m.group(1).split("tx=")[1], f"no tx UDP checksum offload\n{node.log()}")
     kp.ping(node, 3)  # ARP resolved both ways
     before = node.counters()
     r = node.ns_run(sys.executable, os.path.abspath(__file__), "--client", timeout=60)
@@ -115,7 +122,7 @@ def main():
     node = kp.Node(app, name, checksum_offload=TESTS[name])
     try:
         node.start()
-        test_udp(node)
+        test_udp(node, TESTS[name])
         exit_stats = node.stop()
         check(exit_stats["udp_datagrams_in"] >= len(SIZES), f"exit stats: {exit_stats}")
     finally:

@@ -76,7 +76,9 @@ std::vector<Bytes> sent_datagrams(ShardHarness &h) {
     const Bytes f = frame_bytes(m);
     EXPECT_LE(f.size() - 14, 1500u) << "a frame beyond the MTU";
     wire::Ipv4Repr ip;
-    EXPECT_EQ(wire::parse_ipv4({f.data() + 14, f.size() - 14}, true, ip), ParseError::ok);
+    const bool ip_sum_offloaded = (m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM) != 0;
+    EXPECT_EQ(wire::parse_ipv4({f.data() + 14, f.size() - 14}, !ip_sum_offloaded, ip),
+              ParseError::ok);
     const Bytes hdr(f.begin() + 14, f.begin() + 14 + ip.header_len);
     const Bytes payload(f.begin() + 14 + ip.header_len,
                         f.begin() + 14 + ip.header_len + ip.payload_len);
@@ -486,6 +488,46 @@ TEST(UdpSend, ADatagramBeyondTheMtuLeavesInFragments) {
   ASSERT_EQ(udp.size(), 8000u + 8);
   EXPECT_TRUE(wire::udp_checksum_valid(kOurIp, kPeerIp, {&udp, 1}));
   EXPECT_TRUE(std::equal(udp.begin() + 8, udp.end(), data.begin(), data.end()));
+}
+
+TEST(UdpSend, TheChecksumIsLeftToTheNicOnlyForADatagramThatLeavesWhole) {
+  ShardParams p = ShardHarness::default_params();
+  p.mtu = 1500;
+  p.offloads.tx_ipv4_cksum = true;
+  p.offloads.tx_udp_cksum = true;
+  ShardHarness h(p);
+  resolve_peer(h);
+  UdpSocket *s = h.shard().udp().open(7);
+  const Bytes data = pattern(1000);
+  EXPECT_EQ(s->send_to(kPeerIp, kPeerPort, data), 0);
+  h.shard().flush();
+  ASSERT_EQ(h.tx.frames.size(), 1u) << h.trace();
+  const rte_mbuf *m = h.tx.frames[0];
+  EXPECT_NE(m->ol_flags & RTE_MBUF_F_TX_UDP_CKSUM, 0u);
+  EXPECT_NE(m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM, 0u);
+  EXPECT_EQ(m->l2_len, 14u);
+  EXPECT_EQ(m->l3_len, 20u);
+  EXPECT_EQ(m->l4_len, 8u);
+  // What the NIC does: the complemented sum over the datagram, whose
+  // checksum field holds the pseudo-header sum.
+  Bytes f = frame_bytes(m);
+  const std::span<uint8_t> udp(f.data() + 34, f.size() - 34);
+  const uint16_t nic = wire::internet_checksum(udp);
+  wire::store_be16(udp.data() + 6, nic);
+  const std::span<const uint8_t> done(udp);
+  EXPECT_TRUE(wire::udp_checksum_valid(kOurIp, kPeerIp, {&done, 1}))
+      << "the field did not hold the pseudo-header sum";
+
+  h.tx.clear();
+  EXPECT_EQ(s->send_to(kPeerIp, kPeerPort, pattern(3000)), 0);
+  h.shard().flush();
+  ASSERT_EQ(h.tx.frames.size(), 3u) << h.trace();
+  for (const rte_mbuf *frag : h.tx.frames)
+    EXPECT_EQ(frag->ol_flags & RTE_MBUF_F_TX_L4_MASK, 0u) << "a fragment asks for a UDP checksum";
+  const std::vector<Bytes> out = sent_datagrams(h);
+  ASSERT_EQ(out.size(), 1u);
+  const std::span<const uint8_t> whole(out[0].data() + 20, out[0].size() - 20);
+  EXPECT_TRUE(wire::udp_checksum_valid(kOurIp, kPeerIp, {&whole, 1}));
 }
 
 TEST(UdpSend, AnEchoFromTheCallback) {
