@@ -65,8 +65,9 @@ void Shard::icmp_error_input(rte_mbuf *m, std::span<const uint8_t> message) {
 bool Shard::send_icmp_error(const rte_mbuf *offending, const wire::Ipv4Repr &ip, uint8_t type,
                             uint8_t code, bool link_group) {
   if (link_group || ip.dst.is_broadcast() || ip.dst.is_multicast() || ip.src.is_broadcast() ||
-      ip.src.is_multicast() || ip.src.is_unspecified() || ip.fragment_offset != 0)
-    return false;
+      ip.src.is_multicast() || ip.src.is_unspecified() || (ip.src.v >> 28) == 0xf ||
+      ip.fragment_offset != 0)
+    return false; // (0/8, 127/8 and the rest never get this far: martian sources)
   const uint32_t len = rte_pktmbuf_pkt_len(offending);
   if (ip.protocol == wire::kIpProtoIcmp) {
     uint8_t t = 0;

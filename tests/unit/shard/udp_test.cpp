@@ -325,6 +325,28 @@ TEST(UdpShard, NoPortUnreachableForALinkBroadcast) {
   EXPECT_TRUE(h.tx.frames.empty()) << h.trace();
 }
 
+TEST(UdpShard, APortOpenOnAnotherShardIsNotAnsweredWithPortUnreachable) {
+  auto ports = std::make_unique<UdpPorts>();
+  ShardHarness a, b;
+  a.shard().udp().set_ports(ports.get());
+  b.shard().udp().set_ports(ports.get());
+  resolve_peer(b);
+  UdpSocket *s = a.shard().udp().open(5000);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(b.shard().udp().open(0)->local_port(), 32768);
+  b.rx(udp_frame(5000, {1}));
+  EXPECT_EQ(b.shard().counters().udp_other_shard.get(), 1u) << b.trace();
+  EXPECT_TRUE(b.tx.frames.empty()) << b.trace();
+  s->close();
+  b.rx(udp_frame(5000, {1}));
+  EXPECT_EQ(b.shard().counters().udp_no_port.get(), 1u) << "closed everywhere now\n" << b.trace();
+  EXPECT_EQ(b.shard().counters().icmp_port_unreachable_out.get(), 1u);
+  // An ephemeral port is never one open on another shard.
+  UdpSocket *t = a.shard().udp().open(32769);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(b.shard().udp().open(0)->local_port(), 32770);
+}
+
 TEST(UdpShard, PortUnreachableIsRateLimited) {
   ShardParams p = ShardHarness::default_params();
   p.icmp_error_rate = 2;
