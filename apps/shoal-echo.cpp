@@ -111,12 +111,11 @@ int main(int argc, char **argv) {
     return 3;
   }
   stack->set_status_hook([] {
-    std::fprintf(stderr,
-                 "shoal-echo: accepted %lu closed %lu echoed %lu bytes, %lu UDP datagrams\n",
-                 static_cast<unsigned long>(g_accepted.load()),
-                 static_cast<unsigned long>(g_closed.load()),
-                 static_cast<unsigned long>(g_echoed.load()),
-                 static_cast<unsigned long>(g_udp_echoed.load()));
+    std::fprintf(
+        stderr, "shoal-echo: accepted %lu closed %lu echoed %lu bytes, %lu UDP datagrams\n",
+        static_cast<unsigned long>(g_accepted.load()), static_cast<unsigned long>(g_closed.load()),
+        static_cast<unsigned long>(g_echoed.load()),
+        static_cast<unsigned long>(g_udp_echoed.load()));
   });
   shoal::api::stop_on_signals(*stack);
   std::fprintf(stderr, "shoal-echo: %s\n", stack->summary().c_str());

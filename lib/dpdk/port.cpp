@@ -17,10 +17,11 @@ std::string Offloads::to_string() const {
     return s.empty() ? std::string("none") : s;
   };
   return "rx=" + side({{rx_ipv4_cksum, "ipv4"}, {rx_tcp_cksum, "tcp"}, {rx_udp_cksum, "udp"}}) +
-         " tx=" + side({{tx_ipv4_cksum, "ipv4"},
-                       {tx_tcp_cksum, "tcp"},
-                       {tx_udp_cksum, "udp"},
-                       {tx_tcp_tso, "tso"}}) +
+         " tx=" +
+         side({{tx_ipv4_cksum, "ipv4"},
+               {tx_tcp_cksum, "tcp"},
+               {tx_udp_cksum, "udp"},
+               {tx_tcp_tso, "tso"}}) +
          (tx_multi_segs ? "" : " single-buffer") + (memory_wire ? " (memory wire: no checksums)" : "");
 }
 

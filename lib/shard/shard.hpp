@@ -172,9 +172,10 @@ public:
   // header; not consumed) back to its source, quoting its IPv4 header and
   // first 8 payload bytes. Not sent (RFC 1122 3.2.2) in answer to an ICMP
   // error, for a non-initial fragment, a broadcast or multicast
-  // destination, a source that is not one host (also class E), or a datagram that came in a link-layer
-  // broadcast or multicast frame (`link_group`); nor beyond the token
-  // bucket (icmp_error_rate / icmp_error_burst, counted). True if queued.
+  // destination, a source that is not one host (also class E), or a
+  // datagram that came in a link-layer broadcast or multicast frame
+  // (`link_group`); nor beyond the token bucket (icmp_error_rate /
+  // icmp_error_burst, counted). True if queued.
   bool send_icmp_error(const rte_mbuf *offending, const wire::Ipv4Repr &ip, uint8_t type,
                        uint8_t code, bool link_group);
 

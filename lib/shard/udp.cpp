@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <rte_ip.h>
+#include <rte_ip_frag.h>
 
 #include "shard/shard.hpp"
 #include "wire/bytes.hpp"
@@ -157,15 +158,15 @@ void Udp::input(rte_mbuf *m, const wire::Ipv4Repr &ip, bool link_group) {
                         : static_cast<const uint8_t *>(
                               rte_pktmbuf_read(m, ip.header_len, wire::kUdpHeaderLen, hdr_copy));
   wire::UdpRepr udp;
-  if (hdr == nullptr ||
-      wire::parse_udp_header({hdr, wire::kUdpHeaderLen}, ip.payload_len, udp) !=
-          wire::ParseError::ok)
+  const bool parsed =
+      hdr != nullptr && wire::parse_udp_header({hdr, wire::kUdpHeaderLen}, ip.payload_len, udp) ==
+                            wire::ParseError::ok;
+  if (!parsed)
     return shard_.drop(m, c.udp_bad_length);
 
   if (udp.checksum != 0) {
     const uint64_t flag = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-    const bool nic_good =
-        shard_.p_.offloads.rx_udp_cksum && flag == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    const bool nic_good = shard_.p_.offloads.rx_udp_cksum && flag == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
     if (!nic_good) {
       // Over the chain, piece by piece (a reassembled datagram spans many).
       std::array<std::span<const uint8_t>, RTE_LIBRTE_IP_FRAG_MAX_FRAG + 2> small;

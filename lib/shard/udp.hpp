@@ -136,7 +136,8 @@ private:
     wire::Ipv4Addr from;
     uint16_t from_port = 0;
   };
-  UdpSocket(Udp &udp, uint16_t port, uint32_t queue) : udp_(udp), local_port_(port), queue_(queue) {}
+  UdpSocket(Udp &udp, uint16_t port, uint32_t queue)
+      : udp_(udp), local_port_(port), queue_(queue) {}
 
   Udp &udp_;
   uint16_t local_port_;

@@ -33,8 +33,7 @@ uint16_t folded_sum(Ipv4Addr src, Ipv4Addr dst, std::span<const std::span<const 
 
 } // namespace
 
-ParseError parse_udp_header(std::span<const uint8_t> header, size_t ip_payload_len,
-                            UdpRepr &out) {
+ParseError parse_udp_header(std::span<const uint8_t> header, size_t ip_payload_len, UdpRepr &out) {
   using namespace udp_field;
   if (header.size() < kUdpHeaderLen || ip_payload_len < kUdpHeaderLen)
     return ParseError::truncated;

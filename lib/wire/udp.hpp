@@ -34,8 +34,7 @@ struct UdpRepr {
 // payload length; RFC 768 leaves the surplus undefined, and like Linux
 // shoal takes no datagram whose two lengths disagree). The checksum is
 // checked separately (udp_checksum_valid), over the whole datagram.
-ParseError parse_udp_header(std::span<const uint8_t> header, size_t ip_payload_len,
-                            UdpRepr &out);
+ParseError parse_udp_header(std::span<const uint8_t> header, size_t ip_payload_len, UdpRepr &out);
 
 // Writes the 8-byte header with a zero checksum field.
 // Precondition: out.size() >= kUdpHeaderLen.
@@ -44,8 +43,7 @@ void emit_udp_header(const UdpRepr &, std::span<uint8_t> out);
 // The checksum of a datagram handed over in pieces (an mbuf chain; the
 // checksum field, in whichever piece, zeroed): the value to store, in host
 // order, never 0 (0 is sent as 0xffff).
-uint16_t udp_checksum(Ipv4Addr src, Ipv4Addr dst,
-                      std::span<const std::span<const uint8_t>> pieces);
+uint16_t udp_checksum(Ipv4Addr src, Ipv4Addr dst, std::span<const std::span<const uint8_t>> pieces);
 // True when a received datagram (pieces as above, the checksum field as
 // received and not 0) sums correctly.
 bool udp_checksum_valid(Ipv4Addr src, Ipv4Addr dst,

@@ -47,8 +47,7 @@ Bytes udp_datagram(Ipv4Addr src, Ipv4Addr dst, uint16_t sport, uint16_t dport, c
 }
 
 Bytes udp_frame(uint16_t dport, const Bytes &data, uint16_t sport = kPeerPort,
-                std::optional<uint16_t> checksum = std::nullopt,
-                const MacAddr &dst_mac = kOurMac) {
+                std::optional<uint16_t> checksum = std::nullopt, const MacAddr &dst_mac = kOurMac) {
   return ethernet(dst_mac, kPeerMac, wire::kEtherTypeIpv4,
                   ipv4(ip_header(kPeerIp, kOurIp, wire::kIpProtoUdp),
                        udp_datagram(kPeerIp, kOurIp, sport, dport, data, checksum)));
@@ -229,7 +228,8 @@ TEST(UdpShard, AReassembledDatagramArrivesWhole) {
   ShardHarness h;
   UdpSocket *s = h.shard().udp().open(9000);
   Bytes got;
-  s->on_receive([&](UdpSocket &, const UdpDatagram &d) { got.assign(d.payload.begin(), d.payload.end()); });
+  s->on_receive(
+      [&](UdpSocket &, const UdpDatagram &d) { got.assign(d.payload.begin(), d.payload.end()); });
   const Bytes data = pattern(8000);
   const Bytes d = udp_datagram(kPeerIp, kOurIp, kPeerPort, 9000, data);
   for (size_t off = 0; off < d.size(); off += 1480) {
