@@ -195,10 +195,11 @@ void Udp::input(rte_mbuf *m, const wire::Ipv4Repr &ip, bool link_group) {
   }
 
   UdpSocket *s = find(udp.dst_port);
-  if (s != nullptr && s->connected() && (s->remote_ != ip.src || s->remote_port_ != udp.src_port))
-    s = nullptr; // RFC 1122 4.1.3.4: a connected socket takes its remote only
+  const bool bound_here = s != nullptr;
+  if (bound_here && s->connected() && (s->remote_ != ip.src || s->remote_port_ != udp.src_port))
+    s = nullptr; // a connected socket takes its remote's datagrams only
   if (s == nullptr) {
-    if (ports_ != nullptr && ports_->open(udp.dst_port))
+    if (!bound_here && ports_ != nullptr && ports_->open(udp.dst_port))
       return shard_.drop(m, c.udp_other_shard);
     // RFC 1122 4.1.3.1: port unreachable, when nothing listens.
     shard_.send_icmp_error(m, ip, wire::kIcmpDestUnreachable, wire::kIcmpPortUnreachable,

@@ -275,7 +275,9 @@ TEST(UdpShard, WithoutACallbackDatagramsQueueUpToTheBound) {
 }
 
 TEST(UdpShard, AConnectedSocketTakesOnlyItsRemote) {
+  UdpPorts ports; // as in a stack: the socket's own port is in the set
   ShardHarness h;
+  h.shard().udp().set_ports(&ports);
   resolve_peer(h);
   UdpSocket *s = h.shard().udp().open(5000);
   ASSERT_TRUE(s->connect(kPeerIp, 6000));
@@ -285,7 +287,9 @@ TEST(UdpShard, AConnectedSocketTakesOnlyItsRemote) {
   h.rx(udp_frame(5000, {1}, 6001));
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(h.shard().counters().udp_no_port.get(), 1u) << h.trace();
+  EXPECT_EQ(h.shard().counters().icmp_port_unreachable_out.get(), 1u) << h.trace();
   EXPECT_FALSE(s->connect(Ipv4Addr::broadcast(), 1));
+  s->close();
 }
 
 // --- port unreachable --------------------------------------------------------------------
