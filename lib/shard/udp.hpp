@@ -19,10 +19,11 @@
 //       unconnected socket is not told, since it could not tell which of its
 //       peers it concerns); otherwise the error is counted.
 //   tx: Udp::send_to builds header and data in mbufs from the pool (copying
-//       the caller's bytes; a chain when they exceed one buffer), computes
-//       the checksum in software (always sent, RFC 1122 4.1.3.4) and hands
-//       the datagram to the shard, which cuts it into fragments when it
-//       exceeds the MTU.
+//       the caller's bytes; a chain when they exceed one buffer), has the
+//       checksum computed (always sent, RFC 1122 4.1.3.4: by the port's tx
+//       UDP checksum offload when the datagram leaves whole in one buffer,
+//       else in software) and hands the datagram to the shard, which cuts
+//       it into fragments when it exceeds the MTU.
 //
 // Everything runs on the shard's lcore. A socket belongs to one shard; with
 // several shards an application opens one per shard (api::Stack::udp_bind
