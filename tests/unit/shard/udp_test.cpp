@@ -149,6 +149,35 @@ TEST(UdpWire, LengthFieldMustMatchTheIpPayload) {
   EXPECT_EQ(wire::parse_udp_header({d.data(), 7}, d.size(), u), ParseError::truncated);
 }
 
+TEST(UdpWire, IcmpErrorRoundTripAndRejects) {
+  const Bytes quote = ipv4(ip_header(kOurIp, kPeerIp, wire::kIpProtoUdp),
+                           udp_datagram(kOurIp, kPeerIp, 5000, 6000, pattern(4)));
+  const Bytes q(quote.begin(), quote.begin() + 28); // header + 8 bytes
+  Bytes msg(8 + q.size());
+  EXPECT_EQ(wire::emit_icmp_error(wire::kIcmpDestUnreachable, 3, q, msg), msg.size());
+  wire::IcmpErrorRepr e;
+  ASSERT_EQ(wire::parse_icmp_error(msg, true, e), ParseError::ok);
+  EXPECT_EQ(e.type, wire::kIcmpDestUnreachable);
+  EXPECT_EQ(e.code, 3);
+  EXPECT_EQ(e.quoted_src, kOurIp);
+  EXPECT_EQ(e.quoted_dst, kPeerIp);
+  EXPECT_EQ(e.quoted_protocol, wire::kIpProtoUdp);
+  ASSERT_EQ(e.quoted_payload.size(), 8u);
+  EXPECT_EQ(wire::load_be16(e.quoted_payload.data()), 5000);
+  Bytes bad = msg;
+  bad[20] ^= 1;
+  EXPECT_EQ(wire::parse_icmp_error(bad, true, e), ParseError::bad_checksum);
+  EXPECT_EQ(wire::parse_icmp_error({msg.data(), msg.size() - 1}, false, e), ParseError::truncated);
+  Bytes echo = icmp_echo(wire::kIcmpEchoRequest, 1, 1, Bytes(28, 0));
+  EXPECT_EQ(wire::parse_icmp_error(echo, true, e), ParseError::bad_icmp_type);
+  Bytes not_ipv4 = msg;
+  not_ipv4[8] = 0x65; // the quoted header's version 6
+  EXPECT_EQ(wire::parse_icmp_error(not_ipv4, false, e), ParseError::bad_icmp_type);
+  Bytes long_ihl = msg;
+  long_ihl[8] = 0x46; // IHL 24 bytes: the 8 bytes after it are not all there
+  EXPECT_EQ(wire::parse_icmp_error(long_ihl, false, e), ParseError::truncated);
+}
+
 TEST(UdpTokenBucket, BurstThenRate) {
   TokenBucket b(10, 3); // 10 per second, 3 at once
   EXPECT_TRUE(b.take(kT0));
