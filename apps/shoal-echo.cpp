@@ -1,8 +1,10 @@
 // shoal-echo <config.ini> [port]
 //
-// A TCP echo server on shoal (default port 7): every byte a client sends
-// comes back, in order. When the client half-closes, the rest is echoed and
-// then the connection is closed.
+// A TCP and UDP echo server on shoal (default port 7, RFC 862): every byte a
+// TCP client sends comes back, in order; when the client half-closes, the
+// rest is echoed and then the connection is closed. Every UDP datagram to
+// the same port goes back to its sender whole (fragmented when it exceeds
+// the MTU), on every shard.
 //
 // The receive side is zero-copy: the bytes are read where they arrived (spans
 // over the receive mbufs) and copied once, straight into the send ring's
@@ -25,7 +27,7 @@ namespace {
 using shoal::api::CloseReason;
 using shoal::api::Connection;
 
-std::atomic<uint64_t> g_accepted{0}, g_closed{0}, g_echoed{0};
+std::atomic<uint64_t> g_accepted{0}, g_closed{0}, g_echoed{0}, g_udp_echoed{0};
 
 class EchoHandler;
 shoal::apps::HandlerRegistry<EchoHandler> *g_registry = nullptr;
@@ -100,11 +102,20 @@ int main(int argc, char **argv) {
     (void)s;
     return g_registry->add(shard, new EchoHandler(shard));
   });
+  if (!stack->udp_bind(static_cast<uint16_t>(port),
+                       [](shoal::api::UdpSocket &u, const shoal::api::UdpDatagram &d) {
+                         if (u.send_to(d.remote, d.remote_port, d.payload) == 0)
+                           g_udp_echoed.fetch_add(1, std::memory_order_relaxed);
+                       })) {
+    std::fprintf(stderr, "shoal-echo: UDP port %lu is taken\n", static_cast<unsigned long>(port));
+    return 3;
+  }
   stack->set_status_hook([] {
-    std::fprintf(stderr, "shoal-echo: accepted %lu closed %lu echoed %lu bytes\n",
-                 static_cast<unsigned long>(g_accepted.load()),
-                 static_cast<unsigned long>(g_closed.load()),
-                 static_cast<unsigned long>(g_echoed.load()));
+    std::fprintf(
+        stderr, "shoal-echo: accepted %lu closed %lu echoed %lu bytes, %lu UDP datagrams\n",
+        static_cast<unsigned long>(g_accepted.load()), static_cast<unsigned long>(g_closed.load()),
+        static_cast<unsigned long>(g_echoed.load()),
+        static_cast<unsigned long>(g_udp_echoed.load()));
   });
   shoal::api::stop_on_signals(*stack);
   std::fprintf(stderr, "shoal-echo: %s\n", stack->summary().c_str());

@@ -2,8 +2,9 @@
 //
 // Brings up one shoal node: EAL and the port from the config, optionally the
 // kernel side of a TAP ([host]), then runs one shard on the main lcore
-// (answers ARP and ping; TCP is counted until the engine is attached) until
-// SIGINT or SIGTERM. On the way out it stops and closes the port (a TAP's
+// (answers ARP and ping, and UDP with port unreachable since it opens no
+// socket; TCP is counted until the engine is attached) until SIGINT or
+// SIGTERM. On the way out it stops and closes the port (a TAP's
 // netdev disappears), prints the counters as one JSON line and exits 0.
 //
 // stdout: the "ready" line, then the stats JSON line at exit.

@@ -63,6 +63,8 @@ struct Stack::Resources {
   std::unique_ptr<shard::Handoff> handoff;
   std::optional<shard::Reta> reta;
   std::optional<shard::TscClock> clock; // after rte_eal_init (it reads the TSC rate)
+  // UDP ports open on any shard (udp.hpp: UdpPorts).
+  std::unique_ptr<shard::UdpPorts> udp_ports = std::make_unique<shard::UdpPorts>();
 };
 
 struct Stack::Slot {
@@ -192,6 +194,7 @@ bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOpti
          q = static_cast<uint16_t>(q + n))
       slot->shard->add_rx_queue(port_id, q);
     slot->shard->set_tx_queue(port_id, static_cast<uint16_t>(i));
+    slot->shard->udp().set_ports(res_->udp_ports.get());
     slot->shard->set_tx_backlog(kTxBacklog);
     if (cfg.impair.enabled()) {
       // Each shard and direction draws from its own seeded stream.
@@ -319,6 +322,38 @@ Connection *Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port, Connecti
   if (!port)
     return nullptr;
   return eng.connect(remote, remote_port, handler, *port, options);
+}
+
+UdpSocket *Stack::udp_open(uint16_t port, unsigned shard) {
+  if (shard >= shards_.size())
+    return nullptr;
+  if (running_.load(std::memory_order_acquire) && tls_shard != static_cast<int>(shard))
+    return nullptr; // another shard's table: post() instead
+  return shards_[shard]->shard->udp().open(port);
+}
+
+bool Stack::udp_bind(uint16_t port, UdpReceiveFn on_receive) {
+  if (port == 0)
+    return false;
+  if (!running_.load(std::memory_order_acquire)) {
+    bool ok = true;
+    for (auto &s : shards_) {
+      UdpSocket *u = s->shard->udp().open(port);
+      if (u != nullptr)
+        u->on_receive(on_receive);
+      ok = ok && u != nullptr;
+    }
+    return ok;
+  }
+  bool ok = true;
+  for (auto &s : shards_) {
+    Slot *slot = s.get();
+    ok = post(slot->id, [slot, port, on_receive] {
+           if (UdpSocket *u = slot->shard->udp().open(port))
+             u->on_receive(on_receive);
+         }) && ok;
+  }
+  return ok;
 }
 
 bool Stack::post(unsigned shard, std::function<void()> fn) {

@@ -21,6 +21,20 @@
 // only from that shard's loop (the callbacks run there). Other threads talk
 // to a shard with post(): a closure queued on a lock-free ring and run at the
 // top of the shard's next loop iteration.
+//
+// UDP (shard/udp.hpp): a UdpSocket belongs to one shard too. udp_bind()
+// opens an unconnected socket on every shard, since a datagram is received
+// by the shard whose rx queue it arrived on and is never handed to another
+// (RSS is programmed for TCP flows only, so a NIC usually delivers UDP to
+// the first queue). udp_open() opens one socket on one shard, e.g. to
+// connect() it: with several shards its remote's datagrams must arrive on
+// that shard's queue; those that arrive elsewhere are dropped there,
+// counted as udp_other_shard (no port unreachable is sent for a port open
+// on any shard).
+//
+//   stack->udp_bind(7, [](shoal::api::UdpSocket &s, const shoal::api::UdpDatagram &d) {
+//     s.send_to(d.remote, d.remote_port, d.payload);   // a UDP echo
+//   });
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -31,6 +45,7 @@
 #include "dpdk/config.hpp"
 #include "shard/counters.hpp"
 #include "shard/tcp_stats.hpp"
+#include "shard/udp.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/engine.hpp"
 #include "wire/addr.hpp"
@@ -46,6 +61,11 @@ using State = tcp::State;
 // Per-listener / per-connect options, e.g. `OpenOptions{.max_segment = 1000}`
 // (TCP_MAXSEG: clamps the MSS announced and the segments sent).
 using OpenOptions = tcp::OpenOptions;
+
+// UDP: a socket of one shard and the datagrams it receives.
+using UdpSocket = shard::UdpSocket;
+using UdpDatagram = shard::UdpDatagram;
+using UdpReceiveFn = shard::UdpSocket::ReceiveFn;
 
 // SO_LINGER: close gracefully, or with linger 0 abort (RST, no TIME_WAIT).
 inline void close(Connection &c, bool linger_zero = false) {
@@ -104,6 +124,18 @@ public:
   // on_closed(refused / timed_out).
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
                       unsigned shard, const OpenOptions &options = {});
+
+  // A UDP socket on shard `shard` bound to `port` (0: a free ephemeral
+  // port); must be called on that shard (a callback, or a post()ed closure)
+  // or before run(). nullptr when the port is taken on that shard, or when
+  // called from elsewhere. Use it from that shard only; close() frees it.
+  UdpSocket *udp_open(uint16_t port, unsigned shard);
+  // An unconnected UDP socket on `port` on every shard, each handing the
+  // datagrams it receives to `on_receive` on its own shard (so it must be
+  // safe to call from several shards at once). Before run(): applied at
+  // once (false if the port is taken on a shard); while running: posted to
+  // every shard.
+  bool udp_bind(uint16_t port, UdpReceiveFn on_receive);
 
   // Thread-safe: runs `fn` on shard `shard` at the top of its next loop
   // iteration. false if the shard's command ring is full.

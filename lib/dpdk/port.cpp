@@ -17,7 +17,11 @@ std::string Offloads::to_string() const {
     return s.empty() ? std::string("none") : s;
   };
   return "rx=" + side({{rx_ipv4_cksum, "ipv4"}, {rx_tcp_cksum, "tcp"}, {rx_udp_cksum, "udp"}}) +
-         " tx=" + side({{tx_ipv4_cksum, "ipv4"}, {tx_tcp_cksum, "tcp"}, {tx_tcp_tso, "tso"}}) +
+         " tx=" +
+         side({{tx_ipv4_cksum, "ipv4"},
+               {tx_tcp_cksum, "tcp"},
+               {tx_udp_cksum, "udp"},
+               {tx_tcp_tso, "tso"}}) +
          (tx_multi_segs ? "" : " single-buffer") + (memory_wire ? " (memory wire: no checksums)" : "");
 }
 
@@ -64,6 +68,7 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
     p->offloads_.rx_udp_cksum = (rx & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
     p->offloads_.tx_ipv4_cksum = (tx & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
     p->offloads_.tx_tcp_cksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+    p->offloads_.tx_udp_cksum = (tx & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
     // TSO builds on the TCP checksum offload (the port fills each
     // segment's checksum) and on chained mbufs.
     p->offloads_.tx_tcp_tso = cfg.tso && p->offloads_.tx_tcp_cksum && p->offloads_.tx_ipv4_cksum &&
@@ -83,6 +88,7 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
                          (o.rx_udp_cksum ? RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0);
   conf.txmode.offloads = (o.tx_ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
                          (o.tx_tcp_cksum ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : 0) |
+                         (o.tx_udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0) |
                          (o.tx_tcp_tso ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0) |
                          (multi_segs_capa ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0);
   conf.rxmode.mtu = cfg.mtu;
@@ -116,8 +122,8 @@ std::unique_ptr<Port> Port::open(uint16_t port_id, const PortConfig &cfg, rte_me
           "port " + std::to_string(port_id) + ": memory_wire needs net_ring, not " + p->driver_;
       return nullptr;
     }
-    p->offloads_.rx_ipv4_cksum = p->offloads_.rx_tcp_cksum = true;
-    p->offloads_.tx_ipv4_cksum = p->offloads_.tx_tcp_cksum = true;
+    p->offloads_.rx_ipv4_cksum = p->offloads_.rx_tcp_cksum = p->offloads_.rx_udp_cksum = true;
+    p->offloads_.tx_ipv4_cksum = p->offloads_.tx_tcp_cksum = p->offloads_.tx_udp_cksum = true;
     p->offloads_.tx_cksum_odd_chains = true;
     // TSO on a memory wire: the engine's large datagram crosses as it is,
     // like a GSO packet on Linux's loopback (the receiver takes segments of

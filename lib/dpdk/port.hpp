@@ -25,6 +25,7 @@ struct Offloads {
   bool tx_ipv4_cksum = false;
   bool tx_tcp_cksum = false;
   bool tx_tcp_tso = false;    // TCP segmentation offload (only with tx_tcp_cksum)
+  bool tx_udp_cksum = false;
   // Chained mbufs on tx (header + zero-copy payload). Without it every
   // frame goes out in one buffer.
   bool tx_multi_segs = true;
@@ -37,7 +38,7 @@ struct Offloads {
   // PortConfig::memory_wire: the checksum offloads above are claimed, not
   // the device's; the shard marks received checksums good itself.
   bool memory_wire = false;
-  // "rx=ipv4,tcp,udp tx=ipv4,tcp,tso" ("none" for an empty side).
+  // "rx=ipv4,tcp,udp tx=ipv4,tcp,udp,tso" ("none" for an empty side).
   std::string to_string() const;
 };
 

@@ -57,7 +57,23 @@ namespace shoal::shard {
   X(icmp_echo_replies_in,       drop,   "ICMP echo replies received (shoal sends no requests)")             \
   X(l4_checksum_offload_bad,    drop,   "TCP checksum flagged bad by the NIC (software agreed ok)")         \
   X(tcp_no_listener,            drop,   "valid TCP segments with no TCP engine attached")                   \
-  X(udp_unhandled,              drop,   "UDP datagrams (no UDP in shoal)")                                  \
+  X(udp_datagrams_in,           event,  "UDP datagrams delivered to a socket (callback or receive queue)") \
+  X(udp_datagrams_out,          event,  "UDP datagrams sent (each counted once, however many fragments)") \
+  X(udp_bad_length,             drop,   "UDP datagrams shorter than 8 bytes or whose length field differs from IPv4's") \
+  X(udp_bad_checksum,           drop,   "UDP datagrams with a wrong (non-zero) checksum")                  \
+  X(udp_no_port,                drop,   "UDP datagrams for a port with no socket (or from a remote its connected socket does not take)") \
+  X(udp_other_shard,            drop,   "UDP datagrams for a port open only on another shard (no ICMP error)") \
+  X(udp_receive_queue_drops,    drop,   "UDP datagrams dropped: the socket's receive queue was full")      \
+  X(udp_send_failures,          event,  "UDP sends refused (too large, bad destination, no mbufs)")        \
+  X(icmp_port_unreachable_out,  event,  "ICMP port unreachable sent for datagrams to closed UDP ports")    \
+  X(icmp_errors_rate_limited,   event,  "ICMP errors not sent: the token bucket was empty")                \
+  X(icmp_dest_unreachable_in,   event,  "ICMP destination unreachable received (any code)")                \
+  X(icmp_protocol_unreachable_in, event, "ICMP protocol unreachable received (also in icmp_dest_unreachable_in)") \
+  X(icmp_time_exceeded_in,      event,  "ICMP time exceeded received")                                     \
+  X(icmp_other_errors_in,       event,  "ICMP source quench, redirect or parameter problem received")      \
+  X(icmp_errors_reported,       event,  "ICMP errors reported to the connected UDP socket whose datagram they quote") \
+  X(icmp_errors_unreported,     drop,   "ICMP errors for an unconnected UDP socket, or not an error of a socket (fragmentation needed): counted only") \
+  X(icmp_errors_unmatched,      drop,   "ICMP errors quoting no UDP socket of ours (TCP's included)")       \
   X(proto_unhandled,            drop,   "IPv4 datagrams of any other protocol")                      \
   X(tcp_handed_over,            event,  "TCP datagrams handed to the shard that owns their flow")        \
   X(tcp_handed_in,              event,  "TCP datagrams received from another shard (flow owner here)")   \

@@ -1,7 +1,10 @@
 // ICMP echo (RFC 792; RFC 1122 3.2.2.6: every host MUST answer echo
-// requests, with the same data). The request's mbuf becomes the reply.
+// requests, with the same data; the request's mbuf becomes the reply), the
+// error messages received (counted by type; those quoting a UDP datagram of
+// ours go to the UDP table) and the errors sent (port unreachable).
 #include "shard/shard.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <rte_ip.h>
@@ -12,6 +15,8 @@
 namespace shoal::shard {
 
 void Shard::icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t> message) {
+  if (!message.empty() && wire::icmp_is_error(message[0]))
+    return icmp_error_input(m, message);
   // No NIC offers ICMP checksum offload: always verified in software.
   wire::IcmpEchoRepr echo;
   if (auto e = wire::parse_icmp_echo(message, true, echo); e != wire::ParseError::ok)
@@ -31,6 +36,84 @@ void Shard::icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t>
   wire::emit_icmp_echo(reply, message);
 
   send_echo_reply(m, ip);
+}
+
+void Shard::icmp_error_input(rte_mbuf *m, std::span<const uint8_t> message) {
+  wire::IcmpErrorRepr e;
+  if (auto err = wire::parse_icmp_error(message, true, e); err != wire::ParseError::ok)
+    return drop_parse_error(m, Layer::icmp, err);
+  switch (e.type) {
+  case wire::kIcmpDestUnreachable:
+    counters_.icmp_dest_unreachable_in.add();
+    if (e.code == wire::kIcmpProtocolUnreachable)
+      counters_.icmp_protocol_unreachable_in.add();
+    break;
+  case wire::kIcmpTimeExceeded:
+    counters_.icmp_time_exceeded_in.add();
+    break;
+  default:
+    counters_.icmp_other_errors_in.add();
+    break;
+  }
+  if (e.quoted_protocol == wire::kIpProtoUdp)
+    udp_->icmp_error(e); // counts what became of it
+  else
+    counters_.icmp_errors_unmatched.add();
+  rte_pktmbuf_free(m);
+}
+
+bool Shard::send_icmp_error(const rte_mbuf *offending, const wire::Ipv4Repr &ip, uint8_t type,
+                            uint8_t code, bool link_group) {
+  if (link_group || ip.dst.is_broadcast() || ip.dst.is_multicast() || ip.src.is_broadcast() ||
+      ip.src.is_multicast() || ip.src.is_unspecified() || (ip.src.v >> 28) == 0xf ||
+      ip.fragment_offset != 0)
+    return false; // (0/8, 127/8 and the rest never get this far: martian sources)
+  const uint32_t len = rte_pktmbuf_pkt_len(offending);
+  if (ip.protocol == wire::kIpProtoIcmp) {
+    uint8_t t = 0;
+    const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(offending, ip.header_len, 1, &t));
+    if (p == nullptr || wire::icmp_is_error(*p))
+      return false; // never an error about an error
+  }
+  if (!icmp_error_bucket_.take(now_)) {
+    counters_.icmp_errors_rate_limited.add();
+    return false;
+  }
+  const uint32_t quote_len =
+      std::min<uint32_t>(uint32_t{ip.header_len} + wire::kIcmpErrorQuotedPayload, len);
+  const uint32_t icmp_len = static_cast<uint32_t>(wire::kIcmpErrorHeaderLen) + quote_len;
+  rte_mbuf *r = rte_pktmbuf_alloc(pool_);
+  uint8_t *h = r == nullptr ? nullptr
+                            : reinterpret_cast<uint8_t *>(rte_pktmbuf_append(
+                                  r, static_cast<uint16_t>(wire::kIpv4MinHeaderLen + icmp_len)));
+  if (h == nullptr) {
+    rte_pktmbuf_free(r);
+    counters_.alloc_failures.add();
+    return false;
+  }
+  uint8_t *icmp = h + wire::kIpv4MinHeaderLen;
+  uint8_t *quote = icmp + wire::kIcmpErrorHeaderLen;
+  const void *q = rte_pktmbuf_read(offending, 0, quote_len, quote);
+  if (q != quote)
+    std::memcpy(quote, q, quote_len);
+  wire::emit_icmp_error(type, code, {quote, quote_len}, {icmp, icmp_len});
+
+  wire::Ipv4Repr rip;
+  rip.src = p_.address;
+  rip.dst = ip.src;
+  rip.protocol = wire::kIpProtoIcmp;
+  rip.ttl = 64;
+  rip.ident = ip_ident_++;
+  rip.dont_fragment = false;
+  rip.payload_len = static_cast<uint16_t>(icmp_len);
+  const bool offload = p_.offloads.tx_ipv4_cksum;
+  wire::emit_ipv4(rip, {h, wire::kIpv4MinHeaderLen}, !offload);
+  r->ol_flags = offload ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM) : 0;
+  r->l3_len = wire::kIpv4MinHeaderLen;
+  if (type == wire::kIcmpDestUnreachable && code == wire::kIcmpPortUnreachable)
+    counters_.icmp_port_unreachable_out.add();
+  transmit_ipv4(r, ip.src);
+  return true;
 }
 
 void Shard::icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip) {

@@ -54,13 +54,16 @@ bool tcp_headers_first(const rte_mbuf *m) {
 
 Shard::Shard(const ShardParams &p, rte_mempool *pool)
     : p_(p), netmask_(netmask_of(p.prefix_length)), pool_(pool), arp_(p.arp, arp_cache_name(p.id)),
-      tx_fn_(&Shard::eth_tx_burst), tx_ctx_(&tx_queue_) {
+      tx_fn_(&Shard::eth_tx_burst), tx_ctx_(&tx_queue_),
+      icmp_error_bucket_(p.icmp_error_rate, p.icmp_error_burst),
+      udp_(std::make_unique<Udp>(*this, p.udp)) {
   if (p.reassembly_max_datagrams != 0)
     reassembly_ = std::make_unique<Reassembly>(p.reassembly_max_datagrams, p.reassembly_timeout,
                                                static_cast<int>(rte_socket_id()));
 }
 
 Shard::~Shard() {
+  udp_.reset(); // frees what its sockets had queued
   for (uint16_t i = 0; i < tx_count_; i++)
     rte_pktmbuf_free(tx_batch_[i]);
   tx_backlog_.drain([](rte_mbuf *m) { rte_pktmbuf_free(m); });
@@ -330,6 +333,8 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
     return drop(m, counters_.ipv4_martian_source);
   if (ip.is_fragment())
     return fragment_input(m, ip);
+  // Sent to a link-layer broadcast or multicast address: no ICMP error.
+  const bool link_group = (rte_pktmbuf_mtod(m, const uint8_t *)[0] & 0x01) != 0;
 
   // From here on the mbuf holds exactly the datagram.
   rte_pktmbuf_adj(m, static_cast<uint16_t>(wire::kEthernetHeaderLen));
@@ -339,6 +344,8 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
 
   if (const Handler &h = handlers_[ip.protocol]; h.fn != nullptr)
     return h.fn(h.ctx, m, ip, now_);
+  if (ip.protocol == wire::kIpProtoUdp)
+    return udp_->input(m, ip, link_group); // reads chains as they are
   // Only TCP gets here as a chain (process_frame), and only without an
   // engine; or a reassembled datagram, which may not fit one buffer.
   if (m->nb_segs != 1 && ip.protocol == wire::kIpProtoIcmp &&
@@ -355,8 +362,6 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
     return icmp_input(m, ip, payload);
   case wire::kIpProtoTcp:
     return tcp_without_engine(m, ip, payload);
-  case wire::kIpProtoUdp:
-    return drop(m, counters_.udp_unhandled);
   default:
     return drop(m, counters_.proto_unhandled);
   }

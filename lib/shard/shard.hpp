@@ -9,8 +9,8 @@
 //   dropped, counted) -> IPv4 header (checksum from the NIC flag when the rx
 //   offload is on, else software) -> for our address -> fragments held for
 //   reassembly (reassembly.hpp) until their datagram is whole -> by
-//   protocol: ICMP echo (icmp.cpp), a registered handler (TCP engine), else
-//   a counted drop.
+//   protocol: a registered handler (TCP engine), UDP (udp.hpp), ICMP echo
+//   and errors (icmp.cpp), else a counted drop.
 // Transmit: transmit_ipv4() resolves the next hop through the ARP cache,
 // prepends Ethernet and queues the frame; flush() hands the batch to the NIC
 // once per iteration and frees (and counts) what the NIC did not take.
@@ -36,6 +36,8 @@
 #include "shard/fifo_ring.hpp"
 #include "shard/impair.hpp"
 #include "shard/reassembly.hpp"
+#include "shard/token_bucket.hpp"
+#include "shard/udp.hpp"
 #include "wire/addr.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
@@ -56,6 +58,11 @@ struct ShardParams {
   // counted) and how long an incomplete one is kept (Linux ipfrag_time: 30 s).
   uint32_t reassembly_max_datagrams = 256;
   Duration reassembly_timeout = std::chrono::seconds(30);
+  // ICMP errors sent (port unreachable): a token bucket of this rate per
+  // second and burst (Linux: icmp_msgs_per_sec 1000, icmp_msgs_burst 50).
+  uint32_t icmp_error_rate = 1000;
+  uint32_t icmp_error_burst = 50;
+  UdpConfig udp;
 };
 
 // Hands a batch to the NIC; returns how many it took (the rest stay the
@@ -158,8 +165,22 @@ public:
   void count_tcp_handed_in() { counters_.tcp_handed_in.add(); }
   void count_tcp_handoff_full_drop() { counters_.tcp_handoff_full_drops.add(); }
   bool on_link(wire::Ipv4Addr a) const { return (a.v & netmask_) == (p_.address.v & netmask_); }
+  // UDP sockets of this shard (udp.hpp).
+  Udp &udp() { return *udp_; }
+
+  // An ICMP error (RFC 792) about `offending` (data offset at its IPv4
+  // header; not consumed) back to its source, quoting its IPv4 header and
+  // first 8 payload bytes. Not sent (RFC 1122 3.2.2) in answer to an ICMP
+  // error, for a non-initial fragment, a broadcast or multicast
+  // destination, a source that is not one host (also class E), or a
+  // datagram that came in a link-layer broadcast or multicast frame
+  // (`link_group`); nor beyond the token bucket (icmp_error_rate /
+  // icmp_error_burst, counted). True if queued.
+  bool send_icmp_error(const rte_mbuf *offending, const wire::Ipv4Repr &ip, uint8_t type,
+                       uint8_t code, bool link_group);
 
 private:
+  friend class Udp;
   void process_frame(rte_mbuf *m);
   void drop(rte_mbuf *m, Counter &c) {
     c.add();
@@ -178,6 +199,8 @@ private:
   void fragment_input(rte_mbuf *m, const wire::Ipv4Repr &ip);
   // icmp.cpp
   void icmp_input(rte_mbuf *m, const wire::Ipv4Repr &ip, std::span<uint8_t> message);
+  // An ICMP error message: matched to the UDP socket it concerns, counted.
+  void icmp_error_input(rte_mbuf *m, std::span<const uint8_t> message);
   // An echo request too large for one buffer (a reassembled chain).
   void icmp_input_chain(rte_mbuf *m, const wire::Ipv4Repr &ip);
   // The IPv4 header of an echo reply (in place of the request's, the data
@@ -238,6 +261,8 @@ private:
   FifoRing<rte_mbuf *> tx_backlog_;
   std::unique_ptr<Impairment> impair_rx_, impair_tx_;
   std::unique_ptr<Reassembly> reassembly_; // null: fragments are dropped
+  TokenBucket icmp_error_bucket_;
+  std::unique_ptr<Udp> udp_;
   // Scratch, one per direction: the rx one is being walked by process_rx()
   // while the TCP engine's answers can fill the tx batch and call flush()
   // (tx_enqueue), which must not clear or reallocate it under the walk.

@@ -1,9 +1,11 @@
 // api::Stack without any kernel: creation errors, and two stacks joined by
 // a crossed net_ring pair in one process, driven by poll_once() on a virtual
 // wire, for the connection callbacks (accepted, readable, writable, peer
-// closed, closed with a reason) and the [tcp] config reaching the engine.
+// closed, closed with a reason), the [tcp] config reaching the engine, and UDP
+// (udp_bind echo, fragments both ways, ECONNREFUSED from port unreachable).
 #include <chrono>
 #include <fstream>
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -183,6 +185,57 @@ TEST_F(TwoStacks, PostRunsOnTheShard) {
   a_->poll_once();
   EXPECT_EQ(ran_on, 0);
   EXPECT_EQ(Stack::current_shard(), -1);
+}
+
+} // namespace
+} // namespace shoal::api
+
+namespace shoal::api {
+namespace {
+
+// UDP between the two stacks: an echo bound with udp_bind on b, a socket of
+// a's shard 0 sending 1, 1472 and 8000 bytes (the last in fragments both
+// ways), then a connected socket to a closed port told ECONNREFUSED.
+TEST_F(TwoStacks, UdpEchoAndPortUnreachable) {
+  ASSERT_TRUE(b_->udp_bind(7, [](UdpSocket &s, const UdpDatagram &d) {
+    EXPECT_EQ(s.send_to(d.remote, d.remote_port, d.payload), 0);
+  }));
+  EXPECT_FALSE(b_->udp_bind(7, [](UdpSocket &, const UdpDatagram &) {})) << "port taken";
+  UdpSocket *c = a_->udp_open(0, 0);
+  ASSERT_NE(c, nullptr);
+  std::vector<std::vector<uint8_t>> got;
+  c->on_receive([&](UdpSocket &, const UdpDatagram &d) {
+    EXPECT_EQ(d.remote, b_->address());
+    EXPECT_EQ(d.remote_port, 7);
+    got.emplace_back(d.payload.begin(), d.payload.end());
+  });
+  for (size_t n : {size_t{1}, size_t{1472}, size_t{8000}}) {
+    std::vector<uint8_t> data(n);
+    for (size_t i = 0; i < n; i++)
+      data[i] = static_cast<uint8_t>(i * 31 + n);
+    got.clear();
+    ASSERT_EQ(c->send_to(b_->address(), 7, data), 0);
+    ASSERT_TRUE(poll_until([&] { return !got.empty(); }))
+        << n << " bytes: no echo\na: " << a_->stats_json() << "\nb: " << b_->stats_json();
+    EXPECT_EQ(got.front(), data) << n << " bytes";
+  }
+  EXPECT_EQ(b_->counters(0).udp_datagrams_in.get(), 3u);
+  EXPECT_EQ(b_->counters(0).udp_datagrams_out.get(), 3u);
+  EXPECT_GE(b_->counters(0).ipv4_reassembled.get(), 1u);
+  EXPECT_GE(a_->counters(0).ipv4_reassembled.get(), 1u);
+
+  UdpSocket *r = a_->udp_open(0, 0);
+  ASSERT_TRUE(r->connect(b_->address(), 9));
+  int error = 0;
+  r->on_error([&](UdpSocket &, int e) { error = e; });
+  const uint8_t byte = 1;
+  ASSERT_EQ(r->send({&byte, 1}), 0);
+  ASSERT_TRUE(poll_until([&] { return error != 0; })) << "a: " << a_->stats_json();
+  EXPECT_EQ(error, ECONNREFUSED);
+  EXPECT_EQ(b_->counters(0).icmp_port_unreachable_out.get(), 1u);
+  EXPECT_EQ(a_->counters(0).icmp_errors_reported.get(), 1u);
+  r->close();
+  c->close();
 }
 
 } // namespace

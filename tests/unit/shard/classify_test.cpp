@@ -244,7 +244,9 @@ std::vector<DropCase> drop_cases() {
   v.push_back({"icmp truncated", icmp_frame({8, 0, 0xf7}), "icmp_truncated"});
   Bytes unreachable = {3, 1, 0, 0, 0, 0, 0, 0};
   wire::store_be16(unreachable.data() + 2, wire::internet_checksum(unreachable));
-  v.push_back({"icmp destination unreachable", icmp_frame(unreachable), "icmp_bad_icmp_type"});
+  // An error message must quote at least an IPv4 header and 8 bytes.
+  v.push_back({"icmp destination unreachable without its quote", icmp_frame(unreachable),
+               "icmp_truncated"});
   v.push_back({"icmp echo reply", icmp_frame(icmp_echo(wire::kIcmpEchoReply, 1, 1, {})),
                "icmp_echo_replies_in"});
   // TCP (no engine attached)
@@ -263,7 +265,8 @@ std::vector<DropCase> drop_cases() {
   v.push_back({"tcp truncated", l4_frame(wire::kIpProtoTcp, Bytes(syn.begin(), syn.begin() + 12)),
                "tcp_truncated"});
   // Other protocols
-  v.push_back({"udp", l4_frame(wire::kIpProtoUdp, Bytes(12, 0)), "udp_unhandled"});
+  // UDP: a length field of 0 (below the header's 8 bytes; udp_test.cpp has the rest).
+  v.push_back({"udp length 0", l4_frame(wire::kIpProtoUdp, Bytes(12, 0)), "udp_bad_length"});
   v.push_back({"gre", l4_frame(47, Bytes(8, 0)), "proto_unhandled"});
   return v;
 }
