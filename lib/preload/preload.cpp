@@ -275,11 +275,15 @@ struct Interest {
 struct EpollSide {
   std::mutex mu;
   std::map<int, Interest> shoal;
-  int wake = -1;   // eventfd in the kernel set
-  int cursor = -1; // the fd after which the next scan starts (fairness)
+  std::atomic<int> wake{-1}; // eventfd in the kernel set, once a shoal socket joined
+  int cursor = -1;           // the fd after which the next scan starts (fairness)
+  // Kernel descriptors added (and not removed) through epoll_ctl since the
+  // set was made, or -1 when unknown (a set made before the stack ran).
+  // Never below the truth, so 0 means there is nothing to ask the kernel.
+  std::atomic<int> kernel_fds{-1};
   ~EpollSide() {
     if (wake >= 0)
-      ::syscall(SYS_close, wake);
+      ::syscall(SYS_close, wake.load());
   }
 };
 
@@ -368,7 +372,7 @@ int without_wake(EpollSide &side, epoll_event *ev, int n, bool &woken) {
   int k = 0;
   for (int i = 0; i < n; i++) {
     if (ev[i].data.u64 == kWakeTag) {
-      drain(side.wake);
+      drain(side.wake.load());
       woken = true;
       continue;
     }
@@ -385,7 +389,7 @@ int mixed_epoll_wait(int epfd, EpollSide &side, epoll_event *events, int maxeven
   poll_stack(); // what arrived since the last look
   for (;;) {
     int got = scan_side(side, events, maxevents);
-    if (got < maxevents) {
+    if (got < maxevents && side.kernel_fds.load(std::memory_order_relaxed) != 0) {
       bool woken = false;
       const int k = kernel_epoll_pwait(epfd, events + got, maxevents - got, 0, sigmask);
       if (k < 0 && got == 0)
@@ -404,7 +408,7 @@ int mixed_epoll_wait(int epfd, EpollSide &side, epoll_event *events, int maxeven
     // Sleep in the kernel, woken by the set's own descriptors or by a shoal
     // state change. Listed first, then looked at once more: a change after
     // the look writes the wake-up.
-    Asleep asleep(side.wake);
+    Asleep asleep(side.wake.load());
     got = scan_side(side, events, maxevents);
     if (got > 0)
       return got;
@@ -1239,6 +1243,17 @@ SHOAL_EXPORT int epoll_create1(int flags) {
   const int fd = kernel_epoll_create1(flags);
   if (fd >= 0 && (mark_of(fd) & kEpoll) != 0)
     forget_side(fd); // a stale side list of a descriptor closed behind our back
+  if (fd >= 0 && fd < kMaxFd && active()) {
+    // Counted from the start: a set that holds only shoal sockets is never
+    // asked of the kernel while it has ready ones.
+    auto side = std::make_shared<EpollSide>();
+    side->kernel_fds = 0;
+    {
+      std::lock_guard g(g_epoll_mu);
+      epolls()[fd] = side;
+    }
+    set_mark(fd, static_cast<uint8_t>(mark_of(fd) | kEpoll));
+  }
   return fd;
 }
 
@@ -1253,11 +1268,19 @@ SHOAL_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
   if (!is_shoal(fd)) {
     // A kernel descriptor: any stale entry under its number (a shoal socket
     // closed since) goes first.
-    if (auto side = side_of(epfd)) {
+    auto side = side_of(epfd);
+    if (side) {
       std::lock_guard g(side->mu);
       side->shoal.erase(fd);
     }
-    return kernel_epoll_ctl(epfd, op, fd, event);
+    const int r = kernel_epoll_ctl(epfd, op, fd, event);
+    if (r == 0 && side && side->kernel_fds.load() >= 0) {
+      if (op == EPOLL_CTL_ADD)
+        side->kernel_fds.fetch_add(1);
+      else if (op == EPOLL_CTL_DEL)
+        side->kernel_fds.fetch_sub(1);
+    }
+    return r;
   }
   if (g_child)
     return child_use();
@@ -1268,21 +1291,29 @@ SHOAL_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
     return fail(EBADF);
   std::shared_ptr<EpollSide> side = side_of(epfd);
   if (!side) {
+    // A set made before the stack ran (or not through epoll_create):
+    // what the kernel holds in it is unknown.
+    auto fresh = std::make_shared<EpollSide>();
+    std::lock_guard g(g_epoll_mu);
+    side = epolls().try_emplace(epfd, fresh).first->second;
+  }
+  if (side->wake.load() < 0) {
     // The set's first shoal socket: a wake-up eventfd joins the kernel set
     // (which also proves epfd is an epoll set).
-    auto fresh = std::make_shared<EpollSide>();
-    fresh->wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fresh->wake < 0)
-      return -1;
-    epoll_event wev{};
-    wev.events = EPOLLIN;
-    wev.data.u64 = kWakeTag;
-    if (kernel_epoll_ctl(epfd, EPOLL_CTL_ADD, fresh->wake, &wev) != 0)
-      return -1; // EBADF / EINVAL as the kernel says
-    {
-      std::lock_guard g(g_epoll_mu);
-      auto [it, inserted] = epolls().try_emplace(epfd, fresh);
-      side = it->second;
+    std::lock_guard g(side->mu);
+    if (side->wake.load() < 0) {
+      const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (wake < 0)
+        return -1;
+      epoll_event wev{};
+      wev.events = EPOLLIN;
+      wev.data.u64 = kWakeTag;
+      if (kernel_epoll_ctl(epfd, EPOLL_CTL_ADD, wake, &wev) != 0) {
+        const int e = errno;
+        ::syscall(SYS_close, wake);
+        return fail(e); // EBADF / EINVAL as the kernel says
+      }
+      side->wake.store(wake);
     }
     set_mark(epfd, static_cast<uint8_t>(mark_of(epfd) | kEpoll));
   }
@@ -1329,7 +1360,7 @@ SHOAL_EXPORT int epoll_pwait(int epfd, epoll_event *events, int maxevents, int t
                              const sigset_t *sigmask) {
   KERNEL(epoll_pwait);
   auto side = side_of(epfd);
-  if (!side || !active())
+  if (!side || side->wake.load(std::memory_order_acquire) < 0 || !active())
     return kernel_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
   if (maxevents <= 0)
     return fail(EINVAL);
