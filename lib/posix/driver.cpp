@@ -2,6 +2,8 @@
 // application thread waits (driver.hpp).
 #include "posix/driver.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 #include <pthread.h>
@@ -19,6 +21,18 @@ tcp::Connection *Driver::open(unsigned, tcp::Engine &engine, wire::Ipv4Addr remo
                               uint16_t remote_port, tcp::ConnectionHandler *handler,
                               uint16_t local_port, const tcp::OpenOptions &options) {
   return engine.connect(remote, remote_port, handler, local_port, options);
+}
+
+shard::UdpSocket *Driver::udp_open(unsigned, uint16_t) {
+  return nullptr;
+}
+
+shard::UdpSocket *StackDriver::udp_open(unsigned shard, uint16_t port) {
+  return stack_.udp_open(port, shard);
+}
+
+shard::UdpSocket *PollingDriver::udp_open(unsigned shard, uint16_t port) {
+  return stack_.udp_open(port, shard);
 }
 
 unsigned Driver::connect_shard() {
@@ -51,6 +65,7 @@ bool ManualDriver::call(unsigned shard, const std::function<void(tcp::Engine &)>
 
 bool ManualDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
                         const std::function<bool()> &ready, std::optional<Duration> timeout) {
+  errno = EAGAIN; // what a false return means here (no signal interrupts it)
   std::optional<Instant> deadline;
   if (timeout)
     deadline = clock_() + *timeout;
@@ -177,11 +192,31 @@ tcp::Connection *StackDriver::open(unsigned shard, tcp::Engine &engine, wire::Ip
 
 bool StackDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
                        const std::function<bool()> &ready, std::optional<Duration> timeout) {
+  using Clock = std::chrono::steady_clock;
+  if (sleep_) {
+    const auto until = timeout ? Clock::now() + std::chrono::duration_cast<Clock::duration>(*timeout)
+                               : Clock::time_point::max();
+    while (!ready()) {
+      if (Clock::now() >= until) {
+        errno = EAGAIN;
+        return false;
+      }
+      if (sleep_(lock, ready, std::min(until, Clock::now() + std::chrono::milliseconds(100))) ==
+          EINTR) {
+        errno = EINTR;
+        return false;
+      }
+    }
+    return true;
+  }
   if (!timeout) {
     cv.wait(lock, ready);
     return true;
   }
-  return cv.wait_for(lock, *timeout, ready);
+  if (cv.wait_for(lock, *timeout, ready))
+    return true;
+  errno = EAGAIN;
+  return false;
 }
 
 // ---- PollingDriver -------------------------------------------------------------
@@ -280,8 +315,10 @@ bool PollingDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_vari
     deadline = start + std::chrono::duration_cast<Clock::duration>(*timeout);
   while (!ready()) {
     const auto now = Clock::now();
-    if (deadline && now >= *deadline)
+    if (deadline && now >= *deadline) {
+      errno = EAGAIN;
       return false;
+    }
     if (now < spin_until) {
       // Poll ourselves (the socket's lock is not held while the stack runs:
       // its callbacks take it).
@@ -297,7 +334,14 @@ bool PollingDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_vari
     auto until = now + std::chrono::milliseconds(10);
     if (deadline && *deadline < until)
       until = *deadline;
-    cv.wait_until(lock, until);
+    if (sleep_) {
+      if (sleep_(lock, ready, until) == EINTR) {
+        errno = EINTR;
+        return false;
+      }
+    } else {
+      cv.wait_until(lock, until);
+    }
   }
   return true;
 }

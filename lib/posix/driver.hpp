@@ -42,6 +42,9 @@
 namespace shoal::api {
 class Stack;
 }
+namespace shoal::shard {
+class UdpSocket;
+}
 
 namespace shoal::posix {
 
@@ -66,15 +69,36 @@ public:
                                 uint16_t local_port, const tcp::OpenOptions &options);
   // The shard the next outgoing connection goes to (round robin).
   virtual unsigned connect_shard();
+  // A UDP socket bound to `port` (0: ephemeral) on `shard`, from inside
+  // call() on that shard; nullptr when the port is taken or the driver has
+  // no UDP (an engine alone).
+  virtual shard::UdpSocket *udp_open(unsigned shard, uint16_t port);
   // Blocks the calling application thread until ready() (evaluated with
   // `lock` held) holds or `timeout` (on the driver's clock; nullopt: none)
-  // has passed. `lock` is held on entry and on return. Returns ready().
+  // has passed. `lock` is held on entry and on return. Returns ready();
+  // false with errno EINTR when a signal interrupted the sleep (only with a
+  // sleep function, below), EAGAIN otherwise.
   virtual bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
                     const std::function<bool()> &ready, std::optional<Duration> timeout) = 0;
+
+  // How a blocking call sleeps once it must (StackDriver, PollingDriver):
+  // called with `lock` held, it returns when something may have changed
+  // (unlocking while it sleeps), at `until`, or when a signal arrives: 0, or
+  // EINTR. Without one, the sleep is on the socket's condition variable,
+  // which no signal interrupts. libshoal_preload.so sleeps in the kernel so
+  // that a program's signal handlers run and its calls fail with EINTR as
+  // on Linux.
+  using SleepFn = std::function<int(std::unique_lock<std::mutex> &lock,
+                                    const std::function<bool()> &ready,
+                                    std::chrono::steady_clock::time_point until)>;
+  void set_sleep(SleepFn fn) { sleep_ = std::move(fn); }
 
   // false: the destructor leaves the sockets' kernel descriptors alone
   // (someone else -- packetdrill's clean-up -- has closed them already).
   void set_close_descriptors(bool on) { close_descriptors_ = on; }
+
+protected:
+  SleepFn sleep_;
 
 private:
   unsigned next_connect_shard_ = 0;
@@ -146,6 +170,7 @@ public:
   tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
                         tcp::ConnectionHandler *, uint16_t local_port,
                         const tcp::OpenOptions &options) override;
+  shard::UdpSocket *udp_open(unsigned shard, uint16_t port) override;
   bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
             const std::function<bool()> &ready, std::optional<Duration> timeout) override;
 
@@ -192,6 +217,7 @@ public:
   tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
                         tcp::ConnectionHandler *, uint16_t local_port,
                         const tcp::OpenOptions &options) override;
+  shard::UdpSocket *udp_open(unsigned shard, uint16_t port) override;
   bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
             const std::function<bool()> &ready, std::optional<Duration> timeout) override;
 

@@ -203,8 +203,8 @@ ssize_t do_read(int fd, const std::vector<std::span<uint8_t>> &out, int flags) {
                      s->kind == Kind::dead;
             },
             std::nullopt);
-        if (!ok)
-          return fail(EAGAIN); // a pumping driver ran out of events
+        if (!ok) // a signal (EINTR), or a pumping driver ran out of events
+          return fail(errno == EINTR ? EINTR : EAGAIN);
       }
     }
     if (want == 0)
@@ -262,7 +262,7 @@ ssize_t do_write(int fd, const std::vector<std::span<uint8_t>> &in, int flags) {
           },
           std::nullopt);
       if (!ok)
-        return partial_or(EAGAIN);
+        return partial_or(errno == EINTR ? EINTR : EAGAIN);
       continue;
     }
     lk.unlock();
@@ -472,7 +472,7 @@ int accept4(int fd, sockaddr *addr, socklen_t *len, int flags) {
           lk, s->cv, [&] { return !s->accept_queue.empty() || s->kind != Kind::listening; },
           std::nullopt);
       if (!ok && s->kind == Kind::listening && s->accept_queue.empty())
-        return fail(EAGAIN);
+        return fail(errno == EINTR ? EINTR : EAGAIN);
     }
     child = std::move(s->accept_queue.front());
     s->accept_queue.pop_front();
@@ -573,8 +573,8 @@ int connect(int fd, const sockaddr *addr, socklen_t len) {
   }
   const bool ok = s->driver->wait(
       lk, s->cv, [&] { return s->kind != Kind::connecting; }, std::nullopt);
-  if (!ok)
-    return fail(EINPROGRESS); // a pumping driver ran out of events
+  if (!ok) // a signal: the handshake goes on (EALREADY, then POLLOUT / SO_ERROR)
+    return fail(errno == EINTR ? EINTR : EINPROGRESS);
   if (s->kind == Kind::connected)
     return 0;
   const int e = s->so_error != 0 ? std::exchange(s->so_error, 0) : ECONNREFUSED;
@@ -698,8 +698,11 @@ int close(int fd) {
   if (!f)
     return fail(EBADF);
   ::syscall(SYS_close, fd); // the kernel's (see fcntl)
+  if (f->fd >= 0) // another descriptor (dup) still names it
+    return 0;
+  f->last_close();
   auto s = std::dynamic_pointer_cast<Socket>(f);
-  if (!s || f->fd >= 0) // not a socket, or another descriptor (dup) still names it
+  if (!s)
     return 0;
   Kind was;
   bool linger_zero;

@@ -47,6 +47,15 @@ struct Options {
 class File {
 public:
   virtual ~File();
+  // Readiness as poll() reports it (POLL* bits) and the change counts of
+  // Socket::changes_in / changes_out, read together under the object's
+  // lock (0 for an object that is never ready).
+  virtual uint32_t readiness(uint64_t *in, uint64_t *out) {
+    *in = *out = 0;
+    return 0;
+  }
+  // The last descriptor naming the object was closed (close() calls it).
+  virtual void last_close() {}
   // The kernel descriptor install() made; -1 once every descriptor of the
   // object (install_duplicate adds more) is closed.
   int fd = -1;
@@ -100,6 +109,7 @@ public:
 
   // Readiness as poll() sees it (mu held).
   short poll_mask() const;
+  uint32_t readiness(uint64_t *in, uint64_t *out) override;
   // Bumped on every state change that may change readiness, one count per
   // direction: `changes_in` for what makes it readable (data, the peer's
   // FIN, a connection to accept, an error, the end), `changes_out` for what

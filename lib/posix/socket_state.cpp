@@ -27,6 +27,13 @@ int errno_for(tcp::CloseReason why, bool while_connecting) {
 
 Socket::~Socket() = default;
 
+uint32_t Socket::readiness(uint64_t *in, uint64_t *out) {
+  std::lock_guard g(mu);
+  *in = changes_in.load(std::memory_order_relaxed);
+  *out = changes_out.load(std::memory_order_relaxed);
+  return static_cast<uint16_t>(poll_mask());
+}
+
 void Socket::changed(Direction which, bool bumped) {
   if (!bumped) {
     std::lock_guard g(mu);

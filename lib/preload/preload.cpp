@@ -70,6 +70,7 @@
 #include "posix/driver.hpp"
 #include "posix/socket.hpp"
 #include "posix/socket_impl.hpp"
+#include "posix/udp.hpp"
 
 #define SHOAL_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -100,6 +101,7 @@ using ioctl_fn = int (*)(int, unsigned long, ...);
 constexpr int kMaxFd = 1 << 20;
 constexpr uint8_t kSocket = 1; // a shoal socket (posix facade)
 constexpr uint8_t kEpoll = 2;  // a kernel epoll set with shoal sockets in it
+constexpr uint8_t kUdp = 4;    // a shoal UDP socket (posix/udp.hpp)
 std::atomic<uint8_t> g_marks[kMaxFd];
 
 uint8_t mark_of(int fd) {
@@ -111,8 +113,15 @@ void set_mark(int fd, uint8_t m) {
   if (fd >= 0 && fd < kMaxFd)
     g_marks[fd].store(m, std::memory_order_release);
 }
+// Any shoal socket (TCP or UDP): poll, epoll, close, dup.
 bool is_shoal(int fd) {
+  return (mark_of(fd) & (kSocket | kUdp)) != 0;
+}
+bool is_tcp(int fd) {
   return (mark_of(fd) & kSocket) != 0;
+}
+bool is_udp(int fd) {
+  return (mark_of(fd) & kUdp) != 0;
 }
 
 // ---- the running stack --------------------------------------------------------
@@ -236,9 +245,9 @@ int thread_wake_fd() {
   return w.fd;
 }
 
-uint32_t mask_of(posix::detail::Socket &s) {
-  std::lock_guard g(s.mu);
-  return static_cast<uint16_t>(s.poll_mask());
+uint32_t mask_of(posix::detail::File &f) {
+  uint64_t in, out;
+  return f.readiness(&in, &out);
 }
 
 // Milliseconds left until `deadline` for a kernel wait, rounded up.
@@ -264,7 +273,7 @@ std::optional<Clock::time_point> deadline_of(int timeout_ms) {
 constexpr uint64_t kWakeTag = 0x73686f616c77616bULL; // the wake-up's epoll_data
 
 struct Interest {
-  std::weak_ptr<posix::detail::Socket> socket;
+  std::weak_ptr<posix::detail::File> socket;
   uint32_t events = 0;
   epoll_data_t data{};
   // EPOLLET: the socket's change counts (in, out) last reported.
@@ -335,15 +344,9 @@ int scan_side(EpollSide &side, epoll_event *out, int max) {
     ++it;
     if (in.disarmed)
       continue;
+    // Counts and state together (they change together, under its lock).
     uint64_t ch_in, ch_out;
-    uint32_t ready;
-    {
-      // Counts and state together (they change together, under the mutex).
-      std::lock_guard sg(s->mu);
-      ch_in = s->changes_in.load(std::memory_order_relaxed);
-      ch_out = s->changes_out.load(std::memory_order_relaxed);
-      ready = static_cast<uint16_t>(s->poll_mask()) & (in.events | EPOLLERR | EPOLLHUP);
-    }
+    const uint32_t ready = s->readiness(&ch_in, &ch_out) & (in.events | EPOLLERR | EPOLLHUP);
     if (ready == 0)
       continue;
     if ((in.events & EPOLLET) != 0) {
@@ -446,7 +449,7 @@ int mixed_poll(pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *sigmask) {
       p.revents = 0;
       if (p.fd < 0 || !is_shoal(p.fd))
         continue;
-      auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(p.fd));
+      auto s = posix::detail::lookup(p.fd);
       const uint32_t m = s ? mask_of(*s) : POLLNVAL;
       p.revents =
           static_cast<short>(m & (static_cast<uint16_t>(p.events) | POLLERR | POLLHUP | POLLNVAL));
@@ -577,19 +580,19 @@ bool select_has_shoal(int nfds, fd_set *rd, fd_set *wr, fd_set *ex) {
 
 // ---- descriptors ---------------------------------------------------------------
 
-int adopt(int fd) {
+int adopt(int fd, uint8_t mark = kSocket) {
   if (fd < 0)
     return fd;
   if (fd >= kMaxFd) { // beyond the mark table: refuse, as the kernel at its limit
     posix::close(fd);
     return fail(EMFILE);
   }
-  set_mark(fd, kSocket);
+  set_mark(fd, mark);
   return fd;
 }
 
 int close_shoal(int fd) {
-  set_mark(fd, 0);
+  set_mark(fd, static_cast<uint8_t>(mark_of(fd) & kEpoll));
   if (g_child.load(std::memory_order_relaxed)) {
     // The descriptor table is the parent's copy: forget the entry here and
     // close the child's kernel descriptor; no connection is touched.
@@ -608,18 +611,18 @@ int duplicate(int fd, int nfd) {
     ::syscall(SYS_close, nfd);
     return fail(f ? EMFILE : EBADF);
   }
-  set_mark(nfd, kSocket);
+  set_mark(nfd, static_cast<uint8_t>(mark_of(fd) & (kSocket | kUdp)));
   return nfd;
 }
 
 // What a descriptor about to be replaced (dup2's target) holds is let go.
 void release_target(int fd) {
   const uint8_t m = mark_of(fd);
-  if ((m & kSocket) != 0) {
+  if ((m & (kSocket | kUdp)) != 0) {
     set_mark(fd, 0);
     auto f = posix::detail::remove(fd);
     if (f && f->fd < 0 && !g_child.load())
-      if (auto s = std::dynamic_pointer_cast<posix::detail::Socket>(f)) {
+      if (auto s = f) {
         // The last descriptor of the socket: close it as close() would.
         // The kernel descriptor is replaced by dup2 itself.
         int tmp = posix::detail::install(s, true);
@@ -642,6 +645,33 @@ void warn_option_once(int level, int name) {
                  level, name);
 }
 
+// A blocking call's sleep (Driver::set_sleep): in the kernel, on this
+// thread's wake-up eventfd, so that signals interrupt it (EINTR) as they
+// interrupt Linux's blocking socket calls.
+int sleep_in_kernel(std::unique_lock<std::mutex> &lock, const std::function<bool()> &ready,
+                    Clock::time_point until) {
+  KERNEL(poll);
+  const int wake = thread_wake_fd();
+  Asleep asleep(wake);
+  if (ready())
+    return 0;
+  lock.unlock();
+  const auto left = until - Clock::now();
+  int ms = 0;
+  if (left > Clock::duration::zero())
+    ms = static_cast<int>(std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(left + std::chrono::microseconds(999))
+            .count(),
+        INT32_MAX));
+  pollfd p{wake, POLLIN, 0};
+  const int r = kernel_poll(&p, 1, ms);
+  const int e = errno;
+  if (r > 0)
+    drain(wake);
+  lock.lock();
+  return r < 0 && e == EINTR ? EINTR : 0;
+}
+
 // ---- loopback: the kernel's ----------------------------------------------------------
 
 bool is_loopback(const sockaddr *addr, socklen_t len) {
@@ -660,6 +690,36 @@ bool hand_to_kernel(int fd) {
   KERNEL(socket);
   KERNEL(setsockopt);
   KERNEL(dup3);
+  if (is_udp(fd)) {
+    // A UDP socket: it must not be bound yet (bound ones are on shoal's
+    // address); its options are the defaults or SO_RCVBUF only.
+    int rcvbuf = 0;
+    socklen_t rl = sizeof rcvbuf;
+    sockaddr_in me{};
+    socklen_t ml = sizeof me;
+    if (posix::udp_getsockname(fd, reinterpret_cast<sockaddr *>(&me), &ml) == 0 &&
+        me.sin_port != 0) {
+      errno = EINVAL;
+      return false;
+    }
+    posix::udp_getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &rl);
+    const int fl = posix::udp_fcntl(fd, F_GETFL, 0);
+    const int cloexec_u = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFD, 0)) & FD_CLOEXEC;
+    const int k = kernel_socket(AF_INET, SOCK_DGRAM | ((fl & O_NONBLOCK) != 0 ? SOCK_NONBLOCK : 0),
+                                0);
+    if (k < 0)
+      return false;
+    set_mark(fd, 0);
+    posix::detail::remove(fd); // no shard socket yet: nothing to undo
+    if (kernel_dup3(k, fd, cloexec_u != 0 ? O_CLOEXEC : 0) < 0) {
+      const int e = errno;
+      ::syscall(SYS_close, k);
+      errno = e;
+      return false;
+    }
+    ::syscall(SYS_close, k);
+    return true;
+  }
   auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(fd));
   if (!s) {
     errno = EBADF;
@@ -794,6 +854,7 @@ void shoal_preload_start() {
     rt->polling->start_helper();
   }
   g_rt = rt;
+  rt->driver->set_sleep(sleep_in_kernel);
   posix::set_default_driver(rt->driver);
   posix::detail::set_readiness_hook(&wake_sleepers);
   pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
@@ -880,12 +941,20 @@ SHOAL_EXPORT int socket(int domain, int type, int protocol) {
   if (active() && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&
       (protocol == 0 || protocol == IPPROTO_TCP))
     return adopt(posix::socket(domain, type, protocol));
+  if (active() && domain == AF_INET && (type & 0xf) == SOCK_DGRAM &&
+      (protocol == 0 || protocol == IPPROTO_UDP))
+    return adopt(posix::udp_socket(type & (SOCK_NONBLOCK | SOCK_CLOEXEC)), kUdp);
   return kernel_socket(domain, type, protocol);
 }
 
 SHOAL_EXPORT int bind(int fd, const sockaddr *addr, socklen_t len) {
   KERNEL(bind);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return is_loopback(addr, len) ? (hand_to_kernel(fd) ? kernel_bind(fd, addr, len) : -1) : posix::udp_bind(fd, addr, len);
+  }
+  if (!is_tcp(fd))
     return kernel_bind(fd, addr, len);
   if (g_child)
     return child_use();
@@ -896,7 +965,7 @@ SHOAL_EXPORT int bind(int fd, const sockaddr *addr, socklen_t len) {
 
 SHOAL_EXPORT int listen(int fd, int backlog) {
   KERNEL(listen);
-  if (!is_shoal(fd))
+  if (!is_tcp(fd))
     return kernel_listen(fd, backlog);
   if (g_child)
     return child_use();
@@ -905,7 +974,7 @@ SHOAL_EXPORT int listen(int fd, int backlog) {
 
 SHOAL_EXPORT int accept4(int fd, sockaddr *addr, socklen_t *len, int flags) {
   KERNEL(accept4);
-  if (!is_shoal(fd))
+  if (!is_tcp(fd))
     return kernel_accept4(fd, addr, len, flags);
   if (g_child)
     return child_use();
@@ -914,7 +983,7 @@ SHOAL_EXPORT int accept4(int fd, sockaddr *addr, socklen_t *len, int flags) {
 
 SHOAL_EXPORT int accept(int fd, sockaddr *addr, socklen_t *len) {
   KERNEL(accept);
-  if (!is_shoal(fd))
+  if (!is_tcp(fd))
     return kernel_accept(fd, addr, len);
   if (g_child)
     return child_use();
@@ -923,7 +992,12 @@ SHOAL_EXPORT int accept(int fd, sockaddr *addr, socklen_t *len) {
 
 SHOAL_EXPORT int connect(int fd, const sockaddr *addr, socklen_t len) {
   KERNEL(connect);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return is_loopback(addr, len) ? (hand_to_kernel(fd) ? kernel_connect(fd, addr, len) : -1) : posix::udp_connect(fd, addr, len);
+  }
+  if (!is_tcp(fd))
     return kernel_connect(fd, addr, len);
   if (g_child)
     return child_use();
@@ -934,7 +1008,12 @@ SHOAL_EXPORT int connect(int fd, const sockaddr *addr, socklen_t len) {
 
 SHOAL_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   KERNEL(read);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_recvfrom(fd, buf, n, 0, nullptr, nullptr);
+  }
+  if (!is_tcp(fd))
     return kernel_read(fd, buf, n);
   if (g_child)
     return child_use();
@@ -949,7 +1028,12 @@ SHOAL_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
 
 SHOAL_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
   KERNEL(write);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_sendto(fd, buf, n, 0, nullptr, 0);
+  }
+  if (!is_tcp(fd))
     return kernel_write(fd, buf, n);
   if (g_child)
     return child_use();
@@ -958,7 +1042,12 @@ SHOAL_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 
 SHOAL_EXPORT ssize_t readv(int fd, const iovec *iov, int iovcnt) {
   KERNEL(readv);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return [&] { msghdr m{}; m.msg_iov = const_cast<iovec *>(iov); m.msg_iovlen = static_cast<size_t>(std::max(iovcnt, 0)); return posix::udp_recvmsg(fd, &m, 0); }();
+  }
+  if (!is_tcp(fd))
     return kernel_readv(fd, iov, iovcnt);
   if (g_child)
     return child_use();
@@ -967,7 +1056,12 @@ SHOAL_EXPORT ssize_t readv(int fd, const iovec *iov, int iovcnt) {
 
 SHOAL_EXPORT ssize_t writev(int fd, const iovec *iov, int iovcnt) {
   KERNEL(writev);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return [&] { msghdr m{}; m.msg_iov = const_cast<iovec *>(iov); m.msg_iovlen = static_cast<size_t>(std::max(iovcnt, 0)); return posix::udp_sendmsg(fd, &m, 0); }();
+  }
+  if (!is_tcp(fd))
     return kernel_writev(fd, iov, iovcnt);
   if (g_child)
     return child_use();
@@ -976,7 +1070,12 @@ SHOAL_EXPORT ssize_t writev(int fd, const iovec *iov, int iovcnt) {
 
 SHOAL_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
   KERNEL(recv);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_recvfrom(fd, buf, n, flags, nullptr, nullptr);
+  }
+  if (!is_tcp(fd))
     return kernel_recv(fd, buf, n, flags);
   if (g_child)
     return child_use();
@@ -991,7 +1090,12 @@ SHOAL_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int 
 
 SHOAL_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
   KERNEL(send);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_sendto(fd, buf, n, flags, nullptr, 0);
+  }
+  if (!is_tcp(fd))
     return kernel_send(fd, buf, n, flags);
   if (g_child)
     return child_use();
@@ -1001,7 +1105,12 @@ SHOAL_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
 SHOAL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, sockaddr *from,
                               socklen_t *fromlen) {
   KERNEL(recvfrom);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_recvfrom(fd, buf, n, flags, from, fromlen);
+  }
+  if (!is_tcp(fd))
     return kernel_recvfrom(fd, buf, n, flags, from, fromlen);
   if (g_child)
     return child_use();
@@ -1021,7 +1130,12 @@ SHOAL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, 
 SHOAL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const sockaddr *to,
                             socklen_t tolen) {
   KERNEL(sendto);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_sendto(fd, buf, n, flags, to, tolen);
+  }
+  if (!is_tcp(fd))
     return kernel_sendto(fd, buf, n, flags, to, tolen);
   if (g_child)
     return child_use();
@@ -1031,7 +1145,12 @@ SHOAL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const 
 
 SHOAL_EXPORT ssize_t recvmsg(int fd, msghdr *msg, int flags) {
   KERNEL(recvmsg);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_recvmsg(fd, msg, flags);
+  }
+  if (!is_tcp(fd))
     return kernel_recvmsg(fd, msg, flags);
   if (g_child)
     return child_use();
@@ -1040,18 +1159,61 @@ SHOAL_EXPORT ssize_t recvmsg(int fd, msghdr *msg, int flags) {
 
 SHOAL_EXPORT ssize_t sendmsg(int fd, const msghdr *msg, int flags) {
   KERNEL(sendmsg);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_sendmsg(fd, msg, flags);
+  }
+  if (!is_tcp(fd))
     return kernel_sendmsg(fd, msg, flags);
   if (g_child)
     return child_use();
   return posix::sendmsg(fd, msg, flags);
 }
 
+// Several datagrams in one call (glibc's resolver sends its A and AAAA
+// queries with sendmmsg): one sendmsg/recvmsg each on a shoal UDP socket.
+SHOAL_EXPORT int sendmmsg(int fd, mmsghdr *v, unsigned int n, int flags) {
+  KERNEL(sendmmsg);
+  if (!is_udp(fd))
+    return kernel_sendmmsg(fd, v, n, flags);
+  if (g_child)
+    return child_use();
+  unsigned k = 0;
+  for (; k < n; k++) {
+    const ssize_t r = posix::udp_sendmsg(fd, &v[k].msg_hdr, flags);
+    if (r < 0)
+      return k > 0 ? static_cast<int>(k) : -1;
+    v[k].msg_len = static_cast<unsigned>(r);
+  }
+  return static_cast<int>(k);
+}
+
+SHOAL_EXPORT int recvmmsg(int fd, mmsghdr *v, unsigned int n, int flags, timespec *timeout) {
+  KERNEL(recvmmsg);
+  if (!is_udp(fd))
+    return kernel_recvmmsg(fd, v, n, flags, timeout);
+  if (g_child)
+    return child_use();
+  unsigned k = 0;
+  for (; k < n; k++) {
+    // The first waits as the socket says; the rest take what is queued.
+    const ssize_t r =
+        posix::udp_recvmsg(fd, &v[k].msg_hdr, k == 0 ? flags : flags | MSG_DONTWAIT);
+    if (r < 0)
+      return k > 0 ? static_cast<int>(k) : -1;
+    v[k].msg_len = static_cast<unsigned>(r);
+    if ((flags & MSG_WAITFORONE) != 0)
+      flags |= MSG_DONTWAIT;
+  }
+  return static_cast<int>(k);
+}
+
 SHOAL_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
   KERNEL(sendfile);
   if (is_shoal(in))
     return fail(EINVAL); // from a socket: the kernel refuses it too
-  if (!is_shoal(out))
+  if (!is_tcp(out))
     return kernel_sendfile(out, in, offset, count);
   if (g_child)
     return child_use();
@@ -1102,7 +1264,7 @@ SHOAL_EXPORT ssize_t sendfile64(int out, int in, off64_t *offset, size_t count) 
 SHOAL_EXPORT int close(int fd) {
   KERNEL(close);
   const uint8_t m = mark_of(fd);
-  if ((m & kSocket) != 0)
+  if ((m & (kSocket | kUdp)) != 0)
     return close_shoal(fd);
   if ((m & kEpoll) != 0)
     forget_side(fd);
@@ -1111,7 +1273,12 @@ SHOAL_EXPORT int close(int fd) {
 
 SHOAL_EXPORT int shutdown(int fd, int how) {
   KERNEL(shutdown);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return (how == SHUT_RD || how == SHUT_WR || how == SHUT_RDWR) ? 0 : fail(EINVAL);
+  }
+  if (!is_tcp(fd))
     return kernel_shutdown(fd, how);
   if (g_child)
     return child_use();
@@ -1130,7 +1297,7 @@ SHOAL_EXPORT int fcntl(int fd, int cmd, ...) {
     return child_use();
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
     return duplicate(fd, kernel_fcntl(fd, cmd, arg));
-  return posix::fcntl(fd, cmd, arg);
+  return is_udp(fd) ? posix::udp_fcntl(fd, cmd, arg) : posix::fcntl(fd, cmd, arg);
 }
 
 SHOAL_EXPORT int fcntl64(int fd, int cmd, ...) {
@@ -1151,12 +1318,17 @@ SHOAL_EXPORT int ioctl(int fd, unsigned long request, ...) {
     return kernel_ioctl(fd, request, arg);
   if (g_child)
     return child_use();
-  return posix::ioctl(fd, request, arg);
+  return is_udp(fd) ? posix::udp_ioctl(fd, request, arg) : posix::ioctl(fd, request, arg);
 }
 
 SHOAL_EXPORT int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
   KERNEL(setsockopt);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return [&] { const int r = posix::udp_setsockopt(fd, level, name, value, len); if (r != 0 && errno == ENOPROTOOPT) warn_option_once(level, name); return r; }();
+  }
+  if (!is_tcp(fd))
     return kernel_setsockopt(fd, level, name, value, len);
   if (g_child)
     return child_use();
@@ -1168,7 +1340,12 @@ SHOAL_EXPORT int setsockopt(int fd, int level, int name, const void *value, sock
 
 SHOAL_EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
   KERNEL(getsockopt);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_getsockopt(fd, level, name, value, len);
+  }
+  if (!is_tcp(fd))
     return kernel_getsockopt(fd, level, name, value, len);
   if (g_child)
     return child_use();
@@ -1187,7 +1364,12 @@ SHOAL_EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t 
 
 SHOAL_EXPORT int getsockname(int fd, sockaddr *addr, socklen_t *len) {
   KERNEL(getsockname);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_getsockname(fd, addr, len);
+  }
+  if (!is_tcp(fd))
     return kernel_getsockname(fd, addr, len);
   if (g_child)
     return child_use();
@@ -1196,7 +1378,12 @@ SHOAL_EXPORT int getsockname(int fd, sockaddr *addr, socklen_t *len) {
 
 SHOAL_EXPORT int getpeername(int fd, sockaddr *addr, socklen_t *len) {
   KERNEL(getpeername);
-  if (!is_shoal(fd))
+  if (is_udp(fd)) {
+    if (g_child)
+      return child_use();
+    return posix::udp_getpeername(fd, addr, len);
+  }
+  if (!is_tcp(fd))
     return kernel_getpeername(fd, addr, len);
   if (g_child)
     return child_use();
@@ -1286,7 +1473,7 @@ SHOAL_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
     return child_use();
   if (is_shoal(epfd) || epfd == fd)
     return fail(EINVAL);
-  auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(fd));
+  auto s = posix::detail::lookup(fd);
   if (!s)
     return fail(EBADF);
   std::shared_ptr<EpollSide> side = side_of(epfd);

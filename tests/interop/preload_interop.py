@@ -16,6 +16,8 @@ kernel side:
   memcached  10,000 keys with values up to 100 KiB, set and read back
   clients    wrk and redis-benchmark over shoal against nginx and
              redis-server on the kernel side
+  udp        a UDP echo server and a UDP client (python) over shoal against
+             the kernel: 1, 1472 and 8000 B datagrams, ECONNREFUSED
   semantics  preload_probe over shoal: errno on misuse, kernel sockets
              untouched, mixed poll/select/epoll, exact EPOLLET, dup, fork
              (semantics_dedicated: the same with [preload] mode = dedicated)
@@ -398,14 +400,80 @@ while True:
         p.cleanup()
 
 
+UDP_ECHO = r"""
+import signal, socket, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+print('bound', flush=True)
+while True:
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)
+"""
+
+UDP_CLIENT = r"""
+import os, socket, sys
+host, port, closed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.settimeout(5)
+for n in (1, 1472, 8000):
+    d = os.urandom(n)
+    c.sendto(d, (host, port))
+    r, a = c.recvfrom(65535)
+    assert r == d and a == (host, port), (n, len(r), a)
+    print(f"{n} B echoed identical", flush=True)
+c2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c2.settimeout(5)
+c2.connect((host, closed))
+c2.send(b"x")
+try:
+    c2.recv(10)
+    sys.exit("a closed port answered")
+except ConnectionRefusedError:
+    print("closed port: ECONNREFUSED", flush=True)
+"""
+
+
+def test_udp(shoal_run, probe):
+    """A UDP echo server over shoal for a kernel client, and a UDP client
+    over shoal for a kernel echo server: 1, 1472 and 8000 B (fragmented both
+    ways) back identical; a connected socket to a closed port gets
+    ECONNREFUSED (shoal's port unreachable, then the kernel's)."""
+    p = Program(shoal_run, "udp")
+    echo = None
+    try:
+        p.start(sys.executable, "-c", UDP_ECHO, "5353")
+        deadline = time.time() + 10
+        while "bound" not in p.text() and time.time() < deadline:
+            time.sleep(0.1)
+        r = p.ns_run(sys.executable, "-c", UDP_CLIENT, STACK_IP, "5353", "5999",
+                     check_rc=False, timeout=60)
+        print("kernel client -> shoal:", r.stdout.strip().replace("\n", "; "))
+        check(r.returncode == 0, f"kernel client against shoal\n{r.stdout}{r.stderr}")
+        p.stop()
+        echo = p.ns_popen(sys.executable, "-c", UDP_ECHO, "6000", stdout=subprocess.PIPE,
+                          text=True)
+        check(echo.stdout.readline().strip() == "bound", "kernel echo did not start")
+        r = p.ns_run(shoal_run, p.config, sys.executable, "-c", UDP_CLIENT, KERNEL_IP, "6000",
+                     "6999", check_rc=False, timeout=60)
+        print("shoal client -> kernel:", r.stdout.strip().replace("\n", "; "))
+        check(r.returncode == 0 and "shoal-preload: ready" in r.stderr,
+              f"shoal client against the kernel\n{r.stdout}{r.stderr}")
+    finally:
+        if echo is not None:
+            echo.kill()
+            echo.wait()
+        p.cleanup()
+
+
 TESTS = {"nginx": test_nginx, "redis": test_redis, "memcached": test_memcached,
-         "clients": test_clients, "semantics": test_semantics,
+         "clients": test_clients, "semantics": test_semantics, "udp": test_udp,
          "semantics_dedicated": lambda run, probe: test_semantics(run, probe, "dedicated")}
 TOOLS = {"nginx": ["/usr/sbin/nginx", "curl", "wrk", "ab", "h2load"],
          "redis": ["/usr/bin/redis-server", "redis-benchmark", "redis-cli"],
          "memcached": ["/usr/bin/memcached"],
          "clients": ["/usr/sbin/nginx", "/usr/bin/redis-server", "redis-benchmark", "wrk"],
-         "semantics": [], "semantics_dedicated": []}
+         "semantics": [], "semantics_dedicated": [], "udp": []}
 
 
 def main():

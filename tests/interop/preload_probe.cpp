@@ -1,7 +1,7 @@
 // preload_probe <echo-host> <echo-port>: an ordinary Linux program (it
 // links nothing of shoal) that checks, when run under shoal-run, what a
 // program sees of its sockets: errno on misuse, kernel descriptors left to
-// the kernel, poll/select/epoll mixing both kinds, exact EPOLLET, dup,
+// the kernel, loopback handed to the kernel, poll/select/epoll mixing both kinds, exact EPOLLET, dup,
 // fork. The peer is a kernel echo server. Prints one line per check and
 // exits 1 if any failed.
 #include <cerrno>
@@ -96,8 +96,8 @@ int main(int argc, char **argv) {
     const int v6 = socket(AF_INET6, SOCK_STREAM, 0);
     const int ux = socket(AF_UNIX, SOCK_STREAM, 0);
     const int t = socket(AF_INET, SOCK_STREAM, 0);
-    expect(is_kernel_socket(u) && is_kernel_socket(v6) && is_kernel_socket(ux),
-           "UDP, IPv6 and AF_UNIX sockets are the kernel's");
+    expect(is_kernel_socket(v6) && is_kernel_socket(ux), "IPv6 and AF_UNIX sockets are the kernel's");
+    expect(u >= 0 && !is_kernel_socket(u), "an AF_INET datagram socket is shoal's");
     expect(t >= 0 && !is_kernel_socket(t), "an AF_INET stream socket is shoal's");
     close(u);
     close(v6);
