@@ -132,6 +132,9 @@ void Engine::Impl::segment_arrives(Connection &c, Segment &seg) {
     syn_sent_arrives(c, seg);
   else
     synchronized_arrives(c, seg);
+  // A D-SACK not sent with this segment's ACK is not sent at all (RFC 2883
+  // 4: it reports the segment that triggered the ACK).
+  dsack.conn = nullptr;
 }
 
 // ---- RFC 9293 3.10.7.3: SYN-SENT STATE --------------------------------------
@@ -274,6 +277,11 @@ bool Engine::Impl::answer_unacceptable(Connection &c, const Segment &seg) {
     }
     c.last_unacceptable_ack_ = now;
   }
+  // Old text (RFC 2883 4.1.1: a retransmission whose ACK was lost, or a
+  // segment the network duplicated; also one PAWS refused) is reported in
+  // a D-SACK block: the part below RCV.NXT.
+  if (seg.len > 0 && seq_lt(seg.seq, c.rcv_nxt_))
+    note_duplicate(c, seg.seq, seq_min(seg.seq + seg.len, c.rcv_nxt_));
   send_ack(c);
   return true;
 }
@@ -283,8 +291,10 @@ bool Engine::Impl::answer_unacceptable(Connection &c, const Segment &seg) {
 void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
   if (seq_lt(seg.seq, c.rcv_nxt_)) {
     uint32_t dup = c.rcv_nxt_ - seg.seq;
-    if (seg.len > 0)
+    if (seg.len > 0) {
       count(*this, Counter::dup_data_in);
+      note_duplicate(c, seg.seq, seg.seq + std::min(dup, seg.len));
+    }
     if (dup >= seg.len) {
       // All the text is old; a FIN just past it is old too if dup > len.
       if (dup > seg.len)
