@@ -52,6 +52,7 @@
 
 #include "posix/packetdrill_interface.hpp"
 #include "posix/socket.hpp"
+#include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
 
 namespace shoal::posix {
@@ -262,6 +263,10 @@ public:
                      "shoal packetdrill adapter: the script waits for a packet, but shoal has "
                      "nothing to send and no timer armed (t=%.6f)\n",
                      static_cast<double>(now_ns()) / 1e9);
+        if (verbose_) {
+          std::lock_guard g(driver_->engine_mutex());
+          std::fprintf(stderr, "shoal: engine counters:\n%s\n", engine_->counters().to_string().c_str());
+        }
         std::exit(EXIT_FAILURE); // packetdrill would otherwise wait forever
       }
       ::usleep(1000);
