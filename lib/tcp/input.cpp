@@ -199,22 +199,31 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
       c.handler_->on_connected(c);
     if (c.dead_)
       return;
-    // "Data or controls that were queued for transmission may be included."
-    output(c);
-    if (c.ack_pending_)
-      send_ack(c);
     // "If there are other controls or text in the segment, then continue
     //  processing at the sixth step below where the URG bit is checked."
+    // The ACK owed (ack_pending_) goes out at the end of that processing, so
+    // one segment acknowledges the SYN and the text or FIN with it.
     if (seg.len > 0 || seg.fin()) {
       seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~SYN);
       seg.seq = seg.seq + 1;
       synchronized_arrives(c, seg);
+      if (!c.dead_ && c.state_ != State::closed && c.ack_pending_)
+        send_ack(c);
+      return;
     }
+    // "Data or controls that were queued for transmission may be included."
+    output(c);
+    if (c.ack_pending_)
+      send_ack(c);
     return;
   }
   // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-  //  <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
-  // Text in the SYN is not queued: the peer retransmits it.
+  //  <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it. ... If there are
+  //  other controls or text in the segment, queue them for processing after
+  //  the ESTABLISHED state has been reached" (simultaneous open). The text
+  //  waits as a passive open's SYN text does; a FIN is not queued (the peer
+  //  retransmits it).
+  queue_syn_text(c, seg);
   set_state(c, State::syn_received);
   c.rtt_timing_ = false; // the handshake's round trip is no longer one exchange
   c.rtx_count_ = 0;

@@ -268,8 +268,14 @@ void Engine::Impl::release_syn_text(Connection &c) {
   }
   if (c.ooo_->empty())
     c.ooo_.reset();
-  if (c.rcvq_bytes_ > 0)
-    c.ack_pending_ = true;
+  // Acknowledged as in-order text is: at once while quick ACKs last
+  // (quickack_segments), else by the delayed ACK the caller schedules.
+  if (c.rcvq_bytes_ > 0) {
+    c.rcv_seg_max_ = static_cast<uint16_t>(std::min<uint32_t>(std::max<uint32_t>(c.rcv_seg_max_, c.rcvq_bytes_), 65535));
+    c.rcv_unacked_ += c.rcvq_bytes_;
+    if (cfg.quickack_segments > 0 || cfg.delayed_ack == Duration::zero())
+      c.ack_pending_ = true;
+  }
 }
 
 void Engine::Impl::note_duplicate(Connection &c, Seq start, Seq end) {

@@ -430,9 +430,70 @@ TEST(SynText, DataInASynIsKeptAndDeliveredAfterTheHandshake) {
   ASSERT_NE(r.conn, nullptr);
   EXPECT_EQ(r.received, "early");
   EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable"}));
+  // Acknowledged as other in-order text: without quick ACKs (this
+  // harness), by the delayed ACK.
+  p.expect_none("the text waits for the delayed ACK");
+  h.advance(milliseconds(40));
   EXPECT_EQ(p.expect(ACK, "ACK of the SYN's text").tcp.ack, isn + 6);
   EXPECT_EQ(h.eng->counters()[Counter::syn_data_bytes], 5u);
   finish(h, p, r.conn);
+}
+
+TEST(SynText, AckedAtOnceWhileQuickAcksLast) {
+  EngineConfig cfg = test_config();
+  cfg.quickack_segments = 16;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  const uint32_t isn = p.snd_nxt;
+  p.send(SYN, "early");
+  p.expect(SYN | ACK);
+  p.send(ACK);
+  EXPECT_EQ(r.received, "early");
+  EXPECT_EQ(p.expect(ACK, "quick ACK of the SYN's text").tcp.ack, isn + 6);
+  finish(h, p, r.conn);
+}
+
+// RFC 9293 3.10.7.3: text in a SYN-ACK is processed like text in the
+// ESTABLISHED state, and one ACK acknowledges the SYN and the text.
+TEST(SynText, TextInASynAckIsAcknowledgedWithTheSyn) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = h.eng->connect(kRemote, p.port, &r, p.local_port);
+  ASSERT_NE(c, nullptr);
+  p.expect(SYN, "SYN");
+  p.send(SYN | ACK, "abc");
+  Sent a = p.expect(ACK, "one ACK for the SYN and its text");
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt);
+  EXPECT_EQ(readable_text(*c), "abc");
+  p.expect_none("nothing more");
+  finish(h, p, c);
+}
+
+// RFC 9293 3.10.7.3, simultaneous open: "If there are other controls or
+// text in the segment, queue them for processing after the ESTABLISHED
+// state has been reached".
+TEST(SynText, TextInASimultaneousOpenSynIsQueued) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = h.eng->connect(kRemote, p.port, &r, p.local_port);
+  ASSERT_NE(c, nullptr);
+  p.expect(SYN, "SYN");
+  const uint32_t isn = p.snd_nxt;
+  p.send(SYN, "abc");
+  Sent synack = p.expect(SYN | ACK, "SYN-ACK of the simultaneous open");
+  EXPECT_EQ(synack.tcp.ack, isn + 1) << "the SYN-ACK acknowledges only the SYN";
+  EXPECT_EQ(readable_text(*c), "");
+  p.send(ACK);
+  EXPECT_EQ(readable_text(*c), "abc");
+  h.advance(milliseconds(40));
+  EXPECT_EQ(p.expect(ACK, "ACK of the SYN's text").tcp.ack, p.snd_nxt);
+  finish(h, p, c);
 }
 
 TEST(Paws, OldTimestampIsRejectedWithAnAck) {
