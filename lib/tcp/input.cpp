@@ -651,6 +651,17 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
       count(*this, Counter::drop_after_fin);
       seg.drop_payload();
     }
+  } else if (seg.fin() && seq_gt(seg.seq, c.rcv_nxt_) &&
+             in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2)) {
+    // A FIN alone beyond a hole: out of order, so a duplicate ACK (with
+    // SACK blocks) goes out at once (RFC 5681 4.2). Right after the queued
+    // text it takes effect when RCV.NXT reaches it, as a FIN that came
+    // with the last queued segment does; anywhere else the peer resends it.
+    if (c.ooo_ && !c.ooo_->empty() && c.ooo_->last_end() == seg.seq) {
+      c.ooo_fin_ = true;
+      c.ooo_fin_seq_ = seg.seq;
+    }
+    c.ack_pending_ = true;
   }
 
   // "Eighth, check the FIN bit" — only once everything before it has arrived.

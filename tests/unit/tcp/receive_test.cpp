@@ -151,6 +151,31 @@ TEST(Reassembly, FinBeyondAHoleWaitsForIt) {
   finish(h, p, c);
 }
 
+TEST(Reassembly, ABareFinBeyondAHoleIsAckedAndWaitsForIt) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  p.send_raw(ACK, b + 100, p.rcv_nxt, pattern(50, 100));
+  p.expect(ACK, "dup ACK");
+  // The FIN right after the queued text, in a segment of its own.
+  p.send_raw(FIN | ACK, b + 150, p.rcv_nxt);
+  Sent a = p.expect(ACK, "dup ACK for the FIN beyond the hole");
+  EXPECT_EQ(a.tcp.ack, b);
+  ASSERT_EQ(a.tcp.options.sack_count, 1);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 100, b + 150}));
+  EXPECT_EQ(c->state(), State::established);
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
+  a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, b + 151); // data and FIN
+  EXPECT_EQ(c->state(), State::close_wait);
+  EXPECT_EQ(r.received, pattern(150));
+  EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable", "peer_closed"}));
+  finish(h, p, c);
+}
+
 TEST(Reassembly, PerConnectionCapDropsAndCounts) {
   EngineConfig cfg = test_config();
   cfg.reassembly_max_segments = 3;
