@@ -245,12 +245,13 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
 // filled our window sends its ACKs with SEQ = its SND.NXT = our right edge;
 // while any of that data is still missing here (RCV.NXT below the edge),
 // the strict test would refuse every one of those ACKs and so the
-// acknowledgments they carry for our own data.
+// acknowledgments they carry for our own data. A RST gets no allowance:
+// RFC 5961 3.2 drops it silently unless it lies inside the window.
 bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) const {
   const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
   const uint32_t len = seg.seg_len();
   if (len == 0)
-    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, wnd + 1);
+    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, seg.rst() ? wnd : wnd + 1);
   if (wnd == 0)
     return false;
   return seq_in_window(seg.seq, c.rcv_nxt_, wnd) ||

@@ -406,6 +406,27 @@ TEST(Acceptability, AnAckAtTheRightEdgeIsTaken) {
   finish(h, p, c);
 }
 
+// RFC 5961 3.2: a RST outside the window is dropped silently; the right
+// edge, where an ACK is still taken, is outside it. Just inside, the RST
+// gets a challenge ACK.
+TEST(Acceptability, ARstAtTheRightEdgeIsDroppedSilently) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("abc"), 3));
+  Sent d = p.expect(ACK);
+  const uint32_t edge = d.tcp.ack + d.tcp.window;
+  p.send_raw(RST, edge, 0);
+  p.expect_none("no answer to a RST at the right edge");
+  EXPECT_EQ(c->state(), State::established);
+  EXPECT_EQ(h.eng->counters()[Counter::challenge_acks], 0u);
+  p.send_raw(RST, edge - 1, 0);
+  EXPECT_EQ(p.expect(ACK, "challenge ACK").tcp.ack, d.tcp.ack);
+  EXPECT_EQ(c->state(), State::established);
+  finish(h, p, c);
+}
+
 // RFC 7323 4.3 (2): a retransmission of data we already acknowledged has
 // SEG.SEQ =< Last.ACK.sent, so its TSval becomes TS.Recent and the ACK
 // answering it echoes that, not the TSval of a segment from before the
