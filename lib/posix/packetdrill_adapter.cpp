@@ -30,6 +30,7 @@
 // so_flags (space or comma separated): local_ip=A.B.C.D (must equal
 // --local_ip; default 192.168.0.1), mtu=N (1500), cc=newreno|cubic,
 // delayed_ack_ms=N (40), quickack_segments=N (16), rto_min_ms=N (200), verbose.
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -51,6 +52,7 @@
 
 #include "posix/packetdrill_interface.hpp"
 #include "posix/socket.hpp"
+#include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
 
 namespace shoal::posix {
@@ -186,19 +188,31 @@ public:
     return false;
   }
 
+  // A datagram larger than one pool buffer (up to the 64 KiB an IPv4
+  // datagram can be, as a NIC with receive offload hands them up) arrives
+  // as a chain of mbufs, each filled to its room.
   int netdev_send(const void *buf, size_t count) {
-    rte_mbuf *m = rte_pktmbuf_alloc(pool_);
-    if (m == nullptr) {
-      errno = ENOBUFS;
-      return -1;
-    }
-    char *dst = rte_pktmbuf_append(m, static_cast<uint16_t>(count));
-    if (count > UINT16_MAX || dst == nullptr) {
-      rte_pktmbuf_free(m);
+    if (count == 0 || count > UINT16_MAX) {
       errno = EMSGSIZE;
       return -1;
     }
-    std::memcpy(dst, buf, count);
+    rte_mbuf *m = nullptr;
+    for (size_t off = 0; off < count;) {
+      rte_mbuf *piece = rte_pktmbuf_alloc(pool_);
+      if (piece == nullptr || (m != nullptr && rte_pktmbuf_chain(m, piece) != 0)) {
+        rte_pktmbuf_free(piece);
+        rte_pktmbuf_free(m);
+        errno = ENOBUFS;
+        return -1;
+      }
+      if (m == nullptr)
+        m = piece;
+      const size_t n = std::min<size_t>(count - off, rte_pktmbuf_tailroom(piece));
+      std::memcpy(rte_pktmbuf_mtod(piece, char *), static_cast<const char *>(buf) + off, n);
+      piece->data_len = static_cast<uint16_t>(n);
+      m->pkt_len += static_cast<uint32_t>(n);
+      off += n;
+    }
     std::lock_guard g(driver_->engine_mutex());
     run_to(now_ns());
     emit_ns_ = now_ns();
@@ -249,6 +263,10 @@ public:
                      "shoal packetdrill adapter: the script waits for a packet, but shoal has "
                      "nothing to send and no timer armed (t=%.6f)\n",
                      static_cast<double>(now_ns()) / 1e9);
+        if (verbose_) {
+          std::lock_guard g(driver_->engine_mutex());
+          std::fprintf(stderr, "shoal: engine counters:\n%s\n", engine_->counters().to_string().c_str());
+        }
         std::exit(EXIT_FAILURE); // packetdrill would otherwise wait forever
       }
       ::usleep(1000);

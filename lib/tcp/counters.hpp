@@ -60,6 +60,7 @@ namespace shoal::tcp {
   X(dup_acks_in, "duplicate ACKs received (RFC 5681 2)")                                           \
   X(sack_blocks_in, "SACK blocks received and recorded")                                           \
   X(acks_out_sack, "ACKs sent carrying SACK blocks")                                               \
+  X(acks_out_dsack, "ACKs sent reporting duplicate data in a D-SACK block (RFC 2883)")             \
   X(rtt_samples, "RTT samples taken into SRTT (RFC 6298, RFC 7323 4)")                             \
   X(delayed_acks, "ACKs sent by the delayed-ACK timer")                                            \
   X(persist_probes, "zero-window probes sent by the persist timer")                                \

@@ -202,6 +202,11 @@ struct Engine::Impl {
   void queue_syn_text(Connection &, Segment &);
   void release_syn_text(Connection &);
   void sack_option(Connection &, wire::TcpOptions &);
+  // RFC 2883: bytes [start, end) of the segment being processed arrived a
+  // second time. Its ACK, sent at once, reports them as the first SACK
+  // block (a D-SACK). Only the segment's first duplicate range is reported;
+  // needs SACK to be negotiated.
+  void note_duplicate(Connection &, Seq start, Seq end);
 
   // ---- congestion.cpp ------------------------------------------------------
   void start_congestion_control(Connection &); // at ESTABLISHED
@@ -364,6 +369,14 @@ struct Engine::Impl {
   bool batch_output = false;
   uint16_t next_ephemeral;
   ReassemblyBudget reassembly_budget; // shared by every connection's queue
+  // RFC 2883: the duplicate bytes of the segment being processed
+  // (note_duplicate), reported by the ACK it triggers (sack_option). That
+  // ACK goes out before segment_arrives returns, which forgets the range,
+  // so it is held here rather than in every Connection.
+  struct PendingDsack {
+    const Connection *conn = nullptr;
+    Seq start, end;
+  } dsack;
   uint32_t mbuf_truesize;             // memory one pool mbuf costs (buffer + header)
   // RFC 5961 7: challenge ACKs; RSTs for closed ports (rst.cpp).
   PerSecondLimit challenge_limit;

@@ -132,6 +132,9 @@ void Engine::Impl::segment_arrives(Connection &c, Segment &seg) {
     syn_sent_arrives(c, seg);
   else
     synchronized_arrives(c, seg);
+  // A D-SACK not sent with this segment's ACK is not sent at all (RFC 2883
+  // 4: it reports the segment that triggered the ACK).
+  dsack.conn = nullptr;
 }
 
 // ---- RFC 9293 3.10.7.3: SYN-SENT STATE --------------------------------------
@@ -196,22 +199,31 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
       c.handler_->on_connected(c);
     if (c.dead_)
       return;
-    // "Data or controls that were queued for transmission may be included."
-    output(c);
-    if (c.ack_pending_)
-      send_ack(c);
     // "If there are other controls or text in the segment, then continue
     //  processing at the sixth step below where the URG bit is checked."
+    // The ACK owed (ack_pending_) goes out at the end of that processing, so
+    // one segment acknowledges the SYN and the text or FIN with it.
     if (seg.len > 0 || seg.fin()) {
       seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~SYN);
       seg.seq = seg.seq + 1;
       synchronized_arrives(c, seg);
+      if (!c.dead_ && c.state_ != State::closed && c.ack_pending_)
+        send_ack(c);
+      return;
     }
+    // "Data or controls that were queued for transmission may be included."
+    output(c);
+    if (c.ack_pending_)
+      send_ack(c);
     return;
   }
   // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-  //  <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (simultaneous open)
-  // Text in the SYN is not queued: the peer retransmits it.
+  //  <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it. ... If there are
+  //  other controls or text in the segment, queue them for processing after
+  //  the ESTABLISHED state has been reached" (simultaneous open). The text
+  //  waits as a passive open's SYN text does; a FIN is not queued (the peer
+  //  retransmits it).
+  queue_syn_text(c, seg);
   set_state(c, State::syn_received);
   c.rtt_timing_ = false; // the handshake's round trip is no longer one exchange
   c.rtx_count_ = 0;
@@ -233,12 +245,13 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
 // filled our window sends its ACKs with SEQ = its SND.NXT = our right edge;
 // while any of that data is still missing here (RCV.NXT below the edge),
 // the strict test would refuse every one of those ACKs and so the
-// acknowledgments they carry for our own data.
+// acknowledgments they carry for our own data. A RST gets no allowance:
+// RFC 5961 3.2 drops it silently unless it lies inside the window.
 bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) const {
   const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
   const uint32_t len = seg.seg_len();
   if (len == 0)
-    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, wnd + 1);
+    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, seg.rst() ? wnd : wnd + 1);
   if (wnd == 0)
     return false;
   return seq_in_window(seg.seq, c.rcv_nxt_, wnd) ||
@@ -274,6 +287,11 @@ bool Engine::Impl::answer_unacceptable(Connection &c, const Segment &seg) {
     }
     c.last_unacceptable_ack_ = now;
   }
+  // Old text (RFC 2883 4.1.1: a retransmission whose ACK was lost, or a
+  // segment the network duplicated; also one PAWS refused) is reported in
+  // a D-SACK block: the part below RCV.NXT.
+  if (seg.len > 0 && seq_lt(seg.seq, c.rcv_nxt_))
+    note_duplicate(c, seg.seq, seq_min(seg.seq + seg.len, c.rcv_nxt_));
   send_ack(c);
   return true;
 }
@@ -283,8 +301,10 @@ bool Engine::Impl::answer_unacceptable(Connection &c, const Segment &seg) {
 void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
   if (seq_lt(seg.seq, c.rcv_nxt_)) {
     uint32_t dup = c.rcv_nxt_ - seg.seq;
-    if (seg.len > 0)
+    if (seg.len > 0) {
       count(*this, Counter::dup_data_in);
+      note_duplicate(c, seg.seq, seg.seq + std::min(dup, seg.len));
+    }
     if (dup >= seg.len) {
       // All the text is old; a FIN just past it is old too if dup > len.
       if (dup > seg.len)
@@ -632,6 +652,17 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
       count(*this, Counter::drop_after_fin);
       seg.drop_payload();
     }
+  } else if (seg.fin() && seq_gt(seg.seq, c.rcv_nxt_) &&
+             in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2)) {
+    // A FIN alone beyond a hole: out of order, so a duplicate ACK (with
+    // SACK blocks) goes out at once (RFC 5681 4.2). Right after the queued
+    // text it takes effect when RCV.NXT reaches it, as a FIN that came
+    // with the last queued segment does; anywhere else the peer resends it.
+    if (c.ooo_ && !c.ooo_->empty() && c.ooo_->last_end() == seg.seq) {
+      c.ooo_fin_ = true;
+      c.ooo_fin_seq_ = seg.seq;
+    }
+    c.ack_pending_ = true;
   }
 
   // "Eighth, check the FIN bit" — only once everything before it has arrived.

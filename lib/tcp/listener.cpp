@@ -242,8 +242,8 @@ bool Engine::Impl::cookie_ack_arrives(Listener &l, const FourTuple &t, Segment &
   counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::syn_received)]++;
   counters.in_state[static_cast<int>(State::syn_received)]++;
   // The ACK (and any text it carries) now takes the SYN-RECEIVED path to
-  // ESTABLISHED and accept().
-  synchronized_arrives(*c, seg);
+  // ESTABLISHED and accept(), as segment_arrives would take it.
+  segment_arrives(*c, seg);
   return true;
 }
 

@@ -17,7 +17,9 @@
 //   full-sized segment and for the first EngineConfig::quickack_segments
 //   data segments of a connection (quick ACK at the start, as Linux);
 //   otherwise after at most EngineConfig::delayed_ack.
-//   SACK blocks (RFC 2018 4) go with every ACK while data is out of order.
+//   SACK blocks (RFC 2018 4) go with every ACK while data is out of order;
+//   bytes that arrive a second time are reported once, at once, in a D-SACK
+//   block ahead of them (RFC 2883).
 #include <algorithm>
 #include <cstring>
 
@@ -143,6 +145,9 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
                                                ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
     const Seq end = seg.seq + seg.len;
     const bool fin = seg.fin();
+    SackBlock dup;
+    if (c.ooo_->queued_part(seg.seq, end, dup))
+      note_duplicate(c, dup.start, dup.end);
     const ReassemblyResult r = c.ooo_->insert(c.rcv_nxt_, seg.seq, seg.data, seg.len);
     seg.data = nullptr;
     seg.len = 0;
@@ -189,6 +194,11 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
   // answers with from its callback (input.cpp).
   const uint32_t received_before = static_cast<uint32_t>(c.rcv_nxt_ - (c.irs_ + 1));
   const bool quick = uint64_t{received_before} < uint64_t{cfg.quickack_segments} * c.rcv_seg_max_;
+  if (c.ooo_) {
+    SackBlock dup; // bytes this segment shares with out-of-order data (RFC 2883)
+    if (c.ooo_->queued_part(seg.seq, seg.seq + len, dup))
+      note_duplicate(c, dup.start, dup.end);
+  }
   append_in_order(c, seg.data);
   seg.data = nullptr;
   c.rcv_nxt_ = c.rcv_nxt_ + len;
@@ -258,17 +268,42 @@ void Engine::Impl::release_syn_text(Connection &c) {
   }
   if (c.ooo_->empty())
     c.ooo_.reset();
-  if (c.rcvq_bytes_ > 0)
-    c.ack_pending_ = true;
+  // Acknowledged as in-order text is: at once while quick ACKs last
+  // (quickack_segments), else by the delayed ACK the caller schedules.
+  if (c.rcvq_bytes_ > 0) {
+    c.rcv_seg_max_ = static_cast<uint16_t>(std::min<uint32_t>(std::max<uint32_t>(c.rcv_seg_max_, c.rcvq_bytes_), 65535));
+    c.rcv_unacked_ += c.rcvq_bytes_;
+    if (cfg.quickack_segments > 0 || cfg.delayed_ack == Duration::zero())
+      c.ack_pending_ = true;
+  }
+}
+
+void Engine::Impl::note_duplicate(Connection &c, Seq start, Seq end) {
+  if (!c.sack_ok_ || !seq_lt(start, end) || dsack.conn == &c)
+    return;
+  dsack = PendingDsack{&c, start, end};
+  c.ack_pending_ = true;
 }
 
 void Engine::Impl::sack_option(Connection &c, wire::TcpOptions &o) {
-  if (!c.sack_ok_ || !c.ooo_ || c.ooo_->empty())
+  if (!c.sack_ok_)
     return;
-  SackBlock blocks[ReassemblyQueue::kMaxSackBlocks];
-  const size_t n = c.ooo_->sack_blocks(blocks);
-  for (size_t i = 0; i < n; ++i)
-    o.sack[i] = wire::SackBlock{blocks[i].start.v, blocks[i].end.v};
+  size_t n = 0;
+  if (dsack.conn == &c) {
+    // RFC 2883 4: "the first SACK block ... MUST specify the contiguous
+    // sequence space of the duplicate segment that triggered the ACK"; it
+    // is reported once. The SACK blocks that follow are those RFC 2018
+    // asks for, the one holding the duplicate (if queued) first.
+    o.sack[n++] = wire::SackBlock{dsack.start.v, dsack.end.v};
+    dsack.conn = nullptr;
+    count(*this, Counter::acks_out_dsack);
+  }
+  if (c.ooo_ && !c.ooo_->empty()) {
+    SackBlock blocks[ReassemblyQueue::kMaxSackBlocks];
+    const size_t k = c.ooo_->sack_blocks(std::span(blocks).first(std::size(blocks) - n));
+    for (size_t i = 0; i < k; ++i)
+      o.sack[n++] = wire::SackBlock{blocks[i].start.v, blocks[i].end.v};
+  }
   o.sack_count = static_cast<uint8_t>(n);
   if (n > 0)
     count(*this, Counter::acks_out_sack);

@@ -196,6 +196,10 @@ REWRITE_RULES = [
     ('linux-buffer-doubling', 'Linux', '`getsockopt(SO_SNDBUF/SO_RCVBUF)` expecting twice the value the '
      'script set with `setsockopt` expects the value set',
      'Linux doubles the value for its own bookkeeping (socket(7)); shoal returns what was set', '-'),
+    ('no-quickack', 'FreeBSD', 'the adapter is started with `quickack_segments=0`: the first data segments of '
+     'a connection get the delayed ACK like any others',
+     'FreeBSD has no quick-ACK mode (Linux\'s, which shoal follows by default); when to send an ACK within '
+     'the delayed-ACK bounds is the receiver\'s choice', 'RFC 9293 3.8.6.3, RFC 5681 4.2'),
     ('mtu-flag', 'all', 'a script option `--mtu=N` also gives the adapter `mtu=N`',
      'packetdrill sets a tun device\'s MTU, which the adapter has not; the adapter\'s MTU is the equivalent', '-'),
     ('local-ip-flag', 'all', 'a script option `--local_ip=A` also gives the adapter `local_ip=A`',
@@ -267,6 +271,9 @@ def plan(corpus, relpath, text, shoal_wscale):
     so_flags = []
     if personality(corpus) == 'linux':
         so_flags.append('cc=cubic')
+    else:
+        so_flags.append('quickack_segments=0')
+        applied.add('no-quickack')
 
     # #ifdef blocks: lines replaced by empty lines so line numbers still match
     # the corpus file.

@@ -304,4 +304,16 @@ size_t ReassemblyQueue::sack_blocks(std::span<SackBlock> out) const {
   return n;
 }
 
+bool ReassemblyQueue::queued_part(Seq seq, Seq end, SackBlock &out) const {
+  auto it = std::partition_point(entries_.begin(), entries_.end(),
+                                 [&](const Entry &e) { return seq_le(e.end(), seq); });
+  if (it == entries_.end() || !seq_lt(seq, end) || seq_ge(it->seq, end))
+    return false;
+  out.start = seq_max(it->seq, seq);
+  out.end = seq_min(it->end(), end);
+  for (++it; it != entries_.end() && it->seq == out.end && seq_lt(out.end, end); ++it)
+    out.end = seq_min(it->end(), end);
+  return true;
+}
+
 } // namespace shoal::tcp

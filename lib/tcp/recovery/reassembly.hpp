@@ -98,6 +98,12 @@ public:
   // blocks in sequence order. Call after insert()/pop() for the ACK being built.
   size_t sack_blocks(std::span<SackBlock> out) const;
 
+  // RFC 2883 4: the bytes of [seq, end) that are queued already, as the one
+  // block a D-SACK reports: from the first queued byte in the range on,
+  // as far as queued segments follow one another without a gap (and at most
+  // to end). False if no byte of the range is queued. Call before insert().
+  bool queued_part(Seq seq, Seq end, SackBlock &out) const;
+
   // Frees every queued mbuf and returns the memory to the shard budget.
   void clear();
   // Frees the highest queued segment (receive memory pressure: the data

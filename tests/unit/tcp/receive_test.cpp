@@ -1,7 +1,7 @@
 // Receiving data: reassembly of out-of-order segments (order 5-4-3-2-1),
 // duplicates and overlaps, SACK blocks, delayed ACK timing, the receive
 // window from buffer memory (tiny segments), window updates, SYN text,
-// PAWS, zero-copy receive. Each test reads like a packet trace.
+// PAWS, zero-copy receive, D-SACK. Each test reads like a packet trace.
 #include <gtest/gtest.h>
 
 #include <rte_mempool.h>
@@ -144,6 +144,31 @@ TEST(Reassembly, FinBeyondAHoleWaitsForIt) {
   EXPECT_EQ(c->state(), State::established);
   p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
   Sent a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, b + 151); // data and FIN
+  EXPECT_EQ(c->state(), State::close_wait);
+  EXPECT_EQ(r.received, pattern(150));
+  EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable", "peer_closed"}));
+  finish(h, p, c);
+}
+
+TEST(Reassembly, ABareFinBeyondAHoleIsAckedAndWaitsForIt) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  p.send_raw(ACK, b + 100, p.rcv_nxt, pattern(50, 100));
+  p.expect(ACK, "dup ACK");
+  // The FIN right after the queued text, in a segment of its own.
+  p.send_raw(FIN | ACK, b + 150, p.rcv_nxt);
+  Sent a = p.expect(ACK, "dup ACK for the FIN beyond the hole");
+  EXPECT_EQ(a.tcp.ack, b);
+  ASSERT_EQ(a.tcp.options.sack_count, 1);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 100, b + 150}));
+  EXPECT_EQ(c->state(), State::established);
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
+  a = p.expect(ACK);
   EXPECT_EQ(a.tcp.ack, b + 151); // data and FIN
   EXPECT_EQ(c->state(), State::close_wait);
   EXPECT_EQ(r.received, pattern(150));
@@ -381,6 +406,27 @@ TEST(Acceptability, AnAckAtTheRightEdgeIsTaken) {
   finish(h, p, c);
 }
 
+// RFC 5961 3.2: a RST outside the window is dropped silently; the right
+// edge, where an ACK is still taken, is outside it. Just inside, the RST
+// gets a challenge ACK.
+TEST(Acceptability, ARstAtTheRightEdgeIsDroppedSilently) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("abc"), 3));
+  Sent d = p.expect(ACK);
+  const uint32_t edge = d.tcp.ack + d.tcp.window;
+  p.send_raw(RST, edge, 0);
+  p.expect_none("no answer to a RST at the right edge");
+  EXPECT_EQ(c->state(), State::established);
+  EXPECT_EQ(h.eng->counters()[Counter::challenge_acks], 0u);
+  p.send_raw(RST, edge - 1, 0);
+  EXPECT_EQ(p.expect(ACK, "challenge ACK").tcp.ack, d.tcp.ack);
+  EXPECT_EQ(c->state(), State::established);
+  finish(h, p, c);
+}
+
 // RFC 7323 4.3 (2): a retransmission of data we already acknowledged has
 // SEG.SEQ =< Last.ACK.sent, so its TSval becomes TS.Recent and the ACK
 // answering it echoes that, not the TSval of a segment from before the
@@ -430,9 +476,70 @@ TEST(SynText, DataInASynIsKeptAndDeliveredAfterTheHandshake) {
   ASSERT_NE(r.conn, nullptr);
   EXPECT_EQ(r.received, "early");
   EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable"}));
+  // Acknowledged as other in-order text: without quick ACKs (this
+  // harness), by the delayed ACK.
+  p.expect_none("the text waits for the delayed ACK");
+  h.advance(milliseconds(40));
   EXPECT_EQ(p.expect(ACK, "ACK of the SYN's text").tcp.ack, isn + 6);
   EXPECT_EQ(h.eng->counters()[Counter::syn_data_bytes], 5u);
   finish(h, p, r.conn);
+}
+
+TEST(SynText, AckedAtOnceWhileQuickAcksLast) {
+  EngineConfig cfg = test_config();
+  cfg.quickack_segments = 16;
+  Harness h(cfg);
+  Peer p{h};
+  Recorder r;
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  const uint32_t isn = p.snd_nxt;
+  p.send(SYN, "early");
+  p.expect(SYN | ACK);
+  p.send(ACK);
+  EXPECT_EQ(r.received, "early");
+  EXPECT_EQ(p.expect(ACK, "quick ACK of the SYN's text").tcp.ack, isn + 6);
+  finish(h, p, r.conn);
+}
+
+// RFC 9293 3.10.7.3: text in a SYN-ACK is processed like text in the
+// ESTABLISHED state, and one ACK acknowledges the SYN and the text.
+TEST(SynText, TextInASynAckIsAcknowledgedWithTheSyn) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = h.eng->connect(kRemote, p.port, &r, p.local_port);
+  ASSERT_NE(c, nullptr);
+  p.expect(SYN, "SYN");
+  p.send(SYN | ACK, "abc");
+  Sent a = p.expect(ACK, "one ACK for the SYN and its text");
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt);
+  EXPECT_EQ(readable_text(*c), "abc");
+  p.expect_none("nothing more");
+  finish(h, p, c);
+}
+
+// RFC 9293 3.10.7.3, simultaneous open: "If there are other controls or
+// text in the segment, queue them for processing after the ESTABLISHED
+// state has been reached".
+TEST(SynText, TextInASimultaneousOpenSynIsQueued) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = h.eng->connect(kRemote, p.port, &r, p.local_port);
+  ASSERT_NE(c, nullptr);
+  p.expect(SYN, "SYN");
+  const uint32_t isn = p.snd_nxt;
+  p.send(SYN, "abc");
+  Sent synack = p.expect(SYN | ACK, "SYN-ACK of the simultaneous open");
+  EXPECT_EQ(synack.tcp.ack, isn + 1) << "the SYN-ACK acknowledges only the SYN";
+  EXPECT_EQ(readable_text(*c), "");
+  p.send(ACK);
+  EXPECT_EQ(readable_text(*c), "abc");
+  h.advance(milliseconds(40));
+  EXPECT_EQ(p.expect(ACK, "ACK of the SYN's text").tcp.ack, p.snd_nxt);
+  finish(h, p, c);
 }
 
 TEST(Paws, OldTimestampIsRejectedWithAnAck) {
@@ -604,6 +711,107 @@ TEST(Sack, FullDataSegmentsStayWithinTheMtu) {
   EXPECT_LE(wire::kIpv4MinHeaderLen + d.tcp.header_len + d.payload.size(), 1500u) << d.str();
   EXPECT_EQ(d.tcp.options.sack_count, 0);
   EXPECT_EQ(h.eng->counters()[Counter::sack_blocks_omitted], 1u);
+  finish(h, p, c);
+}
+
+// RFC 2883: bytes that arrive a second time are reported once, in the first
+// SACK block of the ACK that answers them, ahead of the RFC 2018 blocks.
+TEST(Dsack, OldDataBelowRcvNxtIsReportedOnceAheadOfTheSackBlocks) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
+  p.send_raw(ACK, b + 200, p.rcv_nxt, pattern(100, 200));
+  h.out.queue.clear();
+  // Entirely below RCV.NXT: D-SACK 50-75, then the block 200-300.
+  p.send_raw(ACK, b + 50, p.rcv_nxt, pattern(25, 50));
+  Sent a = p.expect(ACK, "ACK of old data");
+  EXPECT_EQ(a.tcp.ack, b + 100);
+  ASSERT_EQ(a.tcp.options.sack_count, 2);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 50, b + 75}));
+  EXPECT_EQ(a.tcp.options.sack[1], (wire::SackBlock{b + 200, b + 300}));
+  EXPECT_EQ(h.eng->counters()[Counter::acks_out_dsack], 1u);
+  // Straddling RCV.NXT: the old part 60-100 is the D-SACK, 100-150 is new
+  // and the ACK (at once) carries the D-SACK and the remaining block.
+  p.send_raw(ACK, b + 60, p.rcv_nxt, pattern(90, 60));
+  a = p.expect(ACK, "ACK of partly old data");
+  EXPECT_EQ(a.tcp.ack, b + 150);
+  ASSERT_EQ(a.tcp.options.sack_count, 2);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 60, b + 100}));
+  EXPECT_EQ(a.tcp.options.sack[1], (wire::SackBlock{b + 200, b + 300}));
+  // Reported once: the next ACK has the SACK block alone.
+  p.send_raw(ACK, b + 400, p.rcv_nxt, pattern(100, 400));
+  a = p.expect(ACK, "ACK of new out-of-order data");
+  ASSERT_EQ(a.tcp.options.sack_count, 2);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 400, b + 500}));
+  EXPECT_EQ(a.tcp.options.sack[1], (wire::SackBlock{b + 200, b + 300}));
+  // Filling everything with old bytes at the front: ACK of all, the D-SACK
+  // alone (no data is out of order any more).
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(500));
+  a = p.expect(ACK, "ACK of the whole stream");
+  EXPECT_EQ(a.tcp.ack, b + 500);
+  ASSERT_EQ(a.tcp.options.sack_count, 1);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b, b + 150}));
+  EXPECT_EQ(readable_text(*c), pattern(500));
+  EXPECT_EQ(h.eng->counters()[Counter::acks_out_dsack], 3u);
+  finish(h, p, c);
+}
+
+TEST(Dsack, DuplicateOfQueuedOutOfOrderData) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t b = p.snd_nxt;
+  p.send_raw(ACK, b + 200, p.rcv_nxt, pattern(100, 200));
+  p.send_raw(ACK, b + 400, p.rcv_nxt, pattern(100, 400));
+  h.out.queue.clear();
+  // Inside the queued 200-300: D-SACK 250-275, then the block holding it.
+  p.send_raw(ACK, b + 250, p.rcv_nxt, pattern(25, 250));
+  Sent a = p.expect(ACK);
+  EXPECT_EQ(a.tcp.ack, b);
+  ASSERT_EQ(a.tcp.options.sack_count, 3);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 250, b + 275}));
+  EXPECT_EQ(a.tcp.options.sack[1], (wire::SackBlock{b + 200, b + 300}));
+  EXPECT_EQ(a.tcp.options.sack[2], (wire::SackBlock{b + 400, b + 500}));
+  // 150-475 adds 150-200 and 300-400 and repeats 200-300 and 400-475: the
+  // first repeated run (200-300) is the D-SACK, then the joined block.
+  p.send_raw(ACK, b + 150, p.rcv_nxt, pattern(325, 150));
+  a = p.expect(ACK);
+  ASSERT_EQ(a.tcp.options.sack_count, 2);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 200, b + 300}));
+  EXPECT_EQ(a.tcp.options.sack[1], (wire::SackBlock{b + 150, b + 500}));
+  // In order, overlapping the queued block's front: D-SACK 150-180.
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(180));
+  a = p.expect(ACK, "the hole is filled");
+  EXPECT_EQ(a.tcp.ack, b + 500);
+  ASSERT_EQ(a.tcp.options.sack_count, 1);
+  EXPECT_EQ(a.tcp.options.sack[0], (wire::SackBlock{b + 150, b + 180}));
+  EXPECT_EQ(readable_text(*c), pattern(500));
+  finish(h, p, c);
+}
+
+TEST(Dsack, NotWithoutSack) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  ASSERT_FALSE(c->sack_permitted());
+  const uint32_t b = p.snd_nxt;
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
+  h.out.queue.clear();
+  p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
+  Sent a = p.expect(ACK, "ACK of old data");
+  EXPECT_EQ(a.tcp.ack, b + 100);
+  EXPECT_EQ(a.tcp.options.sack_count, 0);
+  EXPECT_EQ(h.eng->counters()[Counter::acks_out_dsack], 0u);
   finish(h, p, c);
 }
 
