@@ -292,8 +292,12 @@ int udp_socket(int flags) {
   Driver *d = default_driver();
   if (d == nullptr)
     return fail(ENETDOWN);
+  return udp_socket(*d, flags);
+}
+
+int udp_socket(Driver &d, int flags) {
   auto u = std::make_shared<UdpFile>();
-  u->driver = d;
+  u->driver = &d;
   u->nonblock = (flags & SOCK_NONBLOCK) != 0;
   return detail::install(u, (flags & SOCK_CLOEXEC) != 0);
 }

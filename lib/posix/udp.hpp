@@ -30,6 +30,7 @@ namespace shoal::posix {
 
 // `flags`: SOCK_NONBLOCK, SOCK_CLOEXEC. The default driver (set_default_driver).
 int udp_socket(int flags);
+int udp_socket(Driver &, int flags);
 bool is_udp(int fd);
 
 int udp_bind(int fd, const sockaddr *addr, socklen_t len);
