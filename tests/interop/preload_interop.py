@@ -18,6 +18,8 @@ kernel side:
              redis-server on the kernel side
   udp        a UDP echo server and a UDP client (python) over shoal against
              the kernel: 1, 1472 and 8000 B datagrams, ECONNREFUSED
+  dns        getaddrinfo() (getent, python) over shoal resolves a name from a
+             DNS server on the kernel side
   semantics  preload_probe over shoal: errno on misuse, kernel sockets
              untouched, mixed poll/select/epoll, exact EPOLLET, dup, fork
              (semantics_dedicated: the same with [preload] mode = dedicated)
@@ -466,14 +468,80 @@ def test_udp(shoal_run, probe):
         p.cleanup()
 
 
+DNS_SERVER = r"""
+import socket, struct, sys
+# A minimal DNS responder: test.shoal. A 198.18.0.77; nothing else exists.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 53))
+print('bound', flush=True)
+while True:
+    q, a = s.recvfrom(4096)
+    ident, flags, qd = struct.unpack('!HHH', q[:6])
+    i = 12
+    labels = []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode())
+        i += 1 + q[i]
+    qtype, qclass = struct.unpack('!HH', q[i + 1:i + 5])
+    question = q[12:i + 5]
+    name = '.'.join(labels).lower()
+    known = name == 'test.shoal'
+    answers = b''
+    if known and qtype == 1:
+        answers = b'\xc0\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + socket.inet_aton('198.18.0.77')
+    rcode = 0 if known else 3
+    head = struct.pack('!HHHHHH', ident, 0x8180 | rcode, 1, 1 if answers else 0, 0, 0)
+    s.sendto(head + question + answers, a)
+    print(f'answered {name} type {qtype} from {a[0]}', flush=True)
+"""
+
+
+def test_dns(shoal_run, probe):
+    """getaddrinfo() in an unmodified program over shoal resolves a name
+    served by a DNS server on the kernel side, over UDP through shoal."""
+    p = Program(shoal_run, "dns")
+    server = None
+    resolv_dir = f"/etc/netns/{p.ns}"
+    try:
+        # `ip netns exec` shows this file as /etc/resolv.conf in the namespace.
+        os.makedirs(resolv_dir, exist_ok=True)
+        with open(os.path.join(resolv_dir, "resolv.conf"), "w") as f:
+            f.write(f"nameserver {KERNEL_IP}\noptions timeout:2 attempts:2\n")
+        server = p.ns_popen(sys.executable, "-c", DNS_SERVER, stdout=subprocess.PIPE, text=True)
+        check(server.stdout.readline().strip() == "bound", "DNS server did not start")
+        r = p.ns_run(shoal_run, p.config, "getent", "ahostsv4", "test.shoal", check_rc=False,
+                     timeout=60)
+        print("getent ahostsv4 test.shoal over shoal:", r.stdout.strip().splitlines()[:1])
+        check("shoal-preload: ready" in r.stderr, "getent did not run over shoal\n" + r.stderr)
+        check(r.returncode == 0 and "198.18.0.77" in r.stdout,
+              f"name not resolved ({r.returncode})\n{r.stdout}{r.stderr}")
+        r = p.ns_run(shoal_run, p.config, sys.executable, "-c",
+                     "import socket; print(socket.getaddrinfo('test.shoal', 80, socket.AF_INET)[0][4][0])",
+                     check_rc=False, timeout=60)
+        check(r.returncode == 0 and r.stdout.strip() == "198.18.0.77",
+              f"python getaddrinfo over shoal\n{r.stdout}{r.stderr}")
+        r = p.ns_run(shoal_run, p.config, "getent", "ahostsv4", "nowhere.shoal", check_rc=False,
+                     timeout=60)
+        check(r.returncode == 2, f"an unknown name must not resolve ({r.returncode})\n{r.stdout}")
+        print("python getaddrinfo: 198.18.0.77; nowhere.shoal: not found")
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        shutil.rmtree(resolv_dir, ignore_errors=True)
+        p.cleanup()
+
+
 TESTS = {"nginx": test_nginx, "redis": test_redis, "memcached": test_memcached,
          "clients": test_clients, "semantics": test_semantics, "udp": test_udp,
+         "dns": test_dns,
          "semantics_dedicated": lambda run, probe: test_semantics(run, probe, "dedicated")}
 TOOLS = {"nginx": ["/usr/sbin/nginx", "curl", "wrk", "ab", "h2load"],
          "redis": ["/usr/bin/redis-server", "redis-benchmark", "redis-cli"],
          "memcached": ["/usr/bin/memcached"],
          "clients": ["/usr/sbin/nginx", "/usr/bin/redis-server", "redis-benchmark", "wrk"],
-         "semantics": [], "semantics_dedicated": [], "udp": []}
+         "semantics": [], "semantics_dedicated": [], "udp": [],
+         "dns": ["getent"]}
 
 
 def main():
