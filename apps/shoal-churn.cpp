@@ -270,6 +270,7 @@ ErrorKind error_of(CloseReason r, bool established) {
   case CloseReason::refused:
     return ErrorKind::connect_refused;
   case CloseReason::timed_out:
+  case CloseReason::unreachable:
     return established ? ErrorKind::io_error : ErrorKind::connect_timeout;
   case CloseReason::reset:
     return established ? ErrorKind::reset : ErrorKind::connect_failed;

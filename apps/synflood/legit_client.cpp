@@ -124,6 +124,7 @@ public:
         record_failure(established_ ? Failure::reset : Failure::refused);
         break;
       case api::CloseReason::timed_out:
+      case api::CloseReason::unreachable:
         record_failure(Failure::timed_out);
         break;
       case api::CloseReason::aborted:

@@ -21,6 +21,8 @@ int errno_for(tcp::CloseReason why, bool while_connecting) {
     return ETIMEDOUT;
   case tcp::CloseReason::aborted:
     return ECONNABORTED;
+  case tcp::CloseReason::unreachable:
+    return EHOSTUNREACH;
   }
   return EIO;
 }

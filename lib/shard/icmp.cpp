@@ -55,10 +55,19 @@ void Shard::icmp_error_input(rte_mbuf *m, std::span<const uint8_t> message) {
     counters_.icmp_other_errors_in.add();
     break;
   }
-  if (e.quoted_protocol == wire::kIpProtoUdp)
+  if (e.quoted_protocol == wire::kIpProtoUdp) {
     udp_->icmp_error(e); // counts what became of it
-  else
+  } else if (e.quoted_protocol == wire::kIpProtoTcp && tcp_icmp_fn_ != nullptr) {
+    // The next-hop MTU of "fragmentation needed" (RFC 1191 4): the low 16
+    // bits of the header's second word.
+    const uint16_t mtu =
+        e.type == wire::kIcmpDestUnreachable && e.code == wire::kIcmpFragmentationNeeded
+            ? static_cast<uint16_t>((message[6] << 8) | message[7])
+            : 0;
+    tcp_icmp_fn_(tcp_icmp_ctx_, e, mtu, now_); // the engine counts what became of it
+  } else {
     counters_.icmp_errors_unmatched.add();
+  }
   rte_pktmbuf_free(m);
 }
 

@@ -41,6 +41,7 @@
 #include "wire/addr.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 
 namespace shoal::shard {
@@ -73,6 +74,11 @@ using TxBurstFn = uint16_t (*)(void *ctx, rte_mbuf **frames, uint16_t n);
 // reassembled, as a chain; header validated): data offset of `m` at the IPv4 header, trailing Ethernet
 // padding trimmed. Ownership of `m` passes to the handler.
 using Ipv4Handler = void (*)(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+
+// An ICMP error quoting a TCP segment (whole message parsed; `next_hop_mtu`
+// from the header of "fragmentation needed", else 0).
+using TcpIcmpHandler = void (*)(void *ctx, const wire::IcmpErrorRepr &e, uint16_t next_hop_mtu,
+                                Instant now);
 
 // Runs once per poll() after the rx bursts and before the tx flush (the TCP
 // engine's timer wheel: Engine::advance).
@@ -110,6 +116,11 @@ public:
   // Datagrams of IPv4 protocol `proto` (e.g. 6, TCP) go to `fn` instead of
   // the shard's own handling or drop. nullptr restores the default.
   void set_ipv4_handler(uint8_t proto, Ipv4Handler fn, void *ctx);
+  // ICMP errors quoting TCP go to `fn` (nullptr: counted as unmatched).
+  void set_tcp_icmp_handler(TcpIcmpHandler fn, void *ctx) {
+    tcp_icmp_fn_ = fn;
+    tcp_icmp_ctx_ = ctx;
+  }
   // Called by every poll() (nullptr: none).
   void set_poll_hook(PollHook fn, void *ctx) {
     poll_hook_ = fn;
@@ -252,6 +263,8 @@ private:
   std::array<rte_mbuf *, kTxBatch> tx_batch_{};
   std::array<Handler, 256> handlers_{};
   PollHook poll_hook_ = nullptr;
+  TcpIcmpHandler tcp_icmp_fn_ = nullptr;
+  void *tcp_icmp_ctx_ = nullptr;
   void *poll_ctx_ = nullptr;
   CaptureFn capture_ = nullptr;
   void *capture_ctx_ = nullptr;

@@ -32,6 +32,7 @@ ShardTcp::ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool
       engine_(std::make_unique<tcp::Engine>(engine_config_for(shard, cfg), pool, *this, now)) {
   shard_.set_ipv4_handler(wire::kIpProtoTcp, &ShardTcp::on_datagram, this);
   shard_.set_poll_hook(&ShardTcp::on_poll, this);
+  shard_.set_tcp_icmp_handler(&ShardTcp::on_icmp_error, this);
   // Writes of one poll iteration leave together (on_poll flushes them).
   engine_->set_output_batching(true);
   stats_.store(engine_->counters(), 0);
@@ -46,6 +47,23 @@ void ShardTcp::snapshot() {
 ShardTcp::~ShardTcp() {
   shard_.set_ipv4_handler(wire::kIpProtoTcp, nullptr, nullptr);
   shard_.set_poll_hook(nullptr, nullptr);
+  shard_.set_tcp_icmp_handler(nullptr, nullptr);
+}
+
+void ShardTcp::on_icmp_error(void *ctx, const wire::IcmpErrorRepr &e, uint16_t mtu, Instant now) {
+  auto *self = static_cast<ShardTcp *>(ctx);
+  // The quote holds at least the TCP ports and sequence number (8 bytes).
+  const std::span<const uint8_t> q = e.quoted_payload;
+  tcp::IcmpError err;
+  err.type = e.type;
+  err.code = e.code;
+  err.src = e.quoted_src;
+  err.dst = e.quoted_dst;
+  err.src_port = static_cast<uint16_t>((q[0] << 8) | q[1]);
+  err.dst_port = static_cast<uint16_t>((q[2] << 8) | q[3]);
+  err.seq = (uint32_t{q[4]} << 24) | (uint32_t{q[5]} << 16) | (uint32_t{q[6]} << 8) | q[7];
+  err.next_hop_mtu = mtu;
+  self->engine_->icmp_error(err, now);
 }
 
 void ShardTcp::on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {

@@ -65,6 +65,7 @@ public:
 private:
   static void on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
   static void on_poll(void *ctx, Instant now);
+  static void on_icmp_error(void *ctx, const wire::IcmpErrorRepr &e, uint16_t mtu, Instant now);
 
   Shard &shard_;
   std::unique_ptr<tcp::Engine> engine_;

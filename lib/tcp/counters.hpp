@@ -110,7 +110,14 @@ namespace shoal::tcp {
   X(drop_reassembly_shard_cap, "drops: out-of-order data over the shard's reassembly budget")      \
   X(drop_rcv_memory, "drops: data over the receive memory limit (mbuf truesize, tiny segments)")   \
   X(drop_after_fin, "drops: data after the peer's FIN")                                            \
-  X(drop_time_wait, "drops: segments to a TIME_WAIT record that needed no answer")
+  X(drop_time_wait, "drops: segments to a TIME_WAIT record that needed no answer")              \
+  X(icmp_errors_in, "ICMP errors quoting one of our segments")                                   \
+  X(icmp_no_connection, "ICMP errors for no connection of ours (ignored)")                       \
+  X(icmp_out_of_window, "ICMP errors quoting a sequence number not in flight (ignored, RFC 5927)") \
+  X(icmp_soft_errors, "ICMP net/host unreachable or time exceeded kept as soft errors")          \
+  X(icmp_hard_errors, "ICMP protocol/port unreachable that refused a connect")                   \
+  X(pmtu_reductions, "path-MTU discovery: MSS lowered by fragmentation needed")                  \
+  X(pmtu_ignored, "fragmentation needed that lowered nothing (no MTU given, or not smaller)")
 
 enum class Counter : uint16_t {
 #define SHOAL_X(name, desc) name,

@@ -120,6 +120,8 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
   if (c.dead_)
     return;
   c.dead_ = true;
+  if (!unreachable_syns.empty())
+    unreachable_syns.erase(c.pool_index_);
   // The protocol is done with the connection, but the application may not
   // have read all that arrived before the peer's FIN. RFC 9293 3.10.7.4
   // ("eighth, check the FIN bit") has the data delivered before the FIN
@@ -177,6 +179,7 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
     count(*this, Counter::closed_refused);
     break;
   case CloseReason::timed_out:
+  case CloseReason::unreachable:
     count(*this, Counter::closed_timed_out);
     break;
   case CloseReason::aborted:
@@ -397,6 +400,14 @@ void Engine::input_ipv4(rte_mbuf *m, Instant now) {
     return;
   }
   impl_->input(m, ip, now);
+}
+
+void Engine::icmp_error(const IcmpError &e, Instant now) {
+  impl_->icmp_error(e, now);
+}
+
+uint16_t Engine::path_mtu(wire::Ipv4Addr dst) const {
+  return impl_->path_mtu(dst);
 }
 
 void Engine::advance(Instant now) {

@@ -56,6 +56,10 @@ enum class CloseReason : uint8_t {
   refused,   // RST in answer to our SYN (connect to a closed port)
   timed_out, // SYN/SYN-ACK/data retransmissions or keepalive probes exhausted, user timeout
   aborted,   // the application called abort() (SO_LINGER 0): RST sent, no TIME_WAIT
+  // The handshake failed after ICMP said the destination (network or host)
+  // is unreachable: the SYN retries ran out with that soft error on record
+  // (RFC 1122 4.2.3.9), as Linux reports EHOSTUNREACH instead of ETIMEDOUT.
+  unreachable,
 };
 const char *to_string(CloseReason);
 
@@ -217,6 +221,18 @@ struct OpenOptions {
   uint16_t max_segment = 0;
 };
 
+// An ICMP error that quotes a segment this engine sent (RFC 1122 3.2.2.1,
+// RFC 5927): the quoted IPv4 addresses and TCP ports and sequence number,
+// the ICMP type and code, and for "fragmentation needed" the next-hop MTU
+// (RFC 1191; 0 when the router gave none).
+struct IcmpError {
+  uint8_t type = 3, code = 0;
+  wire::Ipv4Addr src, dst; // the quoted datagram's: src is ours
+  uint16_t src_port = 0, dst_port = 0;
+  uint32_t seq = 0;
+  uint16_t next_hop_mtu = 0;
+};
+
 class Engine {
 public:
   Engine(const EngineConfig &, rte_mempool *pool, PacketOutput &out, Instant now);
@@ -230,6 +246,22 @@ public:
   void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
   // Convenience for the simulator: parses the IPv4 header itself (drops + counts bad ones).
   void input_ipv4(rte_mbuf *m, Instant now);
+  // An ICMP error about one of our segments (the shard's ICMP input passes
+  // those that quote TCP). Only one that quotes a sequence number the
+  // connection has sent and not had acknowledged counts (RFC 5927 4.1; the
+  // SYN's ISS in SYN-SENT); others are counted and ignored.
+  //  - "fragmentation needed" (path-MTU discovery, RFC 1191): the MSS drops
+  //    to next-hop MTU - 40 (less the timestamp option when in use; never
+  //    below a 552-byte path, Linux's min_pmtu), what was in flight is sent
+  //    again at the new size (no congestion response), and the destination's
+  //    MTU is remembered for 10 minutes for new connections.
+  //  - protocol or port unreachable in SYN-SENT: the connect is refused.
+  //  - network or host unreachable, time exceeded: soft errors (RFC 1122
+  //    4.2.3.9); in SYN-SENT they turn the final timeout into
+  //    CloseReason::unreachable. A synchronized connection only counts them.
+  void icmp_error(const IcmpError &e, Instant now);
+  // The path MTU remembered for `dst` (0: none, or expired).
+  uint16_t path_mtu(wire::Ipv4Addr dst) const;
 
   // Runs timers due at `now`.
   void advance(Instant now);

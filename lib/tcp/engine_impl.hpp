@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <rte_mbuf.h>
@@ -366,6 +367,22 @@ struct Engine::Impl {
   // Connections with output_pending_ (output_soon), and whether a poll loop
   // flushes them (Engine::set_output_batching) rather than each entry point.
   std::vector<Connection *> pending_output;
+
+  // ---- icmp.cpp: ICMP errors, path MTU ---------------------------------------
+  void icmp_error(const IcmpError &e, Instant now);
+  // The remembered path MTU to `dst`, 0 when none (or expired).
+  uint16_t path_mtu(wire::Ipv4Addr dst) const;
+  // snd_mss_ for a path MTU (less the timestamp option when c uses it).
+  static uint16_t mss_for_mtu(const Connection &c, uint16_t mtu);
+  struct PathMtu {
+    uint16_t mtu = 0;
+    Instant expires{};
+  };
+  std::unordered_map<uint32_t, PathMtu> path_mtus; // by destination address
+  // Connections in SYN-SENT that ICMP said cannot reach their destination
+  // (by pool index; a soft error their timeout reports, as
+  // CloseReason::unreachable). Rare, so kept out of Connection.
+  std::unordered_set<uint32_t> unreachable_syns;
   bool batch_output = false;
   uint16_t next_ephemeral;
   ReassemblyBudget reassembly_budget; // shared by every connection's queue

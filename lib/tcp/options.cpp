@@ -62,6 +62,9 @@ void Engine::Impl::negotiate(Connection &c, const wire::TcpOptions &peer) {
   // RFC 9293 3.7.1: the payload shrinks by the options every segment carries.
   if (c.ts_ok_ && c.snd_mss_ > kMinMss + wire::kTcpTimestampOptionSpace)
     c.snd_mss_ = static_cast<uint16_t>(c.snd_mss_ - wire::kTcpTimestampOptionSpace);
+  // A path MTU learnt from "fragmentation needed" (RFC 1191) caps it too.
+  if (const uint16_t mtu = path_mtu(c.tuple_.remote_addr); mtu != 0)
+    c.snd_mss_ = std::min(c.snd_mss_, mss_for_mtu(c, mtu));
 }
 
 } // namespace shoal::tcp

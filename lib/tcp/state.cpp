@@ -44,6 +44,8 @@ const char *to_string(CloseReason r) {
     return "timed_out";
   case CloseReason::aborted:
     return "aborted";
+  case CloseReason::unreachable:
+    return "unreachable";
   }
   return "?";
 }

@@ -141,7 +141,8 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     // SYN back-off: initial_rto, doubling (1, 2, 4, 8, 16 s); after the last
     // retry the connect fails with timed_out.
     if (c.rtx_count_ >= cfg.syn_retries) {
-      close_connection(c, CloseReason::timed_out);
+      close_connection(c, unreachable_syns.contains(c.pool_index_) ? CloseReason::unreachable
+                                                                    : CloseReason::timed_out);
       return;
     }
     ++c.rtx_count_;        // doubles the handshake RTO

@@ -5,10 +5,12 @@
 // in virtual time. The last tests pin lib/tcp bugs the sweep found (fixed).
 #include "sim_fixture.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
 #include "sim/bulk_app.hpp"
+#include "sim/recording_app.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
 
@@ -102,6 +104,113 @@ TEST_F(TransferTest, BulkThroughLossBursts) {
   EXPECT_EQ(sim_->link_a_to_b().stats().filtered, 55u);
   EXPECT_GT(sim_->a().counters().get(Counter::retransmits), 0u);
   EXPECT_EQ(sim_->b().counters().get(Counter::bytes_in), uint64_t{1} << 20) << "exactly once";
+}
+
+// Path-MTU discovery (RFC 1191, RFC 5927): a router of MTU 1000 on the A>B
+// path drops A's bigger datagrams (DF is set on every segment) and answers
+// each with "fragmentation needed"; a forged error quoting a sequence number
+// A never sent, with a smaller MTU, comes first. 16 MiB arrive intact, the
+// MSS drops to 960 (1000 - 40; no timestamps) and no further, the path MTU
+// is remembered, and the forged error changed nothing.
+TEST_F(TransferTest, PathMtuDiscoveryThroughARouterOfMtu1000) {
+  SimConfig c = quiet_config();
+  c.a.timestamps = c.b.timestamps = false;
+  start(c, 16u << 20, 0);
+  Simulation &sim = *sim_;
+  constexpr uint16_t kRouterMtu = 1000;
+  uint64_t too_big = 0, not_df = 0;
+  uint16_t mss_seen = 0;
+  size_t largest_delivered = 0;
+  auto frag_needed = [&](const ParsedSegment &seg, uint32_t seq, uint16_t mtu) {
+    tcp::IcmpError e;
+    e.type = 3;
+    e.code = 4;
+    e.src = seg.ip.src;
+    e.dst = seg.ip.dst;
+    e.src_port = seg.tcp.src_port;
+    e.dst_port = seg.tcp.dst_port;
+    e.seq = seq;
+    e.next_hop_mtu = mtu;
+    return e;
+  };
+  bool forged = false;
+  sim.link_a_to_b().set_drop_filter([&](const LinkPacket &p) {
+    const ParsedSegment &seg = p.segment;
+    if (!seg.ok())
+      return false;
+    if (!seg.ip.dont_fragment)
+      not_df++;
+    const size_t len = seg.ip.header_len + seg.ip.payload_len;
+    if (len <= kRouterMtu) {
+      largest_delivered = std::max(largest_delivered, len);
+      if (too_big > 0 && client_->connection() != nullptr)
+        mss_seen = client_->connection()->snd_mss(); // what A sends with now
+      return false;
+    }
+    too_big++;
+    if (!forged) {
+      // Out of the window (a blind attacker's guess): must change nothing.
+      forged = true;
+      const tcp::IcmpError fake = frag_needed(seg, seg.tcp.seq - (1u << 30), 600);
+      sim.after(100us, [&sim, fake] { sim.a().icmp_error(fake, sim.now()); });
+    }
+    const tcp::IcmpError real = frag_needed(seg, seg.tcp.seq, kRouterMtu);
+    sim.after(200us, [&sim, real] { sim.a().icmp_error(real, sim.now()); }); // the router's answer
+    return true;
+  });
+  ASSERT_TRUE(sim.run_until_idle(sim.now() + 600s)) << outcome();
+  expect_clean_finish();
+  EXPECT_EQ(sim.b().counters().get(Counter::bytes_in), uint64_t{16} << 20) << "exactly once";
+  EXPECT_EQ(mss_seen, 960);
+  EXPECT_EQ(sim.a().path_mtu(sim.address_b()), kRouterMtu);
+  EXPECT_EQ(largest_delivered, kRouterMtu);
+  EXPECT_GT(too_big, 0u);
+  EXPECT_EQ(not_df, 0u) << "DF on every TCP segment";
+  EXPECT_EQ(sim.a().counters().get(Counter::pmtu_reductions), 1u);
+  EXPECT_GE(sim.a().counters().get(Counter::icmp_out_of_window), 1u);
+}
+
+// ICMP errors in SYN-SENT (RFC 1122 4.2.3.9): port unreachable refuses the
+// connect at once; host unreachable is a soft error that turns the final
+// timeout into CloseReason::unreachable; an error quoting another sequence
+// number than the SYN's is ignored.
+TEST_F(TransferTest, IcmpErrorsDuringTheHandshake) {
+  for (const uint8_t code : {uint8_t{3}, uint8_t{1}}) {
+    SimConfig c = quiet_config();
+    c.a.syn_retries = 2;
+    auto &sim = make_sim(c);
+    RecordingApp app([&sim] { return sim.now(); }, AppScript{}, "A");
+    sim.link_a_to_b().set_drop_filter([&](const LinkPacket &p) {
+      const ParsedSegment &seg = p.segment;
+      tcp::IcmpError e;
+      e.type = 3;
+      e.code = code;
+      e.src = seg.ip.src;
+      e.dst = seg.ip.dst;
+      e.src_port = seg.tcp.src_port;
+      e.dst_port = seg.tcp.dst_port;
+      tcp::IcmpError wrong = e;
+      wrong.seq = seg.tcp.seq + 12345;
+      e.seq = seg.tcp.seq;
+      sim.after(1ms, [&sim, wrong] { sim.a().icmp_error(wrong, sim.now()); });
+      sim.after(2ms, [&sim, e] { sim.a().icmp_error(e, sim.now()); });
+      return true; // nothing reaches B
+    });
+    tcp::Connection *conn = sim.a().connect(sim.address_b(), 80, &app);
+    ASSERT_NE(conn, nullptr);
+    ASSERT_TRUE(sim.run_until([&] { return app.closed.has_value(); }, sim.now() + 60s));
+    EXPECT_GE(sim.a().counters().get(Counter::icmp_out_of_window), 1u);
+    if (code == 3) {
+      EXPECT_EQ(*app.closed, CloseReason::refused);
+      EXPECT_LT(sim.now() - sim.start(), 100ms) << "refused at once, not after the retries";
+      EXPECT_EQ(sim.a().counters().get(Counter::icmp_hard_errors), 1u);
+    } else {
+      EXPECT_EQ(*app.closed, CloseReason::unreachable);
+      EXPECT_GE(sim.now() - sim.start(), 3s) << "after the SYN retries";
+      EXPECT_GE(sim.a().counters().get(Counter::icmp_soft_errors), 1u);
+    }
+    sim_.reset();
+  }
 }
 
 TEST_F(TransferTest, ReorderingHeavyLink) {
