@@ -16,8 +16,17 @@
 //                     lengths are set, seq/ack are read as offsets from the
 //                     connection's RCV.NXT/SND.UNA, checksums re-stamped
 //                     (unless kind & kKeepChecksums).
+//   kind & kAim and kind & kIcmp: an ICMP error from the peer quoting one
+//                     of OUR segments on that connection: bytes[0] picks
+//                     the type (destination unreachable or time exceeded),
+//                     bytes[1] the code, bytes[2..3] the next-hop MTU,
+//                     bytes[4..7] the quoted seq as an offset from SND.UNA
+//                     (path-MTU discovery, soft and hard errors, forged
+//                     quotes).
 //   kind & kTick:     no frame; the clock moves by length x 10 ms and the
 //                     shard polls (timers: RTO, delayed ACK, ARP, ...).
+// A UDP socket on port 53 echoes what it receives, so UDP datagrams meet a
+// socket as well as closed ports (port unreachable).
 // After the input the shard and engine are destroyed and the mempool must
 // be back to its starting count; counters and gauges are checked after
 // every record.
@@ -38,6 +47,8 @@
 #include "shard/shard.hpp"
 #include "shard/tcp_attach.hpp"
 #include "sim/segment_builder.hpp"
+#include "wire/checksum.hpp"
+#include "wire/icmp.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
@@ -58,7 +69,7 @@ constexpr unsigned kConns = 3;
 constexpr uint16_t kListenPort = 80;
 constexpr uint16_t kPeerPortBase = 40000;
 constexpr uint32_t kPeerIsn = 7000;
-enum : uint8_t { kAim = 0x01, kKeepChecksums = 0x08, kTick = 0x10 };
+enum : uint8_t { kAim = 0x01, kKeepChecksums = 0x08, kTick = 0x10, kIcmp = 0x20 };
 
 rte_mempool *pool() {
   static rte_mempool *p = test::make_pktmbuf_pool(kPoolSize, 4096 + RTE_PKTMBUF_HEADROOM);
@@ -105,6 +116,11 @@ public:
 
   // ARP from the peer, then kConns handshakes; each connection must end up ESTABLISHED.
   void open_connections() {
+    shard::UdpSocket *u = shard_->udp().open(53);
+    FUZZ_CHECK(u != nullptr, "no UDP socket on port 53");
+    u->on_receive([](shard::UdpSocket &s, const shard::UdpDatagram &d) {
+      s.send_to(d.remote, d.remote_port, d.payload);
+    });
     deliver(fuzz::arp_request_from_peer());
     for (unsigned i = 0; i < kConns; ++i) {
       const uint16_t port = static_cast<uint16_t>(kPeerPortBase + i);
@@ -123,6 +139,8 @@ public:
     if (kind & kTick) {
       now_ += 10ms * bytes.size();
       shard_->poll(now_);
+    } else if ((kind & kAim) && (kind & kIcmp)) {
+      icmp_error(kind, bytes);
     } else if (kind & kAim) {
       aim(kind, bytes);
     } else {
@@ -209,6 +227,47 @@ private:
     }
     if (!(kind & kKeepChecksums))
       fuzz::restamp_checksums(d);
+    deliver(fuzz::ethernet_frame(wire::kEtherTypeIpv4, d));
+  }
+
+  void icmp_error(uint8_t kind, std::span<const uint8_t> bytes) {
+    uint8_t b[8] = {};
+    std::copy_n(bytes.begin(), std::min<size_t>(bytes.size(), 8), b);
+    const unsigned which = (kind >> 1) & 3;
+    const uint16_t peer_port =
+        static_cast<uint16_t>(kPeerPortBase + (which < kConns ? which : 100));
+    if (which < kConns)
+      if (const tcp::Connection *c = tcp_->engine().find(tuple(which)))
+        snd_base_[which] = c->snd_una().v;
+    // The quote: our datagram's IPv4 header and its first 8 TCP bytes.
+    std::vector<uint8_t> quote(wire::kIpv4MinHeaderLen + 8, 0);
+    quote[0] = 0x45;
+    wire::store_be16(quote.data() + wire::ipv4_field::kTotalLength, 1500);
+    quote[wire::ipv4_field::kTtl] = 64;
+    quote[wire::ipv4_field::kProtocol] = wire::kIpProtoTcp;
+    fuzz::kShardIp.to_bytes(quote.data() + wire::ipv4_field::kSrc);
+    fuzz::kPeerIp.to_bytes(quote.data() + wire::ipv4_field::kDst);
+    uint8_t *t = quote.data() + wire::kIpv4MinHeaderLen;
+    wire::store_be16(t, kListenPort);
+    wire::store_be16(t + 2, peer_port);
+    wire::store_be32(t + 4, snd_base_[which < kConns ? which : 0] + wire::load_be32(b + 4));
+    std::vector<uint8_t> icmp(8 + quote.size(), 0);
+    icmp[0] = (b[0] & 1) != 0 ? wire::kIcmpTimeExceeded : wire::kIcmpDestUnreachable;
+    icmp[1] = static_cast<uint8_t>(b[1] % 16);
+    icmp[6] = b[2];
+    icmp[7] = b[3];
+    std::copy(quote.begin(), quote.end(), icmp.begin() + 8);
+    wire::store_be16(icmp.data() + 2, wire::internet_checksum(icmp));
+    std::vector<uint8_t> d(wire::kIpv4MinHeaderLen + icmp.size(), 0);
+    d[0] = 0x45;
+    wire::store_be16(d.data() + wire::ipv4_field::kTotalLength, static_cast<uint16_t>(d.size()));
+    d[wire::ipv4_field::kTtl] = 64;
+    d[wire::ipv4_field::kProtocol] = wire::kIpProtoIcmp;
+    fuzz::kPeerIp.to_bytes(d.data() + wire::ipv4_field::kSrc);
+    fuzz::kShardIp.to_bytes(d.data() + wire::ipv4_field::kDst);
+    std::copy(icmp.begin(), icmp.end(), d.begin() + wire::kIpv4MinHeaderLen);
+    wire::store_be16(d.data() + wire::ipv4_field::kChecksum,
+                     wire::internet_checksum({d.data(), wire::kIpv4MinHeaderLen}));
     deliver(fuzz::ethernet_frame(wire::kEtherTypeIpv4, d));
   }
 
