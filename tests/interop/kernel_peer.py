@@ -86,6 +86,19 @@ def tcp_syn(src, dst, *, data_offset=5, bad_checksum=False):
     return seg[:16] + struct.pack("!H", c) + seg[18:]
 
 
+def udp_datagram(src, dst, sport, dport, data, *, bad_checksum=False):
+    u = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    pseudo = ip_bytes(src) + ip_bytes(dst) + struct.pack("!BBH", 0, 17, len(u))
+    c = (inet_checksum(pseudo + u) or 0xFFFF) ^ (0x0101 if bad_checksum else 0)
+    return u[:6] + struct.pack("!H", c) + u[8:]
+
+
+def icmp_error(type_, code, quote, rest=0):
+    """An ICMP error message quoting `quote` (the offending datagram's start)."""
+    m = struct.pack("!BBHI", type_, code, 0, rest) + quote
+    return m[:2] + struct.pack("!H", inet_checksum(m)) + m[4:]
+
+
 def ethernet(dst_mac, src_mac, ethertype, payload):
     return mac_bytes(dst_mac) + mac_bytes(src_mac) + struct.pack("!H", ethertype) + payload
 
@@ -127,6 +140,21 @@ def malformed_kinds(stack_mac, kernel_mac):
          ip_frame(ipv4(KERNEL_IP, "198.18.0.99", 1, icmp_echo(0x99, 9))), "ipv4_not_for_us"),
         ("udp length field 0", ip_frame(ipv4(KERNEL_IP, STACK_IP, 17, b"\0" * 12)),
          "udp_bad_length"),
+        ("bad udp checksum",
+         ip_frame(ipv4(KERNEL_IP, STACK_IP, 17,
+                       udp_datagram(KERNEL_IP, STACK_IP, 5000, 53, b"shoal", bad_checksum=True))),
+         "udp_bad_checksum"),
+        ("icmp error with a truncated quote",
+         ip_frame(ipv4(KERNEL_IP, STACK_IP, 1, icmp_error(3, 3, b"\x45" + b"\0" * 9))),
+         "icmp_truncated"),
+        # A "fragmentation needed" quoting a TCP segment shoal never sent
+        # (shoal-node has no TCP): counted, nothing else happens.
+        ("icmp error about no tcp of ours",
+         ip_frame(ipv4(KERNEL_IP, STACK_IP, 1,
+                       icmp_error(3, 4, ipv4(STACK_IP, KERNEL_IP, 6,
+                                             tcp_syn(STACK_IP, KERNEL_IP))[:28], rest=1000))),
+         "icmp_errors_unmatched"),
+
         ("arp bad hardware type",
          ethernet("ff:ff:ff:ff:ff:ff", kernel_mac, 0x0806, b"\x00\x06" + arp_req[2:]),
          "arp_bad_hardware_type"),
@@ -384,7 +412,10 @@ def test_malformed(node):
     print(f"  other counters that moved: {others}")
     not_drops = {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "alloc_failures",
                  "arp_requests_in", "arp_replies_in", "arp_requests_out", "arp_replies_out",
-                 "icmp_echo_requests_in", "icmp_echo_replies_out"}
+                 "icmp_echo_requests_in", "icmp_echo_replies_out",
+                 # a received ICMP error's tally by type (what became of it is
+                 # the row's own counter)
+                 "icmp_dest_unreachable_in"}
     stray = {k: v for k, v in others.items() if k not in not_drops}
     if stray:
         failures.append(f"drop counters that should not have moved: {stray}")
