@@ -12,7 +12,7 @@ Pairs: nginx <- wrk, redis-server <- redis-benchmark. Each pair runs
           address (198.18.0.2 server, 198.18.0.3 client)
 with the server pinned to CPU 1 and the client to CPU 0 (a process's
 threads, shoal's helper included, share its core). Cases: 64 B and 16 KiB
-bodies (an nginx file, a redis value), keep-alive (wrk -c50; redis-benchmark
+bodies (an nginx file; a redis value SET first, then GETs measured), keep-alive (wrk -c50; redis-benchmark
 -c50 -k 1) and a new connection per request (wrk with "Connection: close";
 redis-benchmark -k 0). Each case N repetitions (min/median/max of
 requests/s and of p99 latency). Writes DIR/programs.json and
@@ -127,7 +127,7 @@ def parse_redis(out):
     # --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
     #        "p95_latency_ms","p99_latency_ms","max_latency_ms"
     for line in out.splitlines():
-        if line.startswith('"GET"') or line.startswith('"SET"'):
+        if line.startswith('"GET"'):
             cells = [c.strip('"') for c in line.split(",")]
             return float(cells[1]), float(cells[6])
     raise ValueError(f"no result in redis-benchmark output:\n{out}")
@@ -175,8 +175,10 @@ def run_case(stack, pair, body, keepalive, duration, tmp, run_tag):
         else:
             # A value of the body's size first, then GETs of it.
             n = 200000 if keepalive else 20000
+            # SET first (the values GET returns are then `body` bytes); GET is measured.
             cmd = ["redis-benchmark", "-h", host, "-p", str(port), "-c", "50", "-n", str(n),
-                   "-d", str(body), "-k", "1" if keepalive else "0", "-t", "get", "--csv"]
+                   "-d", str(body), "-k", "1" if keepalive else "0", "-t", "set,get",
+                   "-r", "1000", "--csv"]
         r = subprocess.run(ns.argv("taskset", "-c", CLIENT_CPU, *client_pre, *cmd),
                            capture_output=True, text=True, timeout=duration * 6 + 120)
         if r.returncode != 0:
