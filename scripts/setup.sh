@@ -26,7 +26,20 @@ install_missing() {
       exit 1
     fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # The test programs (nginx, redis-server, memcached) are packaged as
+    # services: keep their installation from starting daemons on this host
+    # (the tests start their own, in namespaces), as Debian's policy-rc.d
+    # convention allows; one already in place is left alone.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\n# shoal set-up: no service starts while packages install\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+      own_policy=1
+    fi
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+    ((own_policy)) && rm -f "$policy"
+    ((rc == 0)) || exit "$rc"
   fi
 }
 
