@@ -1,11 +1,14 @@
 // The descriptor table: kernel eventfd numbers -> facade objects, the
 // sockets held alive by their connections, and the readiness condition
 // variable that poll()/epoll_wait() sleep on.
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <unordered_map>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,7 +41,44 @@ Readiness &readiness() {
 
 } // namespace
 
-File::~File() = default; // descriptors are closed by close() and forget()
+File::~File() = default;
+
+bool parse_sin(const sockaddr *addr, socklen_t len, wire::Ipv4Addr &ip, uint16_t &port, int &err,
+               bool *unspec) {
+  if (addr == nullptr) {
+    err = EFAULT;
+    return false;
+  }
+  if (unspec != nullptr && len >= static_cast<socklen_t>(sizeof(sa_family_t)) &&
+      addr->sa_family == AF_UNSPEC) {
+    *unspec = true;
+    return true;
+  }
+  if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    err = EINVAL;
+    return false;
+  }
+  sockaddr_in sin;
+  std::memcpy(&sin, addr, sizeof sin);
+  if (sin.sin_family != AF_INET) {
+    err = EAFNOSUPPORT;
+    return false;
+  }
+  ip = wire::Ipv4Addr::from_be(sin.sin_addr.s_addr);
+  port = ntohs(sin.sin_port);
+  return true;
+}
+
+void fill_sin(sockaddr *addr, socklen_t *len, wire::Ipv4Addr ip, uint16_t port) {
+  if (addr == nullptr || len == nullptr)
+    return;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = ip.to_be();
+  std::memcpy(addr, &sin, std::min<size_t>(*len, sizeof sin));
+  *len = sizeof sin;
+} // descriptors are closed by close() and forget()
 
 std::shared_ptr<File> lookup(int fd) {
   Registry &r = registry();

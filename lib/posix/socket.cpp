@@ -24,6 +24,9 @@ namespace shoal::posix {
 using detail::Socket;
 using Kind = Socket::Kind;
 
+using detail::fill_sin;
+using detail::parse_sin;
+
 namespace {
 
 std::atomic<Driver *> g_default_driver{nullptr};
@@ -33,37 +36,6 @@ std::mutex g_bind_mu;
 int fail(int e) {
   errno = e;
   return -1;
-}
-
-bool parse_sin(const sockaddr *addr, socklen_t len, wire::Ipv4Addr &ip, uint16_t &port, int &err) {
-  if (addr == nullptr) {
-    err = EFAULT;
-    return false;
-  }
-  if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) {
-    err = EINVAL;
-    return false;
-  }
-  sockaddr_in sin;
-  std::memcpy(&sin, addr, sizeof sin);
-  if (sin.sin_family != AF_INET) {
-    err = EAFNOSUPPORT;
-    return false;
-  }
-  ip = wire::Ipv4Addr::from_be(sin.sin_addr.s_addr);
-  port = ntohs(sin.sin_port);
-  return true;
-}
-
-void fill_sin(sockaddr *addr, socklen_t *len, wire::Ipv4Addr ip, uint16_t port) {
-  if (addr == nullptr || len == nullptr)
-    return;
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  sin.sin_addr.s_addr = ip.to_be();
-  std::memcpy(addr, &sin, std::min<size_t>(*len, sizeof sin));
-  *len = sizeof sin;
 }
 
 // Another socket of the same driver holds `port` (g_bind_mu held): Linux

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "posix/driver.hpp"
 #include "tcp/connection.hpp"
@@ -161,6 +162,15 @@ public:
   std::mutex mu;
   std::map<int, EpollInterest> interest;
 };
+
+// An AF_INET address from the caller (false and `err` set when it is not
+// one: EFAULT, EINVAL, EAFNOSUPPORT). With `unspec`, AF_UNSPEC is accepted
+// and reported there (connect() dissolving a datagram association).
+bool parse_sin(const sockaddr *addr, socklen_t len, wire::Ipv4Addr &ip, uint16_t &port, int &err,
+               bool *unspec = nullptr);
+// Writes ip:port as a sockaddr_in, truncated to *len, and sets *len (no-op
+// without a buffer).
+void fill_sin(sockaddr *addr, socklen_t *len, wire::Ipv4Addr ip, uint16_t port);
 
 // errno for a connection that ended this way (0: no error).
 int errno_for(tcp::CloseReason why, bool while_connecting);

@@ -25,6 +25,10 @@
 #include "shard/udp.hpp"
 
 namespace shoal::posix {
+
+using detail::fill_sin;
+using detail::parse_sin;
+
 namespace {
 
 int fail(int e) {
@@ -99,43 +103,6 @@ std::shared_ptr<UdpFile> udp_for(int fd) {
   if (!u)
     errno = detail::lookup(fd) ? ENOTSOCK : EBADF;
   return u;
-}
-
-bool parse_sin(const sockaddr *addr, socklen_t len, wire::Ipv4Addr &ip, uint16_t &port, int &err,
-               bool *unspec = nullptr) {
-  if (addr == nullptr) {
-    err = EFAULT;
-    return false;
-  }
-  if (len >= static_cast<socklen_t>(sizeof(sa_family_t)) && addr->sa_family == AF_UNSPEC &&
-      unspec != nullptr) {
-    *unspec = true;
-    return true;
-  }
-  if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) {
-    err = EINVAL;
-    return false;
-  }
-  sockaddr_in sin;
-  std::memcpy(&sin, addr, sizeof sin);
-  if (sin.sin_family != AF_INET) {
-    err = EAFNOSUPPORT;
-    return false;
-  }
-  ip = wire::Ipv4Addr::from_be(sin.sin_addr.s_addr);
-  port = ntohs(sin.sin_port);
-  return true;
-}
-
-void fill_sin(sockaddr *addr, socklen_t *len, wire::Ipv4Addr ip, uint16_t port) {
-  if (addr == nullptr || len == nullptr)
-    return;
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  sin.sin_addr.s_addr = ip.to_be();
-  std::memcpy(addr, &sin, std::min<size_t>(*len, sizeof sin));
-  *len = sizeof sin;
 }
 
 // Opens the socket on every shard (engine side through call()): `port` 0

@@ -682,6 +682,21 @@ bool is_loopback(const sockaddr *addr, socklen_t len) {
   return sin.sin_family == AF_INET && (ntohl(sin.sin_addr.s_addr) >> 24) == 127;
 }
 
+// Kernel socket `k` takes descriptor number `fd` of a shoal socket that has
+// no connection: the shoal socket leaves the table first, then dup3 swaps
+// the number over atomically; `k` itself is closed. false (errno) if dup3
+// fails.
+bool take_number(int fd, int k, bool cloexec) {
+  KERNEL(dup3);
+  set_mark(fd, 0);
+  posix::detail::remove(fd);
+  const bool ok = kernel_dup3(k, fd, cloexec ? O_CLOEXEC : 0) >= 0;
+  const int e = errno;
+  ::syscall(SYS_close, k);
+  errno = e;
+  return ok;
+}
+
 // A fresh shoal socket about to be bound or connected to 127.0.0.0/8
 // becomes a kernel socket under the same descriptor number (shoal has no
 // loopback: the program's own loopback traffic stays the kernel's). The
@@ -689,7 +704,6 @@ bool is_loopback(const sockaddr *addr, socklen_t len) {
 bool hand_to_kernel(int fd) {
   KERNEL(socket);
   KERNEL(setsockopt);
-  KERNEL(dup3);
   if (is_udp(fd)) {
     // A UDP socket: it must not be bound yet (bound ones are on shoal's
     // address); its options are the defaults or SO_RCVBUF only.
@@ -709,16 +723,7 @@ bool hand_to_kernel(int fd) {
                                 0);
     if (k < 0)
       return false;
-    set_mark(fd, 0);
-    posix::detail::remove(fd); // no shard socket yet: nothing to undo
-    if (kernel_dup3(k, fd, cloexec_u != 0 ? O_CLOEXEC : 0) < 0) {
-      const int e = errno;
-      ::syscall(SYS_close, k);
-      errno = e;
-      return false;
-    }
-    ::syscall(SYS_close, k);
-    return true;
+    return take_number(fd, k, cloexec_u != 0); // no shard socket yet: nothing to undo
   }
   auto s = std::dynamic_pointer_cast<posix::detail::Socket>(posix::detail::lookup(fd));
   if (!s) {
@@ -770,18 +775,7 @@ bool hand_to_kernel(int fd) {
     opt(IPPROTO_TCP, TCP_MAXSEG, &o.maxseg, sizeof o.maxseg);
   if (o.user_timeout_ms > 0)
     opt(IPPROTO_TCP, TCP_USER_TIMEOUT, &o.user_timeout_ms, sizeof o.user_timeout_ms);
-  // The socket leaves shoal's table first (it has no connection), then
-  // the kernel socket takes its number.
-  set_mark(fd, 0);
-  posix::detail::remove(fd);
-  if (kernel_dup3(k, fd, cloexec != 0 ? O_CLOEXEC : 0) < 0) {
-    const int e = errno;
-    ::syscall(SYS_close, k);
-    errno = e;
-    return false;
-  }
-  ::syscall(SYS_close, k);
-  return true;
+  return take_number(fd, k, cloexec != 0);
 }
 
 // ---- start-up -------------------------------------------------------------------
