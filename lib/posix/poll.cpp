@@ -1,5 +1,7 @@
-// poll() and epoll over the facade's sockets. Readiness is each socket's
-// state mirror (Socket::poll_mask, Linux tcp_poll's rules); waiters sleep on
+// poll() and epoll over the facade's sockets, TCP and UDP alike. Readiness
+// is each object's File::readiness() (for TCP the state mirror
+// Socket::poll_mask, Linux tcp_poll's rules; for UDP a queued datagram, a
+// pending ICMP error, always writable); waiters sleep on
 // one condition variable that every socket state change notifies
 // (readiness_changed), through the driver so a pumping driver steps the
 // world instead. Level-triggered; EPOLLONESHOT disarms an entry until
@@ -14,7 +16,7 @@
 
 namespace shoal::posix {
 
-using detail::Socket;
+using detail::File;
 
 namespace {
 
@@ -45,10 +47,19 @@ bool wait_ready(Driver *d, std::unique_lock<std::mutex> &lk, const std::function
   return detail::readiness_cv().wait_for(lk, *timeout, ready);
 }
 
-uint32_t mask_of(Socket &s) {
-  std::lock_guard g(s.mu);
-  // POLL* and EPOLL* bits have the same values on Linux.
-  return static_cast<uint16_t>(s.poll_mask());
+// POLL* and EPOLL* bits have the same values on Linux.
+uint32_t mask_of(File &f) {
+  uint64_t in = 0, out = 0;
+  return static_cast<uint16_t>(f.readiness(&in, &out));
+}
+
+// A socket of ours (TCP or UDP); nullptr for anything else, an epoll set
+// included (it has no readiness of its own here).
+std::shared_ptr<File> socket_file(int fd) {
+  std::shared_ptr<File> f = detail::lookup(fd);
+  if (!f || std::dynamic_pointer_cast<detail::EpollSet>(f))
+    return nullptr;
+  return f;
 }
 
 } // namespace
@@ -58,8 +69,8 @@ int poll(pollfd *fds, nfds_t n, int timeout_ms) {
     return fail(EFAULT);
   Driver *d = nullptr;
   for (nfds_t k = 0; k < n && d == nullptr; k++)
-    if (auto s = std::dynamic_pointer_cast<Socket>(detail::lookup(fds[k].fd)))
-      d = s->driver;
+    if (auto f = socket_file(fds[k].fd))
+      d = f->driver;
   if (d == nullptr)
     d = default_driver();
   int ready = 0;
@@ -70,8 +81,8 @@ int poll(pollfd *fds, nfds_t n, int timeout_ms) {
       p.revents = 0;
       if (p.fd < 0)
         continue;
-      auto s = std::dynamic_pointer_cast<Socket>(detail::lookup(p.fd));
-      const uint32_t m = s ? mask_of(*s) : POLLNVAL;
+      auto f = socket_file(p.fd);
+      const uint32_t m = f ? mask_of(*f) : POLLNVAL;
       p.revents =
           static_cast<short>(m & (static_cast<uint16_t>(p.events) | POLLERR | POLLHUP | POLLNVAL));
       if (p.revents != 0)
@@ -98,7 +109,7 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
     return -1;
   if (fd == epfd)
     return fail(EINVAL);
-  auto s = std::dynamic_pointer_cast<Socket>(detail::lookup(fd));
+  auto s = socket_file(fd);
   if (!s) // a kernel descriptor that is not one of ours: as for a regular file
     return fail(::fcntl(fd, F_GETFD) != -1 || detail::lookup(fd) ? EPERM : EBADF);
   {

@@ -151,7 +151,7 @@ private:
 };
 
 struct EpollInterest {
-  std::weak_ptr<Socket> socket;
+  std::weak_ptr<File> socket; // a TCP or a UDP socket
   uint32_t events = 0;
   epoll_data_t data{};
   bool disarmed = false; // EPOLLONESHOT fired

@@ -1,11 +1,13 @@
 // The POSIX facade's UDP sockets and its PollingDriver, over two api::Stacks
 // joined by a crossed net_ring pair: datagrams both ways (whole, truncated,
 // peeked), a connected socket refused by the other stack's port
-// unreachable, a blocking receive woken by a datagram; and TCP through a
+// unreachable, a blocking receive woken by a datagram, poll() and epoll
+// waking on a datagram and on an ICMP error; and TCP through a
 // PollingDriver whose helper thread alone polls its stack.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 
 #include <atomic>
@@ -158,6 +160,68 @@ TEST_F(UdpOverStacks, ConnectedSocketIsRefusedByAClosedPort) {
   EXPECT_EQ(ps::udp_sendto(u, "x", 1, 0, nullptr, 0), -1);
   EXPECT_EQ(errno, EDESTADDRREQ);
   ps::close(u);
+}
+
+TEST_F(UdpOverStacks, PollAndEpollWakeOnADatagramAndOnAnError) {
+  open(false);
+  const int srv = ps::udp_socket(*db_, 0);
+  ASSERT_GE(srv, 0);
+  const sockaddr_in any = sin_of("0.0.0.0", 7070);
+  ASSERT_EQ(ps::udp_bind(srv, sa(any), sizeof any), 0);
+  const int cli = ps::udp_socket(*da_, 0);
+  ASSERT_GE(cli, 0);
+
+  // Nothing queued: writable, not readable.
+  pollfd p{srv, POLLIN | POLLOUT, 0};
+  ASSERT_EQ(ps::poll(&p, 1, 0), 1);
+  EXPECT_EQ(p.revents, POLLOUT);
+  p.events = POLLIN;
+  EXPECT_EQ(ps::poll(&p, 1, 0), 0);
+  const int ep = ps::epoll_create1(0);
+  ASSERT_GE(ep, 0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 77;
+  ASSERT_EQ(ps::epoll_ctl(ep, EPOLL_CTL_ADD, srv, &ev), 0);
+  epoll_event out[2];
+  EXPECT_EQ(ps::epoll_wait(ep, out, 2, 0), 0);
+
+  // A datagram wakes a blocked poll() and a blocked epoll_wait().
+  std::thread sender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const sockaddr_in to = sin_of("10.0.0.2", 7070);
+    ps::udp_sendto(cli, "ping", 4, 0, sa(to), sizeof to);
+  });
+  p.revents = 0;
+  EXPECT_EQ(ps::poll(&p, 1, 5000), 1);
+  EXPECT_EQ(p.revents, POLLIN);
+  sender.join();
+  ASSERT_EQ(ps::epoll_wait(ep, out, 2, 5000), 1);
+  EXPECT_EQ(out[0].events, static_cast<uint32_t>(EPOLLIN));
+  EXPECT_EQ(out[0].data.u64, 77u);
+  char b[8];
+  ASSERT_EQ(ps::udp_recvfrom(srv, b, sizeof b, 0, nullptr, nullptr), 4);
+  EXPECT_EQ(ps::epoll_wait(ep, out, 2, 0), 0) << "level-triggered: nothing left to read";
+
+  // An ICMP port unreachable on a connected socket: POLLERR.
+  const int c = ps::udp_socket(*da_, 0);
+  const sockaddr_in closed = sin_of("10.0.0.2", 9);
+  ASSERT_EQ(ps::udp_connect(c, sa(closed), sizeof closed), 0);
+  ASSERT_EQ(ps::udp_sendto(c, "x", 1, 0, nullptr, 0), 1);
+  pollfd pe{c, POLLIN, 0};
+  ASSERT_EQ(ps::poll(&pe, 1, 5000), 1);
+  EXPECT_NE(pe.revents & POLLERR, 0);
+  int err = 0;
+  socklen_t el = sizeof err;
+  ASSERT_EQ(ps::udp_getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+  EXPECT_EQ(err, ECONNREFUSED);
+
+  // A closed socket leaves the epoll set.
+  ps::close(srv);
+  EXPECT_EQ(ps::epoll_wait(ep, out, 2, 0), 0);
+  ps::close(ep);
+  ps::close(c);
+  ps::close(cli);
 }
 
 TEST_F(UdpOverStacks, PollingDriverCarriesTcpAndUdpWithItsHelperAlone) {
