@@ -226,6 +226,20 @@ bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOpti
           },
           slot.get());
     }
+    if (n > 1)
+      slot->shard->set_fragment_steering(
+          [](void *ctx, wire::Ipv4Addr src, wire::Ipv4Addr dst) -> unsigned {
+            const Slot *s = static_cast<const Slot *>(ctx);
+            const Stack &st = *s->stack;
+            return shard::owner_shard({src, dst, 0, 0}, static_cast<uint16_t>(st.shards_.size()),
+                                      *st.res_->reta);
+          },
+          [](void *ctx, unsigned owner, rte_mbuf *m) {
+            const Slot *s = static_cast<const Slot *>(ctx);
+            return s->stack->res_->handoff->send(static_cast<uint16_t>(s->id),
+                                                 static_cast<uint16_t>(owner), m);
+          },
+          slot.get());
     shards_.push_back(std::move(slot));
   }
   if (opt.init_eal) {
@@ -431,8 +445,12 @@ void Stack::iterate(Slot &s, bool) {
   if (res_->handoff) {
     std::array<rte_mbuf *, kHandoffBurst> in;
     const size_t got = res_->handoff->drain(static_cast<uint16_t>(s.id), in);
-    for (size_t k = 0; k < got; k++)
-      s.tcp->input_handed_over(in[k], now);
+    for (size_t k = 0; k < got; k++) {
+      if (shard::Shard::is_handed_fragment(in[k]))
+        s.shard->fragment_handed_in(in[k], now);
+      else
+        s.tcp->input_handed_over(in[k], now);
+    }
   }
   s.shard->poll(now); // rx, classify, engine timers, one tx flush
 }

@@ -49,6 +49,11 @@ namespace shoal::shard {
   X(ipv4_fragments,             event,  "IPv4 fragments for our address, held for reassembly")            \
   X(ipv4_reassembled,           event,  "IPv4 datagrams reassembled from their fragments")                \
   X(ipv4_reassembly_drops,      drop,   "IPv4 fragments freed unassembled: timed out, table full, invalid, or reassembly off") \
+  X(ipv4_reassembly_overlaps,   event,  "IPv4 datagrams discarded: a fragment overlapped another (RFC 5722's rule); its fragments count as reassembly drops") \
+  X(ipv4_fragment_duplicates,   event,  "exact duplicate IPv4 fragments freed (counted as reassembly drops), their datagram kept") \
+  X(ipv4_fragments_handed_over, event,  "IPv4 fragments passed to the shard that reassembles their datagram")  \
+  X(ipv4_fragments_handed_in,   event,  "IPv4 fragments received from another shard for reassembly here")     \
+  X(ipv4_fragment_handoff_full_drops, drop, "IPv4 fragments dropped: the reassembling shard's handoff ring was full") \
   X(ipv4_fragments_out,         event,  "IPv4 fragments sent (datagrams larger than the MTU)")            \
   X(ipv4_fragment_failures,     drop,   "datagrams larger than the MTU that could not be fragmented (DF set, no mbufs)") \
   X(ipv4_no_route,              drop,   "IPv4 packets to send with no on-link route and no gateway")        \

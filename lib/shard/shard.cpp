@@ -379,13 +379,40 @@ void Shard::fragment_input(rte_mbuf *m, const wire::Ipv4Repr &ip) {
     tcp::mbuf_trim_back(m, frame_len); // Ethernet padding must not join the datagram
   m->l2_len = wire::kEthernetHeaderLen;
   m->l3_len = ip.header_len;
+  if (frag_owner_ != nullptr) {
+    const unsigned owner = frag_owner_(frag_ctx_, ip.src, ip.dst);
+    if (owner != id()) {
+      // The mark tells the owner's drain this is a fragment, not TCP.
+      m->packet_type = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_FRAG;
+      if (!frag_handoff_(frag_ctx_, owner, m))
+        return drop(m, counters_.ipv4_fragment_handoff_full_drops);
+      counters_.ipv4_fragments_handed_over.add();
+      return;
+    }
+  }
+  reassemble(m);
+}
+
+void Shard::fragment_handed_in(rte_mbuf *m, Instant now) {
+  now_ = now;
+  counters_.ipv4_fragments_handed_in.add();
+  if (reassembly_ == nullptr)
+    return drop(m, counters_.ipv4_reassembly_drops);
+  reassemble(m); // its header was validated, l2_len and l3_len set, where it arrived
+}
+
+void Shard::reassemble(rte_mbuf *m) {
   rte_mbuf *whole = reassembly_->add(m, now_);
   counters_.ipv4_reassembly_drops.add(reassembly_->take_freed());
+  counters_.ipv4_reassembly_overlaps.add(reassembly_->take_overlaps());
+  counters_.ipv4_fragment_duplicates.add(reassembly_->take_duplicates());
   if (whole == nullptr)
     return;
   counters_.ipv4_reassembled.add();
-  // The fragments' checksum verdicts do not describe the whole datagram.
+  // The fragments' checksum verdicts do not describe the whole datagram,
+  // nor does their packet type.
   whole->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+  whole->packet_type = 0;
   if (rte_pktmbuf_data_len(whole) < wire::kEthernetHeaderLen + wire::kIpv4MinHeaderLen)
     return drop(whole, counters_.rx_multi_segment_drops);
   ipv4_input(whole, mbuf_bytes(whole).subspan(wire::kEthernetHeaderLen));

@@ -175,6 +175,28 @@ public:
   void count_tcp_handed_over() { counters_.tcp_handed_over.add(); }
   void count_tcp_handed_in() { counters_.tcp_handed_in.add(); }
   void count_tcp_handoff_full_drop() { counters_.tcp_handoff_full_drops.add(); }
+
+  // Fragments of one datagram may arrive on different shards (a device that
+  // hashes them by addresses alone, or not at all: TAP). Each datagram is
+  // reassembled by one shard, `owner(ctx, src, dst)` (the shard of the
+  // addresses' symmetric hash, ports zero: where an RSS device delivers
+  // fragments); a fragment that arrives elsewhere goes there through
+  // `handoff` (false: ring full, the caller keeps the mbuf). Unset (one
+  // shard): every fragment is reassembled where it arrives.
+  using FragmentOwnerFn = unsigned (*)(void *ctx, wire::Ipv4Addr src, wire::Ipv4Addr dst);
+  using FragmentHandoffFn = bool (*)(void *ctx, unsigned owner, rte_mbuf *m);
+  void set_fragment_steering(FragmentOwnerFn owner, FragmentHandoffFn handoff, void *ctx) {
+    frag_owner_ = owner;
+    frag_handoff_ = handoff;
+    frag_ctx_ = ctx;
+  }
+  // A handed-over mbuf is a fragment (else a TCP datagram for the engine).
+  static bool is_handed_fragment(const rte_mbuf *m) {
+    return (m->packet_type & RTE_PTYPE_L4_MASK) == RTE_PTYPE_L4_FRAG;
+  }
+  // A fragment another shard handed over (data offset at the Ethernet
+  // header, its IPv4 header validated there): reassembled here.
+  void fragment_handed_in(rte_mbuf *m, Instant now);
   bool on_link(wire::Ipv4Addr a) const { return (a.v & netmask_) == (p_.address.v & netmask_); }
   // UDP sockets of this shard (udp.hpp).
   Udp &udp() { return *udp_; }
@@ -274,6 +296,10 @@ private:
   FifoRing<rte_mbuf *> tx_backlog_;
   std::unique_ptr<Impairment> impair_rx_, impair_tx_;
   std::unique_ptr<Reassembly> reassembly_; // null: fragments are dropped
+  void reassemble(rte_mbuf *m); // an owned fragment, into the table
+  FragmentOwnerFn frag_owner_ = nullptr;
+  FragmentHandoffFn frag_handoff_ = nullptr;
+  void *frag_ctx_ = nullptr;
   TokenBucket icmp_error_bucket_;
   std::unique_ptr<Udp> udp_;
   // Scratch, one per direction: the rx one is being walked by process_rx()

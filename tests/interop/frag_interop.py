@@ -8,7 +8,10 @@ the request and answers with the same 4000 bytes, which it cuts into
 fragments itself (the TAP's MTU is 1500); the kernel reassembles the reply.
 Then a flood of first fragments with random IDs that never complete: every
 one is counted, shoal holds at most its table's bound of them, and big
-pings still get through. frag_ping_software runs with checksum offload off.
+pings still get through. Two fragments of one echo request that overlap by
+8 bytes: the datagram is discarded (RFC 5722's rule, as Linux does for
+IPv4), counted, never answered. frag_ping_software runs with checksum
+offload off.
 """
 import os
 import random
@@ -62,6 +65,36 @@ def flood_sender(count, seed):
     s.close()
 
 
+def overlap_sender():
+    """Runs inside the namespace: an echo request in two fragments whose
+    byte ranges overlap ([0, 64) and [56, 120))."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    body = bytes([8, 0, 0, 0, 0x12, 0x34, 0, 1]) + bytes(range(112))
+    for off, more, piece in ((0, True, body[:64]), (56, False, body[56:])):
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(piece), 0x7777,
+                          (0x2000 if more else 0) | off // 8, 64, 1, 0,
+                          socket.inet_aton(kp.KERNEL_IP), socket.inet_aton(kp.STACK_IP))
+        s.sendto(hdr + piece, (kp.STACK_IP, 0))
+    s.close()
+
+
+def test_overlap(node):
+    before = node.counters()
+    node.ns_run(sys.executable, os.path.abspath(__file__), "--overlap", "1", timeout=60)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        c = node.counters()
+        if c["ipv4_fragments"] - before["ipv4_fragments"] >= 2:
+            break
+        time.sleep(0.2)
+    d = {k: c[k] - before[k] for k in c}
+    print(f"overlapping fragments: {d['ipv4_fragments']} in, {d['ipv4_reassembly_overlaps']} "
+          f"datagram discarded, {d['ipv4_reassembled']} reassembled")
+    check(d["ipv4_fragments"] == 2 and d["ipv4_reassembly_overlaps"] == 1 and
+          d["ipv4_reassembled"] == 0 and d["icmp_echo_requests_in"] == 0,
+          f"overlap counters: { {k: v for k, v in d.items() if v} }")
+
+
 def test_frag(node):
     kp.ping(node, 3)  # ARP resolved both ways
     before = node.counters()
@@ -104,6 +137,7 @@ def test_frag(node):
     finally:
         c = node.counters()
         print("after the flood:", {k: c[k] - before[k] for k in c if c[k] != before[k]})
+    test_overlap(node)
 
 
 TESTS = {"frag_ping": (test_frag, True), "frag_ping_software": (test_frag, False)}
@@ -112,6 +146,9 @@ TESTS = {"frag_ping": (test_frag, True), "frag_ping_software": (test_frag, False
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--flood":
         flood_sender(int(sys.argv[2]), seed=7)
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--overlap":
+        overlap_sender()
         return 0
     if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
         print(f"usage: {sys.argv[0]} <shoal-node> <{'|'.join(TESTS)}>", file=sys.stderr)

@@ -13,7 +13,10 @@ ICMP port unreachable). shoal's counters (telemetry) must show the
 datagrams. udp_echo_software runs with checksum offload off.
 udp_echo_two_shards runs shoal-echo on lcores 0,1 with a 2-queue TAP: the
 kernel spreads the datagrams of 16 sockets over both queues, and each shard
-must echo what it receives (udp_bind opens the port on every shard).
+must echo what it receives (udp_bind opens the port on every shard). Then
+8000-byte datagrams from 16 sockets: their fragments are reassembled by the
+shard that owns the addresses (a fragment that arrives on the other queue
+is handed over), and every one comes back.
 """
 import errno
 import json
@@ -33,14 +36,16 @@ TRIES = 3  # a datagram may be lost on a loaded machine: sent again, at most thi
 SPREAD = 16  # sockets whose datagrams the kernel spreads over a 2-queue TAP
 
 
-def spread_client():
+def spread_client(size=0):
     """Runs inside the namespace: one datagram from each of SPREAD sockets
-    (as many source ports); prints how many came back identical."""
+    (as many source ports), padded to `size` bytes; prints how many came
+    back identical."""
     good = 0
     for k in range(SPREAD):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(2)
         data = f"datagram {k} of {SPREAD}".encode()
+        data += bytes((i * 5 + k) & 0xFF for i in range(max(0, size - len(data))))
         for _ in range(TRIES):
             s.sendto(data, (kp.STACK_IP, ECHO_PORT))
             try:
@@ -118,6 +123,17 @@ def test_two_shards(node):
     check(good == SPREAD, f"{good}/{SPREAD} echoes\n{node.log()}")
     check(len(per_shard) == 2 and all(n > 0 for n in per_shard.values()),
           f"the kernel did not use both queues, or a shard did not echo: {per_shard}")
+    before = all_shards(node)
+    r = node.ns_run(sys.executable, os.path.abspath(__file__), "--spread", "8000", timeout=120)
+    good = json.loads(r.stdout.strip().splitlines()[-1])["good"]
+    c = all_shards(node)
+    d = {k: c[k] - before[k] for k in c}
+    print(f"8000 B: {good}/{SPREAD} back; fragments {d['ipv4_fragments']}, handed to the other "
+          f"shard {d['ipv4_fragments_handed_over']}, reassembled {d['ipv4_reassembled']}")
+    check(good == SPREAD, f"{good}/{SPREAD} 8000-byte echoes\n{d}\n{node.log()}")
+    check(d["ipv4_fragments_handed_over"] == d["ipv4_fragments_handed_in"] and
+          d["ipv4_fragment_handoff_full_drops"] == 0 and d["ipv4_reassembly_overlaps"] == 0,
+          f"fragment handoff counters: {d}")
 
 
 def test_udp(node, offload, counters=None):
@@ -172,8 +188,8 @@ def two_shard_config(node):
 def main():
     if len(sys.argv) == 2 and sys.argv[1] == "--client":
         return client()
-    if len(sys.argv) == 2 and sys.argv[1] == "--spread":
-        return spread_client()
+    if len(sys.argv) in (2, 3) and sys.argv[1] == "--spread":
+        return spread_client(int(sys.argv[2]) if len(sys.argv) == 3 else 0)
     if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
         print(f"usage: {sys.argv[0]} <shoal-echo> <{'|'.join(TESTS)}>", file=sys.stderr)
         return 2

@@ -2,13 +2,16 @@
 // sends: a ping too large for one frame arrives in fragments, out of order,
 // is answered with the same data in fragments; a lone fragment is held, then
 // freed and counted when its time runs out; a flood of fragments that never
-// complete holds at most the table's bound of datagrams.
+// complete holds at most the table's bound of datagrams; a fragment that
+// overlaps another discards its whole datagram, an exact duplicate does
+// not; fragments that arrive on two shards are reassembled by one.
 #include <algorithm>
 #include <map>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "shard/handoff.hpp"
 #include "shard_test_util.hpp"
 #include "wire/bytes.hpp"
 #include "wire/checksum.hpp"
@@ -151,6 +154,105 @@ TEST(ShardReassembly, OffMeansFragmentsAreDroppedAndCounted) {
   EXPECT_EQ(h.shard().counters().ipv4_reassembly_drops.get(), 2u) << h.trace();
   EXPECT_EQ(h.shard().counters().drops(), 2u);
   EXPECT_TRUE(h.tx.frames.empty());
+}
+
+TEST(ShardReassembly, AnOverlappingFragmentDiscardsTheWholeDatagram) {
+  ShardParams p = ShardHarness::default_params();
+  p.reassembly_timeout = std::chrono::seconds(2);
+  ShardHarness h(p);
+  resolve_peer(h);
+  const Bytes request = icmp_echo(wire::kIcmpEchoRequest, 1, 1, pattern(4000));
+  const std::vector<Bytes> frags = fragments(wire::kIpProtoIcmp, 0x0bad, request, 1480);
+  ASSERT_EQ(frags.size(), 3u);
+  // The middle fragment again, its offset moved back by 8 bytes over the
+  // first one's end: bytes the first fragment already gave.
+  wire::Ipv4Repr r = ip_header(kPeerIp, kOurIp, wire::kIpProtoIcmp);
+  r.ident = 0x0bad;
+  r.dont_fragment = false;
+  r.more_fragments = true;
+  r.fragment_offset = 1472;
+  const Bytes shifted =
+      ethernet(kOurMac, kPeerMac, wire::kEtherTypeIpv4,
+               ipv4(r, Bytes(request.begin() + 1472, request.begin() + 1472 + 1480)));
+  h.rx(frags[0], kT0);
+  h.rx(shifted, kT0);
+  EXPECT_EQ(h.shard().counters().ipv4_reassembly_overlaps.get(), 1u) << h.trace();
+  // The rest, even the true middle fragment, completes nothing.
+  h.rx(frags[1], kT0);
+  h.rx(frags[2], kT0);
+  EXPECT_EQ(h.shard().counters().ipv4_reassembled.get(), 0u) << h.trace();
+  EXPECT_TRUE(h.tx.frames.empty()) << "a datagram built from overlapping fragments was answered";
+  EXPECT_EQ(h.shard().counters().ipv4_reassembly_drops.get(), 3u) << h.trace();
+  // What the table held of it leaves at its timeout.
+  h.shard().advance(kT0 + std::chrono::seconds(3));
+  EXPECT_EQ(h.shard().counters().ipv4_reassembly_drops.get(), 4u) << h.trace();
+  // The same identification later is a new datagram.
+  for (const Bytes &f : frags)
+    h.rx(f, kT0 + std::chrono::seconds(3));
+  EXPECT_EQ(h.shard().counters().ipv4_reassembled.get(), 1u) << h.trace();
+  EXPECT_EQ(h.shard().counters().icmp_echo_replies_out.get(), 1u);
+}
+
+TEST(ShardReassembly, AnExactDuplicateFragmentIsFreedAndTheDatagramKept) {
+  ShardHarness h;
+  resolve_peer(h);
+  const Bytes request = icmp_echo(wire::kIcmpEchoRequest, 3, 4, pattern(4000));
+  const std::vector<Bytes> frags = fragments(wire::kIpProtoIcmp, 0x0d0d, request, 1480);
+  h.rx(frags[0]);
+  h.rx(frags[0]); // a duplicate first fragment would make the table drop the datagram
+  h.rx(frags[1]);
+  h.rx(frags[1]);
+  h.rx(frags[2]);
+  EXPECT_EQ(h.shard().counters().ipv4_fragment_duplicates.get(), 2u) << h.trace();
+  EXPECT_EQ(h.shard().counters().ipv4_reassembly_overlaps.get(), 0u);
+  EXPECT_EQ(h.shard().counters().ipv4_reassembled.get(), 1u) << h.trace();
+  EXPECT_EQ(h.shard().counters().icmp_echo_replies_out.get(), 1u) << h.trace();
+  EXPECT_EQ(h.shard().counters().ipv4_reassembly_drops.get(), 2u);
+}
+
+// Two shards, 0 and 1; every datagram's fragments belong to shard 1. The
+// fragments arrive alternately on both; shard 0 hands its own over.
+TEST(ShardReassembly, FragmentsArrivingOnTwoShardsAreReassembledByTheOwner) {
+  ShardParams p0 = ShardHarness::default_params(), p1 = p0;
+  p0.id = 0;
+  p1.id = 1;
+  ShardHarness h0(p0), h1(p1);
+  Handoff rings(2, 64);
+  struct Ctx {
+    Handoff *rings;
+    unsigned self;
+  } c0{&rings, 0}, c1{&rings, 1};
+  const auto owner = [](void *, wire::Ipv4Addr, wire::Ipv4Addr) -> unsigned { return 1; };
+  const auto hand = [](void *ctx, unsigned to, rte_mbuf *m) {
+    const auto *c = static_cast<const Ctx *>(ctx);
+    return c->rings->send(static_cast<uint16_t>(c->self), static_cast<uint16_t>(to), m);
+  };
+  h0.shard().set_fragment_steering(owner, hand, &c0);
+  h1.shard().set_fragment_steering(owner, hand, &c1);
+  resolve_peer(h1);
+  const Bytes request = icmp_echo(wire::kIcmpEchoRequest, 7, 8, pattern(6000));
+  const std::vector<Bytes> frags = fragments(wire::kIpProtoIcmp, 0x2222, request, 1480);
+  ASSERT_EQ(frags.size(), 5u);
+  for (size_t i = 0; i < frags.size(); i++) {
+    (i % 2 == 0 ? h0 : h1).rx(frags[i]);
+    std::array<rte_mbuf *, 8> in{};
+    const size_t n = rings.drain(1, in);
+    for (size_t k = 0; k < n; k++) {
+      ASSERT_TRUE(Shard::is_handed_fragment(in[k]));
+      h1.shard().fragment_handed_in(in[k], kT0);
+    }
+    h1.shard().flush();
+  }
+  EXPECT_EQ(h0.shard().counters().ipv4_fragments_handed_over.get(), 3u) << h0.trace();
+  EXPECT_EQ(h0.shard().counters().ipv4_reassembled.get(), 0u);
+  EXPECT_EQ(h1.shard().counters().ipv4_fragments_handed_in.get(), 3u) << h1.trace();
+  EXPECT_EQ(h1.shard().counters().ipv4_reassembled.get(), 1u) << h1.trace();
+  EXPECT_EQ(h1.shard().counters().icmp_echo_replies_out.get(), 1u) << h1.trace();
+  EXPECT_EQ(h0.shard().counters().drops() + h1.shard().counters().drops(), 0u);
+  const Bytes reply = reassemble_sent(h1, 1500);
+  ASSERT_EQ(reply.size(), request.size());
+  EXPECT_TRUE(std::equal(reply.begin() + 8, reply.end(), request.begin() + 8, request.end()));
+  EXPECT_TRUE(h0.tx.frames.empty());
 }
 
 TEST(ShardReassembly, AFloodOfIncompleteDatagramsHoldsAtMostTheBound) {
