@@ -65,6 +65,7 @@ using OpenOptions = tcp::OpenOptions;
 // UDP: a socket of one shard and the datagrams it receives.
 using UdpSocket = shard::UdpSocket;
 using UdpDatagram = shard::UdpDatagram;
+using UdpSendBuffer = shard::UdpSendBuffer; // UdpSocket::reserve: zero-copy send
 using UdpReceiveFn = shard::UdpSocket::ReceiveFn;
 
 // SO_LINGER: close gracefully, or with linger 0 abort (RST, no TIME_WAIT).

@@ -74,6 +74,34 @@ int UdpSocket::send_to(wire::Ipv4Addr dst, uint16_t dst_port, std::span<const ui
   return udp_.send_to(*this, dst, dst_port, payload);
 }
 
+UdpSendBuffer UdpSocket::reserve(size_t n) {
+  return udp_.reserve(n);
+}
+
+size_t UdpSocket::max_reserve() const {
+  return udp_.max_reserve();
+}
+
+int UdpSocket::send_reserved(UdpSendBuffer &b, size_t len) {
+  if (!connected()) {
+    b.reset();
+    return EDESTADDRREQ;
+  }
+  return udp_.send_reserved(*this, b, len, remote_, remote_port_);
+}
+
+int UdpSocket::send_reserved_to(UdpSendBuffer &b, size_t len, wire::Ipv4Addr dst,
+                                uint16_t dst_port) {
+  return udp_.send_reserved(*this, b, len, dst, dst_port);
+}
+
+void UdpSendBuffer::reset() {
+  if (m_ != nullptr)
+    rte_pktmbuf_free(m_);
+  m_ = nullptr;
+  data_ = {};
+}
+
 long UdpSocket::receive(std::span<uint8_t> buf, wire::Ipv4Addr *from, uint16_t *from_port) {
   if (queue_.empty())
     return -1;
@@ -272,6 +300,61 @@ void Udp::icmp_error(const wire::IcmpErrorRepr &e) {
   }
 }
 
+namespace {
+constexpr uint32_t kHeaders = wire::kIpv4MinHeaderLen + wire::kUdpHeaderLen;
+} // namespace
+
+int Udp::check_destination(wire::Ipv4Addr dst, uint16_t dst_port) {
+  if (dst_port == 0 || dst.is_unspecified() || dst.is_broadcast() || dst.is_multicast() ||
+      dst.is_loopback()) {
+    shard_.counters_.udp_send_failures.add();
+    return EINVAL;
+  }
+  return 0;
+}
+
+size_t Udp::max_reserve() const {
+  // The room of a fresh buffer of the pool: its data room less headroom.
+  const uint32_t room = rte_pktmbuf_data_room_size(shard_.pool_);
+  return room > RTE_PKTMBUF_HEADROOM + kHeaders ? room - RTE_PKTMBUF_HEADROOM - kHeaders : 0;
+}
+
+UdpSendBuffer Udp::reserve(size_t n) {
+  ShardCounters &c = shard_.counters_;
+  UdpSendBuffer b;
+  if (n > max_reserve()) {
+    c.udp_send_failures.add();
+    return b;
+  }
+  rte_mbuf *m = rte_pktmbuf_alloc(shard_.pool_);
+  if (m == nullptr) {
+    c.udp_send_failures.add();
+    c.alloc_failures.add();
+    return b;
+  }
+  auto *p = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, static_cast<uint16_t>(kHeaders + n)));
+  b.m_ = m;
+  b.data_ = {p + kHeaders, n};
+  return b;
+}
+
+int Udp::send_reserved(UdpSocket &s, UdpSendBuffer &b, size_t len, wire::Ipv4Addr dst,
+                       uint16_t dst_port) {
+  if (!b || len > b.data_.size()) {
+    b.reset();
+    shard_.counters_.udp_send_failures.add();
+    return EINVAL;
+  }
+  if (const int e = check_destination(dst, dst_port); e != 0) {
+    b.reset();
+    return e;
+  }
+  rte_mbuf *head = std::exchange(b.m_, nullptr);
+  b.data_ = {};
+  rte_pktmbuf_trim(head, static_cast<uint16_t>(rte_pktmbuf_data_len(head) - kHeaders - len));
+  return transmit(s, dst, dst_port, head, len);
+}
+
 int Udp::send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
                  std::span<const uint8_t> payload) {
   ShardCounters &c = shard_.counters_;
@@ -279,12 +362,8 @@ int Udp::send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
     c.udp_send_failures.add();
     return EMSGSIZE;
   }
-  if (dst_port == 0 || dst.is_unspecified() || dst.is_broadcast() || dst.is_multicast() ||
-      dst.is_loopback()) {
-    c.udp_send_failures.add();
-    return EINVAL;
-  }
-  constexpr uint32_t kHeaders = wire::kIpv4MinHeaderLen + wire::kUdpHeaderLen;
+  if (const int e = check_destination(dst, dst_port); e != 0)
+    return e;
   rte_mempool *pool = shard_.pool_;
   rte_mbuf *head = rte_pktmbuf_alloc(pool);
   if (head == nullptr) {
@@ -293,7 +372,7 @@ int Udp::send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
     return ENOBUFS;
   }
   // Headers and as much data as fits in the first buffer, then more buffers.
-  uint8_t *h = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(head, kHeaders));
+  rte_pktmbuf_append(head, kHeaders);
   size_t off = 0;
   rte_mbuf *last = head;
   while (true) {
@@ -319,8 +398,14 @@ int Udp::send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
     head->nb_segs++;
     last = next;
   }
+  return transmit(s, dst, dst_port, head, payload.size());
+}
 
-  const auto udp_len = static_cast<uint16_t>(wire::kUdpHeaderLen + payload.size());
+int Udp::transmit(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port, rte_mbuf *head,
+                  size_t payload_size) {
+  ShardCounters &c = shard_.counters_;
+  uint8_t *h = rte_pktmbuf_mtod(head, uint8_t *);
+  const auto udp_len = static_cast<uint16_t>(wire::kUdpHeaderLen + payload_size);
   wire::UdpRepr u;
   u.src_port = s.local_port();
   u.dst_port = dst_port;

@@ -37,6 +37,7 @@
 #include <memory>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <rte_mbuf.h>
@@ -82,6 +83,38 @@ private:
   std::array<std::atomic<uint16_t>, 65536> n_{};
 };
 
+// Room for one datagram's payload inside an mbuf that has its IPv4 and UDP
+// headers' room in front: the application writes the payload in place and
+// sends it with UdpSocket::send_reserved, no copy. Move-only; freed unsent
+// when destroyed.
+class UdpSendBuffer {
+public:
+  UdpSendBuffer() = default;
+  UdpSendBuffer(UdpSendBuffer &&o) noexcept
+      : m_(std::exchange(o.m_, nullptr)), data_(std::exchange(o.data_, {})) {}
+  UdpSendBuffer &operator=(UdpSendBuffer &&o) noexcept {
+    if (this != &o) {
+      reset();
+      m_ = std::exchange(o.m_, nullptr);
+      data_ = std::exchange(o.data_, {});
+    }
+    return *this;
+  }
+  UdpSendBuffer(const UdpSendBuffer &) = delete;
+  UdpSendBuffer &operator=(const UdpSendBuffer &) = delete;
+  ~UdpSendBuffer() { reset(); }
+
+  explicit operator bool() const { return m_ != nullptr; }
+  std::span<uint8_t> data() const { return data_; }
+  // Frees the buffer unsent.
+  void reset();
+
+private:
+  friend class Udp;
+  rte_mbuf *m_ = nullptr; // headers' room, then data_
+  std::span<uint8_t> data_;
+};
+
 class UdpSocket {
 public:
   using ReceiveFn = std::function<void(UdpSocket &, const UdpDatagram &)>;
@@ -109,6 +142,19 @@ public:
   // (port 0, or a destination shoal cannot send to), ENOBUFS (no mbufs).
   int send(std::span<const uint8_t> payload);
   int send_to(wire::Ipv4Addr dst, uint16_t dst_port, std::span<const uint8_t> payload);
+
+  // Zero-copy send. reserve(n): a buffer for n payload bytes in one mbuf
+  // (n at most max_reserve(), the pool's room after the headers; larger
+  // datagrams go through send(), which chains and copies); an empty buffer
+  // when n is larger or no mbuf is free (counted). send_reserved(b, len):
+  // the first len bytes written into b leave as one datagram (fragmented
+  // when above the MTU), to the connected remote or to dst:dst_port; the
+  // same results as send(), EINVAL when len exceeds b or b is empty. b is
+  // consumed either way.
+  UdpSendBuffer reserve(size_t n);
+  size_t max_reserve() const;
+  int send_reserved(UdpSendBuffer &b, size_t len);
+  int send_reserved_to(UdpSendBuffer &b, size_t len, wire::Ipv4Addr dst, uint16_t dst_port);
 
   // The oldest queued datagram: its payload (truncated to `buf`, like
   // recvfrom) and its sender; the payload's full length, or -1 when none
@@ -180,6 +226,17 @@ private:
   void close(UdpSocket *s);
   int send_to(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port,
               std::span<const uint8_t> payload);
+  UdpSendBuffer reserve(size_t n);
+  size_t max_reserve() const;
+  int send_reserved(UdpSocket &s, UdpSendBuffer &b, size_t len, wire::Ipv4Addr dst,
+                    uint16_t dst_port);
+  // Whether dst:dst_port can be sent to (0, or an errno value, counted).
+  int check_destination(wire::Ipv4Addr dst, uint16_t dst_port);
+  // Fills in the headers at the front of `head` (the payload, `payload`
+  // bytes, follows them, possibly in more segments) and sends it; takes
+  // ownership.
+  int transmit(UdpSocket &s, wire::Ipv4Addr dst, uint16_t dst_port, rte_mbuf *head,
+               size_t payload);
   void deliver(UdpSocket &s, rte_mbuf *m, const wire::Ipv4Repr &ip, uint16_t src_port,
                uint32_t payload_off, uint32_t payload_len);
 

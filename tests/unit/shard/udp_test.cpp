@@ -585,6 +585,58 @@ TEST(UdpSend, TheChecksumIsLeftToTheNicOnlyForADatagramThatLeavesWhole) {
   EXPECT_TRUE(wire::udp_checksum_valid(kOurIp, kPeerIp, {&whole, 1}));
 }
 
+TEST(UdpSend, FromAReservedBufferWithoutACopy) {
+  ShardParams p = ShardHarness::default_params();
+  p.mtu = 1500;
+  ShardHarness h(p);
+  resolve_peer(h);
+  UdpSocket *s = h.shard().udp().open(0);
+  ASSERT_NE(s, nullptr);
+  const unsigned free_before = rte_mempool_avail_count(h.pool());
+  ASSERT_GE(s->max_reserve(), 1472u) << "a full frame's payload fits one buffer";
+  EXPECT_FALSE(s->reserve(s->max_reserve() + 1)) << "more than one buffer's room";
+  {
+    UdpSendBuffer unsent = s->reserve(100);
+    ASSERT_TRUE(unsent);
+    EXPECT_EQ(rte_mempool_avail_count(h.pool()), free_before - 1);
+  }
+  EXPECT_EQ(rte_mempool_avail_count(h.pool()), free_before) << "an unsent buffer was not freed";
+
+  UdpSendBuffer b = s->reserve(1200);
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b.data().size(), 1200u);
+  const Bytes data = pattern(1000);
+  std::copy(data.begin(), data.end(), b.data().begin());
+  const uint8_t *where = b.data().data();
+  EXPECT_EQ(s->send_reserved_to(b, 1000, kPeerIp, 7), 0);
+  EXPECT_FALSE(b) << "consumed by the send";
+  h.shard().flush();
+  ASSERT_EQ(h.tx.frames.size(), 1u) << h.trace();
+  EXPECT_EQ(rte_pktmbuf_mtod_offset(h.tx.frames[0], const uint8_t *, 14 + 28), where)
+      << "the payload was copied, not sent where the application wrote it";
+  const std::vector<Bytes> out = sent_datagrams(h);
+  ASSERT_EQ(out.size(), 1u);
+  const std::span<const uint8_t> udp(out[0].data() + 20, out[0].size() - 20);
+  ASSERT_EQ(udp.size(), 1008u);
+  EXPECT_TRUE(wire::udp_checksum_valid(kOurIp, kPeerIp, {&udp, 1}));
+  EXPECT_TRUE(std::equal(udp.begin() + 8, udp.end(), data.begin(), data.end()));
+
+  // The errors of send(), and the buffer freed with them.
+  UdpSendBuffer c = s->reserve(10);
+  EXPECT_EQ(s->send_reserved(c, 10), EDESTADDRREQ);
+  c = s->reserve(10);
+  EXPECT_EQ(s->send_reserved_to(c, 11, kPeerIp, 7), EINVAL) << "longer than reserved";
+  c = s->reserve(10);
+  EXPECT_EQ(s->send_reserved_to(c, 10, Ipv4Addr::broadcast(), 7), EINVAL);
+  EXPECT_EQ(s->send_reserved_to(c, 0, kPeerIp, 7), EINVAL) << "an empty buffer";
+  ASSERT_TRUE(s->connect(kPeerIp, kPeerPort));
+  c = s->reserve(8);
+  std::memcpy(c.data().data(), "reserved", 8);
+  EXPECT_EQ(s->send_reserved(c, 8), 0);
+  h.shard().flush();
+  EXPECT_EQ(h.shard().counters().udp_datagrams_out.get(), 2u);
+}
+
 TEST(UdpSend, AnEchoFromTheCallback) {
   ShardHarness h;
   resolve_peer(h);
