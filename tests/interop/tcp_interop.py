@@ -249,6 +249,81 @@ def test_httpd_keepalive(build):
         app.cleanup()
 
 
+def test_httpd_files(build):
+    """Files from --docroot, opened and read on shoal-httpd's I/O thread.
+    With --io-delay-ms 150 every file operation takes 150 ms there; small
+    requests on other connections, and on the same shard, must not wait
+    for it (a shard that blocked in a read would hold them all)."""
+    docroot = tempfile.mkdtemp(prefix="shoal-docroot-")
+    try:
+        big = random.Random(11).randbytes(3 * 1024 * 1024)  # 12 reads of 256 KiB after the first
+        with open(os.path.join(docroot, "big.bin"), "wb") as f:
+            f.write(big)
+        with open(os.path.join(docroot, "index.html"), "w") as f:
+            f.write("<html>shoal</html>\n")
+        os.mkdir(os.path.join(docroot, "sub"))
+        with open(os.path.join(docroot, "sub", "empty.txt"), "w"):
+            pass
+        os.symlink("/etc/hostname", os.path.join(docroot, "outside"))
+        app = App(build, "hfi", "shoal-httpd",
+                  args=["--docroot", docroot, "--io-delay-ms", "150"]).start()
+        try:
+            slow = {}
+
+            def fetch_big():
+                t0 = time.time()
+                r = subprocess.run(["curl", "-s", "--max-time", "60", f"http://{STACK_IP}/big.bin"],
+                                   capture_output=True, timeout=90)
+                slow["time"], slow["body"], slow["rc"] = time.time() - t0, r.stdout, r.returncode
+
+            t = threading.Thread(target=fetch_big)
+            t.start()
+            time.sleep(0.3)  # the big file is being read
+            fast = []
+            while t.is_alive() and len(fast) < 20:
+                t0 = time.time()
+                with socket.create_connection((STACK_IP, 80), timeout=10) as c:
+                    c.sendall(b"GET /bytes/64 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    got = b""
+                    while chunk := c.recv(65536):
+                        got += chunk
+                fast.append(time.time() - t0)
+                check(got.endswith(b"\r\n\r\n" + pattern(0, 64)), got)
+                time.sleep(0.05)
+            t.join()
+            check(slow["rc"] == 0 and hashlib.sha256(slow["body"]).hexdigest() ==
+                  hashlib.sha256(big).hexdigest(),
+                  f"big.bin: curl {slow['rc']}, {len(slow['body'])} bytes\n{app.log()}")
+            fast.sort()
+            print(f"big.bin (3 MiB, 13 file operations of 150 ms): {slow['time']:.2f} s, sha256 "
+                  f"equal; meanwhile {len(fast)} GET /bytes/64, median "
+                  f"{fast[len(fast) // 2] * 1000:.0f} ms, max {fast[-1] * 1000:.0f} ms")
+            check(slow["time"] >= 13 * 0.15, "the file was not read through the delayed I/O thread")
+            check(len(fast) >= 3, "too few requests while the file was read")
+            check(fast[len(fast) // 2] < 0.15,
+                  f"small requests waited for file reads: {[round(x, 3) for x in fast]}")
+
+            r = run("curl", "-sv", "--max-time", "10", f"http://{STACK_IP}/", f"http://{STACK_IP}/",
+                    timeout=20, check=False)
+            check(r.stdout == "<html>shoal</html>\n" * 2, r.stdout)
+            check(re.search(r"content-type: text/html", r.stderr, re.I), r.stderr)
+            check(re.search(r"Re-using existing connection", r.stderr), r.stderr)
+            for path, status in (("/missing", "404"), ("/outside", "404"), ("/sub/../big.bin", "404"),
+                                 ("/sub/empty.txt", "200")):
+                r = run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                        "--path-as-is", "--max-time", "10", f"http://{STACK_IP}{path}", timeout=20)
+                check(r.stdout.split()[0] == status, f"{path}: {r.stdout}")
+            r = run("curl", "-sI", "--max-time", "10", f"http://{STACK_IP}/big.bin", timeout=20)
+            check(re.search(r"content-length: 3145728", r.stdout, re.I), r.stdout)
+            print("index.html, 404 for missing / outside / '..', an empty file, HEAD: as expected")
+            stats = app.stop()
+            check(stats["shard0"]["tcp_retransmits"] == 0, stats["shard0"]["tcp_retransmits"])
+        finally:
+            app.cleanup()
+    finally:
+        shutil.rmtree(docroot, ignore_errors=True)
+
+
 def test_httpd_close(build):
     app = App(build, "hcl", "shoal-httpd").start()
     try:
