@@ -1,7 +1,10 @@
 #include "api/stack.hpp"
 
+#include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 
 #include <rte_ethdev.h>
@@ -298,44 +301,135 @@ std::string Stack::telemetry_socket() const {
   return res_->eal ? res_->eal->telemetry_socket() : std::string();
 }
 
-bool Stack::listen(uint16_t port, HandlerFactory factory, const OpenOptions &options) {
-  if (!running_.load(std::memory_order_acquire)) {
-    bool ok = true;
-    for (auto &s : shards_)
-      ok = s->tcp->engine().listen(port, factory, options) && ok;
-    return ok;
+const char *to_string(OpenError e) {
+  switch (e) {
+  case OpenError::none:
+    return "opened";
+  case OpenError::no_such_shard:
+    return "no such shard";
+  case OpenError::wrong_thread:
+    return "not called on the shard's loop";
+  case OpenError::bad_address:
+    return "address or port not usable";
+  case OpenError::no_free_port:
+    return "no free ephemeral port";
+  case OpenError::address_in_use:
+    return "port already listening";
+  case OpenError::no_memory:
+    return "connection table full";
+  case OpenError::not_applied:
+    return "a shard did not apply it";
   }
-  bool ok = true;
-  for (auto &s : shards_) {
-    Slot *slot = s.get();
-    ok = post(slot->id, [slot, port, factory, options] {
-           slot->tcp->engine().listen(port, factory, options);
-         }) && ok;
-  }
-  return ok;
+  return "?";
 }
 
-Connection *Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                           unsigned shard, const OpenOptions &options) {
+int to_errno(OpenError e) {
+  switch (e) {
+  case OpenError::none:
+    return 0;
+  case OpenError::no_such_shard:
+  case OpenError::wrong_thread:
+  case OpenError::bad_address:
+    return EINVAL;
+  case OpenError::no_free_port:
+    return EADDRNOTAVAIL;
+  case OpenError::address_in_use:
+    return EADDRINUSE;
+  case OpenError::no_memory:
+    return ENOBUFS;
+  case OpenError::not_applied:
+    return EAGAIN;
+  }
+  return EINVAL;
+}
+
+ListenResult Stack::listen(uint16_t port, HandlerFactory factory, const OpenOptions &options) {
+  if (port == 0)
+    return {OpenError::bad_address};
+  const auto apply = [port, options, factory](Slot &s) {
+    return s.tcp->engine().listen(port, factory, options) ? OpenError::none
+                                                          : OpenError::address_in_use;
+  };
+  if (!running_.load(std::memory_order_acquire)) {
+    OpenError e = OpenError::none;
+    for (auto &s : shards_)
+      if (const OpenError r = apply(*s); r != OpenError::none)
+        e = r;
+    return {e};
+  }
+  const int here = tls_shard;
+  if (here >= 0) {
+    // On a shard's loop: the others cannot be waited for (one of them may
+    // be waiting for this one), so they get it posted.
+    OpenError e = apply(*shards_[static_cast<size_t>(here)]);
+    for (auto &s : shards_) {
+      Slot *slot = s.get();
+      if (static_cast<int>(slot->id) != here && !post(slot->id, [slot, apply] { apply(*slot); }))
+        e = e == OpenError::none ? OpenError::not_applied : e;
+    }
+    return {e};
+  }
+  // Another thread: every shard applies it, and the outcome is waited for.
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t answered = 0;
+    OpenError error = OpenError::none;
+  };
+  auto out = std::make_shared<Outcome>();
+  size_t posted = 0;
+  OpenError e = OpenError::none;
+  for (auto &s : shards_) {
+    Slot *slot = s.get();
+    if (post(slot->id, [slot, apply, out] {
+          const OpenError r = apply(*slot);
+          std::lock_guard g(out->mu);
+          if (r != OpenError::none)
+            out->error = r;
+          out->answered++;
+          out->cv.notify_all();
+        }))
+      posted++;
+    else
+      e = OpenError::not_applied;
+  }
+  std::unique_lock lk(out->mu);
+  if (!out->cv.wait_for(lk, std::chrono::seconds(1), [&] { return out->answered == posted; }))
+    return {OpenError::not_applied};
+  return {out->error != OpenError::none ? out->error : e};
+}
+
+ConnectResult Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port,
+                             ConnectionHandler *handler, unsigned shard,
+                             const OpenOptions &options) {
   if (shard >= shards_.size())
-    return nullptr;
+    return OpenError::no_such_shard;
   if (running_.load(std::memory_order_acquire) && tls_shard != static_cast<int>(shard))
-    return nullptr; // another shard's engine: post() instead
+    return OpenError::wrong_thread; // another shard's engine: post() instead
+  if (remote.is_unspecified() || remote.is_broadcast() || remote.is_multicast() || remote_port == 0)
+    return OpenError::bad_address;
   tcp::Engine &eng = shards_[shard]->tcp->engine();
-  if (shards_.size() == 1)
-    return eng.connect(remote, remote_port, handler, 0, options);
-  // The reply must hash to this shard (flow_steering.hpp), and the port must
-  // not be in use towards this remote on this shard (a port used on another
-  // shard maps to that shard, so it cannot be chosen here).
-  const wire::Ipv4Addr local = cfg_.ipv4.address;
-  auto in_use = [&](uint16_t p) { return !eng.can_connect({local, remote, p, remote_port}); };
-  const auto port = shard::choose_ephemeral_port(
-      local, remote, remote_port, static_cast<uint16_t>(shard),
-      static_cast<uint16_t>(shards_.size()), *res_->reta, in_use,
-      shard::PortRange{cfg_.tcp.ephemeral_port_min, cfg_.tcp.ephemeral_port_max});
-  if (!port)
-    return nullptr;
-  return eng.connect(remote, remote_port, handler, *port, options);
+  if (eng.connections_in_use() >= eng.config().max_connections)
+    return OpenError::no_memory;
+  uint16_t local_port = 0; // single shard: the engine picks it
+  if (shards_.size() > 1) {
+    // The reply must hash to this shard (flow_steering.hpp), and the port
+    // must not be in use towards this remote on this shard (a port used on
+    // another shard maps to that shard, so it cannot be chosen here).
+    const wire::Ipv4Addr local = cfg_.ipv4.address;
+    auto in_use = [&](uint16_t p) { return !eng.can_connect({local, remote, p, remote_port}); };
+    const auto port = shard::choose_ephemeral_port(
+        local, remote, remote_port, static_cast<uint16_t>(shard),
+        static_cast<uint16_t>(shards_.size()), *res_->reta, in_use,
+        shard::PortRange{cfg_.tcp.ephemeral_port_min, cfg_.tcp.ephemeral_port_max});
+    if (!port)
+      return OpenError::no_free_port;
+    local_port = *port;
+  }
+  Connection *c = eng.connect(remote, remote_port, handler, local_port, options);
+  if (c == nullptr) // the checks above leave the engine's port search
+    return OpenError::no_free_port;
+  return c;
 }
 
 UdpSocket *Stack::udp_open(uint16_t port, unsigned shard) {

@@ -76,6 +76,47 @@ inline void close(Connection &c, bool linger_zero = false) {
     c.close();
 }
 
+// Why connect() or listen() did not open.
+enum class OpenError : uint8_t {
+  none,
+  no_such_shard,  // the shard number is not below shard_count()
+  wrong_thread,   // called while running, off the shard's loop: post() it
+  bad_address,    // remote 0.0.0.0, broadcast or multicast, or port 0
+  no_free_port,   // every ephemeral port to this remote that maps to the shard is in use
+  address_in_use, // listen: the port listens already (on some shard)
+  no_memory,      // the connection table is full ([tcp] max_connections)
+  not_applied,    // listen while running: a shard's command ring was full, or the
+                  // shards did not answer within a second
+};
+// A short phrase for messages ("no free port", ...).
+const char *to_string(OpenError);
+// Linux's errno for the same failure: EINVAL, EADDRNOTAVAIL, EADDRINUSE,
+// ENOBUFS, EAGAIN (0 for none).
+int to_errno(OpenError);
+
+// What connect() returns: the connection, or why there is none. Converts
+// to Connection* (nullptr on failure), so `Connection *c = connect(...)`
+// keeps working.
+class ConnectResult {
+public:
+  ConnectResult(Connection *c) : c_(c), error_(c != nullptr ? OpenError::none : OpenError::no_memory) {}
+  ConnectResult(OpenError e) : error_(e) {}
+  Connection *connection() const { return c_; }
+  OpenError error() const { return error_; }
+  operator Connection *() const { return c_; }
+  Connection *operator->() const { return c_; }
+
+private:
+  Connection *c_ = nullptr;
+  OpenError error_;
+};
+
+// What listen() returns: true when the port listens on every shard.
+struct ListenResult {
+  OpenError error = OpenError::none;
+  explicit operator bool() const { return error == OpenError::none; }
+};
+
 struct StackOptions {
   // false: the EAL is already running in this process (tests); the stack
   // then finds its port by name and runs no [host] set-up.
@@ -115,16 +156,19 @@ public:
 
   // Passive open on every shard. `factory` is called on the shard that
   // accepted the connection (so it must be safe to call from several
-  // shards at once when there are several). Before run(): applied at once
-  // (false if the port is taken); while running: posted to every shard.
-  bool listen(uint16_t port, HandlerFactory factory, const OpenOptions &options = {});
+  // shards at once when there are several). Before run(), or from a thread
+  // that is no shard's while running: applied on every shard and the
+  // outcome returned (address_in_use if the port is taken on any shard,
+  // bad_address for port 0). From a shard's loop while running: applied
+  // on that shard (its outcome returned) and posted to the others.
+  ListenResult listen(uint16_t port, HandlerFactory factory, const OpenOptions &options = {});
 
   // Active open from shard `shard`; must be called on that shard (a
-  // callback, or a post()ed closure). nullptr when no port or slot is free
-  // or when called from elsewhere. The outcome arrives as on_connected or
-  // on_closed(refused / timed_out).
-  Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                      unsigned shard, const OpenOptions &options = {});
+  // callback, or a post()ed closure) or before run(). The connection, or
+  // the cause (OpenError) when none was opened. The outcome of the
+  // handshake arrives as on_connected or on_closed(refused / timed_out).
+  ConnectResult connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
+                        unsigned shard, const OpenOptions &options = {});
 
   // A UDP socket on shard `shard` bound to `port` (0: a free ephemeral
   // port); must be called on that shard (a callback, or a post()ed closure)

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,16 +25,18 @@ struct RingStacks {
   std::unique_ptr<api::Stack> a, b; // 10.0.0.1 and 10.0.0.2
 
   // `tag` makes the ring and port names unique in the process. With
-  // `delayed_ack`, both stacks use it instead of the engine's default.
+  // `delayed_ack`, both stacks use it instead of the engine's default;
+  // `tweak` may change stack a's config further.
   // Records a gtest failure and leaves a/b null when something fails.
-  void open(const std::string &tag, std::optional<Duration> delayed_ack = {}) {
+  void open(const std::string &tag, std::optional<Duration> delayed_ack = {},
+            const std::function<void(dpdk::NodeConfig &)> &tweak = {}) {
     ensure_eal();
     ab = rte_ring_create((tag + "ab").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     ba = rte_ring_create((tag + "ba").c_str(), 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     ASSERT_NE(ab, nullptr);
     ASSERT_NE(ba, nullptr);
-    a = make(tag + "a", ba, ab, "10.0.0.1", delayed_ack);
-    b = make(tag + "b", ab, ba, "10.0.0.2", delayed_ack);
+    a = make(tag + "a", ba, ab, "10.0.0.1", delayed_ack, tweak);
+    b = make(tag + "b", ab, ba, "10.0.0.2", delayed_ack, {});
     ASSERT_NE(a, nullptr);
     ASSERT_NE(b, nullptr);
   }
@@ -50,7 +53,8 @@ struct RingStacks {
 
 private:
   static std::unique_ptr<api::Stack> make(const std::string &name, rte_ring *rx, rte_ring *tx,
-                                          const char *ip, std::optional<Duration> delayed_ack) {
+                                          const char *ip, std::optional<Duration> delayed_ack,
+                                          const std::function<void(dpdk::NodeConfig &)> &tweak) {
     const int id = rte_eth_from_rings(name.c_str(), &rx, 1, &tx, 1, 0);
     if (id < 0)
       return nullptr;
@@ -69,6 +73,8 @@ private:
     cfg.tcp.mtu = 0;
     if (delayed_ack)
       cfg.tcp.delayed_ack = *delayed_ack;
+    if (tweak)
+      tweak(cfg);
     std::string error;
     auto s = api::Stack::create(cfg, "test", &error, {.init_eal = false});
     EXPECT_NE(s, nullptr) << error;

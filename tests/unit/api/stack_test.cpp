@@ -10,6 +10,10 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <thread>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
@@ -185,6 +189,79 @@ TEST_F(TwoStacks, PostRunsOnTheShard) {
   a_->poll_once();
   EXPECT_EQ(ran_on, 0);
   EXPECT_EQ(Stack::current_shard(), -1);
+}
+
+TEST_F(TwoStacks, ConnectNamesWhyItOpenedNothing) {
+  Recorder r;
+  EXPECT_EQ(a_->connect(b_->address(), 80, &r, 5).error(), OpenError::no_such_shard);
+  EXPECT_EQ(a_->connect(wire::Ipv4Addr{}, 80, &r, 0).error(), OpenError::bad_address);
+  EXPECT_EQ(a_->connect(wire::Ipv4Addr::broadcast(), 80, &r, 0).error(), OpenError::bad_address);
+  EXPECT_EQ(a_->connect(b_->address(), 0, &r, 0).error(), OpenError::bad_address);
+  EXPECT_EQ(to_errno(OpenError::bad_address), EINVAL);
+  const ConnectResult ok = a_->connect(b_->address(), 80, &r, 0);
+  ASSERT_NE(ok.connection(), nullptr);
+  EXPECT_EQ(ok.error(), OpenError::none);
+  Connection *as_pointer = ok; // the old spelling still works
+  EXPECT_EQ(as_pointer, ok.connection());
+  EXPECT_EQ(b_->listen(0, [](Connection &) -> ConnectionHandler * { return nullptr; }).error,
+            OpenError::bad_address);
+}
+
+class TightStacks : public TwoStacks {
+protected:
+  void SetUp() override {
+    static int seq = 0;
+    stacks_.open("tight" + std::to_string(seq++), std::chrono::milliseconds(0),
+                 [](dpdk::NodeConfig &c) {
+                   c.tcp.ephemeral_port_min = 40000;
+                   c.tcp.ephemeral_port_max = 40001; // two ports
+                   c.tcp.max_connections = 3;
+                 });
+    a_ = stacks_.a.get();
+    b_ = stacks_.b.get();
+  }
+};
+
+TEST_F(TightStacks, NoFreePortAndATableFullAreTold) {
+  Recorder r[4];
+  ASSERT_NE(a_->connect(b_->address(), 80, &r[0], 0), nullptr);
+  ASSERT_NE(a_->connect(b_->address(), 80, &r[1], 0), nullptr);
+  const ConnectResult third = a_->connect(b_->address(), 80, &r[2], 0);
+  EXPECT_EQ(third.connection(), nullptr);
+  EXPECT_EQ(third.error(), OpenError::no_free_port) << to_string(third.error());
+  EXPECT_EQ(to_errno(third.error()), EADDRNOTAVAIL);
+  ASSERT_NE(a_->connect(b_->address(), 81, &r[2], 0), nullptr) << "another remote port";
+  const ConnectResult fourth = a_->connect(b_->address(), 82, &r[3], 0);
+  EXPECT_EQ(fourth.error(), OpenError::no_memory) << to_string(fourth.error());
+  EXPECT_EQ(to_errno(fourth.error()), ENOBUFS);
+}
+
+// While run() runs the shard on another thread: connect() from here is
+// refused as the wrong thread, listen() from here waits for the shard and
+// reports a port that is taken.
+TEST_F(TwoStacks, WhileRunningListenTellsWhetherThePortListens) {
+  std::thread loop([this] { a_->run(); });
+  while (!a_->post(0, [] {}))
+    std::this_thread::yield();
+  Recorder r;
+  auto factory = [&](Connection &) -> ConnectionHandler * { return &r; };
+  const ListenResult first = a_->listen(9000, factory);
+  const ListenResult again = a_->listen(9000, factory);
+  const ConnectResult off_loop = a_->connect(b_->address(), 9000, &r, 0);
+  std::atomic<int> from_shard{-1};
+  a_->post(0, [&] {
+    from_shard = static_cast<int>(a_->listen(9000, factory).error);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (from_shard.load() < 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  a_->stop();
+  loop.join();
+  EXPECT_TRUE(first);
+  EXPECT_EQ(again.error, OpenError::address_in_use) << to_string(again.error);
+  EXPECT_EQ(to_errno(again.error), EADDRINUSE);
+  EXPECT_EQ(off_loop.error(), OpenError::wrong_thread);
+  EXPECT_EQ(from_shard.load(), static_cast<int>(OpenError::address_in_use));
 }
 
 } // namespace
