@@ -17,10 +17,39 @@ Driver::~Driver() {
   detail::forget(this, close_descriptors_);
 }
 
+namespace {
+
+// The engine's own connect (a port given, or one picked by the engine).
+tcp::Connection *engine_open(tcp::Engine &engine, wire::Ipv4Addr remote, uint16_t remote_port,
+                             tcp::ConnectionHandler *handler, uint16_t local_port,
+                             const tcp::OpenOptions &options, int *error) {
+  if (engine.connections_in_use() >= engine.config().max_connections) {
+    *error = ENOBUFS;
+    return nullptr;
+  }
+  tcp::Connection *c = engine.connect(remote, remote_port, handler, local_port, options);
+  *error = c != nullptr ? 0 : EADDRNOTAVAIL;
+  return c;
+}
+
+// Through the stack: an ephemeral port whose replies hash to `shard`.
+tcp::Connection *stack_open(api::Stack &stack, unsigned shard, tcp::Engine &engine,
+                            wire::Ipv4Addr remote, uint16_t remote_port,
+                            tcp::ConnectionHandler *handler, uint16_t local_port,
+                            const tcp::OpenOptions &options, int *error) {
+  if (local_port != 0)
+    return engine_open(engine, remote, remote_port, handler, local_port, options, error);
+  const api::ConnectResult r = stack.connect(remote, remote_port, handler, shard, options);
+  *error = api::to_errno(r.error());
+  return r.connection();
+}
+
+} // namespace
+
 tcp::Connection *Driver::open(unsigned, tcp::Engine &engine, wire::Ipv4Addr remote,
                               uint16_t remote_port, tcp::ConnectionHandler *handler,
-                              uint16_t local_port, const tcp::OpenOptions &options) {
-  return engine.connect(remote, remote_port, handler, local_port, options);
+                              uint16_t local_port, const tcp::OpenOptions &options, int *error) {
+  return engine_open(engine, remote, remote_port, handler, local_port, options, error);
 }
 
 shard::UdpSocket *Driver::udp_open(unsigned, uint16_t) {
@@ -183,11 +212,9 @@ bool StackDriver::call(unsigned shard, const std::function<void(tcp::Engine &)> 
 }
 
 tcp::Connection *StackDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,
-                                   uint16_t remote_port, tcp::ConnectionHandler *handler,
-                                   uint16_t local_port, const tcp::OpenOptions &options) {
-  if (local_port != 0)
-    return engine.connect(remote, remote_port, handler, local_port, options);
-  return stack_.connect(remote, remote_port, handler, shard, options);
+                                     uint16_t remote_port, tcp::ConnectionHandler *handler,
+                                     uint16_t local_port, const tcp::OpenOptions &options, int *error) {
+  return stack_open(stack_, shard, engine, remote, remote_port, handler, local_port, options, error);
 }
 
 bool StackDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
@@ -298,11 +325,9 @@ bool PollingDriver::call(unsigned shard, const std::function<void(tcp::Engine &)
 }
 
 tcp::Connection *PollingDriver::open(unsigned shard, tcp::Engine &engine, wire::Ipv4Addr remote,
-                                     uint16_t remote_port, tcp::ConnectionHandler *handler,
-                                     uint16_t local_port, const tcp::OpenOptions &options) {
-  if (local_port != 0)
-    return engine.connect(remote, remote_port, handler, local_port, options);
-  return stack_.connect(remote, remote_port, handler, shard, options);
+                                       uint16_t remote_port, tcp::ConnectionHandler *handler,
+                                       uint16_t local_port, const tcp::OpenOptions &options, int *error) {
+  return stack_open(stack_, shard, engine, remote, remote_port, handler, local_port, options, error);
 }
 
 bool PollingDriver::wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,

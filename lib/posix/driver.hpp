@@ -64,9 +64,12 @@ public:
   virtual bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) = 0;
   // Active open on `shard`, from inside call(): local_port 0 picks an
   // ephemeral port (on a multi-shard stack, one whose replies hash to it).
+  // nullptr and the errno connect() reports in *error (EADDRNOTAVAIL: no
+  // free port or the tuple is taken; ENOBUFS: the connection table is
+  // full; EINVAL) when it opened nothing.
   virtual tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote,
                                 uint16_t remote_port, tcp::ConnectionHandler *,
-                                uint16_t local_port, const tcp::OpenOptions &options);
+                                uint16_t local_port, const tcp::OpenOptions &options, int *error);
   // The shard the next outgoing connection goes to (round robin).
   virtual unsigned connect_shard();
   // A UDP socket bound to `port` (0: ephemeral) on `shard`, from inside
@@ -169,7 +172,7 @@ public:
   bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
   tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
                         tcp::ConnectionHandler *, uint16_t local_port,
-                        const tcp::OpenOptions &options) override;
+                        const tcp::OpenOptions &options, int *error) override;
   shard::UdpSocket *udp_open(unsigned shard, uint16_t port) override;
   bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
             const std::function<bool()> &ready, std::optional<Duration> timeout) override;
@@ -216,7 +219,7 @@ public:
   bool call(unsigned shard, const std::function<void(tcp::Engine &)> &fn) override;
   tcp::Connection *open(unsigned shard, tcp::Engine &, wire::Ipv4Addr remote, uint16_t remote_port,
                         tcp::ConnectionHandler *, uint16_t local_port,
-                        const tcp::OpenOptions &options) override;
+                        const tcp::OpenOptions &options, int *error) override;
   shard::UdpSocket *udp_open(unsigned shard, uint16_t port) override;
   bool wait(std::unique_lock<std::mutex> &lock, std::condition_variable &cv,
             const std::function<bool()> &ready, std::optional<Duration> timeout) override;

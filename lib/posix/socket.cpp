@@ -526,15 +526,16 @@ int connect(int fd, const sockaddr *addr, socklen_t len) {
     const unsigned shard = s->shard;
     lk.unlock();
     tcp::Connection *c = nullptr;
+    int open_error = 0;
     const bool ran = d->call(shard, [&](tcp::Engine &e) {
-      c = d->open(shard, e, ip, port, s.get(), local_port, open_options);
+      c = d->open(shard, e, ip, port, s.get(), local_port, open_options, &open_error);
       if (c != nullptr)
         s->attach(*c);
     });
     lk.lock();
     if (!ran || c == nullptr) {
       s->kind = Kind::fresh;
-      return fail(ran ? EADDRNOTAVAIL : EIO);
+      return fail(!ran ? EIO : open_error != 0 ? open_error : EADDRNOTAVAIL);
     }
     s->bound = true;
     // Non-blocking: EINPROGRESS even when the handshake already finished

@@ -6,6 +6,9 @@
 #include <rte_ring.h>
 
 #include <gtest/gtest.h>
+
+#include <functional>
+#include <optional>
 #include <netinet/in.h>
 
 #include <atomic>
@@ -34,7 +37,7 @@ class OverStacks : public ::testing::Test {
 protected:
   void SetUp() override {
     static int seq = 0;
-    stacks_.open("px" + std::to_string(seq++));
+    stacks_.open("px" + std::to_string(seq++), std::nullopt, tweak_);
     a_ = stacks_.a.get();
     b_ = stacks_.b.get();
     if (a_ == nullptr || b_ == nullptr)
@@ -56,6 +59,7 @@ protected:
     db_.reset();
     stacks_.close();
   }
+  std::function<void(dpdk::NodeConfig &)> tweak_; // stack a's config, before SetUp
   shoal::test::RingStacks stacks_;
   api::Stack *a_ = nullptr, *b_ = nullptr;
   std::unique_ptr<StackDriver> da_, db_;
@@ -142,6 +146,36 @@ TEST_F(OverStacks, ConnectRefusedAndPollTimeout) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(ps::poll(&p, 1, 50), 0);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+}
+
+// Stack a with one ephemeral port and room for two connections.
+class OverTightStacks : public OverStacks {
+protected:
+  OverTightStacks() {
+    tweak_ = [](dpdk::NodeConfig &c) {
+      c.tcp.ephemeral_port_min = c.tcp.ephemeral_port_max = 40000;
+      c.tcp.max_connections = 2;
+    };
+  }
+};
+
+TEST_F(OverTightStacks, ConnectSaysWhyItCouldNotStart) {
+  for (uint16_t port : {7000, 7001}) {
+    const int l = ps::socket(*db_, AF_INET, SOCK_STREAM, 0);
+    const sockaddr_in at = sin_of("0.0.0.0", port);
+    ASSERT_EQ(ps::bind(l, reinterpret_cast<const sockaddr *>(&at), sizeof at), 0);
+    ASSERT_EQ(ps::listen(l, 8), 0);
+  }
+  auto start = [&](uint16_t port) {
+    const int c = ps::socket(*da_, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const sockaddr_in to = sin_of("10.0.0.2", port);
+    const int rc = ps::connect(c, reinterpret_cast<const sockaddr *>(&to), sizeof to);
+    return rc == 0 ? 0 : errno;
+  };
+  EXPECT_EQ(start(7000), EINPROGRESS);
+  EXPECT_EQ(start(7000), EADDRNOTAVAIL) << "the one ephemeral port is taken towards 7000";
+  EXPECT_EQ(start(7001), EINPROGRESS);
+  EXPECT_EQ(start(7002), ENOBUFS) << "the connection table is full";
 }
 
 } // namespace
