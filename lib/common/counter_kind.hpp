@@ -6,9 +6,10 @@
 //   volume  packets or bytes moved (the traffic itself)
 //   event   something that happened: a protocol message sent or received, a
 //           timer firing, a state change, a resource running short
-//   drop    a frame, packet or segment freed without being handled; the
-//           counter's name says why, and each drop is counted by exactly one
-//           drop counter, so the drops of a table add up to all of them
+//   drop    a frame, packet or segment freed without being handled (or one
+//           to send, not sent); the counter's name says why. Every frame
+//           the shard drops is counted by exactly one of its drop counters,
+//           so they add up to all of them (ShardCounters::drops).
 //
 // The kind decides what code does with a counter (drop totals, the drop
 // trace hook), and shoal-stat --describe and /shoal/describe show it.
