@@ -14,6 +14,11 @@
 //   shoal-stat --socket PATH --all               every counter
 //   shoal-stat --watch 1                         refresh every second, with rates
 //   shoal-stat --once --format=plain             "stats shard0 rx_packets 12" lines, for scripts
+//   shoal-stat --describe                        every counter's name, kind, description
+//
+// --describe alone prints the tables compiled into this shoal-stat
+// (lib/shard/counter_catalog.hpp), no process needed; with --prefix or
+// --socket it asks the process (/shoal/describe), whose build may differ.
 //
 // The whole-process reply of /shoal/stats may exceed DPDK's output limit
 // (16 KB in 22.11) with several shards, and DPDK then leaves shards out. So
@@ -44,6 +49,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "shard/counter_catalog.hpp"
 
 namespace shoal::stat {
 
@@ -833,6 +840,8 @@ inline std::optional<Table> fetch_stats(TelemetryClient &c, std::string *error) 
 
 struct Options {
   std::string socket;
+  bool socket_given = false; // --prefix or --socket on the command line
+  bool describe = false;
   bool all = false;
   bool once = false;
   double watch = 0; // seconds; 0: one sample
@@ -842,14 +851,17 @@ struct Options {
 
 inline const char *usage() {
   return "usage: shoal-stat [--prefix NAME | --socket PATH] [--all] [--watch SECONDS]\n"
-         "                  [--count N] [--once] [--format=table|plain|json]\n"
+         "                  [--count N] [--once] [--format=table|plain|json] [--describe]\n"
          "  --prefix NAME     the process's EAL --file-prefix (default shoal-default)\n"
          "  --socket PATH     the telemetry socket itself\n"
          "  --all             every counter, zero ones too (default: non-zero only)\n"
          "  --watch SECONDS   refresh every SECONDS, with per-second rates\n"
          "  --count N         stop after N samples (with --watch)\n"
          "  --once            one sample and exit (overrides --watch)\n"
-         "  --format=plain    'stats shard0 rx_packets 12' lines; json: the raw replies\n";
+         "  --format=plain    'stats shard0 rx_packets 12' lines; json: the raw replies\n"
+         "  --describe        every counter's name, kind and description: this build's\n"
+         "                    tables, or with --prefix/--socket the process's\n"
+         "                    (--format=plain: 'describe NAME KIND DESCRIPTION' lines)\n";
 }
 
 // nullopt and a message in *error for bad arguments; *help for --help.
@@ -882,6 +894,8 @@ inline std::optional<Options> parse_args(const std::vector<std::string> &args, b
       o.all = true;
     } else if (a == "--once") {
       o.once = true;
+    } else if (a == "--describe") {
+      o.describe = true;
     } else if (a == "--prefix" || a == "--socket" || a == "--watch" || a == "--format" ||
                a == "--count") {
       auto v = take();
@@ -893,8 +907,10 @@ inline std::optional<Options> parse_args(const std::vector<std::string> &args, b
           return std::nullopt;
         }
         prefix = *v;
+        o.socket_given = true;
       } else if (a == "--socket") {
         o.socket = *v;
+        o.socket_given = true;
       } else if (a == "--format") {
         if (*v == "table")
           o.format = Options::Format::table;
@@ -928,6 +944,10 @@ inline std::optional<Options> parse_args(const std::vector<std::string> &args, b
     o.socket = socket_path_for_prefix(prefix);
   if (o.once)
     o.watch = 0;
+  if (o.describe && o.format == Options::Format::json) {
+    *error = "--describe prints --format=table or plain";
+    return std::nullopt;
+  }
   return o;
 }
 
@@ -962,6 +982,68 @@ inline std::string render(const Options &o, const Table &stats, const std::optio
   return out;
 }
 
+// --describe: one line per counter. Table: aligned name and kind columns;
+// plain: "describe NAME KIND DESCRIPTION".
+inline std::string format_describe(const std::vector<shard::CounterDescription> &counters,
+                                   Options::Format format) {
+  std::string out;
+  if (format == Options::Format::plain) {
+    for (const auto &c : counters)
+      out += "describe " + c.name + " " + to_string(c.kind) + " " + c.description + "\n";
+    return out;
+  }
+  size_t width = std::string_view("counter").size();
+  for (const auto &c : counters)
+    width = std::max(width, c.name.size());
+  auto line = [&](const std::string &name, const char *kind, const std::string &text) {
+    out += name + std::string(width + 2 - name.size(), ' ') + kind +
+           std::string(8 - std::min<size_t>(7, std::strlen(kind)), ' ') + text + "\n";
+  };
+  line("counter", "kind", "description");
+  for (const auto &c : counters)
+    line(c.name, to_string(c.kind), c.description);
+  return out;
+}
+
+// The process's counters as /shoal/describe gives them: the list of names
+// and kinds, then each one's description.
+inline std::optional<std::vector<shard::CounterDescription>>
+fetch_describe(TelemetryClient &c, std::string *error) {
+  auto list = c.query("/shoal/describe", error);
+  if (!list)
+    return std::nullopt;
+  if (!list->is_object()) {
+    *error = "/shoal/describe: unknown to this process (an older shoal?)";
+    return std::nullopt;
+  }
+  std::vector<shard::CounterDescription> out;
+  for (const auto &[name, kind] : list->object) {
+    auto one = c.query("/shoal/describe," + name, error);
+    if (!one)
+      return std::nullopt;
+    const Json *k = one->get("kind");
+    const Json *d = one->get("description");
+    if (k == nullptr || d == nullptr || k->kind != Json::Kind::string ||
+        d->kind != Json::Kind::string) {
+      *error = "/shoal/describe," + name + ": no kind and description";
+      return std::nullopt;
+    }
+    shard::CounterDescription entry{name, CounterKind::event, d->string};
+    bool known = false;
+    for (const auto kk : {CounterKind::volume, CounterKind::event, CounterKind::drop})
+      if (k->string == to_string(kk)) {
+        entry.kind = kk;
+        known = true;
+      }
+    if (!known) {
+      *error = "/shoal/describe," + name + ": unknown kind \"" + k->string + "\"";
+      return std::nullopt;
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 inline int run(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   bool help = false;
@@ -975,10 +1057,23 @@ inline int run(int argc, char **argv) {
     std::fprintf(stderr, "shoal-stat: %s\n%s", error.c_str(), usage());
     return 2;
   }
+  if (o->describe && !o->socket_given) {
+    std::fputs(format_describe(shard::counter_catalog(), o->format).c_str(), stdout);
+    return 0;
+  }
   TelemetryClient client;
   if (!client.connect(o->socket, &error)) {
     std::fprintf(stderr, "shoal-stat: %s\n", error.c_str());
     return 1;
+  }
+  if (o->describe) {
+    const auto counters = fetch_describe(client, &error);
+    if (!counters) {
+      std::fprintf(stderr, "shoal-stat: %s\n", error.c_str());
+      return 1;
+    }
+    std::fputs(format_describe(*counters, o->format).c_str(), stdout);
+    return 0;
   }
   std::optional<Table> prev_stats, prev_conns;
   auto prev_time = std::chrono::steady_clock::now();

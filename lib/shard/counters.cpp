@@ -1,6 +1,5 @@
 #include "shard/counters.hpp"
 
-#include <string_view>
 #include <vector>
 
 namespace shoal::shard {
@@ -33,7 +32,7 @@ const char *ShardCounters::parse_error_name(Layer l, wire::ParseError e) {
 uint64_t ShardCounters::drops() const {
   uint64_t sum = 0;
 #define SHOAL_X(name, kind, help)                                                                  \
-  if (std::string_view(#kind) == "drop")                                                           \
+  if (CounterKind::kind == CounterKind::drop)                                                      \
     sum += name.get();
   SHOAL_SHARD_COUNTERS(SHOAL_X)
 #undef SHOAL_X

@@ -1,9 +1,10 @@
 #pragma once
-// Per-shard counters, declared once in an X-macro table: name, kind, meaning.
-// Kinds: volume (packets/bytes moved), event (protocol messages, allocation
-// failures), drop (a frame or packet freed without being handled; every drop
-// has exactly one counter, so drops() adds them all). Everything that
-// needs the names (the struct, JSON, telemetry) is generated from it.
+// Per-shard counters, declared once in an X-macro table with the layout of
+// every counter table, X(name, kind, description); the kinds (volume, event,
+// drop) are common/counter_kind.hpp's. Every drop has exactly one counter,
+// named for its reason, so drops() adds them all. Everything that needs the
+// names or kinds (the struct, JSON, telemetry, shoal-stat --describe) is
+// generated from it.
 //
 // Each counter has exactly one writer (the shard's lcore) and may be read by
 // the telemetry thread, so it is a relaxed atomic updated with load + store:
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/counter_kind.hpp"
 #include "wire/parse_error.hpp"
 
 namespace shoal::shard {
@@ -88,6 +90,13 @@ namespace shoal::shard {
   X(impair_reordered,           event,  "frames sent ahead of delayed ones by the [impair] stage")       \
   X(impair_delayed,             event,  "frames delayed by the [impair] stage")
 // clang-format on
+
+// The table itself, in table order.
+inline constexpr CounterInfo kShardCounterInfo[] = {
+#define SHOAL_X(name, kind, desc) {#name, CounterKind::kind, desc},
+    SHOAL_SHARD_COUNTERS(SHOAL_X)
+#undef SHOAL_X
+};
 
 // The layers whose parser can reject input; one counter per (layer, reason),
 // named "<layer>_<reason>", e.g. "ipv4_bad_checksum".

@@ -7,6 +7,8 @@
 
 #include <rte_telemetry.h>
 
+#include "shard/counter_catalog.hpp"
+
 namespace shoal::shard {
 
 namespace {
@@ -180,6 +182,28 @@ int handle_mem(const char *, const char *, rte_tel_data *d) {
   return 0;
 }
 
+// Without a parameter: {"<counter>": "<kind>", ...} for every counter
+// /shoal/stats can show. With a counter's name: {"kind": ..., "description": ...}.
+// One description per query keeps every reply far below DPDK's output limit.
+int handle_describe(const char *, const char *params, rte_tel_data *d) {
+  static const std::vector<CounterDescription> catalog = counter_catalog();
+  rte_tel_data_start_dict(d);
+  if (params != nullptr && *params != '\0') {
+    const auto it = std::find_if(catalog.begin(), catalog.end(),
+                                 [params](const CounterDescription &c) { return c.name == params; });
+    if (it == catalog.end())
+      return -1;
+    if (rte_tel_data_add_dict_string(d, "kind", to_string(it->kind)) != 0 ||
+        rte_tel_data_add_dict_string(d, "description", it->description.c_str()) != 0)
+      return -1;
+    return 0;
+  }
+  for (const CounterDescription &c : catalog)
+    if (rte_tel_data_add_dict_string(d, c.name.c_str(), to_string(c.kind)) != 0)
+      return -1;
+  return 0;
+}
+
 } // namespace
 
 MemoryStats mempool_memory(const rte_mempool *mp) {
@@ -242,8 +266,15 @@ bool register_telemetry(std::string *error) {
     rc = rte_telemetry_register_cmd("/shoal/mem", handle_mem,
                                     "Memory held: mbufs in use (per mempool), connection pool, flow "
                                     "table, TIME_WAIT records (per shard); bytes");
-    if (rc != 0)
+    if (rc != 0) {
       failed = "/shoal/mem";
+      return;
+    }
+    rc = rte_telemetry_register_cmd("/shoal/describe", handle_describe,
+                                    "Every counter's kind (volume, event, drop). Parameter: a "
+                                    "counter's name (optional), for its kind and description");
+    if (rc != 0)
+      failed = "/shoal/describe";
   });
   if (rc != 0) {
     *error = std::string("rte_telemetry_register_cmd ") + failed + " failed (" +

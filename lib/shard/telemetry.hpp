@@ -12,6 +12,11 @@
 //     {"/shoal/conns": {"total": {"ESTABLISHED": 3, "TIME_WAIT": 1, ...},
 //                       "shard0": {...}, ...}}; with a parameter N, shard N only.
 //   - the same as one JSON line for the app's exit: {"shoal_stats": {"shard0": {...}}}.
+//   - /shoal/describe: every counter's kind, {"/shoal/describe": {"rx_packets":
+//     "volume", ..., "tcp_drop_paws": "drop", ...}}; with a counter's name,
+//     its kind and description: {"/shoal/describe": {"kind": "drop",
+//     "description": "PAWS check failed (RFC 7323 5.3)"}}
+//     (lib/shard/counter_catalog.hpp; shoal-stat --describe prints them).
 //
 // The registry of published shards is control-plane state shared with the
 // telemetry thread, so it takes a mutex; the counters themselves are relaxed

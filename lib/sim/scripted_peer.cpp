@@ -38,6 +38,13 @@ ScriptedPeer::ScriptedPeer(const PeerConfig &config)
   defaults_.src_port = config.peer_port;
   defaults_.dst_port = config.engine_port;
   engine_ = std::make_unique<tcp::Engine>(ec, pool_, *out_, now_);
+  engine_->set_drop_hook([this](tcp::Counter why, uint64_t n) {
+    drops_.insert(drops_.end(), n, why);
+    std::string text = std::string("dropped: ") + tcp::counter_name(why);
+    if (n > 1)
+      text += " (" + std::to_string(n) + ")";
+    trace_.note(now_, std::move(text));
+  });
 }
 
 ScriptedPeer::~ScriptedPeer() {

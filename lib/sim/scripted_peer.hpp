@@ -15,6 +15,9 @@
 // emits, then checks the time too. On a mismatch the failure handler
 // (PeerConfig::on_failure; tests route it to ADD_FAILURE) gets the expected
 // pattern, the segment seen, the differing fields and the trace so far.
+// In builds with the drop trace (SHOAL_DROP_TRACE, i.e. without NDEBUG) the
+// trace also says why the engine dropped what it dropped: a
+// "dropped: <reason>" note, the reason being the drop counter's name.
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -29,6 +32,7 @@
 #include "sim/segment_builder.hpp"
 #include "sim/simulation.hpp"
 #include "sim/trace.hpp"
+#include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
@@ -104,6 +108,9 @@ public:
   void note(std::string text) { trace_.note(now_, std::move(text)); }
   const Trace &trace() const { return trace_; }
   std::string trace_text() const { return trace_.format(); }
+  // The engine's drops so far, one reason per drop counter increment, in
+  // order; always empty without the drop trace (SHOAL_DROP_TRACE 0).
+  const std::vector<tcp::Counter> &drops() const { return drops_; }
   bool failed() const { return failures_ > 0; }
   unsigned failures() const { return failures_; }
 
@@ -129,6 +136,7 @@ private:
   std::optional<uint32_t> isn_;
   std::optional<Instant> advanced_at_; // last advance() with no input since
   unsigned failures_ = 0;
+  std::vector<tcp::Counter> drops_;
   std::unique_ptr<Capture> out_;
   std::unique_ptr<tcp::Engine> engine_;
 };

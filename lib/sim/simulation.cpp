@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sim/pcapng.hpp"
+#include "tcp/counters.hpp"
 
 namespace shoal::sim {
 
@@ -57,6 +58,16 @@ Simulation::Simulation(const SimConfig &config)
   out_b_ = std::make_unique<LinkOutput>(*link_ba_, clock_);
   engine_a_ = std::make_unique<tcp::Engine>(ca, pool_a, *out_a_, clock_.now());
   engine_b_ = std::make_unique<tcp::Engine>(cb, pool_b, *out_b_, clock_.now());
+  // The drop trace (builds without NDEBUG): why each engine dropped what it
+  // dropped, as "dropped by A: <drop counter>" notes.
+  for (const Direction from : {Direction::a_to_b, Direction::b_to_a}) {
+    tcp::Engine &e = from == Direction::a_to_b ? *engine_a_ : *engine_b_;
+    e.set_drop_hook([this, from](tcp::Counter why, uint64_t) {
+      if (trace_.enabled())
+        trace_.note(clock_.now(),
+                    "dropped by " + trace_.name(from) + ": " + tcp::counter_name(why));
+    });
+  }
 }
 
 Simulation::~Simulation() = default; // member order: engines, outputs, links, trace

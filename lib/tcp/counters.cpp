@@ -2,34 +2,21 @@
 
 namespace shoal::tcp {
 
-namespace {
-constexpr const char *kNames[] = {
-#define SHOAL_X(name, desc) #name,
-    SHOAL_TCP_COUNTERS(SHOAL_X)
-#undef SHOAL_X
-};
-constexpr const char *kDescriptions[] = {
-#define SHOAL_X(name, desc) desc,
-    SHOAL_TCP_COUNTERS(SHOAL_X)
-#undef SHOAL_X
-};
-} // namespace
-
 const char *counter_name(Counter c) {
   auto i = static_cast<size_t>(c);
-  return i < kCounterCount ? kNames[i] : "?";
+  return i < kCounterCount ? kCounterInfo[i].name : "?";
 }
 
 const char *counter_description(Counter c) {
   auto i = static_cast<size_t>(c);
-  return i < kCounterCount ? kDescriptions[i] : "?";
+  return i < kCounterCount ? kCounterInfo[i].description : "?";
 }
 
 std::string Counters::to_string() const {
   std::string out;
   for (size_t i = 0; i < kCounterCount; ++i)
     if (value[i] != 0)
-      out += std::string(kNames[i]) + " " + std::to_string(value[i]) + "\n";
+      out += std::string(kCounterInfo[i].name) + " " + std::to_string(value[i]) + "\n";
   for (int s = 0; s < kStateCount; ++s)
     if (in_state[s] != 0)
       out += std::string("state ") + tcp::to_string(static_cast<State>(s)) + " " +

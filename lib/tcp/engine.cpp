@@ -521,6 +521,11 @@ State Engine::state_of(const FourTuple &t) const {
 const Counters &Engine::counters() const {
   return impl_->counters;
 }
+void Engine::set_drop_hook([[maybe_unused]] std::function<void(Counter, uint64_t)> hook) {
+#if SHOAL_DROP_TRACE
+  impl_->counters.on_drop = std::move(hook);
+#endif
+}
 const EngineConfig &Engine::config() const {
   return impl_->cfg;
 }

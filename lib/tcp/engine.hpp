@@ -27,6 +27,7 @@ namespace shoal::tcp {
 class Connection;
 class Engine;
 struct Counters;
+enum class Counter : uint16_t;
 
 // What an engine holds in memory (Engine::memory): its own tables and
 // pools, not the mbufs (the shard's mempool counts those). Bytes are what
@@ -317,6 +318,10 @@ public:
   // record or one that time_wait_reuse allows taking over.
   bool can_connect(const FourTuple &) const;
   const Counters &counters() const;
+  // Calls `hook` with the reason (a drop-kind counter) each time this engine
+  // drops something, from inside the counter's increment; an empty hook
+  // removes it. Compiled out with NDEBUG (SHOAL_DROP_TRACE 0): then a no-op.
+  void set_drop_hook(std::function<void(Counter reason, uint64_t n)> hook);
   // O(1): sizes of the pools and tables (see EngineMemory).
   EngineMemory memory() const;
   const EngineConfig &config() const;

@@ -4,7 +4,7 @@ namespace shoal::wire {
 
 const char *to_string(ParseError e) {
   switch (e) {
-#define SHOAL_WIRE_X_CASE(name)                                                                    \
+#define SHOAL_WIRE_X_CASE(name, desc)                                                              \
   case ParseError::name:                                                                           \
     return #name;
     SHOAL_WIRE_PARSE_ERRORS(SHOAL_WIRE_X_CASE)

@@ -1078,6 +1078,44 @@ def test_time_wait_capture(build):
         app.cleanup()
 
 
+def describe_lines(build, *target):
+    """apps/shoal-stat --describe --format=plain [target]: {name: (kind, description)}."""
+    r = run(os.path.join(build, "apps", "shoal-stat"), "--describe", "--format=plain", *target,
+            timeout=30)
+    out = {}
+    for line in r.stdout.splitlines():
+        f = line.split(" ", 3)
+        check(len(f) == 4 and f[0] == "describe", f"not a describe line: {line!r}")
+        check(f[1] not in out, f"{f[1]} described twice")
+        out[f[1]] = (f[2], f[3])
+    return out
+
+
+def test_stat_describe(build):
+    """shoal-stat --describe prints every counter a running shoal-echo shows
+    (shard and tcp_*) with a kind and a description, the same from the
+    process (/shoal/describe) as from the tables built into shoal-stat."""
+    app = App(build, "describe", "shoal-echo").start()
+    try:
+        shown = next(iter(app.telemetry("/shoal/stats,0").values()))
+        check(isinstance(shown, dict) and any(k.startswith("tcp_") for k in shown), shown)
+        live = describe_lines(build, "--prefix", app.prefix)
+        built_in = describe_lines(build)
+        missing = sorted(set(shown) - set(live))
+        check(not missing, f"/shoal/stats counters shoal-stat --describe left out: {missing}")
+        for name, (kind, text) in live.items():
+            check(kind in ("volume", "event", "drop") and text.strip(), (name, kind, text))
+        check(live == built_in, "the process's descriptions differ from shoal-stat's own")
+        one = app.telemetry("/shoal/describe,tcp_drop_paws")["/shoal/describe"]
+        check(one["kind"] == "drop" and one["description"] == live["tcp_drop_paws"][1], one)
+        drops = sorted(n for n, (k, _) in live.items() if k == "drop")
+        print(f"shoal-stat --describe: {len(live)} counters ({len(shown)} in /shoal/stats,0), "
+              f"{len(drops)} of kind drop, e.g. {drops[:3]}")
+        app.stop()
+    finally:
+        app.cleanup()
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 

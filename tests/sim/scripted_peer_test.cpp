@@ -93,6 +93,35 @@ TEST_F(ScriptedPeerTest, SegmentToAClosedPortDrawsAReset) {
   p.expect_nothing();
 }
 
+// The drop trace: each drop reaches the harness with its reason (the drop
+// counter), in order, and the trace printed on failure says it.
+TEST_F(ScriptedPeerTest, DropsReachTheTraceWithTheirReason) {
+  if (!SHOAL_DROP_TRACE)
+    GTEST_SKIP() << "the drop trace is compiled out (NDEBUG)";
+  auto &p = listening_peer();
+  p.at(0s).inject(Seg().flags(SYN).seq(100).bad_checksum());
+  p.inject(Seg().flags(RST).seq(501).dst_port(81));
+  p.inject(Seg().flags(FIN).seq(100)); // neither SYN nor ACK, to a listener
+  p.expect_nothing();
+  auto reasons = [&p] {
+    std::vector<std::string> names;
+    for (const tcp::Counter c : p.drops())
+      names.emplace_back(tcp::counter_name(c));
+    return names;
+  };
+  const std::vector<std::string> expected{"drop_bad_checksum", "drop_rst_no_conn",
+                                          "drop_listen_bad_flags"};
+  EXPECT_EQ(reasons(), expected);
+  const std::string trace = p.trace_text();
+  EXPECT_NE(trace.find("dropped: drop_bad_checksum\n"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("dropped: drop_rst_no_conn\n"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("dropped: drop_listen_bad_flags\n"), std::string::npos) << trace;
+  // Nothing else counts as a drop: a handshake adds no reason.
+  p.inject(Seg().flags(SYN).seq(100).mss(1460));
+  p.expect(Seg().flags(SYN | ACK).ack(101));
+  EXPECT_EQ(reasons(), expected);
+}
+
 TEST_F(ScriptedPeerTest, ActiveOpenCapturesTheIsn) {
   auto &p = make_peer();
   RecordingApp app([&p] { return p.now(); });
