@@ -241,7 +241,9 @@ TEST_F(TightStacks, NoFreePortAndATableFullAreTold) {
 // reports a port that is taken.
 TEST_F(TwoStacks, WhileRunningListenTellsWhetherThePortListens) {
   std::thread loop([this] { a_->run(); });
-  while (!a_->post(0, [] {}))
+  std::atomic<bool> looping{false};
+  ASSERT_TRUE(a_->post(0, [&] { looping = true; }));
+  while (!looping.load()) // run() has started: its loop ran the closure
     std::this_thread::yield();
   Recorder r;
   auto factory = [&](Connection &) -> ConnectionHandler * { return &r; };
