@@ -76,6 +76,22 @@ struct Segment {
   }
 };
 
+// RFC 9293 3.10.7.4 "first, check sequence number" with RFC 7323 5.3 PAWS
+// ahead of it (input.cpp), for a receive window [rcv_nxt, rcv_nxt+rcv_wnd)
+// and TS.Recent (nullptr: no timestamps in use). The one test for
+// connections and TIME_WAIT records.
+enum class Acceptability : uint8_t { acceptable, paws, outside_window };
+Acceptability segment_acceptable(const Segment &, Seq rcv_nxt, uint32_t rcv_wnd,
+                                 const uint32_t *ts_recent);
+
+// What the steps of RFC 9293 3.10.7.4 found in one segment, for the
+// application callbacks after them (Engine::Impl::after_arrival).
+struct Arrival {
+  bool space_freed = false; // the ACK freed send space: on_writable
+  bool new_data = false;    // readable() grew: on_readable
+  bool got_fin = false;     // the peer's FIN was taken: on_peer_closed
+};
+
 struct Listener {
   uint16_t port = 0;
   HandlerFactory factory;
@@ -164,8 +180,21 @@ struct Engine::Impl {
   void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
   void segment_arrives(Connection &, Segment &);
   void syn_sent_arrives(Connection &, Segment &);
+  // RFC 9293 3.10.7.4, the driver: the steps below in the RFC's order.
   void synchronized_arrives(Connection &, Segment &);
-  bool segment_acceptable(const Connection &, const Segment &) const;
+  // The steps; each returns false when it has finished with the segment
+  // (dropped, answered, or the connection ended).
+  bool check_sequence_number(Connection &, Segment &);  // first (and PAWS)
+  bool check_rst(Connection &, const Segment &);        // second
+  bool check_syn(Connection &, const Segment &);        // fourth
+  bool check_ack(Connection &, Segment &, Arrival &);   // fifth
+  bool syn_received_ack(Connection &, Segment &, Arrival &);
+  bool ack_in_range(Connection &, const Segment &);     // RFC 5961 5.2
+  bool ack_of_our_fin(Connection &, bool acked_our_fin);
+  bool process_text(Connection &, Segment &, Arrival &); // seventh
+  void check_fin(Connection &, const Segment &, Arrival &); // eighth
+  void after_arrival(Connection &, const Arrival &); // callbacks, output, ACK
+  Acceptability segment_acceptable(const Connection &, const Segment &) const;
   // The ACK RFC 9293 3.10.7.4 / RFC 7323 5.3 send in reply to an unacceptable
   // segment, rate-limited (EngineConfig::unacceptable_ack_interval and the
   // challenge-ACK budget) unless the segment is one a real peer sends. True
@@ -242,6 +271,8 @@ struct Engine::Impl {
 
   // ---- time_wait.cpp -------------------------------------------------------
   void time_wait_arrives(TimeWaitRecord &, const FourTuple &, Segment &);
+  void time_wait_syn_arrives(TimeWaitRecord &, const FourTuple &, Segment &); // RFC 6191
+  bool time_wait_check_sequence(TimeWaitRecord &, const Segment &);        // first step
   void send_time_wait_ack(const TimeWaitRecord &);
   void drop_time_wait(TimeWaitRecord &, State to); // record ends early (RST, reuse)
   static void time_wait_expired(void *ctx, TimeWaitRecord &);
