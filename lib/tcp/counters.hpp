@@ -117,7 +117,9 @@ namespace shoal::tcp {
   X(icmp_soft_errors, "ICMP net/host unreachable or time exceeded kept as soft errors")          \
   X(icmp_hard_errors, "ICMP protocol/port unreachable that refused a connect")                   \
   X(pmtu_reductions, "path-MTU discovery: MSS lowered by fragmentation needed")                  \
-  X(pmtu_ignored, "fragmentation needed that lowered nothing (no MTU given, or not smaller)")
+  X(pmtu_ignored, "fragmentation needed that lowered nothing (no MTU given, or not smaller)") \
+  X(syn_cookies_pool_full, "SYN-ACKs sent with a SYN cookie because the connection pool was full") \
+  X(syn_time_wait_cookie_drops, "SYNs reusing a TIME_WAIT tuple dropped: a cookie was due (no ISS floor)")
 
 enum class Counter : uint16_t {
 #define SHOAL_X(name, desc) name,

@@ -63,10 +63,8 @@ Engine::Impl::~Impl() {
 Connection *Engine::Impl::new_connection(const FourTuple &t) {
   uint32_t index = 0;
   Connection *c = conns.acquire(index);
-  if (c == nullptr) {
-    count(*this, Counter::drop_no_memory);
+  if (c == nullptr)
     return nullptr;
-  }
   c->eng_ = this;
   c->pool_index_ = index;
   c->tuple_ = t;
@@ -306,8 +304,10 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
     count(*this, Counter::time_wait_reused_active);
   }
   Connection *c = new_connection(t);
-  if (c == nullptr)
+  if (c == nullptr) {
+    count(*this, Counter::drop_no_memory);
     return nullptr;
+  }
   c->handler_ = handler;
   c->rcv_mss_ = announced_mss(options.max_segment);
   // RFC 9293 3.10.1 OPEN (active): select an ISS, send a SYN, enter SYN-SENT.

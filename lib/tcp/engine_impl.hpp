@@ -119,7 +119,8 @@ struct Engine::Impl {
   bool listen(uint16_t port, HandlerFactory factory, const OpenOptions &options);
   void unlisten(uint16_t port);
   void advance(Instant now);
-  // A fresh connection registered in the flow table (state CLOSED).
+  // A fresh connection registered in the flow table (state CLOSED);
+  // nullptr when the pool is exhausted (the caller counts what that costs).
   Connection *new_connection(const FourTuple &);
   // SYN and SYN-ACK retransmission timeout: initial_rto doubled per
   // retransmission (1, 2, 4, 8, 16 s), not capped by max_rto.
@@ -253,7 +254,9 @@ struct Engine::Impl {
   uint32_t parse_sack(const Connection &, const Segment &, std::span<SackBlock> out) const;
 
   // ---- listener.cpp --------------------------------------------------------
+  // RFC 9293 3.10.7.2; iss_floor: a SYN reusing a TIME-WAIT tuple (RFC 6191).
   void listen_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
+  void listen_syn_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
   // A half-open entry in the SYN backlog; false if no connection slot was free.
   bool syn_backlog_entry(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
   void send_cookie_syn_ack(Listener &, const FourTuple &, const Segment &);
