@@ -144,7 +144,16 @@ struct Engine::Impl {
   }
   // The connection with this 4-tuple in the flow table, or nullptr.
   Connection *find_connection(const FourTuple &t) { return flows.find(t); }
-  void set_state(Connection &, State);
+  // Every change of state goes through set_state, the one place that counts
+  // it: Counters::transitions[from][to] and the per-state gauges in_state
+  // (CLOSED has none). This one for what is not a Connection: a listener
+  // (CLOSED <-> LISTEN) and a TIME-WAIT record ending (TIME-WAIT -> CLOSED).
+  void set_state(State from, State to);
+  // A connection, counted as a change from `counted_from`: its own state;
+  // LISTEN for a TCB a listener created; CLOSED, so not counted, for one
+  // whose TIME-WAIT passes to a record (which carries the count on).
+  void set_state(Connection &c, State to, State counted_from);
+  void set_state(Connection &c, State to) { set_state(c, to, c.state_); }
   // Ends a connection: frees its buffers, cancels its timers, removes it from
   // the flow table, reports on_closed (if it has a handler) and queues the
   // object for the pool. Idempotent.

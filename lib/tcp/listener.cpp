@@ -136,9 +136,7 @@ bool Engine::Impl::syn_backlog_entry(Listener &l, const FourTuple &t, Segment &s
   c->snd_wl1_ = seg.seq;
   c->snd_wl2_ = iss;
   // LISTEN -> SYN-RECEIVED for the new TCB (the listener itself stays).
-  c->state_ = State::syn_received;
-  counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::syn_received)]++;
-  counters.in_state[static_cast<int>(State::syn_received)]++;
+  set_state(*c, State::syn_received, State::listen);
   count(*this, Counter::passive_opens);
   queue_syn_text(*c, seg);
   c->rtt_timing_ = true; // the SYN-ACK's round trip is the first RTT sample
@@ -256,9 +254,7 @@ bool Engine::Impl::cookie_ack_arrives(Listener &l, const FourTuple &t, Segment &
   // Our SYN-ACK acknowledged RCV.NXT and offered an unscaled window.
   c->last_ack_sent_ = c->rcv_nxt_;
   c->rcv_adv_ = c->rcv_nxt_ + std::min<uint32_t>(c->rcv_buf_, 65535);
-  c->state_ = State::syn_received;
-  counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::syn_received)]++;
-  counters.in_state[static_cast<int>(State::syn_received)]++;
+  set_state(*c, State::syn_received, State::listen); // the listener stays in LISTEN
   // The ACK (and any text it carries) now takes the SYN-RECEIVED path to
   // ESTABLISHED and accept(), as segment_arrives would take it.
   segment_arrives(*c, seg);

@@ -21,8 +21,7 @@ void Engine::Impl::send_time_wait_ack(const TimeWaitRecord &r) {
 }
 
 void Engine::Impl::drop_time_wait(TimeWaitRecord &r, State to) {
-  counters.in_state[static_cast<int>(State::time_wait)]--;
-  counters.transitions[static_cast<int>(State::time_wait)][static_cast<int>(to)]++;
+  set_state(State::time_wait, to);
   time_wait.erase(r);
 }
 

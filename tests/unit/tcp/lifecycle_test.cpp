@@ -425,6 +425,54 @@ TEST(Close, RetransmittedFinInTimeWaitIsReAckedAndRestarts2Msl) {
   h.expect_quiet();
 }
 
+// The per-state gauges and the transition matrix follow a connection's
+// whole life, its listener's and its TIME_WAIT record's: the listener stays
+// in LISTEN while it creates a TCB, and TIME_WAIT counts the record.
+TEST(Counters, StateGaugesAndTransitionsFollowEveryChange) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  const Counters &k = h.eng->counters();
+  auto gauge = [&](State s) { return k.in_state[static_cast<int>(s)]; };
+  auto moved = [&](State a, State b) {
+    return k.transitions[static_cast<int>(a)][static_cast<int>(b)];
+  };
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  EXPECT_EQ(gauge(State::listen), 1u);
+  EXPECT_EQ(moved(State::closed, State::listen), 1u);
+  p.send(SYN);
+  p.expect(SYN | ACK);
+  EXPECT_EQ(gauge(State::listen), 1u) << "the listener stays in LISTEN";
+  EXPECT_EQ(gauge(State::syn_received), 1u);
+  EXPECT_EQ(moved(State::listen, State::syn_received), 1u);
+  EXPECT_EQ(moved(State::closed, State::syn_received), 0u);
+  p.send(ACK);
+  ASSERT_NE(r.conn, nullptr);
+  EXPECT_EQ(gauge(State::syn_received), 0u);
+  EXPECT_EQ(gauge(State::established), 1u);
+  r.conn->close();
+  p.expect(FIN | ACK);
+  p.send(ACK);
+  p.send(FIN | ACK);
+  p.expect(ACK);
+  EXPECT_EQ(gauge(State::established), 0u);
+  EXPECT_EQ(gauge(State::fin_wait_2), 0u);
+  EXPECT_EQ(gauge(State::time_wait), 1u);
+  EXPECT_EQ(h.eng->time_wait_count(), 1u);
+  EXPECT_EQ(moved(State::fin_wait_2, State::time_wait), 1u);
+  EXPECT_EQ(moved(State::time_wait, State::closed), 0u) << "the record carries TIME_WAIT on";
+  h.run_until(h.now + 2 * h.eng->config().msl);
+  EXPECT_EQ(h.eng->time_wait_count(), 0u);
+  EXPECT_EQ(gauge(State::time_wait), 0u);
+  EXPECT_EQ(moved(State::time_wait, State::closed), 1u);
+  h.eng->unlisten(80);
+  EXPECT_EQ(gauge(State::listen), 0u);
+  EXPECT_EQ(moved(State::listen, State::closed), 1u);
+  for (int s = 0; s < kStateCount; ++s)
+    EXPECT_EQ(k.in_state[s], 0u) << to_string(static_cast<State>(s));
+  h.expect_quiet();
+}
+
 TEST(Close, PassiveCloseThroughLastAck) {
   Harness h;
   Peer p{h};
