@@ -222,8 +222,12 @@ struct Engine::Impl {
   // order to the receive queue (then whatever reassembly releases), out of
   // order to the reassembly queue; decides between an immediate and a
   // delayed ACK. Sets new_data when readable() grew; may set the FIN bit of
-  // `seg` when a FIN queued beyond a hole is reached. False: segment dropped.
+  // `seg` when a FIN queued beyond a hole is reached.
   void receive_text(Connection &, Segment &, bool &new_data);
+  bool make_receive_room(Connection &, Segment &); // false: dropped for memory
+  void queue_out_of_order(Connection &, Segment &);
+  void receive_in_order(Connection &, Segment &);
+  bool take_reassembled(Connection &); // after RCV.NXT moved; true if a hole was filled
   void append_in_order(Connection &, rte_mbuf *chain);
   // Under receive memory pressure: copies the (in-order) segment's payload
   // into the tailroom of the receive queue's last mbuf and frees the
