@@ -193,18 +193,21 @@ struct Engine::Impl {
   // RFC 9293 3.10.7.4, the driver: the steps below in the RFC's order.
   void synchronized_arrives(Connection &, Segment &);
   // The steps; each returns false when it has finished with the segment
-  // (dropped, answered, or the connection ended).
-  bool check_sequence_number(Connection &, Segment &);  // first (and PAWS)
-  bool check_rst(Connection &, const Segment &);        // second
-  bool check_syn(Connection &, const Segment &);        // fourth
-  bool check_ack(Connection &, Segment &, Arrival &);   // fifth
-  bool syn_received_ack(Connection &, Segment &, Arrival &);
-  bool ack_in_range(Connection &, const Segment &);     // RFC 5961 5.2
-  bool ack_of_our_fin(Connection &, bool acked_our_fin);
-  bool process_text(Connection &, Segment &, Arrival &); // seventh
-  void check_fin(Connection &, const Segment &, Arrival &); // eighth
-  void after_arrival(Connection &, const Arrival &); // callbacks, output, ACK
-  Acceptability segment_acceptable(const Connection &, const Segment &) const;
+  // (dropped, answered, or the connection ended). Defined in input.cpp and
+  // used only there: inline, so the driver can take them in whole (the
+  // library is position-independent, so a call to an ordinary member
+  // function stays a call).
+  inline bool check_sequence_number(Connection &, Segment &);  // first (and PAWS)
+  inline bool check_rst(Connection &, const Segment &);        // second
+  inline bool check_syn(Connection &, const Segment &);        // fourth
+  inline bool check_ack(Connection &, Segment &, Arrival &);   // fifth
+  inline bool syn_received_ack(Connection &, Segment &, Arrival &);
+  inline bool ack_in_range(Connection &, const Segment &);     // RFC 5961 5.2
+  inline bool ack_of_our_fin(Connection &, bool acked_our_fin);
+  inline bool process_text(Connection &, Segment &, Arrival &); // seventh
+  inline void check_fin(Connection &, const Segment &, Arrival &); // eighth
+  inline void after_arrival(Connection &, const Arrival &); // callbacks, output, ACK
+  inline Acceptability segment_acceptable(const Connection &, const Segment &) const;
   // The ACK RFC 9293 3.10.7.4 / RFC 7323 5.3 send in reply to an unacceptable
   // segment, rate-limited (EngineConfig::unacceptable_ack_interval and the
   // challenge-ACK budget) unless the segment is one a real peer sends. True
@@ -224,10 +227,11 @@ struct Engine::Impl {
   // delayed ACK. Sets new_data when readable() grew; may set the FIN bit of
   // `seg` when a FIN queued beyond a hole is reached.
   void receive_text(Connection &, Segment &, bool &new_data);
-  bool make_receive_room(Connection &, Segment &); // false: dropped for memory
-  void queue_out_of_order(Connection &, Segment &);
-  void receive_in_order(Connection &, Segment &);
-  bool take_reassembled(Connection &); // after RCV.NXT moved; true if a hole was filled
+  // Its steps, inline as synchronized_arrives' are (used in receive.cpp only).
+  inline bool make_receive_room(Connection &, Segment &); // false: dropped for memory
+  inline void queue_out_of_order(Connection &, Segment &);
+  inline void receive_in_order(Connection &, Segment &);
+  inline bool take_reassembled(Connection &); // after RCV.NXT moved; true if a hole was filled
   void append_in_order(Connection &, rte_mbuf *chain);
   // Under receive memory pressure: copies the (in-order) segment's payload
   // into the tailroom of the receive queue's last mbuf and frees the
