@@ -197,16 +197,16 @@ struct Engine::Impl {
   // used only there: inline, so the driver can take them in whole (the
   // library is position-independent, so a call to an ordinary member
   // function stays a call).
-  inline bool check_sequence_number(Connection &, Segment &);  // first (and PAWS)
-  inline bool check_rst(Connection &, const Segment &);        // second
-  inline bool check_syn(Connection &, const Segment &);        // fourth
-  inline bool check_ack(Connection &, Segment &, Arrival &);   // fifth
+  inline bool check_sequence_number(Connection &, Segment &); // first (and PAWS)
+  inline bool check_rst(Connection &, const Segment &);       // second
+  inline bool check_syn(Connection &, const Segment &);       // fourth
+  inline bool check_ack(Connection &, Segment &, Arrival &);  // fifth
   inline bool syn_received_ack(Connection &, Segment &, Arrival &);
-  inline bool ack_in_range(Connection &, const Segment &);     // RFC 5961 5.2
+  inline bool ack_in_range(Connection &, const Segment &); // RFC 5961 5.2
   inline bool ack_of_our_fin(Connection &, bool acked_our_fin);
-  inline bool process_text(Connection &, Segment &, Arrival &); // seventh
+  inline bool process_text(Connection &, Segment &, Arrival &);    // seventh
   inline void check_fin(Connection &, const Segment &, Arrival &); // eighth
-  inline void after_arrival(Connection &, const Arrival &); // callbacks, output, ACK
+  inline void after_arrival(Connection &, const Arrival &);        // callbacks, output, ACK
   inline Acceptability segment_acceptable(const Connection &, const Segment &) const;
   // The ACK RFC 9293 3.10.7.4 / RFC 7323 5.3 send in reply to an unacceptable
   // segment, rate-limited (EngineConfig::unacceptable_ack_interval and the
@@ -292,7 +292,7 @@ struct Engine::Impl {
   // ---- time_wait.cpp -------------------------------------------------------
   void time_wait_arrives(TimeWaitRecord &, const FourTuple &, Segment &);
   void time_wait_syn_arrives(TimeWaitRecord &, const FourTuple &, Segment &); // RFC 6191
-  bool time_wait_check_sequence(TimeWaitRecord &, const Segment &);        // first step
+  bool time_wait_check_sequence(TimeWaitRecord &, const Segment &);           // first step
   void send_time_wait_ack(const TimeWaitRecord &);
   void drop_time_wait(TimeWaitRecord &, State to); // record ends early (RST, reuse)
   static void time_wait_expired(void *ctx, TimeWaitRecord &);

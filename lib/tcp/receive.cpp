@@ -159,8 +159,8 @@ bool Engine::Impl::make_receive_room(Connection &c, Segment &seg) {
 // out at once, with SACK blocks (RFC 5681 4.2, RFC 2018 4).
 void Engine::Impl::queue_out_of_order(Connection &c, Segment &seg) {
   if (!c.ooo_)
-    c.ooo_ = std::make_unique<ReassemblyQueue>(reassembly_budget,
-                                             ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
+    c.ooo_ = std::make_unique<ReassemblyQueue>(
+        reassembly_budget, ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
   const Seq end = seg.seq + seg.len;
   const bool fin = seg.fin();
   SackBlock dup;
