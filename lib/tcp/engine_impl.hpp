@@ -231,7 +231,7 @@ struct Engine::Impl {
   inline bool make_receive_room(Connection &, Segment &); // false: dropped for memory
   inline void queue_out_of_order(Connection &, Segment &);
   inline void receive_in_order(Connection &, Segment &);
-  inline bool take_reassembled(Connection &); // after RCV.NXT moved; true if a hole was filled
+  void take_reassembled(Connection &); // what the reassembly queue releases at RCV.NXT
   void append_in_order(Connection &, rte_mbuf *chain);
   // Under receive memory pressure: copies the (in-order) segment's payload
   // into the tailroom of the receive queue's last mbuf and frees the

@@ -223,7 +223,11 @@ void Engine::Impl::receive_in_order(Connection &c, Segment &seg) {
   c.rcv_nxt_ = c.rcv_nxt_ + len;
   count(*this, Counter::bytes_in, len);
   c.rcv_unacked_ += len;
-  const bool filled_hole = take_reassembled(c);
+  // RFC 5681 4.2: "an immediate ACK SHOULD be generated when a segment
+  // arrives that fills in all or part of a gap in the sequence space."
+  const bool filled_hole = c.ooo_ && !c.ooo_->empty();
+  if (filled_hole)
+    take_reassembled(c);
   // Where the segment's own FIN stands now, or one queued beyond the hole.
   const bool fin_here = (own_fin && !filled_hole) || (c.ooo_fin_ && c.ooo_fin_seq_ == c.rcv_nxt_);
   seg.seq = c.rcv_nxt_;
@@ -241,13 +245,8 @@ void Engine::Impl::receive_in_order(Connection &c, Segment &seg) {
     c.ack_pending_ = true;
 }
 
-// What the reassembly queue releases once RCV.NXT has moved; true if it held
-// anything (the segment filled all or part of a hole).
-bool Engine::Impl::take_reassembled(Connection &c) {
-  if (!c.ooo_ || c.ooo_->empty())
-    return false;
-  // RFC 5681 4.2: "an immediate ACK SHOULD be generated when a segment
-  // arrives that fills in all or part of a gap in the sequence space."
+// What a non-empty reassembly queue releases once RCV.NXT has moved.
+void Engine::Impl::take_reassembled(Connection &c) {
   rte_mbuf *popped[32];
   for (;;) {
     const Seq before = c.rcv_nxt_;
@@ -260,7 +259,6 @@ bool Engine::Impl::take_reassembled(Connection &c) {
   }
   if (c.ooo_->empty())
     c.ooo_.reset(); // allocated again by the next out-of-order segment
-  return true;
 }
 
 void Engine::Impl::queue_syn_text(Connection &c, Segment &seg) {
