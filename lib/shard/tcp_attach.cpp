@@ -35,12 +35,12 @@ ShardTcp::ShardTcp(Shard &shard, const tcp::EngineConfig &cfg, rte_mempool *pool
   shard_.set_tcp_icmp_handler(&ShardTcp::on_icmp_error, this);
   // Writes of one poll iteration leave together (on_poll flushes them).
   engine_->set_output_batching(true);
-  stats_.store(engine_->counters(), 0);
+  stats_.store(engine_->counters());
   stats_.store_memory(engine_->memory());
 }
 
 void ShardTcp::snapshot() {
-  stats_.store(engine_->counters(), engine_->time_wait_count());
+  stats_.store(engine_->counters());
   stats_.store_memory(engine_->memory());
 }
 

@@ -74,13 +74,11 @@ struct TcpStats {
     return r;
   }
 
-  void store(const tcp::Counters &c, uint64_t time_wait_records) {
+  void store(const tcp::Counters &c) {
     for (size_t i = 0; i < tcp::kCounterCount; i++)
       value[i].store(c.value[i], std::memory_order_relaxed);
     for (size_t s = 0; s < static_cast<size_t>(tcp::kStateCount); s++)
       in_state[s].store(c.in_state[s], std::memory_order_relaxed);
-    in_state[static_cast<size_t>(tcp::State::time_wait)].store(time_wait_records,
-                                                               std::memory_order_relaxed);
   }
   uint64_t get(tcp::Counter c) const {
     return value[static_cast<size_t>(c)].load(std::memory_order_relaxed);

@@ -121,7 +121,9 @@ namespace shoal::tcp {
   X(icmp_soft_errors,                   event,  "ICMP net/host unreachable or time exceeded kept as soft errors")               \
   X(icmp_hard_errors,                   event,  "ICMP protocol/port unreachable that refused a connect")                        \
   X(pmtu_reductions,                    event,  "path-MTU discovery: MSS lowered by fragmentation needed")                      \
-  X(pmtu_ignored,                       event,  "fragmentation needed that lowered nothing (no MTU given, or not smaller)")
+  X(pmtu_ignored,                       event,  "fragmentation needed that lowered nothing (no MTU given, or not smaller)") \
+  X(syn_cookies_pool_full,              event,  "SYN-ACKs sent with a SYN cookie because the connection pool was full")         \
+  X(syn_time_wait_cookie_drops,         drop,   "SYNs reusing a TIME_WAIT tuple dropped: a cookie was due (no ISS floor)")
 // clang-format on
 
 enum class Counter : uint16_t {

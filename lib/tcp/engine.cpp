@@ -63,10 +63,8 @@ Engine::Impl::~Impl() {
 Connection *Engine::Impl::new_connection(const FourTuple &t) {
   uint32_t index = 0;
   Connection *c = conns.acquire(index);
-  if (c == nullptr) {
-    count(*this, Counter::drop_no_memory);
+  if (c == nullptr)
     return nullptr;
-  }
   c->eng_ = this;
   c->pool_index_ = index;
   c->tuple_ = t;
@@ -80,16 +78,21 @@ Connection *Engine::Impl::new_connection(const FourTuple &t) {
   return c;
 }
 
-void Engine::Impl::set_state(Connection &c, State s) {
-  State from = c.state_;
-  if (from == s)
+void Engine::Impl::set_state(State from, State to) {
+  if (from == to)
     return;
-  counters.transitions[static_cast<int>(from)][static_cast<int>(s)]++;
-  if (from != State::closed)
+  counters.transitions[static_cast<int>(from)][static_cast<int>(to)]++;
+  // A listener leaves LISTEN only for CLOSED; LISTEN -> SYN-RECEIVED is a
+  // TCB it created, and the listener stays.
+  if (from != State::closed && (from != State::listen || to == State::closed))
     counters.in_state[static_cast<int>(from)]--;
-  if (s != State::closed)
-    counters.in_state[static_cast<int>(s)]++;
-  c.state_ = s;
+  if (to != State::closed)
+    counters.in_state[static_cast<int>(to)]++;
+}
+
+void Engine::Impl::set_state(Connection &c, State to, State counted_from) {
+  set_state(counted_from, to);
+  c.state_ = to;
 }
 
 void Engine::Impl::free_buffers(Connection &c) {
@@ -155,7 +158,7 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
     c.half_open_ = false;
   }
   if (to_time_wait_record)
-    c.state_ = State::closed; // the record carries on the TIME-WAIT count
+    set_state(c, State::closed, State::closed); // uncounted: the record stays in TIME-WAIT
   else
     set_state(c, State::closed);
   if (linger) {
@@ -239,8 +242,7 @@ void Engine::Impl::enter_time_wait(Connection &c) {
 void Engine::Impl::time_wait_expired(void *ctx, TimeWaitRecord &) {
   auto *e = static_cast<Impl *>(ctx);
   count(*e, Counter::time_wait_expired);
-  e->counters.in_state[static_cast<int>(State::time_wait)]--;
-  e->counters.transitions[static_cast<int>(State::time_wait)][static_cast<int>(State::closed)]++;
+  e->set_state(State::time_wait, State::closed);
 }
 
 void Engine::Impl::reap() {
@@ -306,8 +308,10 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
     count(*this, Counter::time_wait_reused_active);
   }
   Connection *c = new_connection(t);
-  if (c == nullptr)
+  if (c == nullptr) {
+    count(*this, Counter::drop_no_memory);
     return nullptr;
+  }
   c->handler_ = handler;
   c->rcv_mss_ = announced_mss(options.max_segment);
   // RFC 9293 3.10.1 OPEN (active): select an ISS, send a SYN, enter SYN-SENT.
@@ -335,8 +339,7 @@ bool Engine::Impl::listen(uint16_t port, HandlerFactory factory, const OpenOptio
   l.factory = std::move(factory);
   l.options = options;
   listeners.emplace(port, std::move(l));
-  counters.transitions[static_cast<int>(State::closed)][static_cast<int>(State::listen)]++;
-  counters.in_state[static_cast<int>(State::listen)]++;
+  set_state(State::closed, State::listen);
   return true;
 }
 
@@ -354,8 +357,7 @@ void Engine::Impl::unlisten(uint16_t port) {
     close_connection(*c, CloseReason::aborted);
   }
   listeners.erase(it);
-  counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::closed)]++;
-  counters.in_state[static_cast<int>(State::listen)]--;
+  set_state(State::listen, State::closed);
   // Half-open entries of this port stay and finish their handshake; with no
   // listener left, accept() refuses them with a RST. They no longer count
   // against a backlog: a later listen() on the port starts from zero.

@@ -76,6 +76,22 @@ struct Segment {
   }
 };
 
+// RFC 9293 3.10.7.4 "first, check sequence number" with RFC 7323 5.3 PAWS
+// ahead of it (input.cpp), for a receive window [rcv_nxt, rcv_nxt+rcv_wnd)
+// and TS.Recent (nullptr: no timestamps in use). The one test for
+// connections and TIME_WAIT records.
+enum class Acceptability : uint8_t { acceptable, paws, outside_window };
+Acceptability segment_acceptable(const Segment &, Seq rcv_nxt, uint32_t rcv_wnd,
+                                 const uint32_t *ts_recent);
+
+// What the steps of RFC 9293 3.10.7.4 found in one segment, for the
+// application callbacks after them (Engine::Impl::after_arrival).
+struct Arrival {
+  bool space_freed = false; // the ACK freed send space: on_writable
+  bool new_data = false;    // readable() grew: on_readable
+  bool got_fin = false;     // the peer's FIN was taken: on_peer_closed
+};
+
 struct Listener {
   uint16_t port = 0;
   HandlerFactory factory;
@@ -103,7 +119,8 @@ struct Engine::Impl {
   bool listen(uint16_t port, HandlerFactory factory, const OpenOptions &options);
   void unlisten(uint16_t port);
   void advance(Instant now);
-  // A fresh connection registered in the flow table (state CLOSED).
+  // A fresh connection registered in the flow table (state CLOSED);
+  // nullptr when the pool is exhausted (the caller counts what that costs).
   Connection *new_connection(const FourTuple &);
   // SYN and SYN-ACK retransmission timeout: initial_rto doubled per
   // retransmission (1, 2, 4, 8, 16 s), not capped by max_rto.
@@ -127,7 +144,16 @@ struct Engine::Impl {
   }
   // The connection with this 4-tuple in the flow table, or nullptr.
   Connection *find_connection(const FourTuple &t) { return flows.find(t); }
-  void set_state(Connection &, State);
+  // Every change of state goes through set_state, the one place that counts
+  // it: Counters::transitions[from][to] and the per-state gauges in_state
+  // (CLOSED has none). This one for what is not a Connection: a listener
+  // (CLOSED <-> LISTEN) and a TIME-WAIT record ending (TIME-WAIT -> CLOSED).
+  void set_state(State from, State to);
+  // A connection, counted as a change from `counted_from`: its own state;
+  // LISTEN for a TCB a listener created; CLOSED, so not counted, for one
+  // whose TIME-WAIT passes to a record (which carries the count on).
+  void set_state(Connection &c, State to, State counted_from);
+  void set_state(Connection &c, State to) { set_state(c, to, c.state_); }
   // Ends a connection: frees its buffers, cancels its timers, removes it from
   // the flow table, reports on_closed (if it has a handler) and queues the
   // object for the pool. Idempotent.
@@ -164,8 +190,24 @@ struct Engine::Impl {
   void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
   void segment_arrives(Connection &, Segment &);
   void syn_sent_arrives(Connection &, Segment &);
+  // RFC 9293 3.10.7.4, the driver: the steps below in the RFC's order.
   void synchronized_arrives(Connection &, Segment &);
-  bool segment_acceptable(const Connection &, const Segment &) const;
+  // The steps; each returns false when it has finished with the segment
+  // (dropped, answered, or the connection ended). Defined in input.cpp and
+  // used only there: inline, so the driver can take them in whole (the
+  // library is position-independent, so a call to an ordinary member
+  // function stays a call).
+  inline bool check_sequence_number(Connection &, Segment &); // first (and PAWS)
+  inline bool check_rst(Connection &, const Segment &);       // second
+  inline bool check_syn(Connection &, const Segment &);       // fourth
+  inline bool check_ack(Connection &, Segment &, Arrival &);  // fifth
+  inline bool syn_received_ack(Connection &, Segment &, Arrival &);
+  inline bool ack_in_range(Connection &, const Segment &); // RFC 5961 5.2
+  inline bool ack_of_our_fin(Connection &, bool acked_our_fin);
+  inline bool process_text(Connection &, Segment &, Arrival &);    // seventh
+  inline void check_fin(Connection &, const Segment &, Arrival &); // eighth
+  inline void after_arrival(Connection &, const Arrival &);        // callbacks, output, ACK
+  inline Acceptability segment_acceptable(const Connection &, const Segment &) const;
   // The ACK RFC 9293 3.10.7.4 / RFC 7323 5.3 send in reply to an unacceptable
   // segment, rate-limited (EngineConfig::unacceptable_ack_interval and the
   // challenge-ACK budget) unless the segment is one a real peer sends. True
@@ -183,8 +225,13 @@ struct Engine::Impl {
   // order to the receive queue (then whatever reassembly releases), out of
   // order to the reassembly queue; decides between an immediate and a
   // delayed ACK. Sets new_data when readable() grew; may set the FIN bit of
-  // `seg` when a FIN queued beyond a hole is reached. False: segment dropped.
+  // `seg` when a FIN queued beyond a hole is reached.
   void receive_text(Connection &, Segment &, bool &new_data);
+  // Its steps, inline as synchronized_arrives' are (used in receive.cpp only).
+  inline bool make_receive_room(Connection &, Segment &); // false: dropped for memory
+  inline void queue_out_of_order(Connection &, Segment &);
+  inline void receive_in_order(Connection &, Segment &);
+  void take_reassembled(Connection &); // what the reassembly queue releases at RCV.NXT
   void append_in_order(Connection &, rte_mbuf *chain);
   // Under receive memory pressure: copies the (in-order) segment's payload
   // into the tailroom of the receive queue's last mbuf and frees the
@@ -224,7 +271,9 @@ struct Engine::Impl {
   uint32_t parse_sack(const Connection &, const Segment &, std::span<SackBlock> out) const;
 
   // ---- listener.cpp --------------------------------------------------------
+  // RFC 9293 3.10.7.2; iss_floor: a SYN reusing a TIME-WAIT tuple (RFC 6191).
   void listen_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
+  void listen_syn_arrives(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
   // A half-open entry in the SYN backlog; false if no connection slot was free.
   bool syn_backlog_entry(Listener &, const FourTuple &, Segment &, const Seq *iss_floor);
   void send_cookie_syn_ack(Listener &, const FourTuple &, const Segment &);
@@ -242,6 +291,8 @@ struct Engine::Impl {
 
   // ---- time_wait.cpp -------------------------------------------------------
   void time_wait_arrives(TimeWaitRecord &, const FourTuple &, Segment &);
+  void time_wait_syn_arrives(TimeWaitRecord &, const FourTuple &, Segment &); // RFC 6191
+  bool time_wait_check_sequence(TimeWaitRecord &, const Segment &);           // first step
   void send_time_wait_ack(const TimeWaitRecord &);
   void drop_time_wait(TimeWaitRecord &, State to); // record ends early (RST, reuse)
   static void time_wait_expired(void *ctx, TimeWaitRecord &);

@@ -233,7 +233,20 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
 
 // ---- RFC 9293 3.10.7.4: SYN-RECEIVED and the synchronized states ------------
 
-// The acceptability test of RFC 9293 3.10.7.4 ("first"):
+// "First, check sequence number": the acceptability test of RFC 9293
+// 3.10.7.4, with RFC 7323 5.3's PAWS test ahead of it. One test for
+// connections (check_sequence_number) and TIME_WAIT records
+// (time_wait.cpp), each passing its receive window [RCV.NXT, RCV.NXT+RCV.WND)
+// and, when timestamps are in use, its TS.Recent.
+//
+// PAWS (RFC 7323 5.3 R1): "If there is a Timestamps option in the arriving
+// segment, SEG.TSval < TS.Recent, TS.Recent is valid ..., and if the RST
+// bit is not set, then treat the arriving segment as not acceptable." A SYN
+// is exempt too: its TSval starts a new clock (a connection answers it with
+// a challenge ACK whatever its sequence number, a TIME_WAIT record either
+// way with an ACK).
+//
+// The sequence test, the RFC's four cases:
 //   Segment Length  Receive Window  Test
 //   0               0               SEG.SEQ = RCV.NXT
 //   0               >0              RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
@@ -247,15 +260,25 @@ void Engine::Impl::syn_sent_arrives(Connection &c, Segment &seg) {
 // the strict test would refuse every one of those ACKs and so the
 // acknowledgments they carry for our own data. A RST gets no allowance:
 // RFC 5961 3.2 drops it silently unless it lies inside the window.
-bool Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) const {
-  const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
+Acceptability segment_acceptable(const Segment &seg, Seq rcv_nxt, uint32_t rcv_wnd,
+                                 const uint32_t *ts_recent) {
+  const auto &ts = seg.h.options.timestamp;
+  if (ts_recent != nullptr && ts && !seg.rst() && !seg.syn() && ts_lt(ts->val, *ts_recent))
+    return Acceptability::paws;
   const uint32_t len = seg.seg_len();
+  bool ok;
   if (len == 0)
-    return wnd == 0 ? seg.seq == c.rcv_nxt_ : seq_in_window(seg.seq, c.rcv_nxt_, seg.rst() ? wnd : wnd + 1);
-  if (wnd == 0)
-    return false;
-  return seq_in_window(seg.seq, c.rcv_nxt_, wnd) ||
-         seq_in_window(seg.seq + (len - 1), c.rcv_nxt_, wnd);
+    ok = rcv_wnd == 0 ? seg.seq == rcv_nxt
+                      : seq_in_window(seg.seq, rcv_nxt, seg.rst() ? rcv_wnd : rcv_wnd + 1);
+  else
+    ok = rcv_wnd != 0 && (seq_in_window(seg.seq, rcv_nxt, rcv_wnd) ||
+                          seq_in_window(seg.seq + (len - 1), rcv_nxt, rcv_wnd));
+  return ok ? Acceptability::acceptable : Acceptability::outside_window;
+}
+
+Acceptability Engine::Impl::segment_acceptable(const Connection &c, const Segment &seg) const {
+  const uint32_t wnd = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
+  return tcp::segment_acceptable(seg, c.rcv_nxt_, wnd, c.ts_ok_ ? &c.ts_recent_ : nullptr);
 }
 
 // RFC 9293 3.10.7.4 asks for an ACK in reply to every unacceptable segment,
@@ -427,233 +450,267 @@ void Engine::Impl::established(Connection &c) {
     set_state(c, State::fin_wait_1);
 }
 
+// RFC 9293 3.10.7.4 for SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2,
+// CLOSE-WAIT, CLOSING and LAST-ACK: the RFC's steps in its order, one
+// function each. A step returns false when it has finished with the segment
+// (dropped it, answered it, or ended the connection): the steps after it do
+// not run.
 void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
+  if (!check_sequence_number(c, seg)) // first
+    return;
+  if (!check_rst(c, seg)) // second
+    return;
+  // Third, check security: nothing to check (no IP security or compartment
+  // options are used).
+  if (!check_syn(c, seg)) // fourth
+    return;
+  Arrival a;
+  if (!check_ack(c, seg, a)) // fifth
+    return;
+  // Sixth, check the URG bit: nothing to do. Urgent data is not supported
+  // (RFC 6093 advises against its use); the pointer is ignored.
+  if (!process_text(c, seg, a)) // seventh
+    return;
+  check_fin(c, seg, a); // eighth
+  after_arrival(c, a);
+}
+
+// "First, check sequence number ... If an incoming segment is not
+//  acceptable, an acknowledgment should be sent in reply (unless the RST bit
+//  is set, if so drop the segment and return)." PAWS (RFC 7323 5.3) first:
+//  "Send an acknowledgment in reply as specified in RFC 793 page 69 and
+//  drop the segment."
+bool Engine::Impl::check_sequence_number(Connection &c, Segment &seg) {
+  // Out of the RFC's order: a SYN (without RST) skips this step for the
+  // fourth, whose challenge ACK is rate-limited (RFC 5961 4.2 and 7); an
+  // answer from this step would give one ACK per blind out-of-window SYN.
+  if (seg.syn() && !seg.rst())
+    return true;
+  switch (segment_acceptable(c, seg)) {
+  case Acceptability::acceptable:
+    return true;
+  case Acceptability::paws:
+    count(*this, Counter::drop_paws);
+    answer_unacceptable(c, seg);
+    return false;
+  case Acceptability::outside_window:
+    break;
+  }
+  if (seg.rst()) {
+    count(*this, Counter::drop_rst_out_of_window);
+    return false;
+  }
+  // A retransmission of data we already acknowledged (our ACK was lost)
+  // passes RFC 7323 4.3's rule (2) -- SEG.TSval >= TS.Recent (PAWS above)
+  // and SEG.SEQ =< Last.ACK.sent -- so its TSval becomes TS.Recent and the
+  // ACK below echoes it. Echoing the last in-window segment's TSval instead,
+  // from before the peer's timeout, would hand the peer an "RTT" as long as
+  // its whole back-off (RFC 7323 4.1: the sample is taken from this ACK,
+  // which advances its SND.UNA).
+  const auto &ts = seg.h.options.timestamp;
+  if (c.ts_ok_ && ts && seq_lt(seg.seq, c.rcv_nxt_) && seq_le(seg.seq, c.last_ack_sent_))
+    c.ts_recent_ = ts->val;
+  if (answer_unacceptable(c, seg))
+    count(*this, Counter::drop_unacceptable);
+  return false;
+}
+
+// "Second, check the RST bit" (RFC 5961 3.2): "If the RST bit is set and
+//  the sequence number exactly matches the next expected sequence number
+//  (RCV.NXT), then TCP MUST reset the connection ... Otherwise (the
+//  sequence number does not exactly match RCV.NXT but is within the
+//  window), TCP MUST send an acknowledgment (challenge ACK)."
+bool Engine::Impl::check_rst(Connection &c, const Segment &seg) {
+  if (!seg.rst())
+    return true;
+  if (seg.seq != c.rcv_nxt_) {
+    send_challenge_ack(c);
+    return false;
+  }
+  // SYN-RECEIVED from a passive OPEN: "return this connection to LISTEN
+  // state" — the half-open entry simply goes away. From an active OPEN
+  // (simultaneous open): "the connection was refused". CLOSING, LAST-ACK
+  // (TIME-WAIT is a record, time_wait.cpp): "enter the CLOSED state,
+  // delete the TCB, and return" — no "connection reset" signal: both FINs
+  // were exchanged and the whole stream delivered, so the close is
+  // normal (typically the peer's TIME-WAIT ended before our FIN's
+  // retransmission got through).
+  CloseReason why = CloseReason::reset;
+  if (c.state_ == State::syn_received)
+    why = CloseReason::refused;
+  else if (in_state(c.state_, CLOSING | LAST_ACK))
+    why = CloseReason::normal;
+  close_connection(c, why);
+  return false;
+}
+
+// "Fourth, check the SYN bit" (RFC 5961 4.2): "If the SYN bit is set,
+//  irrespective of the sequence number, TCP MUST send an ACK (also referred
+//  to as challenge ACK) to the remote peer ... and drop." The challenge ACK
+//  is rate-limited (RFC 5961 7). A SYN with RST went as a RST in the second
+//  step.
+bool Engine::Impl::check_syn(Connection &c, const Segment &seg) {
+  if (!seg.syn())
+    return true;
   // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it
-  // again (the acceptability test below would only produce a bare ACK, which
-  // a peer in SYN-SENT drops).
-  // One SYN-ACK per event: if the retransmission timer resent it at this
-  // very instant, that one already answers this SYN; otherwise this answer
-  // takes the timer's place and the timer restarts. Either way a SYN that
-  // arrives as the timer fires never produces two identical SYN-ACKs.
-  if (c.state_ == State::syn_received && seg.syn() && !seg.has_ack() && !seg.rst() &&
-      seg.seq == c.irs_) {
+  // again (a challenge ACK would be a bare ACK, which a peer in SYN-SENT
+  // drops). One SYN-ACK per event: if the retransmission timer resent it
+  // at this very instant, that one already answers this SYN; otherwise this
+  // answer takes the timer's place and the timer restarts. Either way a SYN
+  // that arrives as the timer fires never produces two identical SYN-ACKs.
+  if (c.state_ == State::syn_received && !seg.has_ack() && seg.seq == c.irs_) {
     c.rtt_timing_ = false; // Karn: the handshake's RTT is now ambiguous
     if (c.synack_rtx_at_ == now && c.rtx_count_ > 0) {
       count(*this, Counter::synack_dup_syn_suppressed);
-      return;
+      return false;
     }
     count(*this, Counter::synack_retransmits);
     send_syn(c);
     arm_rtx(c);
-    return;
+    return false;
   }
+  send_challenge_ack(c);
+  return false;
+}
 
-  // RFC 7323 5.3 (PAWS), before the sequence number check: "If there is a
-  // Timestamps option in the arriving segment, SEG.TSval < TS.Recent ... then
-  // treat the arriving segment as not acceptable: Send an acknowledgment in
-  // reply as specified in RFC 793 page 69 and drop the segment." RSTs are
-  // exempt (RFC 7323 5.3 R1 note).
-  const auto &ts = seg.h.options.timestamp;
-  if (c.ts_ok_ && ts && !seg.rst() && !seg.syn() && ts_lt(ts->val, c.ts_recent_)) {
-    count(*this, Counter::drop_paws);
-    answer_unacceptable(c, seg);
-    return;
-  }
-
-  // "Fourth, check the SYN bit", taken before the sequence number check as
-  // RFC 5961 4.2 asks: "If the SYN bit is set, irrespective of the sequence
-  // number, TCP MUST send an ACK (also referred to as challenge ACK) to the
-  // remote peer ... and drop." The challenge ACK is rate-limited (section
-  // 7); answering an out-of-window SYN through the first check instead
-  // would send one unlimited ACK per blind SYN. (SYN+RST is a RST: the
-  // checks below handle it.) A SYN is also exempt from PAWS above: its
-  // TSval starts a new clock, and it gets a challenge ACK either way.
-  if (seg.syn() && !seg.rst()) {
-    send_challenge_ack(c);
-    return;
-  }
-
-  // "First, check sequence number ... If an incoming segment is not
-  //  acceptable, an acknowledgment should be sent in reply (unless the RST
-  //  bit is set, if so drop the segment and return)."
-  if (!segment_acceptable(c, seg)) {
-    if (seg.rst()) {
-      count(*this, Counter::drop_rst_out_of_window);
-    } else {
-      // A retransmission of data we already acknowledged (our ACK was
-      // lost) passes RFC 7323 4.3's rule (2) -- SEG.TSval >= TS.Recent (PAWS
-      // above) and SEG.SEQ =< Last.ACK.sent -- so its TSval becomes
-      // TS.Recent and the ACK below echoes it. Echoing the last in-window
-      // segment's TSval instead, from before the peer's timeout, would hand
-      // the peer an "RTT" as long as its whole back-off (RFC 7323 4.1: the
-      // sample is taken from this ACK, which advances its SND.UNA).
-      if (c.ts_ok_ && ts && seq_lt(seg.seq, c.rcv_nxt_) && seq_le(seg.seq, c.last_ack_sent_))
-        c.ts_recent_ = ts->val;
-      if (answer_unacceptable(c, seg))
-        count(*this, Counter::drop_unacceptable);
-    }
-    return;
-  }
-
-  // "Second, check the RST bit" (RFC 5961 3.2): "If the RST bit is set and
-  //  the sequence number exactly matches the next expected sequence number
-  //  (RCV.NXT), then TCP MUST reset the connection ... Otherwise (the
-  //  sequence number does not exactly match RCV.NXT but is within the
-  //  window), TCP MUST send an acknowledgment (challenge ACK)."
-  if (seg.rst()) {
-    if (seg.seq != c.rcv_nxt_) {
-      send_challenge_ack(c);
-      return;
-    }
-    // SYN-RECEIVED from a passive OPEN: "return this connection to LISTEN
-    // state" — the half-open entry simply goes away. From an active OPEN
-    // (simultaneous open): "the connection was refused". CLOSING, LAST-ACK
-    // (TIME-WAIT is a record, time_wait.cpp): "enter the CLOSED state,
-    // delete the TCB, and return" — no "connection reset" signal: both FINs
-    // were exchanged and the whole stream delivered, so the close is
-    // normal (typically the peer's TIME-WAIT ended before our FIN's
-    // retransmission got through).
-    CloseReason why = CloseReason::reset;
-    if (c.state_ == State::syn_received)
-      why = CloseReason::refused;
-    else if (in_state(c.state_, CLOSING | LAST_ACK))
-      why = CloseReason::normal;
-    close_connection(c, why);
-    return;
-  }
-
-  // "Third, check security" — not implemented.
-
-  // "Fourth, check the SYN bit" — done before the first check (RFC 5961 4.2).
-
-  // "Fifth, check the ACK field: if the ACK bit is off, drop the segment and return."
+// "Fifth, check the ACK field: if the ACK bit is off, drop the segment and
+//  return", then the per-state processing: SYN-RECEIVED
+//  (syn_received_ack), the RFC 5961 5.2 range for the others
+//  (ack_in_range), ESTABLISHED's processing shared by all (process_ack),
+//  and what an ACK of our FIN means in FIN-WAIT-1, CLOSING and LAST-ACK
+//  (ack_of_our_fin).
+bool Engine::Impl::check_ack(Connection &c, Segment &seg, Arrival &a) {
   if (!seg.has_ack()) {
     count(*this, Counter::drop_no_ack);
-    return;
+    return false;
   }
-
   // The segment is acceptable: it counts as a sign of life (keepalive) and
   // may update TS.Recent (RFC 7323 4.3: "If SEG.TSval >= TS.Recent and
   // SEG.SEQ =< Last.ACK.sent, then SEG.TSval is copied to TS.Recent").
   note_activity(c);
+  const auto &ts = seg.h.options.timestamp;
   if (c.ts_ok_ && ts && seq_le(seg.seq, c.last_ack_sent_))
     c.ts_recent_ = ts->val;
 
-  bool syn_text = false;
   if (c.state_ == State::syn_received) {
-    // "SYN-RECEIVED STATE: If SND.UNA < SEG.ACK =< SND.NXT, then enter
-    //  ESTABLISHED state and continue processing ... If the segment
-    //  acknowledgment is not acceptable, form a reset segment
-    //  <SEQ=SEG.ACK><CTL=RST> and send it."
-    if (!(seq_lt(c.snd_una_, seg.ack) && seq_le(seg.ack, c.snd_max_))) {
-      count(*this, Counter::drop_ack_unsent);
-      reset_for(c.tuple_, seg);
-      return;
-    }
-    if (c.passive_) {
-      // A full accept queue drops the completing ACK (Linux: ListenOverflows);
-      // the entry stays half-open and the SYN-ACK retransmission asks again.
-      auto it = listeners.find(c.listener_port_);
-      if (it != listeners.end() && it->second.accept_queue_full(cfg.accept_backlog)) {
-        count(*this, Counter::accept_queue_drops);
-        return;
-      }
-    }
-    c.snd_una_ = seg.ack;
-    c.snd_wnd_ = uint32_t{seg.h.window} << c.snd_wscale_;
-    c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
-    c.snd_wl1_ = seg.seq;
-    c.snd_wl2_ = seg.ack;
-    c.timers_.cancel(wheel, ConnTimer::retransmit);
-    set_state(c, State::established);
-    established(c);
-    // Text that came with the SYN waited for this moment (RFC 9293 3.10.7.2).
-    release_syn_text(c);
-    syn_text = c.rcvq_bytes_ > 0;
-    if (c.passive_) {
-      accept(c);
-    } else {
-      count(*this, Counter::connects_established);
-      if (c.handler_ != nullptr && !c.app_closed_)
-        c.handler_->on_connected(c);
-    }
-    if (c.dead_)
-      return;
-  } else {
-    // RFC 5961 5.2: "(SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT ... All
-    //  incoming segments whose ACK value doesn't satisfy the above condition
-    //  MUST be discarded and an ACK sent back."
-    if (seq_gt(seg.ack, c.snd_max_)) {
-      count(*this, Counter::drop_ack_unsent);
-      send_challenge_ack(c);
-      return;
-    }
-    if (seq_lt(seg.ack, c.snd_una_ - c.max_snd_wnd_)) {
-      count(*this, Counter::drop_ack_too_old);
-      send_challenge_ack(c);
-      return;
-    }
+    if (!syn_received_ack(c, seg, a))
+      return false;
+  } else if (!ack_in_range(c, seg)) {
+    return false;
   }
-
   const uint32_t queued_before = c.sndq_bytes_;
   bool acked_our_fin = false;
   process_ack(c, seg, acked_our_fin);
-  const bool space_freed = c.sndq_bytes_ < queued_before;
+  a.space_freed = c.sndq_bytes_ < queued_before;
+  return ack_of_our_fin(c, acked_our_fin);
+}
 
+// "SYN-RECEIVED STATE: If SND.UNA < SEG.ACK =< SND.NXT, then enter
+//  ESTABLISHED state and continue processing ... If the segment
+//  acknowledgment is not acceptable, form a reset segment
+//  <SEQ=SEG.ACK><CTL=RST> and send it."
+bool Engine::Impl::syn_received_ack(Connection &c, Segment &seg, Arrival &a) {
+  if (!(seq_lt(c.snd_una_, seg.ack) && seq_le(seg.ack, c.snd_max_))) {
+    count(*this, Counter::drop_ack_unsent);
+    reset_for(c.tuple_, seg);
+    return false;
+  }
+  if (c.passive_) {
+    // A full accept queue drops the completing ACK (Linux: ListenOverflows);
+    // the entry stays half-open and the SYN-ACK retransmission asks again.
+    auto it = listeners.find(c.listener_port_);
+    if (it != listeners.end() && it->second.accept_queue_full(cfg.accept_backlog)) {
+      count(*this, Counter::accept_queue_drops);
+      return false;
+    }
+  }
+  c.snd_una_ = seg.ack;
+  c.snd_wnd_ = uint32_t{seg.h.window} << c.snd_wscale_;
+  c.max_snd_wnd_ = std::max(c.max_snd_wnd_, c.snd_wnd_);
+  c.snd_wl1_ = seg.seq;
+  c.snd_wl2_ = seg.ack;
+  c.timers_.cancel(wheel, ConnTimer::retransmit);
+  set_state(c, State::established);
+  established(c);
+  // Text that came with the SYN waited for this moment (RFC 9293 3.10.7.2).
+  release_syn_text(c);
+  a.new_data = c.rcvq_bytes_ > 0;
+  if (c.passive_) {
+    accept(c);
+  } else {
+    count(*this, Counter::connects_established);
+    if (c.handler_ != nullptr && !c.app_closed_)
+      c.handler_->on_connected(c);
+  }
+  return !c.dead_;
+}
+
+// The other synchronized states, RFC 5961 5.2: "(SND.UNA - MAX.SND.WND) =<
+// SEG.ACK =< SND.NXT ... All incoming segments whose ACK value doesn't
+// satisfy the above condition MUST be discarded and an ACK sent back."
+bool Engine::Impl::ack_in_range(Connection &c, const Segment &seg) {
+  if (seq_gt(seg.ack, c.snd_max_)) {
+    count(*this, Counter::drop_ack_unsent);
+    send_challenge_ack(c);
+    return false;
+  }
+  if (seq_lt(seg.ack, c.snd_una_ - c.max_snd_wnd_)) {
+    count(*this, Counter::drop_ack_too_old);
+    send_challenge_ack(c);
+    return false;
+  }
+  return true;
+}
+
+// The fifth step's additions for the states after our FIN.
+bool Engine::Impl::ack_of_our_fin(Connection &c, bool acked_our_fin) {
+  if (!acked_our_fin)
+    return true;
   switch (c.state_) {
   case State::fin_wait_1:
     // "In addition to the processing for the ESTABLISHED state, if the FIN
     //  segment is now acknowledged, then enter FIN-WAIT-2 and continue."
-    if (acked_our_fin) {
-      set_state(c, State::fin_wait_2);
-      start_fin_wait2(c);
-    }
-    break;
+    set_state(c, State::fin_wait_2);
+    start_fin_wait2(c);
+    return true;
   case State::closing:
     // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
     //  otherwise, ignore the segment."
-    if (acked_our_fin) {
-      enter_time_wait(c);
-      return;
-    }
-    break;
+    enter_time_wait(c);
+    return false;
   case State::last_ack:
     // "The only thing that can arrive in this state is an acknowledgment of
     //  our FIN. If our FIN is now acknowledged, delete the TCB, enter the
     //  CLOSED state, and return."
-    if (acked_our_fin) {
-      close_connection(c, CloseReason::normal);
-      return;
-    }
-    break;
+    close_connection(c, CloseReason::normal);
+    return false;
   default:
-    break;
+    return true;
   }
+}
 
-  // "Sixth, check the URG bit" — urgent data is not supported (RFC 6093
-  // advises against its use); the pointer is ignored.
-
-  // "Seventh, process the segment text."
+// "Seventh, process the segment text" — trimmed to the window first.
+// ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 take it (receive_text); CLOSE-WAIT,
+// CLOSING, LAST-ACK: "This should not occur since a FIN has been received
+// from the remote side. Ignore the segment text."
+bool Engine::Impl::process_text(Connection &c, Segment &seg, Arrival &a) {
   trim_to_window(c, seg);
-  bool new_data = syn_text;
+  const bool receiving = in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2);
   if (seg.len > 0) {
-    if (in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2)) {
-      if (c.app_closed_) {
-        // RFC 1122 4.2.2.13: data arriving after CLOSE is lost; say so with a RST.
-        count(*this, Counter::rst_data_after_close);
-        send_rst(c);
-        close_connection(c, CloseReason::aborted);
-        return;
-      }
-      receive_text(c, seg, new_data);
-    } else {
-      // CLOSE-WAIT, CLOSING, LAST-ACK: "This should not occur since a FIN
-      // has been received from the remote side. Ignore the segment text."
+    if (!receiving) {
       count(*this, Counter::drop_after_fin);
       seg.drop_payload();
+      return true;
     }
-  } else if (seg.fin() && seq_gt(seg.seq, c.rcv_nxt_) &&
-             in_state(c.state_, ESTABLISHED | FIN_WAIT_1 | FIN_WAIT_2)) {
+    if (c.app_closed_) {
+      // RFC 1122 4.2.2.13: data arriving after CLOSE is lost; say so with a RST.
+      count(*this, Counter::rst_data_after_close);
+      send_rst(c);
+      close_connection(c, CloseReason::aborted);
+      return false;
+    }
+    receive_text(c, seg, a.new_data);
+  } else if (seg.fin() && seq_gt(seg.seq, c.rcv_nxt_) && receiving) {
     // A FIN alone beyond a hole: out of order, so a duplicate ACK (with
     // SACK blocks) goes out at once (RFC 5681 4.2). Right after the queued
     // text it takes effect when RCV.NXT reaches it, as a FIN that came
@@ -664,29 +721,33 @@ void Engine::Impl::synchronized_arrives(Connection &c, Segment &seg) {
     }
     c.ack_pending_ = true;
   }
+  return true;
+}
 
-  // "Eighth, check the FIN bit" — only once everything before it has arrived.
-  bool got_fin = false;
+// "Eighth, check the FIN bit" — only once everything before it has arrived.
+void Engine::Impl::check_fin(Connection &c, const Segment &seg, Arrival &a) {
   if (seg.fin() && !c.fin_received_ && seg.seq + seg.len == c.rcv_nxt_) {
     fin_received(c);
-    got_fin = true;
+    a.got_fin = true;
   }
+}
 
-  // Tell the application, then send what it wrote and the ACK we owe (one
-  // segment when it answered straight away).
+// After the steps: tell the application, then send what it wrote and the
+// ACK we owe (one segment when it answered straight away).
+void Engine::Impl::after_arrival(Connection &c, const Arrival &a) {
   if (!c.app_closed_ && c.handler_ != nullptr) {
     ConnectionHandler *h = c.handler_;
-    if (space_freed && c.writable() > 0) {
+    if (a.space_freed && c.writable() > 0) {
       h->on_writable(c);
       if (c.dead_)
         return;
     }
-    if (new_data) {
+    if (a.new_data) {
       h->on_readable(c);
       if (c.dead_)
         return;
     }
-    if (got_fin && c.handler_ != nullptr) {
+    if (a.got_fin && c.handler_ != nullptr) {
       c.handler_->on_peer_closed(c);
       if (c.dead_)
         return;

@@ -24,6 +24,7 @@ namespace shoal::tcp {
 using namespace wire::tcp_flags;
 using Mode = EngineConfig::SynCookieMode;
 
+// RFC 9293 3.10.7.2 LISTEN STATE, its four steps in order.
 void Engine::Impl::listen_arrives(Listener &l, const FourTuple &t, Segment &seg,
                                   const Seq *iss_floor) {
   // "First, check for a RST: An incoming RST segment could not be valid since
@@ -44,12 +45,22 @@ void Engine::Impl::listen_arrives(Listener &l, const FourTuple &t, Segment &seg,
     reset_for(t, seg);
     return;
   }
-  // "Fifth, if neither of the SYN or RST bits is set, then drop the segment."
-  if (!seg.syn()) {
-    count(*this, Counter::drop_listen_bad_flags);
+  // "Third, check for a SYN."
+  if (seg.syn()) {
+    listen_syn_arrives(l, t, seg, iss_floor);
     return;
   }
-  // "Third, check for a SYN."
+  // "Fourth, other data or control: This should not be reached. Drop the
+  //  segment and return."
+  count(*this, Counter::drop_listen_bad_flags);
+}
+
+// The third step: a half-open entry in the SYN backlog, or a SYN cookie
+// (RFC 4987 3.6) when the backlog (syn_cookies = when_full) or the
+// connection pool is full, or always (syn_cookies = always). Every SYN not
+// answered is counted once, by its cause.
+void Engine::Impl::listen_syn_arrives(Listener &l, const FourTuple &t, Segment &seg,
+                                      const Seq *iss_floor) {
   count(*this, Counter::syns_received);
   if (l.accept_queue_full(cfg.accept_backlog)) {
     // Linux drops SYNs while the accept queue is full (ListenOverflows):
@@ -58,8 +69,9 @@ void Engine::Impl::listen_arrives(Listener &l, const FourTuple &t, Segment &seg,
     return;
   }
   const bool backlog_full = l.half_open >= cfg.syn_backlog;
-  bool cookie =
+  const bool cookie =
       cfg.syn_cookies == Mode::always || (cfg.syn_cookies == Mode::when_full && backlog_full);
+  bool pool_full = false;
   if (!cookie) {
     if (backlog_full) {
       count(*this, Counter::syn_backlog_drops);
@@ -67,18 +79,22 @@ void Engine::Impl::listen_arrives(Listener &l, const FourTuple &t, Segment &seg,
     }
     if (syn_backlog_entry(l, t, seg, iss_floor))
       return;
-    // The connection pool is exhausted (drop_no_memory counted): memory
-    // pressure, the same answer as a full backlog.
-    cookie = cfg.syn_cookies != Mode::off;
-    if (!cookie)
+    // The connection pool is exhausted: memory pressure, the same answer
+    // as a full backlog, if cookies may be sent at all.
+    if (cfg.syn_cookies == Mode::off) {
+      count(*this, Counter::drop_no_memory);
       return;
+    }
+    pool_full = true;
   }
   if (iss_floor != nullptr) {
     // RFC 6191 reuse of a TIME-WAIT tuple needs an ISS above the old
     // incarnation's sequence space, which a cookie cannot promise.
-    count(*this, Counter::syn_backlog_drops);
+    count(*this, Counter::syn_time_wait_cookie_drops);
     return;
   }
+  if (pool_full)
+    count(*this, Counter::syn_cookies_pool_full);
   send_cookie_syn_ack(l, t, seg);
 }
 
@@ -86,7 +102,7 @@ bool Engine::Impl::syn_backlog_entry(Listener &l, const FourTuple &t, Segment &s
                                      const Seq *iss_floor) {
   Connection *c = new_connection(t);
   if (c == nullptr)
-    return false;
+    return false; // the caller counts the SYN
   c->passive_ = true;
   c->half_open_ = true;
   c->listener_port_ = l.port;
@@ -120,9 +136,7 @@ bool Engine::Impl::syn_backlog_entry(Listener &l, const FourTuple &t, Segment &s
   c->snd_wl1_ = seg.seq;
   c->snd_wl2_ = iss;
   // LISTEN -> SYN-RECEIVED for the new TCB (the listener itself stays).
-  c->state_ = State::syn_received;
-  counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::syn_received)]++;
-  counters.in_state[static_cast<int>(State::syn_received)]++;
+  set_state(*c, State::syn_received, State::listen);
   count(*this, Counter::passive_opens);
   queue_syn_text(*c, seg);
   c->rtt_timing_ = true; // the SYN-ACK's round trip is the first RTT sample
@@ -207,8 +221,10 @@ bool Engine::Impl::cookie_ack_arrives(Listener &l, const FourTuple &t, Segment &
     return true; // dropped: the peer retransmits, the cookie stays valid
   }
   Connection *c = new_connection(t);
-  if (c == nullptr)
-    return true; // drop_no_memory counted
+  if (c == nullptr) {
+    count(*this, Counter::drop_no_memory);
+    return true;
+  }
   if (consumed_cookies.insert(t, cookie, now))
     count(*this, Counter::syn_cookie_replay_evictions);
   count(*this, Counter::syn_cookies_validated);
@@ -238,9 +254,7 @@ bool Engine::Impl::cookie_ack_arrives(Listener &l, const FourTuple &t, Segment &
   // Our SYN-ACK acknowledged RCV.NXT and offered an unscaled window.
   c->last_ack_sent_ = c->rcv_nxt_;
   c->rcv_adv_ = c->rcv_nxt_ + std::min<uint32_t>(c->rcv_buf_, 65535);
-  c->state_ = State::syn_received;
-  counters.transitions[static_cast<int>(State::listen)][static_cast<int>(State::syn_received)]++;
-  counters.in_state[static_cast<int>(State::syn_received)]++;
+  set_state(*c, State::syn_received, State::listen); // the listener stays in LISTEN
   // The ACK (and any text it carries) now takes the SYN-RECEIVED path to
   // ESTABLISHED and accept(), as segment_arrives would take it.
   segment_arrives(*c, seg);

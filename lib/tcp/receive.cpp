@@ -102,8 +102,24 @@ bool Engine::Impl::coalesce_in_order(Connection &c, Segment &seg) {
   return true;
 }
 
+// "Seventh, process the segment text" for ESTABLISHED/FIN-WAIT-1/2: within
+// the memory bounds (make_receive_room), out of order to the reassembly
+// queue (queue_out_of_order), in order to the receive queue
+// (receive_in_order).
 void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
-  // Memory first. Out-of-order data beyond the budget is dropped (the peer
+  if (!make_receive_room(c, seg))
+    return;
+  if (seg.seq != c.rcv_nxt_) {
+    queue_out_of_order(c, seg);
+    return;
+  }
+  receive_in_order(c, seg);
+  new_data = true;
+}
+
+// Memory first. False: the segment's text was dropped (an ACK is owed).
+bool Engine::Impl::make_receive_room(Connection &c, Segment &seg) {
+  // Out-of-order data beyond the budget is dropped (the peer
   // will retransmit it). The segment at RCV.NXT is always taken: it is the
   // only one that lets the application read and free memory, and refusing
   // it when tiny out-of-order segments fill the budget deadlocks the
@@ -120,7 +136,7 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
       seg.drop_payload();
       seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
       c.ack_pending_ = true; // tell the peer where we are (and the window)
-      return;
+      return false;
     }
     while (held + cost > budget && c.ooo_ && !c.ooo_->empty()) {
       c.ooo_->drop_last();
@@ -136,49 +152,52 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
       count(*this, Counter::rcv_memory_overcommit);
     }
   }
+  return true;
+}
 
-  if (seg.seq != c.rcv_nxt_) {
-    // Out of order (RFC 1122 4.2.2.20 (g): queue it). The duplicate ACK
-    // goes out at once, with SACK blocks (RFC 5681 4.2, RFC 2018 4).
-    if (!c.ooo_)
-      c.ooo_ = std::make_unique<ReassemblyQueue>(reassembly_budget,
-                                               ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
-    const Seq end = seg.seq + seg.len;
-    const bool fin = seg.fin();
-    SackBlock dup;
-    if (c.ooo_->queued_part(seg.seq, end, dup))
-      note_duplicate(c, dup.start, dup.end);
-    const ReassemblyResult r = c.ooo_->insert(c.rcv_nxt_, seg.seq, seg.data, seg.len);
-    seg.data = nullptr;
-    seg.len = 0;
-    seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
-    switch (r) {
-    case ReassemblyResult::queued:
-      count(*this, Counter::ooo_segments);
-      break;
-    case ReassemblyResult::duplicate:
-      count(*this, Counter::ooo_duplicates);
-      break;
-    case ReassemblyResult::over_connection_cap:
-      count(*this, Counter::drop_reassembly_conn_cap);
-      break;
-    case ReassemblyResult::over_shard_budget:
-      count(*this, Counter::drop_reassembly_shard_cap);
-      break;
-    default:
-      count(*this, Counter::drop_malformed);
-      break;
-    }
-    // A FIN beyond the hole takes effect when RCV.NXT reaches it.
-    if (fin && (r == ReassemblyResult::queued || r == ReassemblyResult::duplicate)) {
-      c.ooo_fin_ = true;
-      c.ooo_fin_seq_ = end;
-    }
-    c.ack_pending_ = true;
-    return;
+// Out of order (RFC 1122 4.2.2.20 (g): queue it). The duplicate ACK goes
+// out at once, with SACK blocks (RFC 5681 4.2, RFC 2018 4).
+void Engine::Impl::queue_out_of_order(Connection &c, Segment &seg) {
+  if (!c.ooo_)
+    c.ooo_ = std::make_unique<ReassemblyQueue>(
+        reassembly_budget, ReassemblyLimits{c.rcv_buf_, cfg.reassembly_max_segments});
+  const Seq end = seg.seq + seg.len;
+  const bool fin = seg.fin();
+  SackBlock dup;
+  if (c.ooo_->queued_part(seg.seq, end, dup))
+    note_duplicate(c, dup.start, dup.end);
+  const ReassemblyResult r = c.ooo_->insert(c.rcv_nxt_, seg.seq, seg.data, seg.len);
+  seg.data = nullptr;
+  seg.len = 0;
+  seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
+  switch (r) {
+  case ReassemblyResult::queued:
+    count(*this, Counter::ooo_segments);
+    break;
+  case ReassemblyResult::duplicate:
+    count(*this, Counter::ooo_duplicates);
+    break;
+  case ReassemblyResult::over_connection_cap:
+    count(*this, Counter::drop_reassembly_conn_cap);
+    break;
+  case ReassemblyResult::over_shard_budget:
+    count(*this, Counter::drop_reassembly_shard_cap);
+    break;
+  default:
+    count(*this, Counter::drop_malformed);
+    break;
   }
+  // A FIN beyond the hole takes effect when RCV.NXT reaches it.
+  if (fin && (r == ReassemblyResult::queued || r == ReassemblyResult::duplicate)) {
+    c.ooo_fin_ = true;
+    c.ooo_fin_seq_ = end;
+  }
+  c.ack_pending_ = true;
+}
 
-  // In order.
+// The segment at RCV.NXT: its mbufs join the receive queue, then whatever
+// the reassembly queue releases behind it; the ACK owed now or later.
+void Engine::Impl::receive_in_order(Connection &c, Segment &seg) {
   const uint32_t len = seg.len;
   const bool own_fin = seg.fin();
   c.rcv_seg_max_ = static_cast<uint16_t>(std::max<uint32_t>(c.rcv_seg_max_, std::min(len, 65535u)));
@@ -203,26 +222,12 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
   seg.data = nullptr;
   c.rcv_nxt_ = c.rcv_nxt_ + len;
   count(*this, Counter::bytes_in, len);
-  new_data = true;
   c.rcv_unacked_ += len;
-  bool filled_hole = false;
-  if (c.ooo_ && !c.ooo_->empty()) {
-    // RFC 5681 4.2: "an immediate ACK SHOULD be generated when a segment
-    // arrives that fills in all or part of a gap in the sequence space."
-    filled_hole = true;
-    rte_mbuf *popped[32];
-    for (;;) {
-      const Seq before = c.rcv_nxt_;
-      const size_t n = c.ooo_->pop(c.rcv_nxt_, popped);
-      for (size_t i = 0; i < n; ++i)
-        append_in_order(c, popped[i]);
-      count(*this, Counter::bytes_in, c.rcv_nxt_ - before);
-      if (n < std::size(popped))
-        break;
-    }
-    if (c.ooo_->empty())
-      c.ooo_.reset(); // allocated again by the next out-of-order segment
-  }
+  // RFC 5681 4.2: "an immediate ACK SHOULD be generated when a segment
+  // arrives that fills in all or part of a gap in the sequence space."
+  const bool filled_hole = c.ooo_ && !c.ooo_->empty();
+  if (filled_hole)
+    take_reassembled(c);
   // Where the segment's own FIN stands now, or one queued beyond the hole.
   const bool fin_here = (own_fin && !filled_hole) || (c.ooo_fin_ && c.ooo_fin_seq_ == c.rcv_nxt_);
   seg.seq = c.rcv_nxt_;
@@ -238,6 +243,22 @@ void Engine::Impl::receive_text(Connection &c, Segment &seg, bool &new_data) {
   const uint32_t full = std::max<uint32_t>(std::min<uint32_t>(c.rcv_seg_max_, eff_mss), 1);
   if (filled_hole || quick || cfg.delayed_ack == Duration::zero() || c.rcv_unacked_ >= 2 * full)
     c.ack_pending_ = true;
+}
+
+// What a non-empty reassembly queue releases once RCV.NXT has moved.
+void Engine::Impl::take_reassembled(Connection &c) {
+  rte_mbuf *popped[32];
+  for (;;) {
+    const Seq before = c.rcv_nxt_;
+    const size_t n = c.ooo_->pop(c.rcv_nxt_, popped);
+    for (size_t i = 0; i < n; ++i)
+      append_in_order(c, popped[i]);
+    count(*this, Counter::bytes_in, c.rcv_nxt_ - before);
+    if (n < std::size(popped))
+      break;
+  }
+  if (c.ooo_->empty())
+    c.ooo_.reset(); // allocated again by the next out-of-order segment
 }
 
 void Engine::Impl::queue_syn_text(Connection &c, Segment &seg) {

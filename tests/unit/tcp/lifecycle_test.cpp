@@ -425,6 +425,54 @@ TEST(Close, RetransmittedFinInTimeWaitIsReAckedAndRestarts2Msl) {
   h.expect_quiet();
 }
 
+// The per-state gauges and the transition matrix follow a connection's
+// whole life, its listener's and its TIME_WAIT record's: the listener stays
+// in LISTEN while it creates a TCB, and TIME_WAIT counts the record.
+TEST(Counters, StateGaugesAndTransitionsFollowEveryChange) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  const Counters &k = h.eng->counters();
+  auto gauge = [&](State s) { return k.in_state[static_cast<int>(s)]; };
+  auto moved = [&](State a, State b) {
+    return k.transitions[static_cast<int>(a)][static_cast<int>(b)];
+  };
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  EXPECT_EQ(gauge(State::listen), 1u);
+  EXPECT_EQ(moved(State::closed, State::listen), 1u);
+  p.send(SYN);
+  p.expect(SYN | ACK);
+  EXPECT_EQ(gauge(State::listen), 1u) << "the listener stays in LISTEN";
+  EXPECT_EQ(gauge(State::syn_received), 1u);
+  EXPECT_EQ(moved(State::listen, State::syn_received), 1u);
+  EXPECT_EQ(moved(State::closed, State::syn_received), 0u);
+  p.send(ACK);
+  ASSERT_NE(r.conn, nullptr);
+  EXPECT_EQ(gauge(State::syn_received), 0u);
+  EXPECT_EQ(gauge(State::established), 1u);
+  r.conn->close();
+  p.expect(FIN | ACK);
+  p.send(ACK);
+  p.send(FIN | ACK);
+  p.expect(ACK);
+  EXPECT_EQ(gauge(State::established), 0u);
+  EXPECT_EQ(gauge(State::fin_wait_2), 0u);
+  EXPECT_EQ(gauge(State::time_wait), 1u);
+  EXPECT_EQ(h.eng->time_wait_count(), 1u);
+  EXPECT_EQ(moved(State::fin_wait_2, State::time_wait), 1u);
+  EXPECT_EQ(moved(State::time_wait, State::closed), 0u) << "the record carries TIME_WAIT on";
+  h.run_until(h.now + 2 * h.eng->config().msl);
+  EXPECT_EQ(h.eng->time_wait_count(), 0u);
+  EXPECT_EQ(gauge(State::time_wait), 0u);
+  EXPECT_EQ(moved(State::time_wait, State::closed), 1u);
+  h.eng->unlisten(80);
+  EXPECT_EQ(gauge(State::listen), 0u);
+  EXPECT_EQ(moved(State::listen, State::closed), 1u);
+  for (int s = 0; s < kStateCount; ++s)
+    EXPECT_EQ(k.in_state[s], 0u) << to_string(static_cast<State>(s));
+  h.expect_quiet();
+}
+
 TEST(Close, PassiveCloseThroughLastAck) {
   Harness h;
   Peer p{h};
@@ -769,6 +817,90 @@ TEST(TimeWait, TimestampsDecideReuse) {
   ASSERT_NE(r.conn, nullptr);
   r.conn->abort();
   p.expect(RST | ACK);
+  h.expect_quiet();
+}
+
+// A TIME_WAIT record tests acceptability as a connection does
+// (segment_acceptable): a segment without text exactly at the right edge is
+// acceptable (a bare ACK there needs no answer), one past it is answered
+// with an ACK, and a RST at the edge lies outside the window.
+TEST(TimeWait, RightEdgeIsTestedAsOnAConnection) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->close();
+  p.expect(FIN | ACK);
+  p.send(ACK);
+  p.send(FIN | ACK);
+  Sent last = p.expect(ACK);
+  ASSERT_EQ(h.eng->time_wait_count(), 1u);
+  ASSERT_FALSE(last.tcp.options.window_scale.has_value());
+  const uint32_t edge = last.tcp.ack + last.tcp.window; // no window scaling
+  const auto &k = h.eng->counters();
+  const uint64_t unacceptable = k[Counter::drop_unacceptable];
+  const uint64_t quiet = k[Counter::drop_time_wait];
+  p.send_raw(ACK, edge + 1, p.rcv_nxt);
+  EXPECT_EQ(p.expect(ACK, "answer to a segment past the edge").tcp.ack, last.tcp.ack);
+  EXPECT_EQ(k[Counter::drop_unacceptable], unacceptable + 1);
+  p.send_raw(ACK, edge, p.rcv_nxt);
+  p.expect_none("a bare ACK at the edge is acceptable");
+  EXPECT_EQ(k[Counter::drop_unacceptable], unacceptable + 1);
+  EXPECT_EQ(k[Counter::drop_time_wait], quiet + 1);
+  const uint64_t rst_oow = k[Counter::drop_rst_out_of_window];
+  p.send_raw(RST, edge, 0);
+  p.expect_none("a RST at the edge is outside the window");
+  EXPECT_EQ(k[Counter::drop_rst_out_of_window], rst_oow + 1);
+  EXPECT_EQ(h.eng->time_wait_count(), 1u);
+  h.run_until(h.now + 2 * h.eng->config().msl);
+  h.expect_quiet();
+}
+
+// RFC 7323 5.3 in TIME_WAIT: a segment whose TSval is older than the
+// record's TS.Recent is not acceptable, in the window or not: dropped and
+// answered with an ACK. A RST is exempt from PAWS.
+TEST(TimeWait, PawsDropsAnOlderTimestampWithAnAck) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.timestamp = wire::TcpTimestamp{100, 0};
+  Recorder r;
+  h.eng->listen(80, [&](Connection &) -> ConnectionHandler * { return &r; });
+  p.send(SYN);
+  Sent synack = p.expect(SYN | ACK);
+  const uint32_t our_ts = synack.tcp.options.timestamp->val;
+  auto send_ts = [&](uint8_t flags, uint32_t seq, uint32_t tsval) {
+    wire::TcpRepr s = make_seg(p.port, 80, flags, seq, p.rcv_nxt);
+    s.options.timestamp = wire::TcpTimestamp{tsval, our_ts};
+    h.inject(s);
+  };
+  send_ts(ACK, p.snd_nxt, 101);
+  ASSERT_NE(r.conn, nullptr);
+  r.conn->close();
+  p.expect(FIN | ACK);
+  send_ts(ACK, p.snd_nxt, 102);
+  send_ts(FIN | ACK, p.snd_nxt, 103);
+  p.snd_nxt += 1;
+  p.expect(ACK);
+  ASSERT_EQ(h.eng->time_wait_count(), 1u);
+  const auto &k = h.eng->counters();
+  // In the window, but an older TSval: a PAWS drop with an ACK.
+  send_ts(ACK, p.snd_nxt, 50);
+  Sent a = p.expect(ACK, "ACK for the PAWS drop");
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt);
+  ASSERT_TRUE(a.tcp.options.timestamp.has_value());
+  EXPECT_EQ(a.tcp.options.timestamp->ecr, 103u);
+  EXPECT_EQ(k[Counter::drop_paws], 1u);
+  EXPECT_EQ(k[Counter::drop_time_wait], 0u);
+  // The same ACK with a current TSval needs no answer.
+  send_ts(ACK, p.snd_nxt, 104);
+  p.expect_none("an acceptable bare ACK");
+  EXPECT_EQ(k[Counter::drop_time_wait], 1u);
+  EXPECT_EQ(k[Counter::drop_paws], 1u);
+  // A RST with an old TSval at RCV.NXT still ends the record.
+  send_ts(RST, p.snd_nxt, 50);
+  p.expect_none();
+  EXPECT_EQ(h.eng->time_wait_count(), 0u);
+  EXPECT_EQ(k[Counter::drop_paws], 1u);
   h.expect_quiet();
 }
 

@@ -600,6 +600,70 @@ TEST(SynFlood, FullConnectionPoolFallsBackToCookies) {
   h.expect_quiet();
 }
 
+// A SYN answered with a cookie because the connection pool is full is not a
+// drop: it counts syn_cookies_pool_full. Without cookies the same SYN is
+// dropped, and counted drop_no_memory.
+TEST(SynFlood, FullConnectionPoolCountsCookiesNotDrops) {
+  for (const Mode mode : {Mode::when_full, Mode::off}) {
+    SCOPED_TRACE(mode == Mode::off ? "cookies off" : "cookies when full");
+    EngineConfig cfg = test_config();
+    cfg.syn_backlog = 100;
+    cfg.max_connections = 4;
+    cfg.syn_cookies = mode;
+    Harness h(cfg);
+    Acceptor acc;
+    h.eng->listen(80, acc.factory());
+    for (uint32_t i = 0; i < 10; ++i)
+      spoofed_syn(h, i);
+    const auto &k = h.eng->counters();
+    EXPECT_EQ(h.eng->connections_in_use(), 4u);
+    EXPECT_EQ(k[Counter::syn_backlog_drops], 0u);
+    if (mode == Mode::off) {
+      EXPECT_EQ(h.pending(), 4u);
+      EXPECT_EQ(k[Counter::drop_no_memory], 6u);
+      EXPECT_EQ(k[Counter::syn_cookies_pool_full], 0u);
+    } else {
+      EXPECT_EQ(h.pending(), 10u);
+      EXPECT_EQ(k[Counter::drop_no_memory], 0u);
+      EXPECT_EQ(k[Counter::syn_cookies_pool_full], 6u);
+      EXPECT_EQ(k[Counter::syn_cookies_sent], 6u);
+    }
+    h.out.queue.clear();
+    run_discarding(h, seconds(100));
+    h.expect_quiet();
+  }
+}
+
+// A SYN that would reuse a TIME_WAIT tuple (RFC 6191) while the backlog is
+// full: a cookie cannot keep the new ISS above the old incarnation's
+// sequence space, so the SYN is dropped, counted syn_time_wait_cookie_drops
+// (not syn_backlog_drops: the backlog did not refuse it).
+TEST(SynFlood, TimeWaitReuseThatNeedsACookieIsDroppedByItsOwnCounter) {
+  Harness h(flood_config()); // a backlog of one
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  c->close();
+  p.expect(FIN | ACK);
+  p.send(ACK);
+  p.send(FIN | ACK);
+  p.expect(ACK);
+  ASSERT_EQ(h.eng->time_wait_count(), 1u);
+  spoofed_syn(h, 1); // fills the backlog
+  ASSERT_EQ(h.eng->syn_backlog_length(80), 1u);
+  h.out.queue.clear();
+  p.snd_nxt += 100000;
+  p.send(SYN);
+  p.expect_none("no SYN-ACK: neither a backlog entry nor a cookie");
+  const auto &k = h.eng->counters();
+  EXPECT_EQ(k[Counter::time_wait_reused], 1u);
+  EXPECT_EQ(k[Counter::syn_time_wait_cookie_drops], 1u);
+  EXPECT_EQ(k[Counter::syn_backlog_drops], 0u);
+  EXPECT_EQ(k[Counter::syn_cookies_sent], 0u);
+  run_discarding(h, seconds(100));
+  h.expect_quiet();
+}
+
 // ---- rate limits -----------------------------------------------------------------
 
 TEST(RateLimit, RstsForClosedPortsAreBounded) {
