@@ -229,6 +229,15 @@ bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOpti
           },
           slot.get());
     }
+    // Debug builds: a Connection used off its shard's running loop aborts
+    // with the method's name (a data race otherwise).
+    slot->tcp->engine().set_owner_check(
+        [](void *ctx) {
+          const Slot *s = static_cast<const Slot *>(ctx);
+          return !s->stack->running_.load(std::memory_order_acquire) ||
+                 tls_shard == static_cast<int>(s->id);
+        },
+        slot.get());
     if (n > 1)
       slot->shard->set_fragment_steering(
           [](void *ctx, wire::Ipv4Addr src, wire::Ipv4Addr dst) -> unsigned {

@@ -5,6 +5,14 @@
 
 #include "tcp/engine_impl.hpp"
 
+// Debug builds: the method is being called by the thread that owns the
+// connection's engine (Engine::set_owner_check).
+#ifndef NDEBUG
+#define SHOAL_CHECK_OWNER() eng_->check_owner(__func__)
+#else
+#define SHOAL_CHECK_OWNER() static_cast<void>(0)
+#endif
+
 namespace shoal::tcp {
 
 // Bytes per idle connection. Growing this costs every connection of
@@ -30,6 +38,7 @@ uint32_t Connection::rcv_memory() const {
 }
 
 std::span<const uint8_t> Connection::peek() const {
+  SHOAL_CHECK_OWNER();
   for (const rte_mbuf *s = rcvq_head_; s != nullptr; s = s->next)
     if (s->data_len != 0)
       return {rte_pktmbuf_mtod(s, const uint8_t *), s->data_len};
@@ -37,6 +46,7 @@ std::span<const uint8_t> Connection::peek() const {
 }
 
 size_t Connection::read(std::span<uint8_t> out) {
+  SHOAL_CHECK_OWNER();
   size_t n = 0;
   for_each_readable([&](std::span<const uint8_t> s) {
     size_t take = std::min(s.size(), out.size() - n);
@@ -49,6 +59,7 @@ size_t Connection::read(std::span<uint8_t> out) {
 }
 
 void Connection::consume(size_t n) {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr || (dead_ && !lingering_))
     return;
   Engine::Impl::Entry guard(*eng_);
@@ -83,12 +94,14 @@ void Connection::consume(size_t n) {
 }
 
 size_t Connection::writable() const {
+  SHOAL_CHECK_OWNER();
   if (dead_ || fin_queued_ || !in_state(state_, SYN_SENT | SYN_RECEIVED | ESTABLISHED | CLOSE_WAIT))
     return 0;
   return snd_buf_ > sndq_bytes_ ? snd_buf_ - sndq_bytes_ : 0;
 }
 
 std::span<uint8_t> Connection::reserve(size_t max) {
+  SHOAL_CHECK_OWNER();
   reserved_ = 0;
   const size_t w = std::min(writable(), max);
   if (w == 0)
@@ -109,6 +122,7 @@ std::span<uint8_t> Connection::reserve(size_t max) {
 }
 
 void Connection::commit(size_t n) {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr || dead_ || sndq_tail_ == nullptr)
     return;
   n = std::min<size_t>(n, reserved_);
@@ -123,6 +137,7 @@ void Connection::commit(size_t n) {
 }
 
 size_t Connection::write(std::span<const uint8_t> bytes) {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr || dead_)
     return 0;
   Engine::Impl::Entry guard(*eng_);
@@ -144,6 +159,7 @@ size_t Connection::write(std::span<const uint8_t> bytes) {
 }
 
 void Connection::shutdown_write() {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr || dead_ || fin_queued_)
     return;
   Engine::Impl::Entry guard(*eng_);
@@ -174,6 +190,7 @@ void Connection::shutdown_write() {
 }
 
 void Connection::close() {
+  SHOAL_CHECK_OWNER();
   if (eng_ != nullptr && lingering_) {
     // Closing with unread data would reset a live connection (below); this
     // one has finished, both FINs exchanged: the data is simply dropped.
@@ -207,6 +224,7 @@ void Connection::close() {
 }
 
 void Connection::abort() {
+  SHOAL_CHECK_OWNER();
   if (eng_ != nullptr && lingering_) {
     Engine::Impl::Entry guard(*eng_);
     eng_->end_lingering(*this, CloseReason::aborted); // nothing left to reset
@@ -225,6 +243,7 @@ void Connection::abort() {
 }
 
 void Connection::set_nodelay(bool on) {
+  SHOAL_CHECK_OWNER();
   nodelay_ = on;
   if (!on || eng_ == nullptr || dead_)
     return;
@@ -235,6 +254,7 @@ void Connection::set_nodelay(bool on) {
 }
 
 void Connection::set_cork(bool on) {
+  SHOAL_CHECK_OWNER();
   if (on == cork_)
     return;
   cork_ = on;
@@ -247,6 +267,7 @@ void Connection::set_cork(bool on) {
 }
 
 bool Connection::set_congestion_control(std::string_view name) {
+  SHOAL_CHECK_OWNER();
   std::string_view found;
   for (std::string_view n : congestion_control_names())
     if (n == name)
@@ -287,6 +308,7 @@ const ConnTimeouts &Connection::timeouts() const {
 }
 
 void Connection::set_user_timeout(Duration d) {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr)
     return;
   d = d < Duration::zero() ? Duration::zero() : d;
@@ -295,10 +317,12 @@ void Connection::set_user_timeout(Duration d) {
 }
 
 void Connection::set_send_buffer(uint32_t bytes) {
+  SHOAL_CHECK_OWNER();
   snd_buf_ = bytes;
 }
 
 void Connection::set_receive_buffer(uint32_t bytes) {
+  SHOAL_CHECK_OWNER();
   rcv_buf_ = bytes;
   if (eng_ == nullptr || dead_)
     return;
@@ -308,6 +332,7 @@ void Connection::set_receive_buffer(uint32_t bytes) {
 }
 
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, int probes) {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr)
     return;
   probes = std::min(probes, Engine::Impl::kMaxRetries); // ka_probes_sent_ is 8 bits
@@ -323,6 +348,7 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, int pr
 }
 
 void Connection::set_keepalive(bool on) {
+  SHOAL_CHECK_OWNER();
   if (eng_ == nullptr || dead_)
     return;
   keepalive_on_ = on;

@@ -1,6 +1,9 @@
 // Engine construction, open calls, and the connection lifecycle helpers
 // shared by input, timers and the application API.
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 
 #include "tcp/engine_impl.hpp"
 
@@ -523,6 +526,33 @@ State Engine::state_of(const FourTuple &t) const {
 const Counters &Engine::counters() const {
   return impl_->counters;
 }
+namespace {
+void abort_on_owner_violation(const char *method) {
+  std::fprintf(stderr,
+               "shoal: Connection::%s called off the connection's shard (use Stack::post)\n",
+               method);
+  std::abort();
+}
+std::atomic<void (*)(const char *)> owner_violation{&abort_on_owner_violation};
+} // namespace
+
+void Engine::set_owner_check([[maybe_unused]] bool (*on_owner)(void *),
+                             [[maybe_unused]] void *ctx) {
+#ifndef NDEBUG
+  impl_->on_owner = on_owner;
+  impl_->on_owner_ctx = ctx;
+#endif
+}
+
+void Engine::set_owner_violation_handler(void (*handler)(const char *)) {
+  owner_violation.store(handler != nullptr ? handler : &abort_on_owner_violation);
+}
+
+void Engine::Impl::check_owner(const char *method) const {
+  if (on_owner != nullptr && !on_owner(on_owner_ctx))
+    owner_violation.load()(method);
+}
+
 void Engine::set_drop_hook([[maybe_unused]] std::function<void(Counter, uint64_t)> hook) {
 #if SHOAL_DROP_TRACE
   impl_->counters.on_drop = std::move(hook);

@@ -322,6 +322,14 @@ public:
   // drops something, from inside the counter's increment; an empty hook
   // removes it. Compiled out with NDEBUG (SHOAL_DROP_TRACE 0): then a no-op.
   void set_drop_hook(std::function<void(Counter reason, uint64_t n)> hook);
+  // Debug builds (no NDEBUG): every Connection method first asks
+  // `on_owner(ctx)` whether the calling thread may use this engine now (the
+  // stack answers: its loop is not running, or this is the engine's shard
+  // on its own loop); when it says no, the method name goes to the
+  // violation handler, which by default prints it and aborts. Release
+  // builds: a no-op, no check.
+  void set_owner_check(bool (*on_owner)(void *ctx), void *ctx);
+  static void set_owner_violation_handler(void (*handler)(const char *method));
   // O(1): sizes of the pools and tables (see EngineMemory).
   EngineMemory memory() const;
   const EngineConfig &config() const;

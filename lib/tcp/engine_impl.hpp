@@ -175,6 +175,11 @@ struct Engine::Impl {
   // Output the application asked for inside (output_soon) runs there too,
   // unless a poll loop batches it (batch_output: it calls flush_output once
   // per iteration).
+  // Engine::set_owner_check (debug builds).
+  bool (*on_owner)(void *) = nullptr;
+  void *on_owner_ctx = nullptr;
+  void check_owner(const char *method) const;
+
   struct Entry {
     explicit Entry(Impl &e) : e(e) { ++e.depth; }
     ~Entry() {

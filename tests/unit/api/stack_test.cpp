@@ -207,6 +207,40 @@ TEST_F(TwoStacks, ConnectNamesWhyItOpenedNothing) {
             OpenError::bad_address);
 }
 
+// Debug builds: a Connection method called while run() runs, from a thread
+// that is not the connection's shard, is reported with its name (the
+// default handler aborts).
+TEST_F(TwoStacks, ConnectionCallsOffTheirShardAreCaught) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "the check is compiled out of release builds";
+#else
+  static std::vector<std::string> seen;
+  seen.clear();
+  tcp::Engine::set_owner_violation_handler([](const char *m) { seen.emplace_back(m); });
+  Recorder server, client;
+  ASSERT_TRUE(b_->listen(7100, [&](Connection &) { return &server; }));
+  Connection *c = a_->connect(b_->address(), 7100, &client, 0);
+  ASSERT_NE(c, nullptr);
+  c->writable(); // not running yet: any thread may
+  EXPECT_TRUE(seen.empty());
+  std::thread loop([this] { a_->run(); });
+  std::atomic<bool> looping{false};
+  ASSERT_TRUE(a_->post(0, [&] {
+    c->writable(); // on its shard: fine
+    looping = true;
+  }));
+  while (!looping.load())
+    std::this_thread::yield();
+  EXPECT_TRUE(seen.empty()) << seen.front();
+  c->set_nodelay(true); // from this thread while the shard runs
+  a_->stop();
+  loop.join();
+  tcp::Engine::set_owner_violation_handler(nullptr);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], "set_nodelay");
+#endif
+}
+
 class TightStacks : public TwoStacks {
 protected:
   void SetUp() override {
