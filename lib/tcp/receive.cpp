@@ -277,18 +277,7 @@ void Engine::Impl::queue_syn_text(Connection &c, Segment &seg) {
 void Engine::Impl::release_syn_text(Connection &c) {
   if (!c.ooo_ || c.ooo_->empty())
     return;
-  rte_mbuf *popped[8];
-  for (;;) {
-    const Seq before = c.rcv_nxt_;
-    const size_t n = c.ooo_->pop(c.rcv_nxt_, popped);
-    for (size_t i = 0; i < n; ++i)
-      append_in_order(c, popped[i]);
-    count(*this, Counter::bytes_in, c.rcv_nxt_ - before);
-    if (n < std::size(popped))
-      break;
-  }
-  if (c.ooo_->empty())
-    c.ooo_.reset();
+  take_reassembled(c);
   // Acknowledged as in-order text is: at once while quick ACKs last
   // (quickack_segments), else by the delayed ACK the caller schedules.
   if (c.rcvq_bytes_ > 0) {

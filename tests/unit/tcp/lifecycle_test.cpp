@@ -750,12 +750,7 @@ TEST(TimeWait, SynWithHigherSequenceReusesTuple) {
   Harness h;
   Peer p{h};
   Recorder r;
-  Connection *c = open_passive(h, p, r);
-  c->close();
-  p.expect(FIN | ACK);
-  p.send(ACK);
-  p.send(FIN | ACK);
-  Sent last = p.expect(ACK);
+  Sent last = close_into_time_wait(p, *open_passive(h, p, r));
   ASSERT_EQ(h.eng->time_wait_count(), 1u);
   // An old duplicate SYN (lower sequence) is ignored.
   p.send_raw(SYN, p.snd_nxt - 100, 0);
@@ -828,12 +823,7 @@ TEST(TimeWait, RightEdgeIsTestedAsOnAConnection) {
   Harness h;
   Peer p{h};
   Recorder r;
-  Connection *c = open_passive(h, p, r);
-  c->close();
-  p.expect(FIN | ACK);
-  p.send(ACK);
-  p.send(FIN | ACK);
-  Sent last = p.expect(ACK);
+  Sent last = close_into_time_wait(p, *open_passive(h, p, r));
   ASSERT_EQ(h.eng->time_wait_count(), 1u);
   ASSERT_FALSE(last.tcp.options.window_scale.has_value());
   const uint32_t edge = last.tcp.ack + last.tcp.window; // no window scaling

@@ -642,12 +642,7 @@ TEST(SynFlood, TimeWaitReuseThatNeedsACookieIsDroppedByItsOwnCounter) {
   Harness h(flood_config()); // a backlog of one
   Peer p{h};
   Recorder r;
-  Connection *c = open_passive(h, p, r);
-  c->close();
-  p.expect(FIN | ACK);
-  p.send(ACK);
-  p.send(FIN | ACK);
-  p.expect(ACK);
+  close_into_time_wait(p, *open_passive(h, p, r));
   ASSERT_EQ(h.eng->time_wait_count(), 1u);
   spoofed_syn(h, 1); // fills the backlog
   ASSERT_EQ(h.eng->syn_backlog_length(80), 1u);

@@ -305,6 +305,14 @@ Connection *open_passive(Harness &h, Peer &p, Recorder &r) {
   return r.conn;
 }
 
+Sent close_into_time_wait(Peer &p, Connection &c) {
+  c.close();
+  p.expect(FIN | ACK, "our FIN");
+  p.send(ACK);
+  p.send(FIN | ACK);
+  return p.expect(ACK, "the last ACK");
+}
+
 Connection *open_active(Harness &h, Peer &p, Recorder &r) {
   Connection *c = h.eng->connect(kRemote, p.port, &r, p.local_port);
   EXPECT_NE(c, nullptr);

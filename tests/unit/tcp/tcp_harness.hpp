@@ -158,5 +158,8 @@ struct Peer {
 // Full handshakes. Passive: the engine listens on p.local_port.
 Connection *open_passive(Harness &h, Peer &p, Recorder &r);
 Connection *open_active(Harness &h, Peer &p, Recorder &r);
+// The engine closes `c` first (FIN), the peer ACKs it and sends its own FIN:
+// the engine's last ACK (returned) leaves the tuple in TIME_WAIT.
+Sent close_into_time_wait(Peer &p, Connection &c);
 
 } // namespace shoal::tcp::test
