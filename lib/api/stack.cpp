@@ -352,6 +352,22 @@ int to_errno(OpenError e) {
   return EINVAL;
 }
 
+OpenError open_error(tcp::Engine::ConnectError e) {
+  using E = tcp::Engine::ConnectError;
+  switch (e) {
+  case E::none:
+    return OpenError::none;
+  case E::bad_address:
+    return OpenError::bad_address;
+  case E::no_free_port:
+  case E::tuple_in_use:
+    return OpenError::no_free_port;
+  case E::no_memory:
+    return OpenError::no_memory;
+  }
+  return OpenError::no_memory;
+}
+
 ListenResult Stack::listen(uint16_t port, HandlerFactory factory, const OpenOptions &options) {
   if (port == 0)
     return {OpenError::bad_address};
@@ -415,11 +431,7 @@ ConnectResult Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port,
     return OpenError::no_such_shard;
   if (running_.load(std::memory_order_acquire) && tls_shard != static_cast<int>(shard))
     return OpenError::wrong_thread; // another shard's engine: post() instead
-  if (remote.is_unspecified() || remote.is_broadcast() || remote.is_multicast() || remote_port == 0)
-    return OpenError::bad_address;
   tcp::Engine &eng = shards_[shard]->tcp->engine();
-  if (eng.connections_in_use() >= eng.config().max_connections)
-    return OpenError::no_memory;
   uint16_t local_port = 0; // single shard: the engine picks it
   if (shards_.size() > 1) {
     // The reply must hash to this shard (flow_steering.hpp), and the port
@@ -435,10 +447,9 @@ ConnectResult Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port,
       return OpenError::no_free_port;
     local_port = *port;
   }
-  Connection *c = eng.connect(remote, remote_port, handler, local_port, options);
-  if (c == nullptr) // the checks above leave the engine's port search
-    return OpenError::no_free_port;
-  return c;
+  tcp::Engine::ConnectError why{};
+  Connection *c = eng.connect(remote, remote_port, handler, local_port, options, &why);
+  return c != nullptr ? ConnectResult(c) : ConnectResult(open_error(why));
 }
 
 UdpSocket *Stack::udp_open(uint16_t port, unsigned shard) {

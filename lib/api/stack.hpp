@@ -93,13 +93,16 @@ const char *to_string(OpenError);
 // Linux's errno for the same failure: EINVAL, EADDRNOTAVAIL, EADDRINUSE,
 // ENOBUFS, EAGAIN (0 for none).
 int to_errno(OpenError);
+// The engine's cause as the stack names it (a taken tuple: no_free_port,
+// which connect() reports as EADDRNOTAVAIL, as Linux does).
+OpenError open_error(tcp::Engine::ConnectError);
 
 // What connect() returns: the connection, or why there is none. Converts
 // to Connection* (nullptr on failure), so `Connection *c = connect(...)`
 // keeps working.
 class ConnectResult {
 public:
-  ConnectResult(Connection *c) : c_(c), error_(c != nullptr ? OpenError::none : OpenError::no_memory) {}
+  ConnectResult(Connection *c) : c_(c), error_(OpenError::none) {} // c is not nullptr
   ConnectResult(OpenError e) : error_(e) {}
   Connection *connection() const { return c_; }
   OpenError error() const { return error_; }

@@ -23,12 +23,9 @@ namespace {
 tcp::Connection *engine_open(tcp::Engine &engine, wire::Ipv4Addr remote, uint16_t remote_port,
                              tcp::ConnectionHandler *handler, uint16_t local_port,
                              const tcp::OpenOptions &options, int *error) {
-  if (engine.connections_in_use() >= engine.config().max_connections) {
-    *error = ENOBUFS;
-    return nullptr;
-  }
-  tcp::Connection *c = engine.connect(remote, remote_port, handler, local_port, options);
-  *error = c != nullptr ? 0 : EADDRNOTAVAIL;
+  tcp::Engine::ConnectError why{};
+  tcp::Connection *c = engine.connect(remote, remote_port, handler, local_port, options, &why);
+  *error = api::to_errno(api::open_error(why));
   return c;
 }
 

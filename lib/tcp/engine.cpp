@@ -290,17 +290,25 @@ uint16_t Engine::Impl::pick_ephemeral_port(wire::Ipv4Addr remote, uint16_t remot
 
 Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
                                   ConnectionHandler *handler, uint16_t local_port,
-                                  const OpenOptions &options) {
+                                  const OpenOptions &options, Engine::ConnectError &why) {
+  using E = Engine::ConnectError;
   Entry guard(*this);
-  if (remote.is_unspecified() || remote.is_broadcast() || remote.is_multicast() || remote_port == 0)
+  if (remote.is_unspecified() || remote.is_broadcast() || remote.is_multicast() ||
+      remote_port == 0) {
+    why = E::bad_address;
     return nullptr;
+  }
   if (local_port == 0)
     local_port = pick_ephemeral_port(remote, remote_port);
-  if (local_port == 0)
+  if (local_port == 0) {
+    why = E::no_free_port;
     return nullptr;
+  }
   FourTuple t{cfg.local_address, remote, local_port, remote_port};
-  if (!can_connect(t))
+  if (!can_connect(t)) {
+    why = E::tuple_in_use;
     return nullptr;
+  }
   // A TIME_WAIT record that may be taken over (can_connect said so): the new
   // ISS goes a maximum window past its SND.NXT, as Linux does, so no segment
   // of the old incarnation can be acceptable to the new one.
@@ -313,6 +321,7 @@ Connection *Engine::Impl::connect(wire::Ipv4Addr remote, uint16_t remote_port,
   Connection *c = new_connection(t);
   if (c == nullptr) {
     count(*this, Counter::drop_no_memory);
+    why = E::no_memory;
     return nullptr;
   }
   c->handler_ = handler;
@@ -453,8 +462,12 @@ void Engine::unlisten(uint16_t local_port) {
 }
 
 Connection *Engine::connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                            uint16_t local_port, const OpenOptions &options) {
-  return impl_->connect(remote, remote_port, handler, local_port, options);
+                            uint16_t local_port, const OpenOptions &options, ConnectError *why) {
+  ConnectError e = ConnectError::none;
+  Connection *c = impl_->connect(remote, remote_port, handler, local_port, options, e);
+  if (why != nullptr)
+    *why = e;
+  return c;
 }
 
 void Engine::pause_accept(uint16_t local_port) {

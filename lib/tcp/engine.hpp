@@ -284,9 +284,18 @@ public:
   // on (false: not listening on that port).
   bool set_listen_options(uint16_t local_port, const OpenOptions &options);
   void unlisten(uint16_t local_port);
-  // Active open; local_port 0 picks an ephemeral port. nullptr when no port/slot is free.
+  // Active open; local_port 0 picks an ephemeral port. nullptr when it
+  // opened nothing, and then the cause in *why (if given).
+  enum class ConnectError : uint8_t {
+    none,
+    bad_address,  // remote 0.0.0.0, broadcast or multicast, or port 0
+    no_free_port, // no ephemeral port free towards this remote
+    tuple_in_use, // the given local port has a connection (or a TIME_WAIT not to be taken over)
+    no_memory,    // the connection pool is empty
+  };
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                      uint16_t local_port = 0, const OpenOptions &options = {});
+                      uint16_t local_port = 0, const OpenOptions &options = {},
+                      ConnectError *why = nullptr);
 
   // Accept queue (EngineConfig::accept_backlog). While a listener is paused,
   // completed handshakes wait in it (ESTABLISHED, data buffered up to the

@@ -115,7 +115,7 @@ struct Engine::Impl {
 
   // ---- engine.cpp ----------------------------------------------------------
   Connection *connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                      uint16_t local_port, const OpenOptions &options);
+                      uint16_t local_port, const OpenOptions &options, Engine::ConnectError &why);
   bool listen(uint16_t port, HandlerFactory factory, const OpenOptions &options);
   void unlisten(uint16_t port);
   void advance(Instant now);
