@@ -364,6 +364,8 @@ void read_tcp(Section &s, tcp::EngineConfig &t) {
   s.get_uint("keepalive_probes", t.keepalive_probes, 1, 127);
   s.get_duration<milliseconds, int64_t>("delayed_ack_ms", t.delayed_ack, 0, 500);
   s.get_uint("quickack_segments", t.quickack_segments, 0, 255);
+  s.get_bool("rcv_window_hold_back", t.rcv_window_hold_back);
+  s.get_bool("ack_every_second_segment", t.ack_every_second_segment);
   if (const std::string *v = s.find("congestion_control")) {
     std::string known;
     bool ok = false;

@@ -29,7 +29,9 @@
 //
 // so_flags (space or comma separated): local_ip=A.B.C.D (must equal
 // --local_ip; default 192.168.0.1), mtu=N (1500), cc=newreno|cubic,
-// delayed_ack_ms=N (40), quickack_segments=N (16), rto_min_ms=N (200), verbose.
+// delayed_ack_ms=N (40), quickack_segments=N (16), rto_min_ms=N (200),
+// rcv_buf=N and snd_buf=N (bytes, 262144), rcv_window_hold_back=0|1 (1),
+// ack_every_second_segment=0|1 (0), verbose.
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
@@ -550,6 +552,14 @@ Flags parse_flags(const char *text) {
       f.cfg.delayed_ack = std::chrono::milliseconds(number());
     } else if (key == "quickack_segments") {
       f.cfg.quickack_segments = static_cast<uint32_t>(number());
+    } else if (key == "rcv_window_hold_back") {
+      f.cfg.rcv_window_hold_back = number() != 0;
+    } else if (key == "ack_every_second_segment") {
+      f.cfg.ack_every_second_segment = number() != 0;
+    } else if (key == "rcv_buf") {
+      f.cfg.rcv_buf = static_cast<uint32_t>(number());
+    } else if (key == "snd_buf") {
+      f.cfg.snd_buf = static_cast<uint32_t>(number());
     } else if (key == "rto_min_ms") {
       f.cfg.min_rto = std::chrono::milliseconds(number());
     } else if (key == "verbose") {

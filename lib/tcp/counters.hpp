@@ -90,7 +90,7 @@ namespace shoal::tcp {
   X(time_wait_fin_reacked,              event,  "retransmitted FINs re-ACKed in TIME_WAIT (2MSL restarted)")                    \
   X(time_wait_reused,                   event,  "SYNs accepted on a TIME_WAIT tuple (RFC 6191)")                                \
   X(time_wait_reused_active,            event,  "active opens that took over a TIME_WAIT tuple (time_wait_reuse)")              \
-  X(time_wait_syn_ignored,              drop,   "SYNs on a TIME_WAIT tuple ignored (RFC 6191)")                                 \
+  X(time_wait_syn_ignored,              drop,   "SYNs on a TIME_WAIT tuple not taken as a new connection (RFC 6191), ACKed")                                 \
   X(time_wait_full,                     event,  "TIME_WAIT records not created because the table was full")                     \
   X(window_updates,                     event,  "pure window-update ACKs sent")                                                 \
   X(drop_bad_ip,                        drop,   "malformed IPv4 header (input_ipv4)")                                           \

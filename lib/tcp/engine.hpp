@@ -174,6 +174,16 @@ struct EngineConfig {
   // for no delayed ACK; delayed ACK applies after them. Counted as that many
   // segments of the largest size the peer has sent. At most 255; 0: off.
   uint32_t quickack_segments = 16;
+  // Receiver-side silly window avoidance (RFC 9293 3.8.6.2.2, RFC 1122
+  // 4.2.3.3). true: the RFC's algorithm, as Linux: the advertised right edge
+  // moves right only once it can move by min(RCV.BUFF / 2, MSS). false:
+  // BSD's: every segment offers the whole free space, except that a window
+  // below min(RCV.BUFF / 4, MSS) is offered as zero; the right edge never
+  // moves left in either. Pure window updates follow the RFC's rule in both.
+  bool rcv_window_hold_back = true;
+  // false (RFC 5681 4.2, as Linux): every second full-sized segment is ACKed
+  // at once. true (as BSD): every second data segment is, whatever its size.
+  bool ack_every_second_segment = false;
   // "newreno" (RFC 5681 + RFC 6582) or "cubic" (RFC 9438); per connection
   // with Connection::set_congestion_control.
   std::string congestion_control = "newreno";

@@ -115,13 +115,18 @@ uint16_t Engine::Impl::window_field(Connection &c) {
   // advertised to the left (RFC 9293 3.8.6.2.2, RFC 7323 2.4), and move it
   // right only by a worthwhile amount: receiver-side silly window avoidance
   // (RFC 9293 3.8.6.2.2) offers more only when the increase reaches
-  // min(RCV.BUFF / 2, Eff.snd.MSS). Rounding up to the scale unit may offer
+  // min(RCV.BUFF / 2, Eff.snd.MSS) (EngineConfig::rcv_window_hold_back
+  // chooses BSD's rule instead). Rounding up to the scale unit may offer
   // up to 2^wscale - 1 bytes beyond the space.
   const uint32_t space = rcv_space(c);
   const uint32_t cur = seq_gt(c.rcv_adv_, c.rcv_nxt_) ? c.rcv_adv_ - c.rcv_nxt_ : 0;
   uint32_t wnd = cur;
-  if (space > cur && space - cur >= std::min<uint32_t>(c.rcv_buf_ / 2, c.rcv_mss_))
+  if (!cfg.rcv_window_hold_back) {
+    if (space >= std::min<uint32_t>(c.rcv_buf_ / 4, c.rcv_mss_))
+      wnd = std::max(space, cur);
+  } else if (space > cur && space - cur >= std::min<uint32_t>(c.rcv_buf_ / 2, c.rcv_mss_)) {
     wnd = space;
+  }
   const uint32_t unit = 1u << c.rcv_wscale_;
   const uint32_t field = std::min<uint32_t>((wnd + unit - 1) >> c.rcv_wscale_, 65535);
   const Seq edge = c.rcv_nxt_ + (field << c.rcv_wscale_);

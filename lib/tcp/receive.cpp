@@ -241,7 +241,10 @@ void Engine::Impl::receive_in_order(Connection &c, Segment &seg) {
   // less the timestamp option.
   const uint32_t eff_mss = c.rcv_mss_ - (c.ts_ok_ ? wire::kTcpTimestampOptionSpace : 0);
   const uint32_t full = std::max<uint32_t>(std::min<uint32_t>(c.rcv_seg_max_, eff_mss), 1);
-  if (filled_hole || quick || cfg.delayed_ack == Duration::zero() || c.rcv_unacked_ >= 2 * full)
+  // (With ack_every_second_segment, any second one: data left unACKed by
+  // the segment before this one.)
+  const bool second = cfg.ack_every_second_segment ? c.rcv_unacked_ > len : c.rcv_unacked_ >= 2 * full;
+  if (filled_hole || quick || cfg.delayed_ack == Duration::zero() || second)
     c.ack_pending_ = true;
 }
 

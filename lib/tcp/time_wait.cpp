@@ -95,9 +95,15 @@ void Engine::Impl::time_wait_syn_arrives(TimeWaitRecord &r, const FourTuple &t, 
     acceptable = seq_gt(seg.seq, rcv_nxt);
   }
   if (!acceptable) {
-    // "Otherwise, silently drop the incoming SYN segment, thus leaving the
-    //  previous incarnation of the connection in the TIME-WAIT state."
+    // RFC 6191: "Otherwise, silently drop the incoming SYN segment, thus
+    // leaving the previous incarnation of the connection in the TIME-WAIT
+    // state." The record stays; the SYN is then answered as any SYN in a
+    // synchronized state is (RFC 9293 3.10.7.4, RFC 5961 4.2): an ACK, out
+    // of the challenge-ACK budget, as Linux does, so a peer whose SYN
+    // repeats an old incarnation learns where this one stands.
     count(*this, Counter::time_wait_syn_ignored);
+    if (challenge_ack_allowed())
+      send_time_wait_ack(r);
     return;
   }
   count(*this, Counter::time_wait_reused);

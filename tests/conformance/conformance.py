@@ -145,16 +145,18 @@ class Runner:
         return status, out.decode(errors='replace')
 
 
-def learn_wscale(runner, tmp):
-    """shoal's window-scale shift in a SYN-ACK, read from a probe that fails."""
-    probe = tmp / 'probe-wscale.pkt'
+def learn_wscale(runner, tmp, personality):
+    """shoal's window-scale shift in a SYN-ACK under one personality's
+    adapter flags (the receive buffer decides it), read from a probe that
+    fails."""
+    probe = tmp / f'probe-wscale-{personality}.pkt'
     probe.write_text('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n'
                      '+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n'
                      '+0 bind(3, ..., ...) = 0\n'
                      '+0 listen(3, 1) = 0\n'
                      '+0 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>\n'
                      '+0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 15>\n')
-    status, out = runner.run(probe, [])
+    status, out = runner.run(probe, rules.personality_flags(personality)[0])
     m = re.search(r'actual: wscale (\d+)', out)
     if not m:
         log(f'conformance: cannot learn shoal\'s window scale from a probe (status {status}):\n{out}')
@@ -423,7 +425,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix='shoal-conformance-'))
     try:
         runner = Runner(packetdrill, str(so), args.timeout)
-        wscale = learn_wscale(runner, tmp)
+        wscale = {name: learn_wscale(runner, tmp, name) for name in rules.PERSONALITIES}
         t0 = time.monotonic()
         results = run_all(selected, corpora_dir, runner, wscale, args.jobs, tmp)
         elapsed = time.monotonic() - t0

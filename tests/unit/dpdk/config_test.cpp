@@ -321,5 +321,23 @@ TEST_F(ConfigTest, QuickackSegments) {
   EXPECT_NE(e.error.find("quickack_segments"), std::string::npos) << e.error;
 }
 
+TEST_F(ConfigTest, AckAndWindowPersonality) {
+  const ConfigResult d = load_config(write("personality_default.ini", Ini{}.text()));
+  ASSERT_TRUE(d) << d.error;
+  EXPECT_FALSE(d.config->tcp.ack_every_second_segment);
+  EXPECT_TRUE(d.config->tcp.rcv_window_hold_back);
+  Ini ini;
+  ini.raw("[tcp]\nack_every_second_segment = true\nrcv_window_hold_back = false\n");
+  const ConfigResult r = load_config(write("personality_bsd.ini", ini.text()));
+  ASSERT_TRUE(r) << r.error;
+  EXPECT_TRUE(r.config->tcp.ack_every_second_segment);
+  EXPECT_FALSE(r.config->tcp.rcv_window_hold_back);
+  Ini bad;
+  bad.raw("[tcp]\nrcv_window_hold_back = maybe\n");
+  const ConfigResult e = load_config(write("personality_bad.ini", bad.text()));
+  EXPECT_FALSE(e);
+  EXPECT_NE(e.error.find("rcv_window_hold_back"), std::string::npos) << e.error;
+}
+
 } // namespace
 } // namespace shoal::dpdk

@@ -752,9 +752,13 @@ TEST(TimeWait, SynWithHigherSequenceReusesTuple) {
   Recorder r;
   Sent last = close_into_time_wait(p, *open_passive(h, p, r));
   ASSERT_EQ(h.eng->time_wait_count(), 1u);
-  // An old duplicate SYN (lower sequence) is ignored.
+  // An old duplicate SYN (lower sequence) opens nothing: the record
+  // answers with an ACK of where it stands (RFC 5961 4.2).
   p.send_raw(SYN, p.snd_nxt - 100, 0);
-  p.expect_none("old SYN ignored");
+  Sent reack = p.expect(ACK, "old SYN answered");
+  EXPECT_FALSE(reack.has(SYN));
+  EXPECT_EQ(reack.tcp.ack, p.snd_nxt);
+  ASSERT_EQ(h.eng->time_wait_count(), 1u);
   EXPECT_EQ(h.eng->time_wait_count(), 1u);
   // A new incarnation with a higher sequence number is accepted (RFC 6191).
   Recorder r2;
@@ -798,10 +802,16 @@ TEST(TimeWait, TimestampsDecideReuse) {
   send_ts(FIN | ACK, 103);
   p.expect(ACK);
   ASSERT_EQ(h.eng->time_wait_count(), 1u);
-  // Higher sequence but an older timestamp: ignored.
+  // Higher sequence but an older timestamp: not a new connection; the
+  // TIME-WAIT record answers with an ACK of where it stands.
+  const uint32_t tw_rcv_nxt = p.snd_nxt;
   p.snd_nxt += 1000;
   send_ts(SYN, 50);
-  p.expect_none("SYN with an older timestamp");
+  Sent reack = p.expect(ACK, "SYN with an older timestamp");
+  EXPECT_FALSE(reack.has(SYN));
+  EXPECT_EQ(reack.tcp.ack, tw_rcv_nxt);
+  EXPECT_EQ(reack.tcp.seq, p.rcv_nxt);
+  EXPECT_EQ(h.eng->time_wait_count(), 1u);
   EXPECT_EQ(h.eng->counters()[Counter::time_wait_syn_ignored], 1u);
   // Lower sequence but a newer timestamp: accepted.
   p.snd_nxt -= 5000;

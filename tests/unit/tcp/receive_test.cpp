@@ -222,6 +222,39 @@ TEST(DelayedAck, EverySecondFullSegmentElseAt40ms) {
   finish(h, p, c);
 }
 
+// Small segments: by default (RFC 5681 4.2, as Linux) only every second
+// full-sized segment is ACKed at once, so two small ones wait for the
+// delayed ACK; with ack_every_second_segment (as BSD) the second is ACKed at
+// once whatever its size.
+TEST(DelayedAck, EverySecondSegmentOfAnySizeWhenConfigured) {
+  for (bool any_size : {false, true}) {
+    SCOPED_TRACE(any_size ? "ack_every_second_segment" : "default");
+    EngineConfig cfg = test_config();
+    cfg.ack_every_second_segment = any_size;
+    Harness h(cfg);
+    Peer p{h};
+    p.syn_options.mss = 1460;
+    Recorder r;
+    Connection *c = open_passive(h, p, r);
+    p.send(ACK, "a");
+    p.expect_none("the first segment waits");
+    p.send(ACK, "bc");
+    if (any_size) {
+      EXPECT_EQ(p.expect(ACK, "the second segment is ACKed at once").tcp.ack, p.snd_nxt);
+    } else {
+      p.expect_none("two small segments are not two full-sized ones");
+      h.advance(milliseconds(40));
+      EXPECT_EQ(p.expect(ACK, "delayed ACK").tcp.ack, p.snd_nxt);
+    }
+    // After an ACK the count starts again: one more small segment waits.
+    p.send(ACK, "d");
+    p.expect_none("first segment after an ACK");
+    h.advance(milliseconds(40));
+    EXPECT_EQ(p.expect(ACK, "delayed ACK").tcp.ack, p.snd_nxt);
+    finish(h, p, c);
+  }
+}
+
 TEST(DelayedAck, ConfigurableAndZeroMeansImmediate) {
   EngineConfig cfg = test_config();
   cfg.delayed_ack = milliseconds(10);

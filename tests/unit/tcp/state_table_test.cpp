@@ -183,8 +183,9 @@ const Row kTable[] = {
   {S::last_ack, K::rst_inexact, R::challenge_ack, S::last_ack},
   {S::last_ack, K::rst_oow,     R::none,          S::last_ack},
   {S::last_ack, K::data,        R::none,          S::closed},
-  // TIME-WAIT record: a SYN not above RCV.NXT is ignored (RFC 6191)
-  {S::time_wait, K::syn,         R::none,          S::time_wait},
+  // TIME-WAIT record: a SYN not above RCV.NXT opens nothing (RFC 6191) and
+  // is answered as in any synchronized state (RFC 5961 4.2; Linux too)
+  {S::time_wait, K::syn,         R::challenge_ack, S::time_wait},
   {S::time_wait, K::syn_ack,     R::challenge_ack, S::time_wait},
   {S::time_wait, K::ack,         R::none,          S::time_wait},
   {S::time_wait, K::bad_ack,     R::challenge_ack, S::time_wait},

@@ -114,5 +114,38 @@ TEST(WindowUpdate, ScaledWindowSmallReadsWaitForTheDelayedAck) {
   finish(h, p, c);
 }
 
+// The two receiver-side silly window avoidance rules (RFC 9293 3.8.6.2.2,
+// RFC 1122 4.2.3.3), on a 65,700-byte buffer without window scaling after
+// 1,000 bytes that the application has not read. The RFC's (the default):
+// the right edge offered in the SYN-ACK (65,535 from RCV.NXT) stays, since
+// the free space passes it by less than min(RCV.BUFF / 2, MSS). BSD's
+// (rcv_window_hold_back = false): each segment offers the free space.
+uint16_t window_after_unread(bool hold_back) {
+  EngineConfig cfg = test_config();
+  cfg.rcv_buf = 65700;
+  cfg.rcv_window_hold_back = hold_back;
+  Harness h{cfg};
+  Peer p{h};
+  p.syn_options.mss = 1460;
+  Recorder r;
+  r.consume = false;
+  Connection *c = open_passive(h, p, r);
+  EXPECT_FALSE(c->window_scaling());
+  p.send(ACK, pattern(1000));
+  h.advance(milliseconds(40));
+  Sent a = p.expect(ACK, "delayed ACK");
+  EXPECT_EQ(a.tcp.ack, p.snd_nxt);
+  finish(h, p, c);
+  return a.tcp.window;
+}
+
+TEST(ReceiveWindow, TheRfcRuleHoldsTheRightEdgeUntilItCanMoveAnMss) {
+  EXPECT_EQ(window_after_unread(true), 65535 - 1000);
+}
+
+TEST(ReceiveWindow, TheBsdRuleOffersTheFreeSpaceInEverySegment) {
+  EXPECT_EQ(window_after_unread(false), 65700 - 1000);
+}
+
 } // namespace
 } // namespace shoal::tcp::test
