@@ -126,6 +126,38 @@ TEST(TailLossProbe, OneSegmentInFlightAddsTheDelayedAckTime) {
   finish(h, p, c);
 }
 
+// The probe timeout never fires later than the RTO would: with a long
+// delayed-ACK allowance (2*SRTT + 300 ms) the probe goes at the RTO's time.
+TEST(TailLossProbe, NeverLaterThanTheRto) {
+  EngineConfig cfg = tlp_config();
+  cfg.delayed_ack = milliseconds(300);
+  Harness h{cfg};
+  Peer p{h};
+  p.syn_options.mss = 1000;
+  Recorder r;
+  Connection *c = open_with_rtt(h, p, r, kRtt);
+  ASSERT_EQ(c->rto(), milliseconds(200));
+  const uint32_t s0 = p.rcv_nxt;
+  const Instant t0 = h.now;
+  write_str(*c, pattern(500));
+  p.expect(ACK, "the only segment");
+  EXPECT_TRUE(c->probe_timeout_armed());
+  h.run_until(t0 + milliseconds(199));
+  p.expect_none("nothing before the RTO's time");
+  h.run_until(t0 + milliseconds(200));
+  EXPECT_EQ(p.expect(ACK, "the probe, at the RTO's time").tcp.seq, s0);
+  EXPECT_EQ(counter(h, Counter::tlp_probes_sent), 1u);
+  EXPECT_EQ(counter(h, Counter::rtx_timeouts), 0u);
+  // Lost too: the RTO, armed when the probe went, follows 200 ms later.
+  h.run_until(t0 + milliseconds(399));
+  p.expect_none();
+  h.run_until(t0 + milliseconds(400));
+  EXPECT_EQ(p.expect(ACK, "the RTO's retransmission").tcp.seq, s0);
+  EXPECT_EQ(counter(h, Counter::rtx_timeouts), 1u);
+  EXPECT_EQ(counter(h, Counter::tlp_probes_sent), 1u) << "one probe per episode";
+  finish(h, p, c);
+}
+
 // The same loss with the option off: nothing until the RTO (200 ms), which
 // goes back to SND.UNA.
 TEST(TailLossProbe, OffRecoversOnlyAtTheRto) {
