@@ -224,20 +224,26 @@ TEST(TailLossProbe, NoProbeInFastRecovery) {
   for (int i = 0; i < 10; ++i)
     p.expect(ACK, "flight");
   h.advance(milliseconds(5));
-  ack_to(p, s0 + 1000); // the second segment was lost
+  ack_to(p, s0 + 1000); // the second and the fifth segments were lost
   for (int i = 0; i < 3; ++i)
     ack_to(p, s0 + 1000);
   Sent re = p.expect(ACK, "fast retransmit");
   EXPECT_EQ(re.tcp.seq, s0 + 1000);
   ASSERT_TRUE(c->congestion()->in_recovery());
   EXPECT_FALSE(c->probe_timeout_armed());
-  // The fast retransmission is lost too: only the RTO (from the last new
-  // ACK, 200 ms) resends it.
+  // A partial ACK (RFC 6582) restarts the timer: still no probe.
+  h.advance(milliseconds(5));
+  ack_to(p, s0 + 4000);
+  EXPECT_EQ(p.expect(ACK, "the next hole").tcp.seq, s0 + 4000);
+  ASSERT_TRUE(c->congestion()->in_recovery());
+  EXPECT_FALSE(c->probe_timeout_armed());
+  // That retransmission is lost too: only the RTO (from the last new ACK,
+  // 200 ms) resends it.
   const Instant last_ack = h.now;
   h.run_until(last_ack + milliseconds(199));
   p.expect_none("no probe in recovery");
   h.run_until(last_ack + milliseconds(200));
-  EXPECT_EQ(p.expect(ACK, "the RTO's retransmission").tcp.seq, s0 + 1000);
+  EXPECT_EQ(p.expect(ACK, "the RTO's retransmission").tcp.seq, s0 + 4000);
   EXPECT_EQ(counter(h, Counter::tlp_probes_sent), 0u);
   EXPECT_EQ(counter(h, Counter::rtx_timeouts), 1u);
   finish(h, p, c);
