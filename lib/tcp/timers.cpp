@@ -108,7 +108,13 @@ std::optional<Instant> Engine::Impl::probe_deadline(const Connection &c, Instant
   if (static_cast<uint32_t>(c.snd_max_ - c.snd_una_) <= c.snd_mss_ + 1u)
     pto += cfg.delayed_ack;
   pto = std::max(pto, 2 * rto_cfg.clock_granularity);
-  return std::min(now + pto, rto_at);
+  // The RTO would fire `rto_at` from now on, or earlier: RFC 6298 5.1 / 5.3
+  // started it when the oldest outstanding data began waiting (new data
+  // sent meanwhile restarts the probe timer, not the RTO).
+  const Instant cap = std::min(rto_at, clamp_to_user_timeout(c, c.una_since_ + c.rtt_.rto()));
+  if (cap <= now)
+    return std::nullopt; // the RTO is due: no probe in its place
+  return std::min(now + pto, cap);
 }
 
 bool Engine::Impl::rearm_rto_from_una(Connection &c) {
