@@ -121,8 +121,8 @@ void Engine::Impl::probe_acked(Connection &c, const Segment &seg, uint32_t fligh
   SackBlock blocks[wire::kTcpMaxSackBlocks];
   if (parse_sack(c, seg, blocks) > 0) {
     const SackBlock &d = blocks[0];
-    const Seq text_end = c.fin_sent_ && seq_gt(c.tlp_end_seq_, c.fin_seq_) ? c.fin_seq_
-                                                                            : c.tlp_end_seq_;
+    const Seq text_end =
+        c.fin_sent_ && seq_gt(c.tlp_end_seq_, c.fin_seq_) ? c.fin_seq_ : c.tlp_end_seq_;
     if (seq_le(d.end, seg.ack) && seq_lt(d.start, d.end) && seq_gt(d.end, text_end - c.snd_mss_) &&
         seq_le(d.end, text_end))
       original_arrived = true;

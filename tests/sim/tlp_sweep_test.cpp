@@ -63,8 +63,8 @@ struct Scenario {
 struct RunResult {
   uint64_t seed = 0;
   std::string failure;
-  Duration recovery{};  // loss -> whole response at the client
-  Duration expected{};  // where the probe's repair is due (see run_seed)
+  Duration recovery{};    // loss -> whole response at the client
+  Duration expected{};    // where the probe's repair is due (see run_seed)
   Duration rto{}, srtt{}; // the server's, when the segment was lost
   uint64_t probes = 0, tlp_recoveries = 0, rtx_timeouts = 0;
 };
@@ -125,13 +125,14 @@ RunResult run_seed(uint64_t seed, bool tlp, rte_mempool *pool, std::string *trac
       if (dropped || server.apps().empty() || p.segment.payload_len() == 0)
         return false;
       const tcp::Connection *c = server.apps().front().connection();
-      if (c == nullptr || p.segment.tcp.seq + p.segment.payload_len() != c->iss().v + 1 + reply.size())
+      if (c == nullptr ||
+          p.segment.tcp.seq + p.segment.payload_len() != c->iss().v + 1 + reply.size())
         return false;
       dropped = true;
       dropped_at = p.now;
       mss = c->snd_mss();
-      flight_at_drop = static_cast<uint32_t>(p.segment.tcp.seq + p.segment.payload_len() -
-                                             c->snd_una().v);
+      flight_at_drop =
+          static_cast<uint32_t>(p.segment.tcp.seq + p.segment.payload_len() - c->snd_una().v);
       res.rto = c->rto();
       res.srtt = c->srtt();
       return true;
