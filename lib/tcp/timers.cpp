@@ -66,6 +66,7 @@ bool Engine::Impl::user_timeout_expired(Connection &c) {
 }
 
 void Engine::Impl::arm_rtx(Connection &c) {
+  c.tlp_pto_armed_ = false;
   if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
     c.timers_.schedule(wheel, ConnTimer::retransmit, now + handshake_rto(c));
     return;
@@ -73,7 +74,6 @@ void Engine::Impl::arm_rtx(Connection &c) {
   // RFC 6298 5.1 / 5.3: the current RTO (back-off included), or a probe
   // timeout before it.
   const Instant rto_at = clamp_to_user_timeout(c, now + c.rtt_.rto());
-  c.tlp_pto_armed_ = false;
   if (const std::optional<Instant> pto = probe_deadline(c, rto_at)) {
     c.tlp_pto_armed_ = true;
     c.timers_.schedule(wheel, ConnTimer::retransmit, *pto);
