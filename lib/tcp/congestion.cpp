@@ -88,6 +88,51 @@ void Engine::Impl::on_new_ack(Connection &c, const Segment &seg, uint32_t acked)
   a.rtt = c.rtt_.srtt();
   a.now = now;
   apply(c, c.cc_.ack_received(a));
+  if (c.tlp_probing_ && !c.dead_)
+    probe_acked(c, seg, c.snd_max_ - c.snd_una_ + acked);
+}
+
+void Engine::Impl::probe_acked(Connection &c, const Segment &seg, uint32_t flight_before) {
+  // RFC 8985 7.4: the probe's episode ends with the ACK that covers it.
+  if (seq_lt(seg.ack, c.tlp_end_seq_))
+    return;
+  c.tlp_probing_ = false;
+  if (c.tlp_saw_recovery_) {
+    // The ACKs the probe drew (SACK or duplicate ACKs) found the loss, and
+    // fast recovery repaired it and made the congestion response.
+    count(*this, Counter::tlp_recoveries);
+    return;
+  }
+  if (!c.tlp_retrans_)
+    return; // new data probed and acknowledged with the rest: nothing was lost
+  // The probe resent the last segment. Was it the one that arrived? An ACK
+  // echoing a TSval older than the probe's was sent for the original
+  // (RFC 7323 4.3), and a D-SACK of the probe's range says both arrived
+  // (RFC 2883): the probe was not needed. Otherwise the original was lost
+  // and the probe repaired it (without timestamps or D-SACK this is
+  // assumed).
+  bool original_arrived = false;
+  const auto &ts = seg.h.options.timestamp;
+  if (c.ts_ok_ && ts && ts->ecr != 0) {
+    // The probe's TSval, as tsval() computed it when the probe went.
+    const uint32_t probe_ts = static_cast<uint32_t>(to_ns(c.tlp_sent_) / 1'000'000) + c.ts_offset_;
+    original_arrived = static_cast<int32_t>(ts->ecr - probe_ts) < 0;
+  }
+  SackBlock blocks[wire::kTcpMaxSackBlocks];
+  if (parse_sack(c, seg, blocks) > 0) {
+    const SackBlock &d = blocks[0];
+    const Seq text_end =
+        c.fin_sent_ && seq_gt(c.tlp_end_seq_, c.fin_seq_) ? c.fin_seq_ : c.tlp_end_seq_;
+    if (seq_le(d.end, seg.ack) && seq_lt(d.start, d.end) && seq_gt(d.end, text_end - c.snd_mss_) &&
+        seq_le(d.end, text_end))
+      original_arrived = true;
+  }
+  if (original_arrived)
+    return;
+  // One segment lost and repaired by the probe: the congestion response of
+  // a fast recovery that began and ended with this ACK (RFC 8985 7.4.2).
+  count(*this, Counter::tlp_recoveries);
+  c.cc_.loss_repaired_by_probe(flight_before, now);
 }
 
 void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
@@ -110,8 +155,15 @@ void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
 }
 
 void Engine::Impl::apply(Connection &c, const CcAction &act) {
-  if (act.entered_recovery)
+  if (act.entered_recovery) {
     count(*this, Counter::fast_recoveries);
+    if (c.tlp_probing_)
+      c.tlp_saw_recovery_ = true;
+    // Duplicate ACKs leave the timer alone: a probe timeout armed before
+    // gives way to the RTO it stood in for.
+    if (c.tlp_pto_armed_ && c.timers_.armed(ConnTimer::retransmit) && !rearm_rto_from_una(c))
+      c.timers_.schedule(wheel, ConnTimer::retransmit, now); // overdue: at the next tick
+  }
   if (act.retransmit_snd_una)
     retransmit_snd_una(c);
   if (act.restart_rtx_timer && c.snd_una_ != c.snd_max_)

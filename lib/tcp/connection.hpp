@@ -175,6 +175,12 @@ public:
   uint32_t rcv_memory() const;
   int persist_backoff() const { return persist_backoff_; }
   bool persist_armed() const { return timers_.armed(ConnTimer::persist); }
+  // The retransmission timer is armed as a tail loss probe timeout (RFC 8985 7.2).
+  bool probe_timeout_armed() const {
+    return tlp_pto_armed_ && timers_.armed(ConnTimer::retransmit);
+  }
+  // A tail loss probe is outstanding (its episode has not ended).
+  bool probe_outstanding() const { return tlp_probing_; }
   bool delayed_ack_armed() const { return timers_.armed(ConnTimer::delayed_ack); }
   int retransmit_count() const { return rtx_count_; }
   int keepalive_probes_sent() const { return ka_probes_sent_; }
@@ -248,7 +254,15 @@ private:
   static constexpr Instant kNever = Instant::min();
   Instant last_unacceptable_ack_ = kNever;
   Instant last_rcv_{}; // last segment received (keepalive idle reference)
-  Instant rtt_sent_{}; // when the timed segment (rtt_seq_) was sent
+  union {
+    // When the timed segment (rtt_seq_) was sent; only without timestamps
+    // (and for the SYN), since timestamps time every ACK.
+    Instant rtt_sent_{};
+    // With timestamps (ts_ok_): when the outstanding tail loss probe went
+    // (tlp_probing_), so that an ACK echoing an older TSval is known to
+    // come from the original transmission.
+    Instant tlp_sent_;
+  };
   union {
     // User timeout: when the oldest unacknowledged data started waiting
     // (first sent from idle, or SND.UNA last advanced). Read only in
@@ -297,6 +311,10 @@ private:
   uint32_t rcv_unacked_ = 0;
 
   uint32_t pool_index_ = 0; // in the engine's ConnectionPool (the flow table's value)
+
+  // Tail loss probe (RFC 8985 7.4's TLP.end_seq): one past the last
+  // sequence number the outstanding probe carried (tlp_probing_).
+  Seq tlp_end_seq_{};
 
   // ---- 2-byte members ----
   uint16_t snd_mss_ = 536;
@@ -350,6 +368,12 @@ private:
   // from the engine's configuration: the values live in the engine's
   // per-connection map (most connections never carry them).
   bool custom_timeouts_ : 1 = false;
+  // Tail loss probe (RFC 8985 7, timers.cpp). The retransmission timer's
+  // deadline is a probe timeout, not the RTO:
+  bool tlp_pto_armed_ : 1 = false;
+  bool tlp_probing_ : 1 = false;      // a probe is outstanding (tlp_end_seq_)
+  bool tlp_retrans_ : 1 = false;      // ... and it resent data (TLP.is_retrans)
+  bool tlp_saw_recovery_ : 1 = false; // fast recovery began since it was sent
 
   // Keepalive parameters and user timeout: the engine's configured ones, or
   // this connection's own (custom_timeouts_, engine.cpp).

@@ -62,6 +62,9 @@ namespace shoal::tcp {
   X(fast_retransmits,                   event,  "fast retransmits: 3 dup ACKs or NewReno partial ACK (RFC 5681, 6582)")         \
   X(sack_retransmits,                   event,  "retransmissions chosen by the SACK scoreboard (RFC 6675 NextSeg)")             \
   X(fast_recoveries,                    event,  "entries into fast recovery")                                                   \
+  X(tlp_probes_sent,                    event,  "tail loss probes sent (RFC 8985 7.3), new data or a retransmission")           \
+  X(tlp_probes_new_data,                event,  "tail loss probes that sent new data")                                          \
+  X(tlp_recoveries,                     event,  "losses repaired after a tail loss probe without an RTO (RFC 8985 7.4)")        \
   X(dup_acks_in,                        event,  "duplicate ACKs received (RFC 5681 2)")                                         \
   X(sack_blocks_in,                     event,  "SACK blocks received and recorded")                                            \
   X(acks_out_sack,                      event,  "ACKs sent carrying SACK blocks")                                               \

@@ -187,6 +187,13 @@ struct EngineConfig {
   // "newreno" (RFC 5681 + RFC 6582) or "cubic" (RFC 9438); per connection
   // with Connection::set_congestion_control.
   std::string congestion_control = "newreno";
+  // Tail loss probe (RFC 8985 7, the TLP half of RACK-TLP): with data
+  // outstanding outside loss recovery and an RTT sample taken, a probe
+  // timeout PTO = 2*SRTT (plus delayed_ack when one segment is in flight,
+  // standing for the peer's delayed ACK), never later than the RTO, sends
+  // one segment (new data if it may go, else the highest one sent again) so
+  // that a lost tail is repaired by the ACK it draws instead of by the RTO.
+  bool tail_loss_probe = true;
   // Initial window in segments; 0 = RFC 6928 (min(10*MSS, max(2*MSS, 14600))).
   uint32_t initial_window_segments = 0;
   // RFC 5482-style user timeout: abort when sent data stays unacknowledged

@@ -271,6 +271,9 @@ struct Engine::Impl {
   void on_new_ack(Connection &, const Segment &, uint32_t acked);
   void on_duplicate_ack(Connection &, const Segment &);
   void apply(Connection &, const CcAction &);
+  // RFC 8985 7.4: an ACK of new data while a tail loss probe is outstanding;
+  // ends its episode once the probe is acknowledged.
+  void probe_acked(Connection &, const Segment &, uint32_t flight_before);
   void retransmit_snd_una(Connection &); // fast retransmit / partial ACK
   bool sack_recovery_output(Connection &);
   uint32_t parse_sack(const Connection &, const Segment &, std::span<SackBlock> out) const;
@@ -343,6 +346,9 @@ struct Engine::Impl {
   // Bookkeeping after sending [seq, seq+len) (+FIN): SND.NXT/SND.MAX, timers,
   // RTT timing, scoreboard, counters.
   void sent(Connection &, Seq seq, uint32_t len, bool fin);
+  // RFC 8985 7.3: one tail loss probe (new data, else the last segment
+  // again); opens the probe's episode (tlp_probing_). False if nothing went.
+  bool send_probe(Connection &);
   uint32_t max_segment_payload(const Connection &) const; // MSS, or the TSO size
   // Header fields every segment of an established connection carries.
   void fill_header(Connection &, wire::TcpRepr &, uint8_t flags, Seq seq);
@@ -384,8 +390,18 @@ struct Engine::Impl {
   // ---- timers.cpp ----------------------------------------------------------
   // The connection's wheel timer (ConnTimers): runs each kind that is due.
   static void timers_fired(void *ctx, timer::Timer &);
+  // The retransmission timer: the RTO, or a tail loss probe timeout before
+  // it when probe_deadline() gives one (tlp_pto_armed_).
   void arm_rtx(Connection &);
   void on_retransmit_timeout(Connection &);
+  // RFC 8985 7.2: when the probe timer should fire, given the RTO deadline
+  // `rto_at` (it never fires later); nothing when no probe may be armed.
+  std::optional<Instant> probe_deadline(const Connection &, Instant rto_at) const;
+  bool probe_allowed(const Connection &) const;
+  // Replaces a probe timeout with the RTO, from when the oldest outstanding
+  // data began waiting; false (nothing armed) if that time has passed.
+  bool rearm_rto_from_una(Connection &);
+  void on_probe_timeout(Connection &);
   void on_delayed_ack_timeout(Connection &);
   void on_persist_timeout(Connection &);
   void arm_persist(Connection &);

@@ -303,7 +303,62 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
   if (!c.timers_.armed(ConnTimer::retransmit)) {
     c.timers_.cancel(wheel, ConnTimer::persist);
     arm_rtx(c);
+  } else if (c.tlp_pto_armed_ && !retransmission) {
+    // RFC 8985 7.2: new data restarts the probe timer (from its last segment).
+    arm_rtx(c);
   }
+}
+
+bool Engine::Impl::send_probe(Connection &c) {
+  const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
+  const Seq wnd_edge = c.snd_una_ + c.snd_wnd_;
+  if (c.snd_nxt_ == c.snd_max_ && seq_lt(c.snd_max_, data_end)) {
+    // A previously unsent segment, if the peer's window takes all of it.
+    const uint32_t len = std::min<uint32_t>(data_end - c.snd_max_, c.snd_mss_);
+    const uint32_t usable = seq_lt(c.snd_max_, wnd_edge) ? wnd_edge - c.snd_max_ : 0;
+    if (usable >= len) {
+      const Seq seq = c.snd_max_;
+      const bool fin = c.fin_queued_ && !c.fin_sent_ && seq + len == data_end;
+      c.tlp_probing_ = true; // before sent(): the RTO, not a new probe timeout, follows
+      if (!send_segment(c, seq, len, fin)) {
+        c.tlp_probing_ = false;
+        return false;
+      }
+      count(*this, Counter::tlp_probes_sent);
+      count(*this, Counter::tlp_probes_new_data);
+      c.tlp_retrans_ = false;
+      c.tlp_saw_recovery_ = false;
+      if (c.ts_ok_)
+        c.tlp_sent_ = now;
+      sent(c, seq, len, fin);
+      c.tlp_end_seq_ = c.snd_max_;
+      return true;
+    }
+  }
+  // The highest-sequence segment sent: the last SMSS of data below SND.MAX,
+  // with the FIN if it was sent.
+  const Seq text_end = c.fin_sent_ ? c.fin_seq_ : c.snd_max_;
+  const uint32_t len =
+      seq_lt(c.snd_una_, text_end) ? std::min<uint32_t>(text_end - c.snd_una_, c.snd_mss_) : 0;
+  const Seq seq = text_end - len;
+  const bool fin = c.fin_sent_;
+  if (len == 0 && !fin)
+    return false;
+  c.tlp_probing_ = true;
+  if (!send_segment(c, seq, len, fin)) {
+    c.tlp_probing_ = false;
+    return false;
+  }
+  count(*this, Counter::tlp_probes_sent);
+  c.tlp_retrans_ = true;
+  c.tlp_saw_recovery_ = false;
+  if (c.ts_ok_)
+    c.tlp_sent_ = now;
+  // Not recorded as the scoreboard's HighRxt: a recovery that follows must
+  // still repair the holes below it.
+  sent(c, seq, len, fin);
+  c.tlp_end_seq_ = c.snd_max_;
+  return true;
 }
 
 bool Engine::Impl::partial_in_flight(const Connection &c) const {

@@ -26,7 +26,10 @@ void Engine::Impl::timers_fired(void *ctx, timer::Timer &) {
         e.end_lingering(*c, CloseReason::normal);
         return;
       }
-      e.on_retransmit_timeout(*c);
+      if (c->tlp_pto_armed_)
+        e.on_probe_timeout(*c);
+      else
+        e.on_retransmit_timeout(*c);
       break;
     case ConnTimer::delayed_ack:
       e.on_delayed_ack_timeout(*c);
@@ -63,12 +66,90 @@ bool Engine::Impl::user_timeout_expired(Connection &c) {
 }
 
 void Engine::Impl::arm_rtx(Connection &c) {
+  c.tlp_pto_armed_ = false;
   if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
     c.timers_.schedule(wheel, ConnTimer::retransmit, now + handshake_rto(c));
     return;
   }
-  // RFC 6298 5.1 / 5.3: the current RTO (back-off included).
-  c.timers_.schedule(wheel, ConnTimer::retransmit, clamp_to_user_timeout(c, now + c.rtt_.rto()));
+  // RFC 6298 5.1 / 5.3: the current RTO (back-off included), or a probe
+  // timeout before it.
+  const Instant rto_at = clamp_to_user_timeout(c, now + c.rtt_.rto());
+  if (const std::optional<Instant> pto = probe_deadline(c, rto_at)) {
+    c.tlp_pto_armed_ = true;
+    c.timers_.schedule(wheel, ConnTimer::retransmit, *pto);
+    return;
+  }
+  c.timers_.schedule(wheel, ConnTimer::retransmit, rto_at);
+}
+
+bool Engine::Impl::probe_allowed(const Connection &c) const {
+  return cfg.tail_loss_probe && c.cc_started_ && !c.cc_.in_recovery() && !c.tlp_probing_ &&
+         c.rtt_.has_sample() && c.rtt_.backoff_count() == 0 && c.rtx_count_ == 0 &&
+         c.snd_una_ != c.snd_max_ && c.snd_nxt_ == c.snd_max_ &&
+         !c.timers_.armed(ConnTimer::persist) &&
+         in_state(c.state_, ESTABLISHED | CLOSE_WAIT | FIN_WAIT_1 | CLOSING | LAST_ACK);
+}
+
+std::optional<Instant> Engine::Impl::probe_deadline(const Connection &c, Instant rto_at) const {
+  // RFC 8985 7.2: a probe timeout replaces the RTO while data is
+  // outstanding, the connection is in neither fast recovery nor the RTO's
+  // go-back-N (SND.NXT back below SND.MAX, or a backed-off timer), no probe
+  // is outstanding already, and an RTT sample exists (without one, the RTO).
+  // The RFC also leaves probing to RACK once ranges are SACKed; without
+  // RACK, a SACKed range beyond the tail gets a probe too (it is at most
+  // one segment, and it is the ACK it draws that shows the hole).
+  if (!probe_allowed(c))
+    return std::nullopt;
+  // PTO = 2*SRTT; with one segment in flight the peer may hold its ACK for
+  // its delayed-ACK time (RFC 8985 7.2's WCDelAckT; ours stands for the
+  // peer's). Never later than the RTO would fire; at least two ticks of
+  // the timer wheel.
+  Duration pto = 2 * c.rtt_.srtt();
+  if (static_cast<uint32_t>(c.snd_max_ - c.snd_una_) <= c.snd_mss_ + 1u)
+    pto += cfg.delayed_ack;
+  pto = std::max(pto, 2 * rto_cfg.clock_granularity);
+  // The RTO would fire `rto_at` from now on, or earlier: RFC 6298 5.1 / 5.3
+  // started it when the oldest outstanding data began waiting (new data
+  // sent meanwhile restarts the probe timer, not the RTO).
+  const Instant cap = std::min(rto_at, clamp_to_user_timeout(c, c.una_since_ + c.rtt_.rto()));
+  if (cap <= now)
+    return std::nullopt; // the RTO is due: no probe in its place
+  return std::min(now + pto, cap);
+}
+
+bool Engine::Impl::rearm_rto_from_una(Connection &c) {
+  // RFC 6298 5.1 / 5.3 started the RTO when the oldest outstanding data
+  // began waiting (sent from idle, or SND.UNA last advanced).
+  c.tlp_pto_armed_ = false;
+  const Instant rto_at = clamp_to_user_timeout(c, c.una_since_ + c.rtt_.rto());
+  if (rto_at <= now)
+    return false;
+  c.timers_.schedule(wheel, ConnTimer::retransmit, rto_at);
+  return true;
+}
+
+void Engine::Impl::on_probe_timeout(Connection &c) {
+  // RFC 8985 7.3: the probe timer fired. Send one segment: new data if any
+  // waits and the peer's window takes a segment of it (the congestion window
+  // is not checked), else the highest-sequence segment again. Then the RTO
+  // watches (at most one probe per episode).
+  c.tlp_pto_armed_ = false;
+  if (c.snd_una_ == c.snd_max_)
+    return;
+  if (!probe_allowed(c)) {
+    // No longer a time to probe (defensive: what changes this re-arms the
+    // timer): the RTO it stood in for watches again.
+    if (!rearm_rto_from_una(c))
+      on_retransmit_timeout(c);
+    return;
+  }
+  if (user_timeout_expired(c))
+    return;
+  send_probe(c);
+  if (c.dead_)
+    return;
+  if (!c.timers_.armed(ConnTimer::persist))
+    arm_rtx(c);
 }
 
 void Engine::Impl::schedule_delayed_ack(Connection &c) {
@@ -182,6 +263,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
   }
   ++c.rtx_count_;
   count(*this, Counter::rtx_timeouts);
+  c.tlp_probing_ = false; // the probe, if any, did not repair the loss in time
   // RFC 6298 5.5: back off the timer (the estimator caps it at max_rto).
   c.rtt_.on_retransmit_timeout();
   c.rtt_timing_ = false;

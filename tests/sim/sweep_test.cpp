@@ -15,6 +15,8 @@
 //   SHOAL_SEED=1234        run only that seed and print its trace
 //   SHOAL_SWEEP_RUNS=500   fewer (or more) seeds
 //   SHOAL_PCAP_DIR=/tmp    write the trace of failing seeds as pcapng
+//   SHOAL_TAIL_LOSS_PROBE=0  both engines without the tail loss probe
+//                            (EngineConfig::tail_loss_probe, on by default)
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -46,6 +48,15 @@ namespace {
 using tcp::CloseReason;
 
 constexpr unsigned kPoolMbufs = 1024;
+
+// SHOAL_TAIL_LOSS_PROBE=0 turns the tail loss probe off in both engines.
+bool tail_loss_probe_on() {
+  static const bool on = [] {
+    const char *v = std::getenv("SHOAL_TAIL_LOSS_PROBE");
+    return v == nullptr || std::strtoull(v, nullptr, 10) != 0;
+  }();
+  return on;
+}
 
 // Everything a run does is drawn from its seed.
 struct Scenario {
@@ -153,6 +164,7 @@ RunResult run_seed(uint64_t seed, rte_mempool *pool, bool trace, std::string *tr
       e->syn_retries = retries.syn;
       e->synack_retries = retries.synack;
       e->data_retries = retries.data;
+      e->tail_loss_probe = tail_loss_probe_on();
     }
     for (LinkConfig *l : {&cfg.a_to_b, &cfg.b_to_a}) {
       l->loss = sc.loss;
@@ -377,8 +389,10 @@ TEST(SeedSweep, OpenExchangeCloseUnderLossReorderingAndDuplication) {
   }
   std::printf("timed-out seeds again with more retries: %zu of %zu complete\n",
               patient.size() - patient_failed, patient.size());
-  std::printf("sweep summary: %llu runs, %zu failed; outcomes (client/server):\n",
-              static_cast<unsigned long long>(runs), failures.size());
+  std::printf("sweep summary: %llu runs, %zu failed, tail loss probe %s; outcomes "
+              "(client/server):\n",
+              static_cast<unsigned long long>(runs), failures.size(),
+              tail_loss_probe_on() ? "on" : "off");
   for (const auto &[k, v] : outcomes)
     std::printf("  %-34s %6llu  (e.g. SHOAL_SEED=%llu)\n", k.c_str(),
                 static_cast<unsigned long long>(v.first),

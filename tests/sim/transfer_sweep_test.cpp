@@ -17,6 +17,8 @@
 //   SHOAL_SEED=1234        run only that seed and print its whole trace
 //   SHOAL_SWEEP_RUNS=500   fewer (or more) seeds
 //   SHOAL_PCAP_DIR=/tmp    write the trace of failing seeds as pcapng
+//   SHOAL_TAIL_LOSS_PROBE=0  both engines without the tail loss probe
+//                            (EngineConfig::tail_loss_probe, on by default)
 //
 // Under AddressSanitizer the default is 500 runs (it says so).
 #include <gtest/gtest.h>
@@ -67,6 +69,15 @@ constexpr const char *kRunsWhy = "";
 #endif
 
 constexpr uint64_t kStreamBytes = 1 << 20;
+
+// SHOAL_TAIL_LOSS_PROBE=0 turns the tail loss probe off in both engines.
+bool tail_loss_probe_on() {
+  static const bool on = [] {
+    const char *v = std::getenv("SHOAL_TAIL_LOSS_PROBE");
+    return v == nullptr || std::strtoull(v, nullptr, 10) != 0;
+  }();
+  return on;
+}
 // Two send rings and two receive buffers of up to 256 KiB, the links'
 // copies of two windows in flight and their duplicates: well under this.
 constexpr unsigned kPoolMbufs = 4096;
@@ -218,6 +229,7 @@ struct RunStats {
   uint64_t corrupted = 0, corrupt_caught = 0, lost = 0, duplicated = 0, reordered = 0;
   uint64_t retransmits = 0, rtx_timeouts = 0, fast_recoveries = 0, sack_retransmits = 0;
   uint64_t persist_probes = 0, no_mbuf = 0, stalled_timers = 0, events = 0;
+  uint64_t tlp_probes = 0, tlp_recoveries = 0;
   Duration virtual_time{};
   RunStats &operator+=(const RunStats &o) {
     corrupted += o.corrupted;
@@ -230,6 +242,8 @@ struct RunStats {
     fast_recoveries += o.fast_recoveries;
     sack_retransmits += o.sack_retransmits;
     persist_probes += o.persist_probes;
+    tlp_probes += o.tlp_probes;
+    tlp_recoveries += o.tlp_recoveries;
     no_mbuf += o.no_mbuf;
     stalled_timers += o.stalled_timers;
     events += o.events;
@@ -305,6 +319,7 @@ RunResult run_seed(Mode mode, uint64_t seed, rte_mempool *pool, bool trace, RunR
       e.delayed_ack = d.delayed_ack;
       e.rcv_buf = d.rcv_buf;
       e.tx_checksum_offload = !sc.software_checksum;
+      e.tail_loss_probe = tail_loss_probe_on();
     }
     LinkConfig *links[2] = {&cfg.a_to_b, &cfg.b_to_a};
     for (int i = 0; i < 2; ++i) {
@@ -465,6 +480,8 @@ RunResult run_seed(Mode mode, uint64_t seed, rte_mempool *pool, bool trace, RunR
       res.stats.fast_recoveries += c.get(Counter::fast_recoveries);
       res.stats.sack_retransmits += c.get(Counter::sack_retransmits);
       res.stats.persist_probes += c.get(Counter::persist_probes);
+      res.stats.tlp_probes += c.get(Counter::tlp_probes_sent);
+      res.stats.tlp_recoveries += c.get(Counter::tlp_recoveries);
     }
     res.zero_window = res.stats.persist_probes > 0;
 
@@ -524,11 +541,12 @@ void sweep(Mode mode, uint64_t default_runs = kDefaultRuns) {
   }
 
   const uint64_t runs = env_u64("SHOAL_SWEEP_RUNS", default_runs);
-  std::printf("transfer sweep (%s): %llu runs%s, %llu bytes each way per run\n",
+  std::printf("transfer sweep (%s): %llu runs%s, %llu bytes each way per run, tail loss probe "
+              "%s\n",
               mode == Mode::kBothWaysAtOnce ? "both ways at once" : "taking turns",
               static_cast<unsigned long long>(runs),
               std::getenv("SHOAL_SWEEP_RUNS") ? "" : kRunsWhy,
-              static_cast<unsigned long long>(kStreamBytes));
+              static_cast<unsigned long long>(kStreamBytes), tail_loss_probe_on() ? "on" : "off");
   const auto wall_start = std::chrono::steady_clock::now();
   tbb::enumerable_thread_specific<rte_mempool *> pools(
       [] { return test::make_pktmbuf_pool(kPoolMbufs); });
@@ -588,6 +606,8 @@ void sweep(Mode mode, uint64_t default_runs = kDefaultRuns) {
   std::printf("  retransmits %llu (RTO %llu, SACK %llu), fast recoveries %llu\n",
               u(total.retransmits), u(total.rtx_timeouts), u(total.sack_retransmits),
               u(total.fast_recoveries));
+  std::printf("  tail loss probes %llu, losses they repaired without an RTO %llu\n",
+              u(total.tlp_probes), u(total.tlp_recoveries));
   std::printf("  zero window met in %llu runs (%llu persist probes; e.g. SHOAL_SEED=%llu)\n",
               u(zero_window_runs), u(total.persist_probes), u(zero_window_example));
   std::printf("  virtual time %.1f s in all, longest run %.1f s (SHOAL_SEED=%llu); %llu events; "

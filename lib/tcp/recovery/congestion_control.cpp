@@ -182,6 +182,13 @@ void CongestionControl::retransmit_timeout(Seq snd_nxt, uint32_t flight_size, In
   slow_start_after_rto_ = true;
 }
 
+void CongestionControl::loss_repaired_by_probe(uint32_t flight_size, Instant now) {
+  ssthresh_ = std::max(on_enter_recovery(flight_size, now), 2 * uint32_t{smss_});
+  cwnd_ = ssthresh_;
+  dup_acks_ = 0;
+  slow_start_after_rto_ = false;
+}
+
 namespace {
 constexpr std::array<std::string_view, 2> kNames = {"newreno", "cubic"};
 }

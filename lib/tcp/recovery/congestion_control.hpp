@@ -108,6 +108,12 @@ public:
   // The retransmission timer expired. flight_size = SND.NXT - SND.UNA before
   // any go-back-N rewind; snd_nxt likewise (it becomes "recover", RFC 6582 3.2 step 4).
   void retransmit_timeout(Seq snd_nxt, uint32_t flight_size, Instant now);
+  // RFC 8985 7.4.2: a tail loss probe's retransmission repaired the loss of
+  // one segment (the ACK that covers it came for the probe). The response
+  // of a fast recovery that began and ended with that ACK: ssthresh as on
+  // entering recovery (from flight_size, FlightSize before the ACK), cwnd =
+  // ssthresh.
+  void loss_repaired_by_probe(uint32_t flight_size, Instant now);
   // RFC 6582 3.2: "recover" starts at the ISS. Without this call the first
   // entry into fast recovery is unconditional (same effect).
   void set_initial_recover(Seq iss);
