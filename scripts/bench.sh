@@ -16,7 +16,7 @@
 #   (c) shoal-tap   a shoal server on a TAP device, the kernel client
 # Workloads (64 B request, 64 B response): churn (connect, request, response,
 # close) with the client closing first and with the server closing first, at
-# concurrency 1, 8, 64; persistent request/response with 1, 8, 64
+# concurrency 1, 8, 64 and 1,024; persistent request/response with 1, 8, 64
 # connections; one bulk stream (MiB/s).
 #
 # Output: DIR/results.json (+ DIR/<stack>.json, raw runs in DIR/raw/), a
@@ -30,7 +30,7 @@
 # otherwise runs out of ephemeral ports at ~14k/s), and nothing touches the
 # root namespace.
 #
-# Full run: 10 points x 3 reps x 5 s per stack (~3 min per stack). --quick: 2 s
+# Full run: 12 points x 3 reps x 5 s per stack (~4 min per stack). --quick: 2 s
 # per point. `memory`: bytes per idle established connection and per TIME_WAIT
 # record (--count N to choose; default the kernel at 100k, shoal at 100k and
 # 1M): the kernel's from slab deltas while holding N connections, shoal's
@@ -179,17 +179,21 @@ print("%.0f %s%s%s" % (r["rate"], r["rate_unit"], lat, "  errors %d" % e if e el
 # ---------------------------------------------------------------- workloads
 
 # name | client options | server options (kernel_bench / shoal server)
-# Churn spreads over 4 server ports (both stacks alike): at 60k+ connections/s
-# one server port's 64k ephemeral ports would be in TIME_WAIT (the client's,
-# or the server's) within a second, and reuse of a TIME_WAIT tuple needs it
-# to be 1 s old (Linux tcp_tw_reuse=1, shoal's time_wait_reuse).
+# Churn spreads over 16 server ports (both stacks alike): one server port's
+# 64,512 ephemeral ports would be in TIME_WAIT (the client's, or the
+# server's) within a fraction of a second, and reuse of a TIME_WAIT tuple
+# needs it to be 1 s old (Linux tcp_tw_reuse=1, shoal's time_wait_reuse):
+# 16 ports bound churn at about 1M connections/s, 4 ports bounded it at
+# 258k/s.
 POINTS=(
-  "churn-client-c1|--workload churn --closer client --concurrency 1 --ports 4|--ports 4"
-  "churn-client-c8|--workload churn --closer client --concurrency 8 --ports 4|--ports 4"
-  "churn-client-c64|--workload churn --closer client --concurrency 64 --ports 4|--ports 4"
-  "churn-server-c1|--workload churn --closer server --concurrency 1 --ports 4|--close-first --ports 4"
-  "churn-server-c8|--workload churn --closer server --concurrency 8 --ports 4|--close-first --ports 4"
-  "churn-server-c64|--workload churn --closer server --concurrency 64 --ports 4|--close-first --ports 4"
+  "churn-client-c1|--workload churn --closer client --concurrency 1 --ports 16|--ports 16"
+  "churn-client-c8|--workload churn --closer client --concurrency 8 --ports 16|--ports 16"
+  "churn-client-c64|--workload churn --closer client --concurrency 64 --ports 16|--ports 16"
+  "churn-server-c1|--workload churn --closer server --concurrency 1 --ports 16|--close-first --ports 16"
+  "churn-server-c8|--workload churn --closer server --concurrency 8 --ports 16|--close-first --ports 16"
+  "churn-server-c64|--workload churn --closer server --concurrency 64 --ports 16|--close-first --ports 16"
+  "churn-client-c1024|--workload churn --closer client --concurrency 1024 --ports 16|--ports 16"
+  "churn-server-c1024|--workload churn --closer server --concurrency 1024 --ports 16|--close-first --ports 16"
   "rr-c1|--workload rr --concurrency 1|"
   "rr-c8|--workload rr --concurrency 8|"
   "rr-c64|--workload rr --concurrency 64|"
