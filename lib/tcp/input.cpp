@@ -703,9 +703,19 @@ bool Engine::Impl::process_text(Connection &c, Segment &seg, Arrival &a) {
       return true;
     }
     if (c.app_closed_) {
-      // RFC 1122 4.2.2.13: data arriving after CLOSE is lost; say so with a RST.
+      // RFC 1122 4.2.2.13: data arriving after CLOSE is lost; say so with a
+      // RST, in answer to this segment as RFC 9293 3.10.7.1 forms one (and
+      // Linux sends it): <SEQ=SEG.ACK><CTL=RST>. SEG.ACK is where the
+      // peer's window starts, so the peer takes the RST as exact (RFC 5961
+      // 3.2) even while our FIN is unacknowledged, where SND.NXT would
+      // draw a challenge ACK. The ACK check let only segments with ACK here.
       count(*this, Counter::rst_data_after_close);
-      send_rst(c);
+      wire::TcpRepr h;
+      h.src_port = c.tuple_.local_port;
+      h.dst_port = c.tuple_.remote_port;
+      h.seq = seg.ack.v;
+      h.flags = RST;
+      transmit(c.tuple_, h, nullptr, 0);
       close_connection(c, CloseReason::aborted);
       return false;
     }

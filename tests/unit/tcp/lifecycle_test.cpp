@@ -636,6 +636,28 @@ TEST(Close, UnreadDataStaysReadableAfterTimeWait) {
 
 // LAST_ACK ends with unread data; close() then drops it without a RST (the
 // connection has finished), abort() reports aborted.
+// Data after close() is lost (RFC 1122 4.2.2.13): the RST answers the
+// segment, <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.1, as Linux), so it lands
+// exactly on the peer's RCV.NXT while our FIN is still unacknowledged.
+TEST(Close, DataAfterCloseIsAnsweredWithARstAtTheSegmentsAck) {
+  Harness h;
+  Peer p{h};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  const uint32_t fin_seq = p.rcv_nxt;
+  c->close();
+  Sent fin = p.expect(FIN | ACK, "our FIN");
+  EXPECT_EQ(fin.tcp.seq, fin_seq);
+  // The peer has not seen the FIN yet: its data ACKs up to the FIN only.
+  p.send_raw(ACK | PSH, p.snd_nxt, fin_seq, "late");
+  Sent rst = p.expect(RST, "RST for data after close");
+  EXPECT_FALSE(rst.has(ACK));
+  EXPECT_EQ(rst.tcp.seq, fin_seq);
+  EXPECT_EQ(h.eng->counters()[Counter::rst_data_after_close], 1u);
+  EXPECT_EQ(h.eng->connection_count(), 0u);
+  h.expect_quiet();
+}
+
 TEST(Close, UnreadDataAfterLastAckEndsAtCloseOrAbort) {
   for (bool use_abort : {false, true}) {
     Harness h;
