@@ -1265,6 +1265,31 @@ SHOAL_EXPORT int close(int fd) {
   return kernel_close(fd);
 }
 
+// close_range(2): shoal's descriptors in the range are closed as close()
+// closes them (the connection ends when its last descriptor goes), then the
+// kernel closes the rest. With CLOSE_RANGE_CLOEXEC nothing closes now: the
+// flag reaches the kernel descriptors under shoal's sockets, as it would a
+// kernel socket's (exec of a preloaded program is described in the README).
+SHOAL_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  KERNEL(close_range);
+  if (first > last)
+    return fail(EINVAL);
+  if ((flags & CLOSE_RANGE_CLOEXEC) == 0) {
+    const unsigned hi = std::min<unsigned>(last, kMaxFd - 1);
+    for (unsigned u = first; u <= hi; ++u) {
+      const int fd = static_cast<int>(u);
+      const uint8_t m = mark_of(fd);
+      if ((m & (kSocket | kUdp)) != 0)
+        close_shoal(fd);
+      else if ((m & kEpoll) != 0)
+        forget_side(fd);
+      if (u == hi)
+        break;
+    }
+  }
+  return kernel_close_range(first, last, flags);
+}
+
 SHOAL_EXPORT int shutdown(int fd, int how) {
   KERNEL(shutdown);
   if (is_udp(fd)) {

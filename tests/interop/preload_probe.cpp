@@ -11,6 +11,7 @@
 #include <string>
 
 #include <arpa/inet.h>
+#include <linux/close_range.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -266,6 +267,25 @@ int main(int argc, char **argv) {
     close(d);
     close(d2);
     expect(roundtrip(s, "after closing the dups"), "the original still works");
+  }
+
+  // close_range closes shoal's descriptors as close() does: the number is
+  // free again (EBADF), a new socket may take it and works, and the
+  // original connection (not in the range) is untouched.
+  {
+    const int a = connect_to(echo);
+    const int b = dup(a);
+    expect(a >= 0 && b >= 0 && roundtrip(b, "before close_range"), "a second connection");
+    const int lo = std::min(a, b), hi = std::max(a, b);
+    expect(close_range(static_cast<unsigned>(lo), static_cast<unsigned>(hi), 0) == 0,
+           "close_range over two shoal descriptors");
+    expect(fails_with(write(a, "x", 1), EBADF, got) && fails_with(write(b, "x", 1), EBADF, got),
+           "after close_range: EBADF", got);
+    const int c = connect_to(echo);
+    expect(c >= 0 && roundtrip(c, "a new socket after close_range"),
+           "a new connection after close_range");
+    close(c);
+    expect(roundtrip(s, "after close_range"), "close_range left the others alone");
   }
 
   // fork: the child's close leaves the parent's connection alone; a child
