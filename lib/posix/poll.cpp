@@ -4,8 +4,10 @@
 // pending ICMP error, always writable); waiters sleep on
 // one condition variable that every socket state change notifies
 // (readiness_changed), through the driver so a pumping driver steps the
-// world instead. Level-triggered; EPOLLONESHOT disarms an entry until
-// EPOLL_CTL_MOD.
+// world instead. Level-triggered, except an EPOLLET entry: it reports a
+// socket again only after it changed (new data, acknowledged data, a
+// connection, an end: the socket's change counts) in a direction it asked
+// for. EPOLLONESHOT disarms an entry until EPOLL_CTL_MOD.
 #include <cerrno>
 #include <optional>
 
@@ -133,6 +135,7 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event *event) {
       it->second.events = event->events;
       it->second.data = event->data;
       it->second.disarmed = false;
+      it->second.seen_in = it->second.seen_out = ~uint64_t{0};
       break;
     case EPOLL_CTL_DEL:
       if (it == e->interest.end())
@@ -167,7 +170,22 @@ int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout_ms) {
         continue;
       }
       detail::EpollInterest &in = it->second;
-      const uint32_t ready = in.disarmed ? 0 : mask_of(*s) & (in.events | EPOLLERR | EPOLLHUP);
+      uint64_t ch_in = 0, ch_out = 0;
+      uint32_t ready =
+          in.disarmed ? 0 : static_cast<uint16_t>(s->readiness(&ch_in, &ch_out)) & (in.events | EPOLLERR | EPOLLHUP);
+      if (ready != 0 && (in.events & EPOLLET) != 0) {
+        // An edge in a direction the entry asked for (errors and hang-ups
+        // come with both counts).
+        const bool edge =
+            ((in.events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)) != 0 && ch_in != in.seen_in) ||
+            ((in.events & EPOLLOUT) != 0 && ch_out != in.seen_out);
+        if (edge) {
+          in.seen_in = ch_in;
+          in.seen_out = ch_out;
+        } else {
+          ready = 0;
+        }
+      }
       if (ready != 0) {
         events[got].events = ready;
         events[got].data = in.data;

@@ -35,8 +35,9 @@
 //     and listen() after it (accepted connections inherit the listener's).
 //     getsockopt reports the value set (536 when none) until there is a
 //     connection, then the MSS it sends with.
-//   - poll() and epoll are level-triggered (EPOLLET is accepted and treated
-//     as level-triggered; EPOLLONESHOT disarms after one report).
+//   - poll() and epoll are level-triggered, except that an EPOLLET entry
+//     reports a socket again only after it changed (new data, acknowledged
+//     data, a connection, an end); EPOLLONESHOT disarms after one report.
 //   - shutdown(SHUT_RD) ends reading as Linux does: read() still returns the
 //     data queued, and data that arrives afterwards (it is acknowledged as
 //     usual), and returns 0 instead of blocking once nothing is queued.

@@ -154,6 +154,10 @@ struct EpollInterest {
   std::weak_ptr<File> socket; // a TCP or a UDP socket
   uint32_t events = 0;
   epoll_data_t data{};
+  // EPOLLET: the socket's change counts (in, out) last reported; ~0 until
+  // the first report, so a socket ready when added (or modified) is
+  // reported once, as Linux does.
+  uint64_t seen_in = ~uint64_t{0}, seen_out = ~uint64_t{0};
   bool disarmed = false; // EPOLLONESHOT fired
 };
 
