@@ -584,13 +584,8 @@ bool Engine::Impl::check_ack(Connection &c, Segment &seg, Arrival &a) {
     count(*this, Counter::drop_no_ack);
     return false;
   }
-  // The segment is acceptable: it counts as a sign of life (keepalive) and
-  // may update TS.Recent (RFC 7323 4.3: "If SEG.TSval >= TS.Recent and
-  // SEG.SEQ =< Last.ACK.sent, then SEG.TSval is copied to TS.Recent").
+  // The segment is acceptable: it counts as a sign of life (keepalive).
   note_activity(c);
-  const auto &ts = seg.h.options.timestamp;
-  if (c.ts_ok_ && ts && seq_le(seg.seq, c.last_ack_sent_))
-    c.ts_recent_ = ts->val;
 
   if (c.state_ == State::syn_received) {
     if (!syn_received_ack(c, seg, a))
@@ -598,6 +593,16 @@ bool Engine::Impl::check_ack(Connection &c, Segment &seg, Arrival &a) {
   } else if (!ack_in_range(c, seg)) {
     return false;
   }
+  // Its ACK is acceptable too: it may update TS.Recent (RFC 7323 4.3: "If
+  // SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then SEG.TSval is
+  // copied to TS.Recent"). Not before: a segment dropped for its ACK (one
+  // for data never sent, or older than the window, RFC 5961 5.2) must not
+  // move TS.Recent, or a forged in-window segment with a far-future TSval
+  // would make PAWS drop the peer's own segments (Linux checks the ACK
+  // first too).
+  const auto &ts = seg.h.options.timestamp;
+  if (c.ts_ok_ && ts && seq_le(seg.seq, c.last_ack_sent_))
+    c.ts_recent_ = ts->val;
   const uint32_t queued_before = c.sndq_bytes_;
   bool acked_our_fin = false;
   process_ack(c, seg, acked_our_fin);

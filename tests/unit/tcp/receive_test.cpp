@@ -575,6 +575,38 @@ TEST(SynText, TextInASimultaneousOpenSynIsQueued) {
   finish(h, p, c);
 }
 
+// A segment dropped for its ACK (here one for data never sent, RFC 5961
+// 5.2) leaves TS.Recent alone: a forged in-window segment with a far-future
+// TSval must not make PAWS drop the peer's own segments afterwards.
+TEST(Paws, ASegmentWithAnUnacceptableAckDoesNotMoveTsRecent) {
+  Harness h;
+  Peer p{h};
+  p.syn_options.timestamp = wire::TcpTimestamp{1000, 0};
+  Recorder r;
+  Connection *c = open_passive(h, p, r);
+  ASSERT_TRUE(c->timestamps());
+  auto send_ts = [&](uint32_t ack, uint32_t tsval, const std::string &text) {
+    wire::TcpRepr s = make_seg(p.port, p.local_port, ACK, p.snd_nxt, ack, p.window);
+    s.options.timestamp = wire::TcpTimestamp{tsval, 0};
+    h.inject(s, text);
+  };
+  const uint32_t before = c->ts_recent();
+  send_ts(p.rcv_nxt + 5000, 200000, ""); // ACKs data we never sent
+  Sent challenge = p.expect(ACK, "ACK for an ACK of unsent data");
+  EXPECT_EQ(challenge.tcp.options.timestamp->ecr, before);
+  EXPECT_EQ(c->ts_recent(), before);
+  EXPECT_EQ(h.eng->counters()[Counter::drop_ack_unsent], 1u);
+  // The peer's next real segment, TSval just above the old TS.Recent, is taken.
+  send_ts(p.rcv_nxt, before + 1, "data");
+  p.snd_nxt += 4;
+  EXPECT_EQ(r.received, "data");
+  EXPECT_EQ(c->ts_recent(), before + 1);
+  EXPECT_EQ(h.eng->counters()[Counter::drop_paws], 0u);
+  h.advance(milliseconds(40));
+  EXPECT_EQ(p.expect(ACK, "delayed ACK").tcp.options.timestamp->ecr, before + 1);
+  finish(h, p, c);
+}
+
 TEST(Paws, OldTimestampIsRejectedWithAnAck) {
   Harness h;
   Peer p{h};
