@@ -189,11 +189,17 @@ struct EngineConfig {
   std::string congestion_control = "newreno";
   // Tail loss probe (RFC 8985 7, the TLP half of RACK-TLP): with data
   // outstanding outside loss recovery and an RTT sample taken, a probe
-  // timeout PTO = 2*SRTT (plus delayed_ack when one segment is in flight,
-  // standing for the peer's delayed ACK), never later than the RTO, sends
+  // timeout PTO = 2*SRTT (plus tlp_peer_delayed_ack when one segment is in
+  // flight), never later than the RTO, sends
   // one segment (new data if it may go, else the highest one sent again) so
   // that a lost tail is repaired by the ACK it draws instead of by the RTO.
   bool tail_loss_probe = true;
+  // How long the peer may hold its ACK of a lone segment (RFC 8985 7.2's
+  // WCDelAckT, 200 ms as the RFC recommends and Linux uses): the probe of a
+  // single segment in flight waits this much beyond 2*SRTT, so a peer's
+  // delayed ACK does not draw a needless probe. Lower it only where the
+  // peers' delayed ACK is known to be shorter.
+  Duration tlp_peer_delayed_ack = std::chrono::milliseconds(200);
   // Initial window in segments; 0 = RFC 6928 (min(10*MSS, max(2*MSS, 14600))).
   uint32_t initial_window_segments = 0;
   // RFC 5482-style user timeout: abort when sent data stays unacknowledged

@@ -101,12 +101,12 @@ std::optional<Instant> Engine::Impl::probe_deadline(const Connection &c, Instant
   if (!probe_allowed(c))
     return std::nullopt;
   // PTO = 2*SRTT; with one segment in flight the peer may hold its ACK for
-  // its delayed-ACK time (RFC 8985 7.2's WCDelAckT; ours stands for the
-  // peer's). Never later than the RTO would fire; at least two ticks of
-  // the timer wheel.
+  // its delayed-ACK time (RFC 8985 7.2's WCDelAckT, tlp_peer_delayed_ack).
+  // Never later than the RTO would fire; at least two ticks of the timer
+  // wheel.
   Duration pto = 2 * c.rtt_.srtt();
   if (static_cast<uint32_t>(c.snd_max_ - c.snd_una_) <= c.snd_mss_ + 1u)
-    pto += cfg.delayed_ack;
+    pto += cfg.tlp_peer_delayed_ack;
   pto = std::max(pto, 2 * rto_cfg.clock_granularity);
   // The RTO would fire `rto_at` from now on, or earlier: RFC 6298 5.1 / 5.3
   // started it when the oldest outstanding data began waiting (new data

@@ -96,6 +96,9 @@ RunResult run_seed(uint64_t seed, bool tlp, rte_mempool *pool, std::string *trac
       e->max_connections = 4;
       e->tail_loss_probe = tlp;
       e->delayed_ack = sc.delayed_ack;
+      // The probe is told the peers' actual delayed ACK (the default
+      // allows RFC 8985's worst case, 200 ms, about the RTO here).
+      e->tlp_peer_delayed_ack = sc.delayed_ack;
       e->sack = sc.sack;
       e->timestamps = sc.timestamps;
       e->congestion_control = sc.cc;

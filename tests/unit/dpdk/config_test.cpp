@@ -326,12 +326,15 @@ TEST_F(ConfigTest, AckAndWindowPersonality) {
   ASSERT_TRUE(d) << d.error;
   EXPECT_FALSE(d.config->tcp.ack_every_second_segment);
   EXPECT_TRUE(d.config->tcp.rcv_window_hold_back);
+  EXPECT_EQ(d.config->tcp.tlp_peer_delayed_ack, std::chrono::milliseconds(200));
   Ini ini;
-  ini.raw("[tcp]\nack_every_second_segment = true\nrcv_window_hold_back = false\n");
+  ini.raw("[tcp]\nack_every_second_segment = true\nrcv_window_hold_back = false\n"
+          "tlp_peer_delayed_ack_ms = 40\n");
   const ConfigResult r = load_config(write("personality_bsd.ini", ini.text()));
   ASSERT_TRUE(r) << r.error;
   EXPECT_TRUE(r.config->tcp.ack_every_second_segment);
   EXPECT_FALSE(r.config->tcp.rcv_window_hold_back);
+  EXPECT_EQ(r.config->tcp.tlp_peer_delayed_ack, std::chrono::milliseconds(40));
   Ini bad;
   bad.raw("[tcp]\nrcv_window_hold_back = maybe\n");
   const ConfigResult e = load_config(write("personality_bad.ini", bad.text()));

@@ -17,6 +17,7 @@ constexpr Duration kRtt = milliseconds(10);
 EngineConfig tlp_config(bool on = true) {
   EngineConfig cfg = test_config();
   cfg.tail_loss_probe = on;
+  cfg.tlp_peer_delayed_ack = cfg.delayed_ack; // the harness peer's: 40 ms
   return cfg;
 }
 
@@ -99,7 +100,8 @@ TEST(TailLossProbe, LastSegmentLostProbeAtTwiceSrttThenRecoveredWithoutRto) {
 }
 
 // One segment in flight: the peer may delay its ACK, so the probe waits
-// 2*SRTT + delayed_ack (from the ACK that left one segment outstanding).
+// 2*SRTT + tlp_peer_delayed_ack (from the ACK that left one segment
+// outstanding).
 TEST(TailLossProbe, OneSegmentInFlightAddsTheDelayedAckTime) {
   Harness h{tlp_config()};
   Peer p{h};
@@ -130,7 +132,7 @@ TEST(TailLossProbe, OneSegmentInFlightAddsTheDelayedAckTime) {
 // delayed-ACK allowance (2*SRTT + 300 ms) the probe goes at the RTO's time.
 TEST(TailLossProbe, NeverLaterThanTheRto) {
   EngineConfig cfg = tlp_config();
-  cfg.delayed_ack = milliseconds(300);
+  cfg.tlp_peer_delayed_ack = milliseconds(300);
   Harness h{cfg};
   Peer p{h};
   p.syn_options.mss = 1000;
