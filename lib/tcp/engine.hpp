@@ -194,6 +194,12 @@ struct EngineConfig {
   // one segment (new data if it may go, else the highest one sent again) so
   // that a lost tail is repaired by the ACK it draws instead of by the RTO.
   bool tail_loss_probe = true;
+  // RACK time-based loss detection (RFC 8985 6), with SACK: a segment sent
+  // before one that was delivered is lost once RACK.rtt + RACK.reo_wnd
+  // (min RTT / 4) passed since it was sent, without waiting for DupThresh
+  // duplicate ACKs or the RTO; a reordering timer marks it when that time
+  // comes with no further ACK.
+  bool rack = true;
   // Initial window in segments; 0 = RFC 6928 (min(10*MSS, max(2*MSS, 14600))).
   uint32_t initial_window_segments = 0;
   // RFC 5482-style user timeout: abort when sent data stays unacknowledged
