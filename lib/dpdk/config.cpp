@@ -379,6 +379,7 @@ void read_tcp(Section &s, tcp::EngineConfig &t) {
   }
   s.get_bool("tail_loss_probe", t.tail_loss_probe);
   s.get_duration<milliseconds, int64_t>("tlp_peer_delayed_ack_ms", t.tlp_peer_delayed_ack, 0, 1000);
+  s.get_bool("rack", t.rack);
   s.get_uint("initial_window_segments", t.initial_window_segments, 0, 1000);
   s.get_duration<milliseconds, int64_t>("user_timeout_ms", t.user_timeout, 0, 86400000);
   s.get_uint("syn_backlog", t.syn_backlog, 1, 1u << 24);

@@ -31,7 +31,8 @@
 // --local_ip; default 192.168.0.1), mtu=N (1500), cc=newreno|cubic,
 // delayed_ack_ms=N (40), quickack_segments=N (16), rto_min_ms=N (200),
 // rcv_buf=N and snd_buf=N (bytes, 262144), rcv_window_hold_back=0|1 (1),
-// ack_every_second_segment=0|1 (0), tail_loss_probe=0|1 (1), verbose.
+// ack_every_second_segment=0|1 (0), tail_loss_probe=0|1 (1),
+// rack=0|1 (1), verbose.
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
@@ -552,6 +553,8 @@ Flags parse_flags(const char *text) {
       f.cfg.delayed_ack = std::chrono::milliseconds(number());
     } else if (key == "quickack_segments") {
       f.cfg.quickack_segments = static_cast<uint32_t>(number());
+    } else if (key == "rack") {
+      f.cfg.rack = number() != 0;
     } else if (key == "tail_loss_probe") {
       f.cfg.tail_loss_probe = number() != 0;
     } else if (key == "rcv_window_hold_back") {

@@ -75,6 +75,8 @@ void Engine::Impl::on_new_ack(Connection &c, const Segment &seg, uint32_t acked)
   if (c.sack_ok_) {
     SackBlock blocks[wire::kTcpMaxSackBlocks];
     const uint32_t n = parse_sack(c, seg, blocks);
+    if (cfg.rack)
+      c.sack_.rack_on_ack(seg.ack, {blocks, n}, now);
     const SackUpdate u = c.sack_.update(seg.ack, {blocks, n});
     count(*this, Counter::sack_blocks_in, u.count(SackBlockVerdict::accepted));
   }
@@ -90,6 +92,69 @@ void Engine::Impl::on_new_ack(Connection &c, const Segment &seg, uint32_t acked)
   apply(c, c.cc_.ack_received(a));
   if (c.tlp_probing_ && !c.dead_)
     probe_acked(c, seg, c.snd_max_ - c.snd_una_ + acked);
+  rack_detect_loss(c);
+}
+
+void Engine::Impl::rack_detect_loss(Connection &c) {
+  // RFC 8985 6.2 step 5 after each ACK (and when the reordering timer
+  // fires): segments old enough are marked lost in the scoreboard, where
+  // NextSeg() rule 1 and SetPipe() see them. If SND.UNA's segment is among
+  // them and no recovery runs, start one (RFC 8985 6.2 step 5 / RFC 6675 5:
+  // the loss was detected, whatever the duplicate ACK count).
+  if (!cfg.rack || !c.sack_ok_ || !c.cc_started_ || c.dead_ || c.snd_una_ == c.snd_max_)
+    return;
+  if (!c.sack_.rack_detect(now))
+    return;
+  count(*this, Counter::rack_marks);
+  if (c.cc_.in_recovery() || !c.sack_.is_lost(c.snd_una_))
+    return;
+  DupAckSample d;
+  d.ack = c.snd_una_;
+  d.snd_nxt = c.snd_max_;
+  d.flight_size = c.snd_max_ - c.snd_una_;
+  d.now = now;
+  d.snd_una_lost = true;
+  const CcAction act = c.cc_.loss_detected(d);
+  if (act.entered_recovery)
+    count(*this, Counter::rack_recoveries);
+  apply(c, act);
+}
+
+std::optional<Instant> Engine::Impl::rack_deadline(const Connection &c) const {
+  if (!cfg.rack || !c.sack_ok_ || !c.cc_started_ || c.snd_una_ == c.snd_max_)
+    return std::nullopt;
+  std::optional<Instant> at = c.sack_.rack_timer_at();
+  if (!at)
+    return std::nullopt;
+  // At least one tick of the timer wheel from now.
+  return std::max(*at, now + rto_cfg.clock_granularity);
+}
+
+void Engine::Impl::on_rack_timeout(Connection &c) {
+  // RFC 8985 6.3: the reordering timer fired; mark what is old enough now,
+  // repair it, and let the RTO (or a probe) watch again.
+  c.rack_timer_armed_ = false;
+  if (c.snd_una_ == c.snd_max_)
+    return;
+  count(*this, Counter::rack_timeouts);
+  rack_detect_loss(c);
+  if (c.dead_)
+    return;
+  output(c);
+  if (c.dead_ || c.timers_.armed(ConnTimer::persist) || c.snd_una_ == c.snd_max_)
+    return;
+  if (c.timers_.armed(ConnTimer::retransmit))
+    return; // a retransmission armed it again
+  // The RTO keeps running from when the oldest data began waiting.
+  if (!rearm_rto_from_una(c)) {
+    on_retransmit_timeout(c);
+    return;
+  }
+  const std::optional<Instant> r = rack_deadline(c);
+  if (r && *r < c.timers_.due(ConnTimer::retransmit)) {
+    c.rack_timer_armed_ = true;
+    c.timers_.schedule(wheel, ConnTimer::retransmit, *r);
+  }
 }
 
 void Engine::Impl::probe_acked(Connection &c, const Segment &seg, uint32_t flight_before) {
@@ -140,6 +205,8 @@ void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
   if (c.sack_ok_) {
     SackBlock blocks[wire::kTcpMaxSackBlocks];
     const uint32_t n = parse_sack(c, seg, blocks);
+    if (cfg.rack)
+      c.sack_.rack_on_ack(seg.ack, {blocks, n}, now);
     const SackUpdate u = c.sack_.update(seg.ack, {blocks, n});
     count(*this, Counter::sack_blocks_in, u.count(SackBlockVerdict::accepted));
   }
@@ -152,6 +219,22 @@ void Engine::Impl::on_duplicate_ack(Connection &c, const Segment &seg) {
   d.now = now;
   d.snd_una_lost = c.sack_ok_ && c.sack_.is_lost(c.snd_una_);
   apply(c, c.cc_.dup_ack_received(d));
+  rack_detect_loss(c);
+  rack_arm_after_dup_ack(c);
+}
+
+void Engine::Impl::rack_arm_after_dup_ack(Connection &c) {
+  // Duplicate ACKs leave the RTO alone; a reordering timer due earlier than
+  // the retransmission timer's deadline takes its place (the RTO comes back
+  // when it fires).
+  if (c.dead_ || c.timers_.armed(ConnTimer::persist))
+    return;
+  const std::optional<Instant> r = rack_deadline(c);
+  if (!r || (c.timers_.armed(ConnTimer::retransmit) && c.timers_.due(ConnTimer::retransmit) <= *r))
+    return;
+  c.tlp_pto_armed_ = false;
+  c.rack_timer_armed_ = true;
+  c.timers_.schedule(wheel, ConnTimer::retransmit, *r);
 }
 
 void Engine::Impl::apply(Connection &c, const CcAction &act) {

@@ -30,6 +30,7 @@ public:
   }
 
   bool armed(ConnTimer k) const { return due_[idx(k)] != kNever; }
+  Instant due(ConnTimer k) const { return due_[idx(k)]; }
 
   void schedule(timer::TimerWheel &w, ConnTimer k, Instant at) {
     due_[idx(k)] = at;

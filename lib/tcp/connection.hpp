@@ -374,6 +374,9 @@ private:
   bool tlp_probing_ : 1 = false;      // a probe is outstanding (tlp_end_seq_)
   bool tlp_retrans_ : 1 = false;      // ... and it resent data (TLP.is_retrans)
   bool tlp_saw_recovery_ : 1 = false; // fast recovery began since it was sent
+  // RACK (RFC 8985 6.3): the retransmission timer's deadline is the
+  // reordering timer, not the RTO.
+  bool rack_timer_armed_ : 1 = false;
 
   // Keepalive parameters and user timeout: the engine's configured ones, or
   // this connection's own (custom_timeouts_, engine.cpp).

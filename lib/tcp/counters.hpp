@@ -65,6 +65,9 @@ namespace shoal::tcp {
   X(tlp_probes_sent,                    event,  "tail loss probes sent (RFC 8985 7.3), new data or a retransmission")           \
   X(tlp_probes_new_data,                event,  "tail loss probes that sent new data")                                          \
   X(tlp_recoveries,                     event,  "losses repaired after a tail loss probe without an RTO (RFC 8985 7.4)")        \
+  X(rack_marks,                         event,  "times RACK marked segments lost by their transmit time (RFC 8985 6.2)")       \
+  X(rack_recoveries,                    event,  "fast recoveries RACK started before DupThresh duplicate ACKs")                 \
+  X(rack_timeouts,                      event,  "RACK reordering timer expirations (RFC 8985 6.3)")                             \
   X(dup_acks_in,                        event,  "duplicate ACKs received (RFC 5681 2)")                                         \
   X(sack_blocks_in,                     event,  "SACK blocks received and recorded")                                            \
   X(acks_out_sack,                      event,  "ACKs sent carrying SACK blocks")                                               \

@@ -200,6 +200,12 @@ struct EngineConfig {
   // delayed ACK does not draw a needless probe. Lower it only where the
   // peers' delayed ACK is known to be shorter.
   Duration tlp_peer_delayed_ack = std::chrono::milliseconds(200);
+  // RACK time-based loss detection (RFC 8985 6), with SACK: a segment sent
+  // before one that was delivered is lost once RACK.rtt + RACK.reo_wnd
+  // (min RTT / 4) passed since it was sent, without waiting for DupThresh
+  // duplicate ACKs or the RTO; a reordering timer marks it when that time
+  // comes with no further ACK.
+  bool rack = true;
   // Initial window in segments; 0 = RFC 6928 (min(10*MSS, max(2*MSS, 14600))).
   uint32_t initial_window_segments = 0;
   // RFC 5482-style user timeout: abort when sent data stays unacknowledged

@@ -274,6 +274,12 @@ struct Engine::Impl {
   // RFC 8985 7.4: an ACK of new data while a tail loss probe is outstanding;
   // ends its episode once the probe is acknowledged.
   void probe_acked(Connection &, const Segment &, uint32_t flight_before);
+  // RACK (RFC 8985 6, congestion.cpp): the scoreboard's loss detection by
+  // transmit time; fast recovery when it finds SND.UNA's segment lost.
+  void rack_detect_loss(Connection &);
+  std::optional<Instant> rack_deadline(const Connection &) const;
+  void on_rack_timeout(Connection &);
+  void rack_arm_after_dup_ack(Connection &);
   void retransmit_snd_una(Connection &); // fast retransmit / partial ACK
   bool sack_recovery_output(Connection &);
   uint32_t parse_sack(const Connection &, const Segment &, std::span<SackBlock> out) const;

@@ -424,7 +424,11 @@ void Engine::Impl::process_ack(Connection &c, Segment &seg, bool &acked_our_fin)
     else if (c.sack_ok_ && seg.h.options.sack_count > 0) {
       SackBlock blocks[wire::kTcpMaxSackBlocks];
       const uint32_t n = parse_sack(c, seg, blocks);
+      if (cfg.rack)
+        c.sack_.rack_on_ack(seg.ack, {blocks, n}, now);
       c.sack_.update(seg.ack, {blocks, n});
+      rack_detect_loss(c);
+      rack_arm_after_dup_ack(c);
     }
     if (c.dead_)
       return;

@@ -299,6 +299,8 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
   if (seq_gt(end, c.snd_nxt_))
     c.snd_nxt_ = end;
   c.snd_max_ = seq_max(c.snd_max_, c.snd_nxt_);
+  if (cfg.rack && c.sack_ok_)
+    c.sack_.rack_on_send(c.snd_max_, now); // RFC 8985 6.1: the transmit time
   c.sack_.set_high_data(c.snd_max_);
   if (!c.timers_.armed(ConnTimer::retransmit)) {
     c.timers_.cancel(wheel, ConnTimer::persist);

@@ -26,7 +26,9 @@ void Engine::Impl::timers_fired(void *ctx, timer::Timer &) {
         e.end_lingering(*c, CloseReason::normal);
         return;
       }
-      if (c->tlp_pto_armed_)
+      if (c->rack_timer_armed_)
+        e.on_rack_timeout(*c);
+      else if (c->tlp_pto_armed_)
         e.on_probe_timeout(*c);
       else
         e.on_retransmit_timeout(*c);
@@ -67,6 +69,7 @@ bool Engine::Impl::user_timeout_expired(Connection &c) {
 
 void Engine::Impl::arm_rtx(Connection &c) {
   c.tlp_pto_armed_ = false;
+  c.rack_timer_armed_ = false;
   if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
     c.timers_.schedule(wheel, ConnTimer::retransmit, now + handshake_rto(c));
     return;
@@ -74,6 +77,13 @@ void Engine::Impl::arm_rtx(Connection &c) {
   // RFC 6298 5.1 / 5.3: the current RTO (back-off included), or a probe
   // timeout before it.
   const Instant rto_at = clamp_to_user_timeout(c, now + c.rtt_.rto());
+  // RFC 8985 6.3: the reordering timer, when RACK waits for a segment to
+  // become old enough to be lost and that comes before the RTO.
+  if (const std::optional<Instant> r = rack_deadline(c); r && *r < rto_at) {
+    c.rack_timer_armed_ = true;
+    c.timers_.schedule(wheel, ConnTimer::retransmit, *r);
+    return;
+  }
   if (const std::optional<Instant> pto = probe_deadline(c, rto_at)) {
     c.tlp_pto_armed_ = true;
     c.timers_.schedule(wheel, ConnTimer::retransmit, *pto);
@@ -121,6 +131,7 @@ bool Engine::Impl::rearm_rto_from_una(Connection &c) {
   // RFC 6298 5.1 / 5.3 started the RTO when the oldest outstanding data
   // began waiting (sent from idle, or SND.UNA last advanced).
   c.tlp_pto_armed_ = false;
+  c.rack_timer_armed_ = false;
   const Instant rto_at = clamp_to_user_timeout(c, c.una_since_ + c.rtt_.rto());
   if (rto_at <= now)
     return false;

@@ -230,6 +230,7 @@ struct RunStats {
   uint64_t retransmits = 0, rtx_timeouts = 0, fast_recoveries = 0, sack_retransmits = 0;
   uint64_t persist_probes = 0, no_mbuf = 0, stalled_timers = 0, events = 0;
   uint64_t tlp_probes = 0, tlp_recoveries = 0;
+  uint64_t rack_marks = 0, rack_recoveries = 0, rack_timeouts = 0;
   Duration virtual_time{};
   RunStats &operator+=(const RunStats &o) {
     corrupted += o.corrupted;
@@ -244,6 +245,9 @@ struct RunStats {
     persist_probes += o.persist_probes;
     tlp_probes += o.tlp_probes;
     tlp_recoveries += o.tlp_recoveries;
+    rack_marks += o.rack_marks;
+    rack_recoveries += o.rack_recoveries;
+    rack_timeouts += o.rack_timeouts;
     no_mbuf += o.no_mbuf;
     stalled_timers += o.stalled_timers;
     events += o.events;
@@ -482,6 +486,9 @@ RunResult run_seed(Mode mode, uint64_t seed, rte_mempool *pool, bool trace, RunR
       res.stats.persist_probes += c.get(Counter::persist_probes);
       res.stats.tlp_probes += c.get(Counter::tlp_probes_sent);
       res.stats.tlp_recoveries += c.get(Counter::tlp_recoveries);
+      res.stats.rack_marks += c.get(Counter::rack_marks);
+      res.stats.rack_recoveries += c.get(Counter::rack_recoveries);
+      res.stats.rack_timeouts += c.get(Counter::rack_timeouts);
     }
     res.zero_window = res.stats.persist_probes > 0;
 
@@ -608,6 +615,8 @@ void sweep(Mode mode, uint64_t default_runs = kDefaultRuns) {
               u(total.fast_recoveries));
   std::printf("  tail loss probes %llu, losses they repaired without an RTO %llu\n",
               u(total.tlp_probes), u(total.tlp_recoveries));
+  std::printf("  RACK: %llu loss marks, %llu fast recoveries it started, %llu reordering timeouts\n",
+              u(total.rack_marks), u(total.rack_recoveries), u(total.rack_timeouts));
   std::printf("  zero window met in %llu runs (%llu persist probes; e.g. SHOAL_SEED=%llu)\n",
               u(zero_window_runs), u(total.persist_probes), u(zero_window_example));
   std::printf("  virtual time %.1f s in all, longest run %.1f s (SHOAL_SEED=%llu); %llu events; "

@@ -137,6 +137,17 @@ CcAction CongestionControl::dup_ack_received(const DupAckSample &d) {
   const bool lost = dup_acks_ >= dup_thresh_ || (sack_ && d.snd_una_lost);
   if (!lost)
     return act; // RFC 5681 3.2 step 1 (limited transmit, RFC 3042, is the engine's)
+  return enter_fast_recovery(d);
+}
+
+CcAction CongestionControl::loss_detected(const DupAckSample &d) {
+  if (in_recovery_)
+    return {};
+  return enter_fast_recovery(d);
+}
+
+CcAction CongestionControl::enter_fast_recovery(const DupAckSample &d) {
+  CcAction act;
   // RFC 6582 3.2 step 2: enter only if the cumulative ACK covers more than
   // "recover" (the highest sequence number sent, recover_ - 1); otherwise
   // these dupacks may come from retransmissions after a timeout or an

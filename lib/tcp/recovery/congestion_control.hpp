@@ -114,6 +114,10 @@ public:
   // entering recovery (from flight_size, FlightSize before the ACK), cwnd =
   // ssthresh.
   void loss_repaired_by_probe(uint32_t flight_size, Instant now);
+  // RACK (RFC 8985 6.2) found the segment at SND.UNA lost: enter fast
+  // recovery as DupThresh duplicate ACKs would (same "recover" guard and
+  // congestion response), unless already in it.
+  CcAction loss_detected(const DupAckSample &d);
   // RFC 6582 3.2: "recover" starts at the ISS. Without this call the first
   // entry into fast recovery is unconditional (same effect).
   void set_initial_recover(Seq iss);
@@ -148,6 +152,7 @@ protected:
   // Loss detected by dupacks/SACK: return the new ssthresh (the caller
   // floors it at 2 SMSS and sets cwnd from it).
   uint32_t on_enter_recovery(uint32_t flight_size, Instant now);
+  CcAction enter_fast_recovery(const DupAckSample &d);
   // RTO: return the new ssthresh. `fresh_loss` is false for a repeated
   // timeout of the same data or a timeout during fast recovery, where the
   // window was already cut for this loss: ssthresh is then held (RFC 5681 4.3

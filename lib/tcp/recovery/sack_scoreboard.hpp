@@ -22,8 +22,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
+#include "common/time.hpp"
 #include "tcp/seq.hpp"
 
 namespace shoal::tcp {
@@ -116,12 +118,44 @@ public:
   Seq high_rxt() const { return seq_max(high_rxt_, snd_una_); }
   uint32_t sacked_bytes() const { return sacked_bytes_; }
   // One past the highest SACKed byte; snd_una() when nothing is SACKed.
-  Seq highest_sacked() const { return n_ == 0 ? snd_una_ : (*store_)[n_ - 1].end; }
+  Seq highest_sacked() const { return n_ == 0 ? snd_una_ : store_->blocks[n_ - 1].end; }
   std::span<const SackBlock> blocks() const {
-    return store_ ? std::span<const SackBlock>{store_->data(), n_} : std::span<const SackBlock>{};
+    return store_ ? std::span<const SackBlock>{store_->blocks.data(), n_} : std::span<const SackBlock>{};
   }
   uint32_t smss() const { return smss_; }
   uint32_t dup_thresh() const { return dup_thresh_; }
+
+  // RACK time-based loss detection (RFC 8985 6), fed by the engine when
+  // EngineConfig::rack is on.
+  //
+  // rack_on_send: [high_data(), end) goes out for the first time now (call
+  // before set_high_data). Only first transmissions are logged: they leave
+  // in sequence order, so transmit times grow with sequence numbers and the
+  // lost segments RACK finds always form a prefix of the un-SACKed bytes. At
+  // most kRackRecords transmissions are remembered; beyond that the newest
+  // record absorbs the next one and takes its (later) time, which can only
+  // delay a loss decision.
+  void rack_on_send(Seq end, Instant now);
+  // RFC 8985 6.2 steps 1-3 for one ACK (call before update()): the highest
+  // sequence number it delivers (cumulatively or by a SACK block) that was
+  // sent once and never retransmitted gives RACK.xmit_ts, RACK.end_seq and
+  // RACK.rtt when it was sent later than the current RACK.xmit_ts. A
+  // retransmitted segment's delivery is ambiguous and is not used.
+  void rack_on_ack(Seq ack, std::span<const SackBlock> blocks, Instant now);
+  // RFC 8985 6.2 step 5: every logged segment sent before RACK.xmit_ts
+  // whose transmit time is at least RACK.rtt + RACK.reo_wnd ago is lost
+  // (IsLost() answers true below the returned mark). Returns true when the
+  // mark moved up. rack_timer_at() then tells when the oldest remaining
+  // candidate (un-SACKed, sent before RACK.xmit_ts) becomes old enough.
+  bool rack_detect(Instant now);
+  std::optional<Instant> rack_timer_at() const;
+  // RACK.reo_wnd = RACK.min_RTT / 4 (RFC 8985 6.2 step 4, before any
+  // adaptation to observed reordering).
+  Duration rack_reo_wnd() const;
+  Duration rack_rtt() const;
+  // One past the highest byte RACK marked lost; snd_una() if none.
+  Seq rack_lost() const { return seq_max(rack_lost_, snd_una_); }
+  static constexpr size_t kRackRecords = 32;
 
 private:
   void advance_snd_una(Seq ack);
@@ -131,8 +165,10 @@ private:
   // The SACKed ranges, allocated when the first one arrives and freed when
   // the last one is gone: most connections never see a SACK block (no
   // loss), and an idle connection should not carry 256 bytes for them.
+  // The RACK log lives in the same allocation: it is freed once every
+  // logged transmission is acknowledged and no SACK range is held.
   void release_if_empty() {
-    if (n_ == 0)
+    if (n_ == 0 && (!store_ || store_->rack.n == 0))
       store_.reset();
   }
   // SMSS in 16 bits, DupThresh in 8 (clamped): one scoreboard per
@@ -140,11 +176,39 @@ private:
   static uint16_t clamp_smss(uint32_t smss) {
     return static_cast<uint16_t>(smss == 0 ? 1 : smss > UINT16_MAX ? UINT16_MAX : smss);
   }
-  std::unique_ptr<std::array<SackBlock, kMaxBlocks>> store_;
+  // One first transmission: [start, end) left at `sent`.
+  struct TxRecord {
+    Seq start;
+    Seq end;
+    Instant sent;
+  };
+  struct Rack {
+    std::array<TxRecord, kRackRecords> log{};
+    uint8_t first = 0; // oldest record
+    uint8_t n = 0;     // records held
+    bool have = false; // xmit_ts, end_seq and rtt hold a delivered segment
+    Instant xmit_ts{};
+    Seq end_seq{};
+    Duration rtt{};
+    Duration min_rtt{};
+    Instant timer_at{}; // rack_detect's answer for rack_timer_at()
+    bool timer = false;
+    TxRecord &at(size_t i) { return log[(first + i) % kRackRecords]; }
+    const TxRecord &at(size_t i) const { return log[(first + i) % kRackRecords]; }
+  };
+  struct Store {
+    std::array<SackBlock, kMaxBlocks> blocks;
+    Rack rack;
+  };
+  void rack_trim();
+  const TxRecord *rack_record(Seq seq) const;
+  bool range_sacked(Seq start, Seq end) const;
+  std::unique_ptr<Store> store_;
   Seq snd_una_{};
   Seq high_data_{};
   Seq high_rxt_{};
   uint32_t sacked_bytes_ = 0;
+  Seq rack_lost_{}; // one past the highest byte RACK marked lost
   uint16_t smss_;
   uint8_t dup_thresh_;
   uint8_t n_ = 0; // ranges in store_ (<= kMaxBlocks)
