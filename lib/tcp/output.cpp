@@ -312,6 +312,27 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
 }
 
 bool Engine::Impl::send_probe(Connection &c) {
+  // One probe segment, new data (retrans false) or sent before: the RTO,
+  // not a new probe timeout, follows it (tlp_probing_ before sent()).
+  auto probe = [&](Seq seq, uint32_t len, bool fin, bool retrans) {
+    c.tlp_probing_ = true;
+    if (!send_segment(c, seq, len, fin)) {
+      c.tlp_probing_ = false;
+      return false;
+    }
+    count(*this, Counter::tlp_probes_sent);
+    if (!retrans)
+      count(*this, Counter::tlp_probes_new_data);
+    c.tlp_retrans_ = retrans;
+    c.tlp_saw_recovery_ = false;
+    if (c.ts_ok_)
+      c.tlp_sent_ = now;
+    // A resent segment is not recorded as the scoreboard's HighRxt: a
+    // recovery that follows must still repair the holes below it.
+    sent(c, seq, len, fin);
+    c.tlp_end_seq_ = c.snd_max_;
+    return true;
+  };
   const Seq data_end = c.sndq_seq_ + c.sndq_bytes_;
   const Seq wnd_edge = c.snd_una_ + c.snd_wnd_;
   if (c.snd_nxt_ == c.snd_max_ && seq_lt(c.snd_max_, data_end)) {
@@ -320,21 +341,7 @@ bool Engine::Impl::send_probe(Connection &c) {
     const uint32_t usable = seq_lt(c.snd_max_, wnd_edge) ? wnd_edge - c.snd_max_ : 0;
     if (usable >= len) {
       const Seq seq = c.snd_max_;
-      const bool fin = c.fin_queued_ && !c.fin_sent_ && seq + len == data_end;
-      c.tlp_probing_ = true; // before sent(): the RTO, not a new probe timeout, follows
-      if (!send_segment(c, seq, len, fin)) {
-        c.tlp_probing_ = false;
-        return false;
-      }
-      count(*this, Counter::tlp_probes_sent);
-      count(*this, Counter::tlp_probes_new_data);
-      c.tlp_retrans_ = false;
-      c.tlp_saw_recovery_ = false;
-      if (c.ts_ok_)
-        c.tlp_sent_ = now;
-      sent(c, seq, len, fin);
-      c.tlp_end_seq_ = c.snd_max_;
-      return true;
+      return probe(seq, len, c.fin_queued_ && !c.fin_sent_ && seq + len == data_end, false);
     }
   }
   // The highest-sequence segment sent: the last SMSS of data below SND.MAX,
@@ -342,25 +349,9 @@ bool Engine::Impl::send_probe(Connection &c) {
   const Seq text_end = c.fin_sent_ ? c.fin_seq_ : c.snd_max_;
   const uint32_t len =
       seq_lt(c.snd_una_, text_end) ? std::min<uint32_t>(text_end - c.snd_una_, c.snd_mss_) : 0;
-  const Seq seq = text_end - len;
-  const bool fin = c.fin_sent_;
-  if (len == 0 && !fin)
+  if (len == 0 && !c.fin_sent_)
     return false;
-  c.tlp_probing_ = true;
-  if (!send_segment(c, seq, len, fin)) {
-    c.tlp_probing_ = false;
-    return false;
-  }
-  count(*this, Counter::tlp_probes_sent);
-  c.tlp_retrans_ = true;
-  c.tlp_saw_recovery_ = false;
-  if (c.ts_ok_)
-    c.tlp_sent_ = now;
-  // Not recorded as the scoreboard's HighRxt: a recovery that follows must
-  // still repair the holes below it.
-  sent(c, seq, len, fin);
-  c.tlp_end_seq_ = c.snd_max_;
-  return true;
+  return probe(text_end - len, len, c.fin_sent_, true);
 }
 
 bool Engine::Impl::partial_in_flight(const Connection &c) const {
