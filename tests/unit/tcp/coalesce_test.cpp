@@ -17,10 +17,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-size_t write_str(Connection &c, const std::string &s) {
-  return c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
-}
-
 std::string text(const Sent &s) {
   return std::string(s.payload.begin(), s.payload.end());
 }
@@ -49,12 +45,6 @@ Connection *open(Harness &h, Peer &p, Recorder &r) {
   Connection *c = open_passive(h, p, r);
   EXPECT_EQ(c->snd_mss(), kMss);
   return c;
-}
-
-void finish(Harness &h, Peer &p, Connection *c) {
-  c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
 }
 
 TEST(Coalesce, HeadAndBodyWrittenInOneCallbackLeaveAsOneSegment) {

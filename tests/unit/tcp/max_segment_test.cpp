@@ -10,17 +10,6 @@
 namespace shoal::tcp::test {
 namespace {
 
-size_t write_str(Connection &c, const std::string &s) {
-  return c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
-}
-
-void finish(Harness &h, Peer &p, Connection *c) {
-  if (c != nullptr)
-    c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
-}
-
 // Passive open on a listener with options; returns the SYN-ACK.
 Sent open_clamped(Harness &h, Peer &p, Recorder &r, OpenOptions o) {
   EXPECT_TRUE(h.eng->listen(

@@ -24,35 +24,11 @@ EngineConfig rack_config(bool on = true) {
   return cfg;
 }
 
-size_t write_str(Connection &c, const std::string &s) {
-  return c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
-}
-
-Connection *open_with_rtt(Harness &h, Peer &p, Recorder &r, Duration rtt) {
-  h.eng->listen(p.local_port, [&r](Connection &) -> ConnectionHandler * { return &r; });
-  p.send(SYN);
-  p.expect(SYN | ACK, "SYN-ACK");
-  h.advance(rtt);
-  p.send(ACK);
-  EXPECT_NE(r.conn, nullptr);
-  return r.conn;
-}
-
-uint64_t counter(Harness &h, Counter k) {
-  return h.eng->counters()[k];
-}
-
 // A duplicate ACK of SND.UNA = s0 SACKing [s0 + from, s0 + to).
 void sack(Harness &h, Peer &p, uint32_t s0, uint32_t from, uint32_t to) {
   wire::TcpRepr a = make_seg(p.port, p.local_port, ACK, p.snd_nxt, s0, p.window);
   a.options.sack[a.options.sack_count++] = wire::SackBlock{s0 + from, s0 + to};
   h.inject(a);
-}
-
-void finish(Harness &h, Peer &p, Connection *c) {
-  c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
 }
 
 // Ten segments leave at t0; the first is lost and only the second and third

@@ -20,13 +20,6 @@ std::string readable_text(const Connection &c) {
   return s;
 }
 
-void finish(Harness &h, Peer &p, Connection *c) {
-  if (c != nullptr)
-    c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
-}
-
 TEST(Reassembly, ArrivalOrder54321) {
   Harness h;
   Peer p{h};

@@ -14,10 +14,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-size_t write_str(Connection &c, const std::string &s) {
-  return c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
-}
-
 std::string text(const Sent &s) {
   return std::string(s.payload.begin(), s.payload.end());
 }
@@ -25,13 +21,6 @@ std::string text(const Sent &s) {
 // The peer ACKs everything up to `ack` (window p.window).
 void ack_to(Peer &p, uint32_t ack) {
   p.send_raw(ACK, p.snd_nxt, ack);
-}
-
-void finish(Harness &h, Peer &p, Connection *c) {
-  if (c != nullptr)
-    c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
 }
 
 TEST(Segmentation, InitialWindowOfTenSegmentsAtTheEffectiveMss) {

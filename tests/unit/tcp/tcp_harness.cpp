@@ -331,4 +331,29 @@ Connection *open_active(Harness &h, Peer &p, Recorder &r) {
   return c;
 }
 
+size_t write_str(Connection &c, const std::string &s) {
+  return c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
+}
+
+Connection *open_with_rtt(Harness &h, Peer &p, Recorder &r, Duration rtt) {
+  h.eng->listen(p.local_port, [&r](Connection &) -> ConnectionHandler * { return &r; });
+  p.send(SYN);
+  p.expect(SYN | ACK, "SYN-ACK");
+  h.advance(rtt);
+  p.send(ACK);
+  EXPECT_NE(r.conn, nullptr);
+  return r.conn;
+}
+
+void finish(Harness &h, Peer &p, Connection *c) {
+  if (c != nullptr)
+    c->abort();
+  p.expect(RST | ACK, "abort");
+  h.expect_quiet();
+}
+
+uint64_t counter(Harness &h, Counter k) {
+  return h.eng->counters()[k];
+}
+
 } // namespace shoal::tcp::test

@@ -161,5 +161,14 @@ Connection *open_active(Harness &h, Peer &p, Recorder &r);
 // The engine closes `c` first (FIN), the peer ACKs it and sends its own FIN:
 // the engine's last ACK (returned) leaves the tuple in TIME_WAIT.
 Sent close_into_time_wait(Peer &p, Connection &c);
+// The bytes of `s` written to `c`; what write() took.
+size_t write_str(Connection &c, const std::string &s);
+// A passive open whose handshake takes `rtt`: the first RTT sample gives
+// SRTT = rtt, RTTVAR = rtt / 2, so RTO = max(200 ms, 3 * rtt).
+Connection *open_with_rtt(Harness &h, Peer &p, Recorder &r, Duration rtt);
+// Ends a test: `c` (if any) aborts, its RST is the last segment, and the
+// engine has nothing left to send.
+void finish(Harness &h, Peer &p, Connection *c);
+uint64_t counter(Harness &h, Counter k);
 
 } // namespace shoal::tcp::test

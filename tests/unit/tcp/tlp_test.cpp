@@ -21,34 +21,8 @@ EngineConfig tlp_config(bool on = true) {
   return cfg;
 }
 
-size_t write_str(Connection &c, const std::string &s) {
-  return c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(s.data()), s.size()));
-}
-
 void ack_to(Peer &p, uint32_t ack) {
   p.send_raw(ACK, p.snd_nxt, ack);
-}
-
-// A passive open whose handshake takes `rtt`: the first RTT sample gives
-// SRTT = rtt, RTTVAR = rtt / 2, so RTO = max(200 ms, 3 * rtt).
-Connection *open_with_rtt(Harness &h, Peer &p, Recorder &r, Duration rtt) {
-  h.eng->listen(p.local_port, [&r](Connection &) -> ConnectionHandler * { return &r; });
-  p.send(SYN);
-  p.expect(SYN | ACK, "SYN-ACK");
-  h.advance(rtt);
-  p.send(ACK);
-  EXPECT_NE(r.conn, nullptr);
-  return r.conn;
-}
-
-void finish(Harness &h, Peer &p, Connection *c) {
-  c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
-}
-
-uint64_t counter(Harness &h, Counter k) {
-  return h.eng->counters()[k];
 }
 
 // The last of three segments is lost (nothing acknowledged yet): the probe

@@ -19,13 +19,6 @@ EngineConfig big_buffer_config() {
   return cfg;
 }
 
-void finish(Harness &h, Peer &p, Connection *c) {
-  if (c != nullptr)
-    c->abort();
-  p.expect(RST | ACK, "abort");
-  h.expect_quiet();
-}
-
 TEST(WindowUpdate, NoDuplicateAckPerReadWithoutWindowScaling) {
   Harness h{big_buffer_config()};
   Peer p{h};
