@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "wire/format.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/parse_error.hpp"
 #include "wire/tcp.hpp"
@@ -37,12 +38,11 @@ ParsedSegment parse_segment(std::span<const uint8_t> datagram);
 // A temporary buffer would leave `payload` dangling: keep the bytes in a variable.
 ParsedSegment parse_segment(std::vector<uint8_t> &&) = delete;
 
-// tcpdump-style one-line summary without time or direction:
+// wire::format_tcp's line with addresses, without time or direction:
 // "198.18.0.1:40000 > 198.18.0.2:80 [S] seq 123 win 65535 <mss 1460,sackOK,TS val 1 ecr 0,wscale 7>
-// len 0" Malformed input is shown with its parse error instead.
+// len 0". Malformed input is shown with its parse error instead.
 std::string format_segment(const ParsedSegment &);
 
-// "S", "S.", "F.", "R", "P." ... as tcpdump prints flags (ACK is ".").
-std::string format_tcp_flags(uint8_t flags);
+using wire::format_tcp_flags; // "S", "S.", "F." ... (wire/format.hpp)
 
 } // namespace shoal::sim

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "sim/parsed_segment.hpp"
+
 namespace shoal::sim {
 
 namespace {
@@ -134,11 +136,11 @@ std::vector<uint8_t> encode_pcapng(const Trace &trace) {
     w.u32(len); // captured
     w.u32(len); // original
     w.bytes(e.bytes.data(), e.bytes.size());
-    const std::string comment = fate_comment(e);
-    if (!comment.empty()) {
-      w.option(kOptComment, comment);
-      w.end_of_options();
-    }
+    // The trace's own line for the segment, after the link's fate if any.
+    const std::string fate = fate_comment(e);
+    const std::string line = format_segment(parse_segment(e.bytes));
+    w.option(kOptComment, fate.empty() ? line : fate + ": " + line);
+    w.end_of_options();
     w.end();
   }
   return out;

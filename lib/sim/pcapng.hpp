@@ -3,8 +3,9 @@
 // pcapng specification (draft-ietf-opsawg-pcapng): one Section Header Block,
 // one Interface Description Block per direction ("A>B", "B>A"; LINKTYPE_RAW,
 // i.e. the packet starts at the IPv4 header; nanosecond timestamps), and one
-// Enhanced Packet Block per datagram put on the link, with the link's fate
-// ("lost", "corrupted: bit 93" ...) as the packet comment. rte_pcapng is not
+// Enhanced Packet Block per datagram put on the link. Its comment is the
+// segment's line as the trace prints it (wire::format_tcp), after the link's
+// fate when there is one ("lost: ...", "corrupted: bit 93: ..."). rte_pcapng is not
 // used: it wants real ethdev ports.
 //
 // Timestamps are the virtual clock's nanoseconds since the trace epoch, so the

@@ -52,6 +52,16 @@ TEST(SegmentFormat, DataAckFinRstAndSack) {
   EXPECT_EQ(format_tcp_flags(SYN | ACK | ECE | CWR), "SWE.");
 }
 
+// The unit-test harness prints the same line without addresses.
+TEST(SegmentFormat, WithoutAddressesThePortsOnly) {
+  const auto bytes = Seg().flags(ACK | PSH).seq(1000).ack(5).win(512).payload("hello").build(kEnds);
+  const ParsedSegment p = parse_segment(bytes);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(wire::format_tcp(p.tcp, p.payload_len()),
+            "40000 > 80 [P.] seq 1000:1005 ack 5 win 512 len 5");
+  EXPECT_EQ(wire::format_tcp(p.tcp, p.payload_len(), &p.ip), format_segment(p));
+}
+
 TEST(SegmentFormat, MalformedDatagramsSayWhy) {
   auto bytes = Seg().flags(SYN).build(kEnds);
   bytes[30] ^= 0x01; // inside the TCP header: TCP checksum breaks
@@ -247,10 +257,14 @@ TEST(Pcapng, TsharkReadsTheCapture) {
   EXPECT_EQ(lines[0].substr(0, 4), "A>B|") << out;
   EXPECT_NE(lines[0].find("1.000000000"), std::string::npos) << out;
   EXPECT_NE(lines[0].find("|198.18.0.1|40000|"), std::string::npos) << out;
-  EXPECT_NE(lines[0].find("|100|0|1460|2|"), std::string::npos) << out;
+  EXPECT_NE(lines[0].find("|100|0|1460|2|198.18.0.1:40000 > 198.18.0.2:80 [S] seq 100 win"),
+            std::string::npos)
+      << "the trace's line as the comment: " << out;
   EXPECT_EQ(lines[1].substr(0, 4), "B>A|") << out;
   EXPECT_NE(lines[1].find("1.001000500"), std::string::npos) << "nanosecond timestamps: " << out;
-  EXPECT_NE(lines[1].find("|filtered"), std::string::npos) << out;
+  EXPECT_NE(lines[1].find("|filtered: 198.18.0.2:80 > 198.18.0.1:40000 [S.] seq 5000 ack 101"),
+            std::string::npos)
+      << "the fate, then the trace's line: " << out;
   EXPECT_NE(lines[2].find("|101|18||2|"), std::string::npos) << out;
 }
 

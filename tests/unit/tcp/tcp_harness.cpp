@@ -17,43 +17,8 @@ std::string format_time(Instant t) {
   return buf;
 }
 
-std::string format_tcp(const wire::TcpRepr &h, size_t payload_len) {
-  std::string f;
-  if (h.has(SYN))
-    f += "S";
-  if (h.has(FIN))
-    f += "F";
-  if (h.has(RST))
-    f += "R";
-  if (h.has(PSH))
-    f += "P";
-  if (h.has(ACK))
-    f += ".";
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%u > %u [%s] seq %u", h.src_port, h.dst_port, f.c_str(), h.seq);
-  std::string s = buf;
-  if (h.has(ACK))
-    s += " ack " + std::to_string(h.ack);
-  s += " win " + std::to_string(h.window);
-  std::string o;
-  auto add = [&](const std::string &x) { o += (o.empty() ? "" : ",") + x; };
-  if (h.options.mss)
-    add("mss " + std::to_string(*h.options.mss));
-  if (h.options.sack_permitted)
-    add("sackOK");
-  if (h.options.timestamp)
-    add("TS val " + std::to_string(h.options.timestamp->val) + " ecr " +
-        std::to_string(h.options.timestamp->ecr));
-  if (h.options.window_scale)
-    add("wscale " + std::to_string(*h.options.window_scale));
-  if (!o.empty())
-    s += " <" + o + ">";
-  s += " len " + std::to_string(payload_len);
-  return s;
-}
-
 std::string Sent::str() const {
-  return format_tcp(tcp, payload.size());
+  return wire::format_tcp(tcp, payload.size());
 }
 
 void Capture::transmit(rte_mbuf *m) {
@@ -170,7 +135,7 @@ wire::TcpRepr make_seg(uint16_t src_port, uint16_t dst_port, uint8_t flags, uint
 void Harness::inject(const wire::TcpRepr &h, std::span<const uint8_t> payload,
                      wire::Ipv4Addr from) {
   if (tracing)
-    trace.push_back(format_time(now) + " IN   " + format_tcp(h, payload.size()));
+    trace.push_back(format_time(now) + " IN   " + wire::format_tcp(h, payload.size()));
   rte_mbuf *m = rte_pktmbuf_alloc(pool);
   ASSERT_NE(m, nullptr);
   const size_t tcp_len = wire::tcp_header_len(h);

@@ -17,6 +17,7 @@
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
+#include "wire/format.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -37,8 +38,6 @@ using namespace wire::tcp_flags;
 inline constexpr wire::Ipv4Addr kLocal = wire::Ipv4Addr::from_octets(10, 0, 0, 1);
 inline constexpr wire::Ipv4Addr kRemote = wire::Ipv4Addr::from_octets(10, 0, 0, 2);
 
-// "[S.] seq 1 ack 2 win 3 <mss 1460,...> len 0" (tcpdump-like).
-std::string format_tcp(const wire::TcpRepr &, size_t payload_len);
 std::string format_time(Instant);
 
 struct Sent {
