@@ -193,6 +193,17 @@ struct ShardCounters {
 
   // "ipv4_bad_checksum": a stable string for the lifetime of the program.
   static const char *parse_error_name(Layer, wire::ParseError);
+
+  // The name of one of this table's counters ("eth_other"), or "?" for a
+  // Counter that is not a member (the drop trace's reasons).
+  const char *name_of(const Counter &c) const {
+#define SHOAL_X(name, kind, help)                                                                  \
+  if (&c == &name)                                                                                 \
+    return #name;
+    SHOAL_SHARD_COUNTERS(SHOAL_X)
+#undef SHOAL_X
+    return "?";
+  }
 };
 
 // Number of counters for_each visits.

@@ -66,7 +66,7 @@ void Shard::icmp_error_input(rte_mbuf *m, std::span<const uint8_t> message) {
             : 0;
     tcp_icmp_fn_(tcp_icmp_ctx_, e, mtu, now_); // the engine counts what became of it
   } else {
-    counters_.icmp_errors_unmatched.add();
+    count_drop(counters_.icmp_errors_unmatched, 1, m);
   }
   rte_pktmbuf_free(m);
 }

@@ -88,6 +88,12 @@ void Shard::set_tx_queue(uint16_t port, uint16_t queue) {
   tx_ctx_ = &tx_queue_;
 }
 
+void Shard::set_drop_hook([[maybe_unused]] DropHook fn) {
+#if SHOAL_DROP_TRACE
+  drop_hook_ = std::move(fn);
+#endif
+}
+
 void Shard::set_tx_burst(TxBurstFn fn, void *ctx) {
   tx_fn_ = fn;
   tx_ctx_ = ctx;
@@ -192,7 +198,7 @@ void Shard::advance(Instant now) {
   next_arp_scan_ = now + kArpScanInterval;
   if (reassembly_ != nullptr) {
     reassembly_->expire(now);
-    counters_.ipv4_reassembly_drops.add(reassembly_->take_freed());
+    count_drop(counters_.ipv4_reassembly_drops, reassembly_->take_freed());
   }
   arp_.advance(
       now, [this](wire::Ipv4Addr ip) { send_arp_request(ip); },
@@ -403,7 +409,7 @@ void Shard::fragment_handed_in(rte_mbuf *m, Instant now) {
 
 void Shard::reassemble(rte_mbuf *m) {
   rte_mbuf *whole = reassembly_->add(m, now_);
-  counters_.ipv4_reassembly_drops.add(reassembly_->take_freed());
+  count_drop(counters_.ipv4_reassembly_drops, reassembly_->take_freed());
   counters_.ipv4_reassembly_overlaps.add(reassembly_->take_overlaps());
   counters_.ipv4_fragment_duplicates.add(reassembly_->take_duplicates());
   if (whole == nullptr)
@@ -425,18 +431,18 @@ void Shard::transmit_ipv4_fragmenting(rte_mbuf *ip_packet, wire::Ipv4Addr dst) {
   // Each fragment: a header mbuf of its own and the payload by reference.
   std::array<rte_mbuf *, RTE_LIBRTE_IP_FRAG_MAX_FRAG> frags;
   ip_packet->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM);
-  const int32_t n = rte_ipv4_fragment_packet(ip_packet, frags.data(),
-                                             static_cast<uint16_t>(frags.size()), mtu, pool_, pool_);
+  const int32_t n = rte_ipv4_fragment_packet(
+      ip_packet, frags.data(), static_cast<uint16_t>(frags.size()), mtu, pool_, pool_);
   rte_pktmbuf_free(ip_packet); // the fragments hold their own references
   if (n <= 0) {
-    counters_.ipv4_fragment_failures.add();
+    count_drop(counters_.ipv4_fragment_failures);
     return;
   }
   const bool offload = p_.offloads.tx_ipv4_cksum;
   for (int32_t i = 0; i < n; i++) {
     rte_mbuf *f = frags[static_cast<size_t>(i)];
     if (!p_.offloads.tx_multi_segs && f->nb_segs != 1 && rte_pktmbuf_linearize(f) != 0) {
-      counters_.ipv4_fragment_failures.add();
+      count_drop(counters_.ipv4_fragment_failures);
       rte_pktmbuf_free(f);
       continue;
     }

@@ -20,6 +20,7 @@
 // is how the unit tests feed hand-built frames.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,8 +72,8 @@ struct ShardParams {
 using TxBurstFn = uint16_t (*)(void *ctx, rte_mbuf **frames, uint16_t n);
 
 // Receives one IPv4 datagram for our address (whole: fragments arrive
-// reassembled, as a chain; header validated): data offset of `m` at the IPv4 header, trailing Ethernet
-// padding trimmed. Ownership of `m` passes to the handler.
+// reassembled, as a chain; header validated): data offset of `m` at the IPv4 header, trailing
+// Ethernet padding trimmed. Ownership of `m` passes to the handler.
 using Ipv4Handler = void (*)(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
 
 // An ICMP error quoting a TCP segment (whole message parsed; `next_hop_mtu`
@@ -121,6 +122,13 @@ public:
     tcp_icmp_fn_ = fn;
     tcp_icmp_ctx_ = ctx;
   }
+  // The drop trace (debug builds, SHOAL_DROP_TRACE; a no-op otherwise):
+  // `fn` gets the reason, i.e. the drop counter's name ("eth_other",
+  // "ipv4_bad_checksum" for a parse error), and the frame or datagram about
+  // to be freed, for every packet the shard drops through its drop path
+  // (the TCP engine has its own hook, tcp::Engine::set_drop_hook).
+  using DropHook = std::function<void(const char *reason, const rte_mbuf *packet)>;
+  void set_drop_hook(DropHook fn);
   // Called by every poll() (nullptr: none).
   void set_poll_hook(PollHook fn, void *ctx) {
     poll_hook_ = fn;
@@ -174,7 +182,7 @@ public:
   // For the TCP attachment (tcp_attach.cpp), which counts in our table.
   void count_tcp_handed_over() { counters_.tcp_handed_over.add(); }
   void count_tcp_handed_in() { counters_.tcp_handed_in.add(); }
-  void count_tcp_handoff_full_drop() { counters_.tcp_handoff_full_drops.add(); }
+  void count_tcp_handoff_full_drop() { count_drop(counters_.tcp_handoff_full_drops); }
 
   // Fragments of one datagram may arrive on different shards (a device that
   // hashes them by addresses alone, or not at all: TAP). Each datagram is
@@ -217,10 +225,28 @@ private:
   void process_frame(rte_mbuf *m);
   void drop(rte_mbuf *m, Counter &c) {
     c.add();
+#if SHOAL_DROP_TRACE
+    if (drop_hook_)
+      drop_hook_(counters_.name_of(c), m);
+#endif
     rte_pktmbuf_free(m);
+  }
+  // A drop counted without freeing here (n packets, or the one at `m`).
+  void count_drop(Counter &c, uint64_t n = 1, [[maybe_unused]] const rte_mbuf *m = nullptr) {
+    if (n == 0)
+      return;
+    c.add(n);
+#if SHOAL_DROP_TRACE
+    if (drop_hook_)
+      drop_hook_(counters_.name_of(c), m);
+#endif
   }
   void drop_parse_error(rte_mbuf *m, Layer l, wire::ParseError e) {
     counters_.count_parse_error(l, e);
+#if SHOAL_DROP_TRACE
+    if (drop_hook_)
+      drop_hook_(ShardCounters::parse_error_name(l, e), m);
+#endif
     rte_pktmbuf_free(m);
   }
   // arp.cpp
@@ -288,6 +314,9 @@ private:
   TcpIcmpHandler tcp_icmp_fn_ = nullptr;
   void *tcp_icmp_ctx_ = nullptr;
   void *poll_ctx_ = nullptr;
+#if SHOAL_DROP_TRACE
+  DropHook drop_hook_;
+#endif
   CaptureFn capture_ = nullptr;
   void *capture_ctx_ = nullptr;
   // Frames the NIC did not take (tx ring or the TAP's kernel queue full),
@@ -296,7 +325,7 @@ private:
   FifoRing<rte_mbuf *> tx_backlog_;
   std::unique_ptr<Impairment> impair_rx_, impair_tx_;
   std::unique_ptr<Reassembly> reassembly_; // null: fragments are dropped
-  void reassemble(rte_mbuf *m); // an owned fragment, into the table
+  void reassemble(rte_mbuf *m);            // an owned fragment, into the table
   FragmentOwnerFn frag_owner_ = nullptr;
   FragmentHandoffFn frag_handoff_ = nullptr;
   void *frag_ctx_ = nullptr;

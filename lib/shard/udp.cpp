@@ -283,12 +283,12 @@ void Udp::icmp_error(const wire::IcmpErrorRepr &e) {
   }
   UdpSocket *s = e.quoted_src == shard_.p_.address ? find(src_port) : nullptr;
   if (s == nullptr)
-    return c.icmp_errors_unmatched.add();
+    return shard_.count_drop(c.icmp_errors_unmatched);
   const int err = icmp_error_errno(e.type, e.code);
   if (!s->connected() || err == 0)
-    return c.icmp_errors_unreported.add();
+    return shard_.count_drop(c.icmp_errors_unreported);
   if (s->remote_ != e.quoted_dst || s->remote_port_ != dst_port)
-    return c.icmp_errors_unmatched.add(); // an earlier remote's, or not ours
+    return shard_.count_drop(c.icmp_errors_unmatched); // an earlier remote's, or not ours
   c.icmp_errors_reported.add();
   s->error_ = err;
   if (s->error_fn_) {

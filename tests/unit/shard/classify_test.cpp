@@ -281,6 +281,10 @@ TEST(ShardClassify, EachMalformedFrameIsCountedUnderItsReason) {
         << "frame: " << hex_dump(c.frame.data(), c.frame.size()) << "\n"
         << h.trace();
     EXPECT_EQ(h.shard().counters().drops(), 1u) << "exactly one drop expected\n" << h.trace();
+#if SHOAL_DROP_TRACE
+    // The drop trace names the same reason, once.
+    EXPECT_EQ(h.drops, std::vector<std::string>{c.counter}) << h.trace();
+#endif
     EXPECT_TRUE(h.tx.frames.empty()) << h.trace();
     EXPECT_EQ(h.shard().counters().rx_packets.get(), 1u);
     EXPECT_EQ(h.shard().counters().rx_bytes.get(), c.frame.size());

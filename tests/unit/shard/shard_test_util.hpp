@@ -139,6 +139,9 @@ public:
     start_avail_ = rte_mempool_avail_count(pool_);
     shard_ = std::make_unique<Shard>(p, pool_);
     shard_->set_tx_burst(&TxCapture::burst, &tx);
+    // Debug builds: every drop's reason, in order (empty in release builds).
+    shard_->set_drop_hook(
+        [this](const char *reason, const rte_mbuf *) { drops.push_back(reason); });
   }
   ~ShardHarness() {
     shard_.reset();
@@ -179,13 +182,16 @@ public:
     shard_->flush();
   }
 
-  // Non-zero counters and the frames sent so far, for failure messages.
+  // Non-zero counters, the drops' reasons and the frames sent so far, for
+  // failure messages.
   std::string trace() const {
     std::string s = "counters:";
     shard_->counters().for_each([&](const char *name, uint64_t v) {
       if (v != 0)
         s += std::string(" ") + name + "=" + std::to_string(v);
     });
+    for (const std::string &d : drops)
+      s += "\ndropped: " + d;
     s += "\ntx frames: " + std::to_string(tx.frames.size()) + "\n";
     for (const rte_mbuf *m : tx.frames)
       s += "  [" + std::to_string(rte_pktmbuf_data_len(m)) + "] " +
@@ -196,6 +202,7 @@ public:
   Shard &shard() { return *shard_; }
   rte_mempool *pool() { return pool_; }
   TxCapture tx;
+  std::vector<std::string> drops; // the drop trace's reasons (debug builds)
 
 private:
   rte_mempool *pool_;
