@@ -62,6 +62,7 @@
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -90,8 +91,7 @@ template <typename F> F next_symbol(const char *name) {
   return reinterpret_cast<F>(p);
 }
 
-#define KERNEL(name)                                                                               \
-  static const auto kernel_##name = next_symbol<decltype(&::name)>(#name)
+#define KERNEL(name) static const auto kernel_##name = next_symbol<decltype(&::name)>(#name)
 
 using fcntl_fn = int (*)(int, int, ...);
 using ioctl_fn = int (*)(int, unsigned long, ...);
@@ -278,7 +278,7 @@ struct Interest {
   epoll_data_t data{};
   // EPOLLET: the socket's change counts (in, out) last reported.
   uint64_t seen_in = ~uint64_t{0}, seen_out = ~uint64_t{0};
-  bool disarmed = false;        // EPOLLONESHOT fired
+  bool disarmed = false; // EPOLLONESHOT fired
 };
 
 struct EpollSide {
@@ -352,9 +352,9 @@ int scan_side(EpollSide &side, epoll_event *out, int max) {
     if ((in.events & EPOLLET) != 0) {
       // An edge in a direction the entry asked for (errors and hang-ups
       // come with both counts).
-      const bool edge = ((in.events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)) != 0 &&
-                         ch_in != in.seen_in) ||
-                        ((in.events & EPOLLOUT) != 0 && ch_out != in.seen_out);
+      const bool edge =
+          ((in.events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)) != 0 && ch_in != in.seen_in) ||
+          ((in.events & EPOLLOUT) != 0 && ch_out != in.seen_out);
       if (!edge)
         continue;
       in.seen_in = ch_in;
@@ -572,8 +572,9 @@ int mixed_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int timeout_ms,
 bool select_has_shoal(int nfds, fd_set *rd, fd_set *wr, fd_set *ex) {
   nfds = std::min(nfds, FD_SETSIZE);
   for (int fd = 0; fd < nfds; fd++)
-    if (is_shoal(fd) && ((rd != nullptr && FD_ISSET(fd, rd)) || (wr != nullptr && FD_ISSET(fd, wr)) ||
-                         (ex != nullptr && FD_ISSET(fd, ex))))
+    if (is_shoal(fd) &&
+        ((rd != nullptr && FD_ISSET(fd, rd)) || (wr != nullptr && FD_ISSET(fd, wr)) ||
+         (ex != nullptr && FD_ISSET(fd, ex))))
       return true;
   return false;
 }
@@ -719,8 +720,8 @@ bool hand_to_kernel(int fd) {
     posix::udp_getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &rl);
     const int fl = posix::udp_fcntl(fd, F_GETFL, 0);
     const int cloexec_u = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFD, 0)) & FD_CLOEXEC;
-    const int k = kernel_socket(AF_INET, SOCK_DGRAM | ((fl & O_NONBLOCK) != 0 ? SOCK_NONBLOCK : 0),
-                                0);
+    const int k =
+        kernel_socket(AF_INET, SOCK_DGRAM | ((fl & O_NONBLOCK) != 0 ? SOCK_NONBLOCK : 0), 0);
     if (k < 0)
       return false;
     return take_number(fd, k, cloexec_u != 0); // no shard socket yet: nothing to undo
@@ -946,7 +947,8 @@ SHOAL_EXPORT int bind(int fd, const sockaddr *addr, socklen_t len) {
   if (is_udp(fd)) {
     if (g_child)
       return child_use();
-    return is_loopback(addr, len) ? (hand_to_kernel(fd) ? kernel_bind(fd, addr, len) : -1) : posix::udp_bind(fd, addr, len);
+    return is_loopback(addr, len) ? (hand_to_kernel(fd) ? kernel_bind(fd, addr, len) : -1)
+                                  : posix::udp_bind(fd, addr, len);
   }
   if (!is_tcp(fd))
     return kernel_bind(fd, addr, len);
@@ -989,7 +991,8 @@ SHOAL_EXPORT int connect(int fd, const sockaddr *addr, socklen_t len) {
   if (is_udp(fd)) {
     if (g_child)
       return child_use();
-    return is_loopback(addr, len) ? (hand_to_kernel(fd) ? kernel_connect(fd, addr, len) : -1) : posix::udp_connect(fd, addr, len);
+    return is_loopback(addr, len) ? (hand_to_kernel(fd) ? kernel_connect(fd, addr, len) : -1)
+                                  : posix::udp_connect(fd, addr, len);
   }
   if (!is_tcp(fd))
     return kernel_connect(fd, addr, len);
@@ -1039,7 +1042,12 @@ SHOAL_EXPORT ssize_t readv(int fd, const iovec *iov, int iovcnt) {
   if (is_udp(fd)) {
     if (g_child)
       return child_use();
-    return [&] { msghdr m{}; m.msg_iov = const_cast<iovec *>(iov); m.msg_iovlen = static_cast<size_t>(std::max(iovcnt, 0)); return posix::udp_recvmsg(fd, &m, 0); }();
+    return [&] {
+      msghdr m{};
+      m.msg_iov = const_cast<iovec *>(iov);
+      m.msg_iovlen = static_cast<size_t>(std::max(iovcnt, 0));
+      return posix::udp_recvmsg(fd, &m, 0);
+    }();
   }
   if (!is_tcp(fd))
     return kernel_readv(fd, iov, iovcnt);
@@ -1053,7 +1061,12 @@ SHOAL_EXPORT ssize_t writev(int fd, const iovec *iov, int iovcnt) {
   if (is_udp(fd)) {
     if (g_child)
       return child_use();
-    return [&] { msghdr m{}; m.msg_iov = const_cast<iovec *>(iov); m.msg_iovlen = static_cast<size_t>(std::max(iovcnt, 0)); return posix::udp_sendmsg(fd, &m, 0); }();
+    return [&] {
+      msghdr m{};
+      m.msg_iov = const_cast<iovec *>(iov);
+      m.msg_iovlen = static_cast<size_t>(std::max(iovcnt, 0));
+      return posix::udp_sendmsg(fd, &m, 0);
+    }();
   }
   if (!is_tcp(fd))
     return kernel_writev(fd, iov, iovcnt);
@@ -1192,8 +1205,7 @@ SHOAL_EXPORT int recvmmsg(int fd, mmsghdr *v, unsigned int n, int flags, timespe
   unsigned k = 0;
   for (; k < n; k++) {
     // The first waits as the socket says; the rest take what is queued.
-    const ssize_t r =
-        posix::udp_recvmsg(fd, &v[k].msg_hdr, k == 0 ? flags : flags | MSG_DONTWAIT);
+    const ssize_t r = posix::udp_recvmsg(fd, &v[k].msg_hdr, k == 0 ? flags : flags | MSG_DONTWAIT);
     if (r < 0)
       return k > 0 ? static_cast<int>(k) : -1;
     v[k].msg_len = static_cast<unsigned>(r);
@@ -1345,7 +1357,12 @@ SHOAL_EXPORT int setsockopt(int fd, int level, int name, const void *value, sock
   if (is_udp(fd)) {
     if (g_child)
       return child_use();
-    return [&] { const int r = posix::udp_setsockopt(fd, level, name, value, len); if (r != 0 && errno == ENOPROTOOPT) warn_option_once(level, name); return r; }();
+    return [&] {
+      const int r = posix::udp_setsockopt(fd, level, name, value, len);
+      if (r != 0 && errno == ENOPROTOOPT)
+        warn_option_once(level, name);
+      return r;
+    }();
   }
   if (!is_tcp(fd))
     return kernel_setsockopt(fd, level, name, value, len);
@@ -1407,6 +1424,57 @@ SHOAL_EXPORT int getpeername(int fd, sockaddr *addr, socklen_t *len) {
   if (g_child)
     return child_use();
   return posix::getpeername(fd, addr, len);
+}
+
+// fstat() and its relatives: a shoal socket is an eventfd to the kernel,
+// but a program that asks what it is (S_ISSOCK, as systemd's socket
+// activation checks or a logger deciding between a file and a socket) is
+// told what Linux tells of a socket: type socket, mode 0777, size 0. The
+// device and inode numbers stay those of the eventfd (unique per socket).
+namespace {
+void as_socket(struct stat *st) {
+  st->st_mode = S_IFSOCK | 0777;
+  st->st_size = 0;
+  st->st_blocks = 0;
+  st->st_nlink = 1;
+}
+} // namespace
+
+SHOAL_EXPORT int fstat(int fd, struct stat *st) {
+  KERNEL(fstat);
+  const int r = kernel_fstat(fd, st);
+  if (r == 0 && is_shoal(fd))
+    as_socket(st);
+  return r;
+}
+
+SHOAL_EXPORT int fstat64(int fd, struct stat64 *st) {
+  return fstat(fd, reinterpret_cast<struct stat *>(st));
+}
+
+SHOAL_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+  KERNEL(fstatat);
+  const int r = kernel_fstatat(dirfd, path, st, flags);
+  if (r == 0 && (flags & AT_EMPTY_PATH) != 0 && path[0] == '\0' && is_shoal(dirfd))
+    as_socket(st);
+  return r;
+}
+
+SHOAL_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
+  return fstatat(dirfd, path, reinterpret_cast<struct stat *>(st), flags);
+}
+
+SHOAL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
+                       struct statx *stx) {
+  KERNEL(statx);
+  const int r = kernel_statx(dirfd, path, flags, mask, stx);
+  if (r == 0 && (flags & AT_EMPTY_PATH) != 0 && path[0] == '\0' && is_shoal(dirfd)) {
+    stx->stx_mode = static_cast<uint16_t>(S_IFSOCK | 0777);
+    stx->stx_size = 0;
+    stx->stx_blocks = 0;
+    stx->stx_nlink = 1;
+  }
+  return r;
 }
 
 SHOAL_EXPORT int dup(int fd) {

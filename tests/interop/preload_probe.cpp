@@ -1,9 +1,8 @@
 // preload_probe <echo-host> <echo-port>: an ordinary Linux program (it
 // links nothing of shoal) that checks, when run under shoal-run, what a
 // program sees of its sockets: errno on misuse, kernel descriptors left to
-// the kernel, loopback handed to the kernel, poll/select/epoll mixing both kinds, exact EPOLLET, dup,
-// fork. The peer is a kernel echo server. Prints one line per check and
-// exits 1 if any failed.
+// the kernel, loopback handed to the kernel, poll/select/epoll mixing both kinds, exact EPOLLET,
+// dup, fork. The peer is a kernel echo server. Prints one line per check and exits 1 if any failed.
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -11,8 +10,8 @@
 #include <string>
 
 #include <arpa/inet.h>
-#include <linux/close_range.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -76,9 +75,23 @@ bool roundtrip(int fd, const char *msg) {
   return got == n && std::memcmp(buf, msg, n) == 0;
 }
 
+// What the kernel holds under the number: "socket:[...]" for a kernel
+// socket (a shoal socket is an eventfd there). readlink is not intercepted.
 bool is_kernel_socket(int fd) {
-  struct stat st{};
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+  char link[64];
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = readlink(path.c_str(), link, sizeof link - 1);
+  return n > 0 && std::string(link, static_cast<size_t>(n)).rfind("socket:", 0) == 0;
+}
+
+// What fstat() tells the program: a socket, whoever serves it.
+bool stat_says_socket(int fd) {
+  struct stat st {};
+  struct stat st_at {};
+  struct statx stx {};
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+         fstatat(fd, "", &st_at, AT_EMPTY_PATH) == 0 && S_ISSOCK(st_at.st_mode) &&
+         statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) == 0 && S_ISSOCK(stx.stx_mode);
 }
 
 } // namespace
@@ -97,9 +110,16 @@ int main(int argc, char **argv) {
     const int v6 = socket(AF_INET6, SOCK_STREAM, 0);
     const int ux = socket(AF_UNIX, SOCK_STREAM, 0);
     const int t = socket(AF_INET, SOCK_STREAM, 0);
-    expect(is_kernel_socket(v6) && is_kernel_socket(ux), "IPv6 and AF_UNIX sockets are the kernel's");
+    expect(is_kernel_socket(v6) && is_kernel_socket(ux),
+           "IPv6 and AF_UNIX sockets are the kernel's");
     expect(u >= 0 && !is_kernel_socket(u), "an AF_INET datagram socket is shoal's");
     expect(t >= 0 && !is_kernel_socket(t), "an AF_INET stream socket is shoal's");
+    expect(stat_says_socket(t) && stat_says_socket(u) && stat_says_socket(ux),
+           "fstat, fstatat and statx show S_ISSOCK for shoal's sockets as for the kernel's");
+    const int nul = open("/dev/null", O_RDONLY);
+    struct stat nst {};
+    expect(fstat(nul, &nst) == 0 && S_ISCHR(nst.st_mode), "fstat of a file is the kernel's");
+    close(nul);
     close(u);
     close(v6);
     close(ux);
@@ -115,9 +135,9 @@ int main(int argc, char **argv) {
            "option of the wrong size: EINVAL", got);
     sockaddr_in6 six{};
     six.sin6_family = AF_INET6;
-    expect(fails_with(connect(t, reinterpret_cast<sockaddr *>(&six), sizeof six), EAFNOSUPPORT,
-                      got),
-           "connect to an IPv6 address: EAFNOSUPPORT", got);
+    expect(
+        fails_with(connect(t, reinterpret_cast<sockaddr *>(&six), sizeof six), EAFNOSUPPORT, got),
+        "connect to an IPv6 address: EAFNOSUPPORT", got);
     const int pfd = open("/dev/null", O_RDONLY);
     expect(fails_with(listen(pfd, 1), ENOTSOCK, got), "listen on a file: ENOTSOCK", got);
     close(pfd);
@@ -139,8 +159,8 @@ int main(int argc, char **argv) {
     getsockopt(l, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
     sockaddr_in at{};
     socklen_t al = sizeof at;
-    const bool listening = bound && listen(l, 4) == 0 &&
-                           getsockname(l, reinterpret_cast<sockaddr *>(&at), &al) == 0;
+    const bool listening =
+        bound && listen(l, 4) == 0 && getsockname(l, reinterpret_cast<sockaddr *>(&at), &al) == 0;
     expect(listening && is_kernel_socket(l) && reuse == 1,
            "bind to 127.0.0.1: a kernel socket, SO_REUSEADDR kept");
     const int c = socket(AF_INET, SOCK_STREAM, 0);
@@ -197,8 +217,7 @@ int main(int argc, char **argv) {
     ev.events = EPOLLIN | EPOLLET;
     ev.data.u64 = 1;
     expect(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0, "epoll_ctl ADD of a shoal socket");
-    expect(fails_with(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), EEXIST, got), "ADD twice: EEXIST",
-           got);
+    expect(fails_with(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), EEXIST, got), "ADD twice: EEXIST", got);
     ev.events = EPOLLIN;
     ev.data.u64 = 2;
     expect(epoll_ctl(ep, EPOLL_CTL_ADD, pipefd[0], &ev) == 0, "epoll_ctl ADD of a pipe");
@@ -240,8 +259,8 @@ int main(int argc, char **argv) {
     expect(read(s, buf, sizeof buf) == 8 && std::memcmp(buf, "edgemore", 8) == 0,
            "the data reads back");
     expect(epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr) == 0, "epoll_ctl DEL");
-    expect(fails_with(epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr), ENOENT, got),
-           "DEL twice: ENOENT", got);
+    expect(fails_with(epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr), ENOENT, got), "DEL twice: ENOENT",
+           got);
     close(ep);
   }
 
