@@ -1263,6 +1263,104 @@ SHOAL_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
   return static_cast<ssize_t>(sent);
 }
 
+// splice(2) with a shoal TCP socket at one end and a pipe at the other,
+// by copy (the kernel cannot move pages into or out of shoal's buffers).
+// Nothing read from either side is lost: from the socket, the bytes are
+// peeked, the pipe takes what it takes, and only that much is consumed;
+// into the socket, what is read from the pipe is written whole (on a
+// non-blocking socket that filled mid-way, the call waits for room for the
+// rest). SPLICE_F_NONBLOCK applies to the pipe, as on Linux; the socket's
+// own O_NONBLOCK to the socket. At most 64 KiB move per call.
+namespace {
+ssize_t pipe_ready(int pfd, short ev, bool nonblock) {
+  if (!nonblock)
+    return 1;
+  KERNEL(poll);
+  pollfd p{pfd, ev, 0};
+  const int r = kernel_poll(&p, 1, 0);
+  if (r < 0)
+    return -1;
+  if (r == 0 || (p.revents & (ev | POLLERR | POLLHUP)) == 0)
+    return fail(EAGAIN);
+  return 1;
+}
+
+ssize_t splice_from_socket(int sock, int pfd, size_t len, bool nonblock) {
+  KERNEL(write);
+  std::vector<char> buf(std::min<size_t>(len, 64 * 1024));
+  const ssize_t got = posix::recv(sock, buf.data(), buf.size(), MSG_PEEK);
+  if (got <= 0)
+    return got;
+  if (pipe_ready(pfd, POLLOUT, nonblock) < 0)
+    return -1;
+  // A non-blocking pipe write of at most PIPE_BUF bytes after POLLOUT does
+  // not block; a blocking one takes everything.
+  const size_t offer =
+      nonblock ? std::min<size_t>(static_cast<size_t>(got), PIPE_BUF) : static_cast<size_t>(got);
+  const ssize_t put = kernel_write(pfd, buf.data(), offer);
+  if (put <= 0)
+    return put;
+  const ssize_t took = posix::recv(sock, buf.data(), static_cast<size_t>(put), 0);
+  return took == put ? put : (took < 0 ? -1 : took);
+}
+
+ssize_t splice_to_socket(int pfd, int sock, size_t len, bool nonblock) {
+  KERNEL(read);
+  // Nothing is read from the pipe while a non-blocking socket has no room.
+  pollfd p{sock, POLLOUT, 0};
+  if (posix::poll(&p, 1, 0) == 0 && (posix::fcntl(sock, F_GETFL) & O_NONBLOCK) != 0)
+    return fail(EAGAIN);
+  if (pipe_ready(pfd, POLLIN, nonblock) < 0)
+    return -1;
+  std::vector<char> buf(std::min<size_t>(len, 64 * 1024));
+  const ssize_t got = kernel_read(pfd, buf.data(), buf.size());
+  if (got <= 0)
+    return got;
+  size_t done = 0;
+  while (done < static_cast<size_t>(got)) {
+    const ssize_t w = posix::write(sock, buf.data() + done, static_cast<size_t>(got) - done);
+    if (w > 0) {
+      done += static_cast<size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno != EAGAIN)
+      return done > 0 ? static_cast<ssize_t>(done) : -1;
+    pollfd q{sock, POLLOUT, 0};
+    posix::poll(&q, 1, 100); // a non-blocking socket filled: wait for room
+  }
+  return got;
+}
+} // namespace
+
+SHOAL_EXPORT ssize_t splice(int in, off64_t *off_in, int out, off64_t *off_out, size_t len,
+                            unsigned int flags) {
+  KERNEL(splice);
+  const bool in_tcp = is_tcp(in), out_tcp = is_tcp(out);
+  if (!in_tcp && !out_tcp) {
+    if (is_udp(in) || is_udp(out))
+      return fail(EINVAL); // splice of a shoal UDP socket is not supported
+    return kernel_splice(in, off_in, out, off_out, len, flags);
+  }
+  if (g_child)
+    return child_use();
+  const int pfd = in_tcp ? out : in;
+  struct stat st {};
+  KERNEL(fstat);
+  if (in_tcp && out_tcp)
+    return fail(EINVAL); // one end must be a pipe
+  if (kernel_fstat(pfd, &st) != 0)
+    return -1;
+  if (!S_ISFIFO(st.st_mode))
+    return fail(EINVAL);
+  if (off_in != nullptr || off_out != nullptr)
+    return fail(ESPIPE);
+  if (len == 0)
+    return 0;
+  const bool nonblock = (flags & SPLICE_F_NONBLOCK) != 0;
+  return in_tcp ? splice_from_socket(in, out, len, nonblock)
+                : splice_to_socket(in, out, len, nonblock);
+}
+
 SHOAL_EXPORT ssize_t sendfile64(int out, int in, off64_t *offset, size_t count) {
   return sendfile(out, in, reinterpret_cast<off_t *>(offset), count);
 }

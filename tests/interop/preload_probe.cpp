@@ -307,6 +307,44 @@ int main(int argc, char **argv) {
     expect(roundtrip(s, "after close_range"), "close_range left the others alone");
   }
 
+  // splice between a pipe and a shoal socket, both ways: 100 KiB out
+  // through a pipe, echoed, and back through another pipe, byte for byte.
+  {
+    int to_sock[2], from_sock[2];
+    const bool piped = pipe(to_sock) == 0 && pipe(from_sock) == 0;
+    std::string sent(100 * 1024, '\0'), back;
+    for (size_t i = 0; i < sent.size(); i++)
+      sent[i] = static_cast<char>('a' + (i * 7) % 26);
+    size_t out = 0;
+    bool ok = piped;
+    while (ok && back.size() < sent.size()) {
+      if (out < sent.size()) {
+        const ssize_t w =
+            write(to_sock[1], sent.data() + out, std::min<size_t>(4096, sent.size() - out));
+        const ssize_t m =
+            w > 0 ? splice(to_sock[0], nullptr, s, nullptr, static_cast<size_t>(w), 0) : -1;
+        ok = w > 0 && m == w;
+        out += w > 0 ? static_cast<size_t>(w) : 0;
+      }
+      const ssize_t m = splice(s, nullptr, from_sock[1], nullptr, 65536, 0);
+      char buf[65536];
+      const ssize_t r = m > 0 ? read(from_sock[0], buf, static_cast<size_t>(m)) : -1;
+      ok = ok && m > 0 && r == m;
+      if (r > 0)
+        back.append(buf, static_cast<size_t>(r));
+    }
+    expect(ok && back == sent, "splice pipe -> socket and socket -> pipe, 100 KiB echoed intact",
+           std::to_string(back.size()) + " bytes back");
+    expect(fails_with(splice(s, nullptr, s, nullptr, 1, 0), EINVAL, got),
+           "splice between two sockets: EINVAL", got);
+    loff_t off = 0;
+    expect(fails_with(splice(to_sock[0], &off, s, nullptr, 1, 0), ESPIPE, got),
+           "splice with an offset on a pipe: ESPIPE", got);
+    for (int fd : {to_sock[0], to_sock[1], from_sock[0], from_sock[1]})
+      close(fd);
+    expect(roundtrip(s, "after splice"), "the connection still echoes after splice");
+  }
+
   // fork: the child's close leaves the parent's connection alone; a child
   // that uses a shoal socket gets EBADF.
   {
