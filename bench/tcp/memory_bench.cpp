@@ -15,8 +15,14 @@
 // start, checked).
 //
 //   bench_tcp_memory [--counts 100000,1000000] [--json FILE]
-// Prints a progress line per wave, a table, and (with --json) the figures.
+// Prints a progress line per wave, a table, and (with --json) the figures,
+// with the process's peak resident set once the connections are open. Up to
+// 20M connections (each side), if the machine has the memory
+// (`--counts 10000000` holds ten million on each engine at once).
 #include <malloc.h>
+#include <sys/resource.h>
+
+#include <cinttypes>
 
 #include <chrono>
 #include <cstdio>
@@ -40,11 +46,36 @@ uint64_t heap_in_use() {
   return mi.uordblks + mi.hblkhd;
 }
 
+constexpr size_t kMaxCount = 20'000'000;
+constexpr size_t kBytesNeededPerConnection = 1200;
+
+// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
+uint64_t mem_available_bytes() {
+  FILE *f = std::fopen("/proc/meminfo", "r");
+  if (f == nullptr)
+    return 0;
+  char line[256];
+  uint64_t kb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
+      break;
+  std::fclose(f);
+  return kb * 1024;
+}
+
+// The process's peak resident set so far, in bytes.
+uint64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
 struct Result {
   size_t n = 0;
   double established_engine = 0, established_heap = 0;
   double time_wait_engine = 0;
   double seconds = 0;
+  uint64_t peak_rss = 0; // of the process, once the connections were open
 };
 
 Result measure(size_t n, rte_mempool *pool) {
@@ -59,7 +90,7 @@ Result measure(size_t n, rte_mempool *pool) {
     e->max_connections = static_cast<uint32_t>(n + 1024);
     e->max_time_wait = static_cast<uint32_t>(n + 1024);
     e->tx_checksum_offload = true; // the memory, not the checksums, is measured here
-    e->msl = 600s; // the records must outlive the measurement
+    e->msl = 600s;                 // the records must outlive the measurement
   }
   const unsigned ports = static_cast<unsigned>(n / 20000 + 1);
   const unsigned mbufs_before = rte_mempool_in_use_count(pool);
@@ -83,6 +114,9 @@ Result measure(size_t n, rte_mempool *pool) {
     }
   }
   const uint64_t heap1 = heap_in_use();
+  r.peak_rss = peak_rss_bytes();
+  std::fprintf(stderr, "  n=%zu: %zu established on each side, process RSS %.2f GiB\n", n, n,
+               static_cast<double>(r.peak_rss) / (1 << 30));
   const tcp::EngineMemory b1 = sim.b().memory();
   r.established_engine = static_cast<double>(b1.total_bytes() - b0.total_bytes()) / n;
   r.established_heap = static_cast<double>(heap1 - heap0) / (2.0 * n);
@@ -126,22 +160,36 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  for (size_t n : counts)
-    if (n == 0 || n > 4000000) {
-      std::fprintf(stderr, "error: --counts: each count must be 1..4000000\n");
+  // Both engines live in this process: a count needs about 1.2 KB per
+  // connection (two endpoints of ~500 B, their flow-table slots, the
+  // fleet's bookkeeping). A count the machine cannot hold is refused here
+  // rather than ending in the OOM killer.
+  const uint64_t avail = mem_available_bytes();
+  for (size_t n : counts) {
+    if (n == 0 || n > kMaxCount) {
+      std::fprintf(stderr, "error: --counts: each count must be 1..%zu\n", kMaxCount);
       return 2;
     }
+    if (avail != 0 && n * kBytesNeededPerConnection > avail) {
+      std::fprintf(stderr, "error: --counts %zu needs about %.1f GiB and %.1f GiB are available\n",
+                   n, static_cast<double>(n * kBytesNeededPerConnection) / (1 << 30),
+                   static_cast<double>(avail) / (1 << 30));
+      return 2;
+    }
+  }
   shoal::test::ensure_eal();
   rte_mempool *pool = shoal::test::make_pktmbuf_pool(32767);
   std::printf("sizeof(Connection) = %zu B\n", sizeof(shoal::tcp::Connection));
-  std::printf("%10s  %22s  %12s\n", "", "idle ESTABLISHED, B/conn", "TIME_WAIT");
-  std::printf("%10s  %10s  %10s  %12s\n", "count", "engine", "heap", "B/record");
+  std::printf("%10s  %22s  %12s  %14s\n", "", "idle ESTABLISHED, B/conn", "TIME_WAIT",
+              "process peak");
+  std::printf("%10s  %10s  %10s  %12s  %14s\n", "count", "engine", "heap", "B/record", "RSS, GiB");
   std::vector<Result> results;
   for (size_t n : counts) {
     results.push_back(measure(n, pool));
     const Result &r = results.back();
-    std::printf("%10zu  %10.1f  %10.1f  %12.1f\n", r.n, r.established_engine, r.established_heap,
-                r.time_wait_engine);
+    std::printf("%10zu  %10.1f  %10.1f  %12.1f  %14.2f\n", r.n, r.established_engine,
+                r.established_heap, r.time_wait_engine,
+                static_cast<double>(r.peak_rss) / (1 << 30));
     std::fflush(stdout);
   }
   if (json != nullptr) {
@@ -155,9 +203,10 @@ int main(int argc, char **argv) {
       std::fprintf(f,
                    "%s{\"count\": %zu, \"established_engine_bytes\": %.1f, "
                    "\"established_heap_bytes\": %.1f, \"time_wait_bytes\": %.1f, "
-                   "\"seconds\": %.1f}",
+                   "\"seconds\": %.1f, \"peak_rss_bytes\": %" PRIu64 "}",
                    i ? ", " : "", results[i].n, results[i].established_engine,
-                   results[i].established_heap, results[i].time_wait_engine, results[i].seconds);
+                   results[i].established_heap, results[i].time_wait_engine, results[i].seconds,
+                   results[i].peak_rss);
     std::fprintf(f, "]}\n");
     std::fclose(f);
   }
