@@ -371,6 +371,10 @@ private:
   // Tail loss probe (RFC 8985 7, timers.cpp). The retransmission timer's
   // deadline is a probe timeout, not the RTO:
   bool tlp_pto_armed_ : 1 = false;
+  // ... and new data went since it was armed: the probe timeout restarts
+  // from the last segment's time in the RACK log, when the timer fires
+  // (Engine::Impl::restart_probe_timer), not once per segment.
+  bool tlp_restart_ : 1 = false;
   bool tlp_probing_ : 1 = false;      // a probe is outstanding (tlp_end_seq_)
   bool tlp_retrans_ : 1 = false;      // ... and it resent data (TLP.is_retrans)
   bool tlp_saw_recovery_ : 1 = false; // fast recovery began since it was sent

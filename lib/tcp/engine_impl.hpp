@@ -95,7 +95,7 @@ struct Arrival {
 struct Listener {
   uint16_t port = 0;
   HandlerFactory factory;
-  OpenOptions options; // inherited by every connection it accepts
+  OpenOptions options;    // inherited by every connection it accepts
   uint32_t half_open = 0; // connections in SYN_RECEIVED counted against syn_backlog
   // Accept queue: established connections waiting while accepting is paused
   // (FIFO through Connection::accept_next_/accept_prev_).
@@ -378,7 +378,7 @@ struct Engine::Impl {
   rte_mbuf *payload_refs(Connection &, Seq seq, uint32_t len); // indirect mbufs over the ring
   // Copies [seq, seq+len) of the ring to dst; false if the ring holds less.
   bool copy_from_ring(Connection &, Seq seq, uint32_t len, uint8_t *dst);
-  void ack_send_queue(Connection &, Seq ack);                  // frees acknowledged ring bytes
+  void ack_send_queue(Connection &, Seq ack); // frees acknowledged ring bytes
 
   // ---- options.cpp ---------------------------------------------------------
   void syn_options(const Connection &, wire::TcpOptions &) const;
@@ -408,6 +408,9 @@ struct Engine::Impl {
   // data began waiting; false (nothing armed) if that time has passed.
   bool rearm_rto_from_una(Connection &);
   void on_probe_timeout(Connection &);
+  // The probe timer fired with tlp_restart_ set: armed again from the last
+  // new data's transmit time (timers.cpp).
+  void restart_probe_timer(Connection &);
   void on_delayed_ack_timeout(Connection &);
   void on_persist_timeout(Connection &);
   void arm_persist(Connection &);
@@ -472,7 +475,7 @@ struct Engine::Impl {
     const Connection *conn = nullptr;
     Seq start, end;
   } dsack;
-  uint32_t mbuf_truesize;             // memory one pool mbuf costs (buffer + header)
+  uint32_t mbuf_truesize; // memory one pool mbuf costs (buffer + header)
   // RFC 5961 7: challenge ACKs; RSTs for closed ports (rst.cpp).
   PerSecondLimit challenge_limit;
   PerSecondLimit rst_limit;

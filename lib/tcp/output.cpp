@@ -56,7 +56,8 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
   if (copy_from != nullptr) {
     // send_segment checked that it fits (copy_payload_max is held to the
     // buffer); a short ring would be a bug upstream.
-    auto *d = reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, static_cast<uint16_t>(payload_len)));
+    auto *d =
+        reinterpret_cast<uint8_t *>(rte_pktmbuf_append(m, static_cast<uint16_t>(payload_len)));
     if (d == nullptr || !copy_from_ring(*copy_from, copy_seq, payload_len, d)) {
       rte_pktmbuf_free(m);
       count(*this, Counter::drop_no_memory);
@@ -299,6 +300,7 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
   if (seq_gt(end, c.snd_nxt_))
     c.snd_nxt_ = end;
   c.snd_max_ = seq_max(c.snd_max_, c.snd_nxt_);
+  const bool rack_logged = cfg.rack && c.sack_ok_ && !retransmission;
   if (cfg.rack && c.sack_ok_)
     c.sack_.rack_on_send(c.snd_max_, now); // RFC 8985 6.1: the transmit time
   c.sack_.set_high_data(c.snd_max_);
@@ -306,8 +308,18 @@ void Engine::Impl::sent(Connection &c, Seq seq, uint32_t len, bool fin) {
     c.timers_.cancel(wheel, ConnTimer::persist);
     arm_rtx(c);
   } else if (c.tlp_pto_armed_ && !retransmission) {
-    // RFC 8985 7.2: new data restarts the probe timer (from its last segment).
-    arm_rtx(c);
+    // RFC 8985 7.2: new data restarts the probe timer (from its last
+    // segment). When the restart can only move the deadline later (more
+    // than one segment was already in flight, so the armed timeout has no
+    // delayed-ACK allowance to lose) and the RACK log holds the segment's
+    // time, the restart is lazy: the timer fires at its earlier deadline
+    // and is armed again from the log's time then (timers.cpp), so a run of
+    // segments costs no timer work per segment. Otherwise it is armed again
+    // now.
+    if (rack_logged && static_cast<uint32_t>(seq - c.snd_una_) > c.snd_mss_ + 1u)
+      c.tlp_restart_ = true;
+    else
+      arm_rtx(c);
   }
 }
 

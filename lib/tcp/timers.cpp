@@ -28,6 +28,8 @@ void Engine::Impl::timers_fired(void *ctx, timer::Timer &) {
       }
       if (c->rack_timer_armed_)
         e.on_rack_timeout(*c);
+      else if (c->tlp_pto_armed_ && c->tlp_restart_)
+        e.restart_probe_timer(*c); // due again later, or now: the next round takes it
       else if (c->tlp_pto_armed_)
         e.on_probe_timeout(*c);
       else
@@ -69,6 +71,7 @@ bool Engine::Impl::user_timeout_expired(Connection &c) {
 
 void Engine::Impl::arm_rtx(Connection &c) {
   c.tlp_pto_armed_ = false;
+  c.tlp_restart_ = false;
   c.rack_timer_armed_ = false;
   if (in_state(c.state_, SYN_SENT | SYN_RECEIVED)) {
     c.timers_.schedule(wheel, ConnTimer::retransmit, now + handshake_rto(c));
@@ -125,6 +128,19 @@ std::optional<Instant> Engine::Impl::probe_deadline(const Connection &c, Instant
   if (cap <= now)
     return std::nullopt; // the RTO is due: no probe in its place
   return std::min(now + pto, cap);
+}
+
+void Engine::Impl::restart_probe_timer(Connection &c) {
+  // The probe timer armed before new data went: arm it as sent() would
+  // have after the last of that data (its time is the RACK log's), with the
+  // state then, which no ACK has changed since (an ACK arms it afresh).
+  c.tlp_restart_ = false;
+  const std::optional<Instant> last = c.sack_.rack_last_sent();
+  const Instant fired = now;
+  if (last && *last <= fired)
+    now = *last;
+  arm_rtx(c);
+  now = fired;
 }
 
 bool Engine::Impl::rearm_rto_from_una(Connection &c) {
@@ -234,7 +250,7 @@ void Engine::Impl::on_retransmit_timeout(Connection &c) {
     // retry the connect fails with timed_out.
     if (c.rtx_count_ >= cfg.syn_retries) {
       close_connection(c, unreachable_syns.contains(c.pool_index_) ? CloseReason::unreachable
-                                                                    : CloseReason::timed_out);
+                                                                   : CloseReason::timed_out);
       return;
     }
     ++c.rtx_count_;        // doubles the handshake RTO

@@ -33,8 +33,8 @@ const char *describe(SackBlockVerdict v) {
 
 SackScoreboard::SackScoreboard(uint32_t smss, uint32_t dup_thresh)
     : smss_(clamp_smss(smss)),
-      dup_thresh_(static_cast<uint8_t>(
-          dup_thresh == 0 ? 3 : std::min<uint32_t>(dup_thresh, UINT8_MAX))) {}
+      dup_thresh_(
+          static_cast<uint8_t>(dup_thresh == 0 ? 3 : std::min<uint32_t>(dup_thresh, UINT8_MAX))) {}
 
 void SackScoreboard::reset(Seq snd_una) {
   n_ = 0;
@@ -98,7 +98,8 @@ SackBlockVerdict SackScoreboard::insert(Seq start, Seq end, uint32_t &newly) {
   const uint32_t added = seq_distance(start, end) - covered;
   if (j > i) {
     // Merge [start, end) with ranges i .. j-1 into one.
-    const SackBlock merged{seq_min(start, store_->blocks[i].start), seq_max(end, store_->blocks[j - 1].end)};
+    const SackBlock merged{seq_min(start, store_->blocks[i].start),
+                           seq_max(end, store_->blocks[j - 1].end)};
     store_->blocks[i] = merged;
     erase(i + 1, j);
     sacked_bytes_ += added;
@@ -159,7 +160,8 @@ SackUpdate SackScoreboard::update(Seq ack, std::span<const SackBlock> blocks) {
 
 bool SackScoreboard::is_sacked(Seq seq) const {
   for (size_t i = 0; i < n_; ++i)
-    if (seq_in_window(seq, store_->blocks[i].start, seq_distance(store_->blocks[i].start, store_->blocks[i].end)))
+    if (seq_in_window(seq, store_->blocks[i].start,
+                      seq_distance(store_->blocks[i].start, store_->blocks[i].end)))
       return true;
   return false;
 }
@@ -385,6 +387,15 @@ bool SackScoreboard::rack_detect(Instant now) {
   rack_lost_ = mark;
   release_if_empty();
   return seq_gt(mark, before);
+}
+
+std::optional<Instant> SackScoreboard::rack_last_sent() const {
+  if (!store_ || store_->rack.n == 0)
+    return std::nullopt;
+  const TxRecord &last = store_->rack.at(store_->rack.n - 1u);
+  if (last.end != high_data_)
+    return std::nullopt;
+  return last.sent;
 }
 
 std::optional<Instant> SackScoreboard::rack_timer_at() const {

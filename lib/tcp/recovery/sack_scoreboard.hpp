@@ -120,7 +120,8 @@ public:
   // One past the highest SACKed byte; snd_una() when nothing is SACKed.
   Seq highest_sacked() const { return n_ == 0 ? snd_una_ : store_->blocks[n_ - 1].end; }
   std::span<const SackBlock> blocks() const {
-    return store_ ? std::span<const SackBlock>{store_->blocks.data(), n_} : std::span<const SackBlock>{};
+    return store_ ? std::span<const SackBlock>{store_->blocks.data(), n_}
+                  : std::span<const SackBlock>{};
   }
   uint32_t smss() const { return smss_; }
   uint32_t dup_thresh() const { return dup_thresh_; }
@@ -149,6 +150,9 @@ public:
   // candidate (un-SACKed, sent before RACK.xmit_ts) becomes old enough.
   bool rack_detect(Instant now);
   std::optional<Instant> rack_timer_at() const;
+  // When the highest logged segment (the one ending at high_data()) was
+  // sent, if the log holds it: the last transmission of new data.
+  std::optional<Instant> rack_last_sent() const;
   // RACK.reo_wnd = RACK.min_RTT / 4 (RFC 8985 6.2 step 4, before any
   // adaptation to observed reordering).
   Duration rack_reo_wnd() const;

@@ -102,6 +102,70 @@ TEST(TailLossProbe, OneSegmentInFlightAddsTheDelayedAckTime) {
   finish(h, p, c);
 }
 
+// New data restarts the probe timer from its last segment (RFC 8985 7.2).
+// With SACK and RACK and more than one segment in flight the restart is
+// lazy (the timer fires at the old deadline and is armed again from the
+// RACK log's time), which must land at the same instant as an eager one.
+TEST(TailLossProbe, NewDataRestartsTheTimerFromItsLastSegment) {
+  for (const bool rack : {true, false}) {
+    SCOPED_TRACE(rack ? "RACK and SACK: lazy restart" : "no SACK: restart at once");
+    EngineConfig cfg = tlp_config();
+    cfg.rack = rack;
+    Harness h{cfg};
+    Peer p{h};
+    p.syn_options.mss = 1000;
+    p.syn_options.sack_permitted = rack;
+    Recorder r;
+    Connection *c = open_with_rtt(h, p, r, kRtt);
+    const uint32_t s0 = p.rcv_nxt;
+    const Instant t0 = h.now;
+    write_str(*c, pattern(2000));
+    p.expect(ACK, "first");
+    p.expect(ACK, "second");
+    h.run_until(t0 + milliseconds(10));
+    write_str(*c, pattern(1000, 2000)); // 2*SRTT from here: t0 + 30 ms
+    p.expect(ACK, "third");
+    h.run_until(t0 + milliseconds(29));
+    p.expect_none("not at the first segments' deadline (t0 + 20 ms)");
+    h.run_until(t0 + milliseconds(30));
+    Sent probe = p.expect(ACK, "the probe, 2*SRTT after the third segment");
+    EXPECT_EQ(probe.at - t0, milliseconds(30));
+    EXPECT_EQ(probe.tcp.seq, s0 + 2000);
+    EXPECT_EQ(counter(h, Counter::tlp_probes_sent), 1u);
+    ack_to(p, s0 + 3000);
+    finish(h, p, c);
+  }
+}
+
+// One segment in flight carries the delayed-ACK allowance; a second one
+// sent later removes it, so the restarted timer fires earlier than the
+// armed one would have.
+TEST(TailLossProbe, ASecondSegmentBringsTheProbeForward) {
+  EngineConfig cfg = tlp_config();
+  cfg.rack = true;
+  Harness h{cfg};
+  Peer p{h};
+  p.syn_options.mss = 1000;
+  p.syn_options.sack_permitted = true;
+  Recorder r;
+  Connection *c = open_with_rtt(h, p, r, kRtt);
+  const uint32_t s0 = p.rcv_nxt;
+  const Instant t0 = h.now;
+  write_str(*c, pattern(1000)); // alone: 2*SRTT + 40 ms, t0 + 60 ms
+  p.expect(ACK, "first");
+  h.run_until(t0 + milliseconds(10));
+  write_str(*c, pattern(1000, 1000)); // two in flight: 2*SRTT, t0 + 30 ms
+  p.expect(ACK, "second");
+  h.run_until(t0 + milliseconds(29));
+  p.expect_none("no probe yet");
+  h.run_until(t0 + milliseconds(30));
+  Sent probe = p.expect(ACK, "the probe");
+  EXPECT_EQ(probe.at - t0, milliseconds(30));
+  EXPECT_EQ(probe.tcp.seq, s0 + 1000);
+  ack_to(p, s0 + 2000);
+  finish(h, p, c);
+}
+
 // The probe timeout never fires later than the RTO would: with a long
 // delayed-ACK allowance (2*SRTT + 300 ms) the probe goes at the RTO's time.
 TEST(TailLossProbe, NeverLaterThanTheRto) {
