@@ -75,8 +75,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "app_util.hpp"
 #include "api/stack.hpp"
+#include "app_util.hpp"
 #include "dpdk/eal.hpp"
 #include "shard/clock.hpp"
 #include "workload.hpp"
@@ -276,6 +276,7 @@ ErrorKind error_of(CloseReason r, bool established) {
     return established ? ErrorKind::reset : ErrorKind::connect_failed;
   case CloseReason::aborted:
   case CloseReason::normal:
+  case CloseReason::stack_destroyed:
     break;
   }
   return ErrorKind::io_error;
@@ -288,8 +289,8 @@ ErrorKind error_of(CloseReason r, bool established) {
 // before it, and what is written goes out after it with no wait in between
 // (a bulk stream has one span per 2 KiB send-ring piece, and a clock read
 // per span was 7 % of the receiving lcore).
-template <class Session> Next drive(Connection &c, Session &s, Next next, bool &fin_seen,
-                                    Instant now) {
+template <class Session>
+Next drive(Connection c, Session &s, Next next, bool &fin_seen, Instant now) {
   for (;;) {
     switch (next) {
     case Next::send: {
@@ -324,30 +325,35 @@ template <class Session> Next drive(Connection &c, Session &s, Next next, bool &
   }
 }
 
-// The live handlers of one side, deleted when the stacks are gone (a
-// stack's destructor frees its connections without callbacks).
-template <class H> struct Live {
-  std::unordered_set<H *> set;
-  ~Live() {
-    for (H *h : set)
-      delete h;
-  }
-};
+// The client's open handlers (the stack owns them), for abandon() at the
+// end of the run.
+template <class H> struct Live { std::unordered_set<H *> set; };
 
 // Client and server connections differ only in their session type and in
-// how they start (start/connected vs accepted).
-template <class Session, class Run> class SessionHandler final : public api::ConnectionHandler {
+// how they start (start/connected vs accepted). The stack owns each one.
+template <class Session, class Run> class SessionHandler final : public api::Handler {
 public:
-  SessionHandler(Run &run, Live<SessionHandler> &live) : session_(run), live_(&live) {
-    live_->set.insert(this);
+  // `live` (client): listed there while it exists.
+  SessionHandler(Run &run, Live<SessionHandler> *live) : session_(run), live_(live) {
+    if (live_ != nullptr)
+      live_->set.insert(this);
+  }
+  ~SessionHandler() override {
+    if (live_ != nullptr)
+      live_->set.erase(this);
+    if (!connection() && !finished_) {
+      // connect() opened nothing (no port or connection slot free:
+      // EADDRNOTAVAIL) and destroyed the handler at once.
+      const Instant now = clock_now();
+      session_.failed(ErrorKind::no_local_port, now);
+      session_.finish(now);
+    }
   }
   Session &session() { return session_; }
   bool finished() const { return finished_; }
-  void set_connection(Connection *c) { conn_ = c; }
 
   // The first Next (from start()/connected() or accepted()), then pump.
-  void on_connected(Connection &c) override {
-    conn_ = &c;
+  void on_connected(Connection c) override {
     c.set_nodelay(true); // as kernel_bench's TCP_NODELAY
     const Instant now = clock_now();
     if constexpr (std::is_same_v<Session, ClientSession>)
@@ -357,34 +363,33 @@ public:
     established_ = true;
     pump(c, now);
   }
-  void on_readable(Connection &c) override { pump(c, clock_now()); }
-  void on_writable(Connection &c) override { pump(c, clock_now()); }
-  void on_peer_closed(Connection &c) override { pump(c, clock_now()); }
-  void on_closed(Connection &, CloseReason r) override {
-    if (!finished_) {
-      // The transport ended it: refused, reset, timed out.
+  void on_readable(Connection c) override { pump(c, clock_now()); }
+  void on_writable(Connection c) override { pump(c, clock_now()); }
+  void on_peer_closed(Connection c) override { pump(c, clock_now()); }
+  void on_closed(Connection, CloseReason r) override {
+    if (!finished_ && r != CloseReason::stack_destroyed) {
+      // The transport ended it: refused, reset, timed out. (A stack that
+      // goes with connections open: the run is over, nothing is counted.)
       const Instant now = clock_now();
       session_.failed(error_of(r, established_), now);
       session_.finish(now);
     }
-    live_->set.erase(this);
-    delete this;
+    finished_ = true;
   }
   // The run ended with this connection open (client only): not counted
   // either way, and reset as kernel_bench's close() of a socket with data
-  // in flight would, so the server sees its end. Deletes this.
+  // in flight would, so the server sees its end. The stack destroys this.
   void abandon() {
     if constexpr (std::is_same_v<Session, ClientSession>) {
       if (!finished_)
         session_.abandon();
     }
     finished_ = true;
-    if (conn_ != nullptr)
-      conn_->abort(); // on_closed deletes this
+    connection().abort(); // on_closed, then the stack destroys this
   }
 
 private:
-  void pump(Connection &c, Instant now) {
+  void pump(Connection c, Instant now) {
     if (finished_ || !established_)
       return;
     next_ = drive(c, session_, next_, fin_seen_, now);
@@ -395,14 +400,13 @@ private:
     finished_ = true;
     session_.finish(now);
     if (next_ == Next::fail)
-      c.abort(); // may call on_closed (and delete this) at once
+      c.abort(); // may call on_closed (and destroy this) at once
     else
       c.close();
   }
 
   Session session_;
   Live<SessionHandler> *live_;
-  Connection *conn_ = nullptr; // until on_closed
   Next next_ = Next::receive;
   bool established_ = false;
   bool fin_seen_ = false;
@@ -482,18 +486,11 @@ void drive_clients(api::Stack &client, wire::Ipv4Addr server_addr, const Options
   unsigned next_port = 0;
   auto open_one = [&]() {
     const Instant now = clock_now();
-    auto *h = new ClientHandler(crun, live);
+    auto h = std::make_unique<ClientHandler>(crun, &live);
     h->session().start(now);
     const uint16_t port = uint16_t(o.port + next_port++ % o.ports);
-    Connection *c = client.connect(server_addr, port, h, 0);
-    h->set_connection(c);
-    if (c == nullptr) {
-      // No port or connection slot free (EADDRNOTAVAIL).
-      h->session().failed(ErrorKind::no_local_port, now);
-      h->session().finish(now);
-      live.set.erase(h);
-      delete h;
-    }
+    // Nothing opened: the handler goes at once and counts the failure.
+    client.connect(server_addr, port, std::move(h), 0);
   };
 
   crun.begin(clock_now());
@@ -555,7 +552,8 @@ int run_ring(const Options &o, const char *argv0) {
     ecfg.extra_args.push_back("--in-memory");
   }
   std::string eal_error;
-  const std::unique_ptr<dpdk::Eal> eal = dpdk::Eal::init(ecfg, dpdk::PortConfig{}, argv0, &eal_error);
+  const std::unique_ptr<dpdk::Eal> eal =
+      dpdk::Eal::init(ecfg, dpdk::PortConfig{}, argv0, &eal_error);
   if (!eal)
     fail(eal_error);
   g_eal = eal.get();
@@ -572,15 +570,14 @@ int run_ring(const Options &o, const char *argv0) {
     ClientRun crun(ccfg);
     ServerRun srun(scfg);
     Live<ClientHandler> client_live;
-    Live<ServerHandler> server_live;
     {
       auto client = make_stack(argv0, "churn_client", wire.server_to_client, wire.client_to_server,
                                "10.99.0.1", o);
       auto server = make_stack(argv0, "churn_server", wire.client_to_server, wire.server_to_client,
                                "10.99.0.2", o);
       for (unsigned k = 0; k < o.ports; ++k)
-        if (!server->listen(uint16_t(o.port + k), [&](Connection &) -> api::ConnectionHandler * {
-              return new ServerHandler(srun, server_live);
+        if (!server->listen(uint16_t(o.port + k), [&](Connection) {
+              return std::make_unique<ServerHandler>(srun, nullptr);
             }))
           fail("listen on " + std::to_string(o.port + k) + " failed");
       std::fprintf(stderr, "shoal-churn: ring: client %s on lcore %u, server %s on lcore %u\n",
@@ -607,8 +604,8 @@ int run_ring(const Options &o, const char *argv0) {
       if (getenv("SHOAL_CHURN_DEBUG") != nullptr)
         std::fprintf(stderr, "client %s\nserver %s\n", client->stats_json().c_str(),
                      server->stats_json().c_str());
-      // The stacks go here, freeing their connections without callbacks;
-      // the handlers left go with client_live/server_live.
+      // The stacks go here: the handlers still open get
+      // on_closed(stack_destroyed) (not counted) and are destroyed.
     }
     write_json(o.w.json_path, crun.to_json());
     if (!o.server_json_path.empty())
@@ -636,11 +633,9 @@ int run_server(const Options &o, const char *argv0) {
     fail(o.config_path + ": [eal] lcores: server mode runs one shard (got " +
          std::to_string(stack->shard_count()) + ")");
   ServerRun srun(scfg);
-  Live<ServerHandler> live;
   for (unsigned k = 0; k < o.ports; ++k)
-    if (!stack->listen(uint16_t(o.port + k), [&](Connection &) -> api::ConnectionHandler * {
-          return new ServerHandler(srun, live);
-        }))
+    if (!stack->listen(uint16_t(o.port + k),
+                       [&](Connection) { return std::make_unique<ServerHandler>(srun, nullptr); }))
       fail("listen on " + std::to_string(o.port + k) + " failed");
   api::stop_on_signals(*stack);
   std::fprintf(stderr, "shoal-churn: server %s: %s, %s on port %u\n", o.config_path.c_str(),
@@ -648,7 +643,7 @@ int run_server(const Options &o, const char *argv0) {
   srun.begin(clock_now());
   stack->run();
   srun.end(clock_now());
-  stack.reset(); // frees the connections silently; `live` then frees the handlers
+  stack.reset(); // the handlers still open: on_closed(stack_destroyed), not counted
   write_json(o.w.json_path, srun.to_json());
   return 0;
 }
@@ -669,7 +664,7 @@ int run_client(const Options &o, const char *argv0) {
   ClientRun crun(ccfg);
   Live<ClientHandler> live;
   drive_clients(*stack, o.server, o, crun, live);
-  stack.reset(); // frees the connections silently; `live` then frees the handlers
+  stack.reset(); // the handlers still open: on_closed(stack_destroyed), not counted
   write_json(o.w.json_path, crun.to_json());
   return 0;
 }

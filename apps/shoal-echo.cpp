@@ -29,25 +29,20 @@ using shoal::api::Connection;
 
 std::atomic<uint64_t> g_accepted{0}, g_closed{0}, g_echoed{0}, g_udp_echoed{0};
 
-class EchoHandler;
-shoal::apps::HandlerRegistry<EchoHandler> *g_registry = nullptr;
-
-class EchoHandler final : public shoal::api::ConnectionHandler {
+// One per connection; the stack owns it and destroys it after on_closed.
+class EchoHandler final : public shoal::api::Handler {
 public:
-  explicit EchoHandler(unsigned shard) : shard_(shard) {}
-
-  void on_connected(Connection &c) override { pump(c); }
-  void on_readable(Connection &c) override { pump(c); }
-  void on_writable(Connection &c) override { pump(c); }
-  void on_peer_closed(Connection &c) override { pump(c); }
-  void on_closed(Connection &, CloseReason) override {
+  void on_connected(Connection c) override { pump(c); }
+  void on_readable(Connection c) override { pump(c); }
+  void on_writable(Connection c) override { pump(c); }
+  void on_peer_closed(Connection c) override { pump(c); }
+  void on_closed(Connection, CloseReason) override {
     g_closed.fetch_add(1, std::memory_order_relaxed);
-    g_registry->remove(shard_, this);
   }
 
 private:
   // Moves readable bytes into the send ring until one of them runs out.
-  void pump(Connection &c) {
+  void pump(Connection c) {
     if (closing_)
       return;
     size_t moved = 0;
@@ -69,7 +64,6 @@ private:
     }
   }
 
-  unsigned shard_;
   bool closing_ = false;
 };
 
@@ -93,14 +87,9 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "shoal-echo: %s\n", error.c_str());
     return error.rfind(argv[1], 0) == 0 ? 1 : 3;
   }
-  shoal::apps::HandlerRegistry<EchoHandler> registry(stack->shard_count());
-  g_registry = &registry;
-  shoal::api::Stack *s = stack.get();
-  stack->listen(static_cast<uint16_t>(port), [s](Connection &) -> shoal::api::ConnectionHandler * {
-    const unsigned shard = static_cast<unsigned>(shoal::api::Stack::current_shard());
+  stack->listen(static_cast<uint16_t>(port), [](Connection) {
     g_accepted.fetch_add(1, std::memory_order_relaxed);
-    (void)s;
-    return g_registry->add(shard, new EchoHandler(shard));
+    return std::make_unique<EchoHandler>();
   });
   if (!stack->udp_bind(static_cast<uint16_t>(port),
                        [](shoal::api::UdpSocket &u, const shoal::api::UdpDatagram &d) {
@@ -123,7 +112,5 @@ int main(int argc, char **argv) {
               stack->ready_fields().c_str());
   stack->run();
   std::printf("%s\n", stack->stats_json().c_str());
-  stack.reset(); // engines free their connections silently; then the registry frees handlers
-  g_registry = nullptr;
-  return 0;
+  return 0; // the stack ends the connections still open and destroys their handlers
 }

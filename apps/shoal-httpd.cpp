@@ -27,19 +27,19 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -140,9 +140,6 @@ FileIo *g_io = nullptr;
 
 std::atomic<uint64_t> g_accepted{0}, g_requests{0}, g_errors{0}, g_body_bytes{0};
 
-class HttpHandler;
-shoal::apps::HandlerRegistry<HttpHandler> *g_registry = nullptr;
-
 // The file a target names under the docroot, or -1 (not found, not safe,
 // not a regular file). *size gets its length.
 int open_under_docroot(std::string_view target, uint64_t *size) {
@@ -182,15 +179,16 @@ struct FileResult {
   bool failed = false;            // a read error or the file shrank
 };
 
-class HttpHandler final : public shoal::api::ConnectionHandler {
+// One per connection; the stack owns it and destroys it after on_closed.
+class HttpHandler final : public shoal::api::Handler {
 public:
-  explicit HttpHandler(unsigned shard) : shard_(shard), alive_(std::make_shared<HttpHandler *>(this)) {}
+  HttpHandler() : alive_(std::make_shared<HttpHandler *>(this)) {}
   ~HttpHandler() override { *alive_ = nullptr; } // completions still queued find no handler
 
-  void on_connected(Connection &c) override { serve(c); }
-  void on_readable(Connection &c) override { serve(c); }
-  void on_writable(Connection &c) override { serve(c); }
-  void on_peer_closed(Connection &c) override {
+  void on_connected(Connection c) override { serve(c); }
+  void on_readable(Connection c) override { serve(c); }
+  void on_writable(Connection c) override { serve(c); }
+  void on_peer_closed(Connection c) override {
     if (discarding_) {
       c.consume(c.readable());
       c.close();
@@ -198,12 +196,12 @@ public:
     }
     serve(c);
   }
-  void on_closed(Connection &, CloseReason) override { g_registry->remove(shard_, this); }
+  void on_closed(Connection, CloseReason) override {}
 
 private:
   // Writes what is pending, then parses and answers requests while the
   // previous response is out of the way.
-  void serve(Connection &c) {
+  void serve(Connection c) {
     if (discarding_) {
       c.consume(c.readable());
       return;
@@ -248,18 +246,18 @@ private:
 
   // Runs `work` on the I/O thread, then `done(handler, connection, result)`
   // on this shard, if the connection is still there.
-  void file_job(Connection &c, std::function<void(FileResult &)> work,
-                void (HttpHandler::*done)(Connection &, FileResult &)) {
+  void file_job(Connection c, std::function<void(FileResult &)> work,
+                void (HttpHandler::*done)(Connection, FileResult &)) {
     auto result = std::make_shared<FileResult>();
     g_io->submit(
-        shard_, [result, work = std::move(work)] { work(*result); },
-        [alive = alive_, conn = &c, result, done] {
+        shard(), [result, work = std::move(work)] { work(*result); },
+        [alive = alive_, c, result, done] {
           if (HttpHandler *h = *alive)
-            (h->*done)(*conn, *result);
+            (h->*done)(c, *result);
         });
   }
 
-  void respond(Connection &c) {
+  void respond(Connection c) {
     g_requests.fetch_add(1, std::memory_order_relaxed);
     using shoal::http::Method;
     const std::string_view target = parser_.target();
@@ -297,13 +295,13 @@ private:
   }
 
   // `/` without an index.html is the pattern body; anything else, 404.
-  void not_a_file(Connection &c) {
+  void not_a_file(Connection c) {
     if (target_ == "/")
       return send_head(c, 200, g_settings.default_size, true, "text/plain");
     return send_head(c, 404, 0, false, {});
   }
 
-  void opened(Connection &c, FileResult &r) {
+  void opened(Connection c, FileResult &r) {
     opening_ = false;
     if (!r.file) {
       not_a_file(c);
@@ -320,7 +318,7 @@ private:
     serve(c);
   }
 
-  void send_head(Connection &c, unsigned status, uint64_t length, bool pattern,
+  void send_head(Connection c, unsigned status, uint64_t length, bool pattern,
                  std::string_view type) {
     shoal::http::ResponseHead head;
     head.keep_alive = keep_alive_;
@@ -354,7 +352,7 @@ private:
   // in one commit: a small response is one write (and one segment).
   // write_body queues the rest. The ring has room for a head (kHeadRoom),
   // but perhaps not in one piece: then the head goes alone.
-  void queue_head(Connection &c, std::span<const uint8_t> head) {
+  void queue_head(Connection c, std::span<const uint8_t> head) {
     const std::span<uint8_t> out =
         c.reserve(head.size() + static_cast<size_t>(std::min<uint64_t>(body_left_, 65536)));
     if (out.size() < head.size()) {
@@ -389,7 +387,7 @@ private:
   }
 
   // The next file data, read on the I/O thread after what is pending.
-  void read_more(Connection &c) {
+  void read_more(Connection c) {
     reading_ = true;
     const uint64_t off = body_off_;
     const size_t len = static_cast<size_t>(std::min<uint64_t>(body_left_, kNextRead));
@@ -404,7 +402,7 @@ private:
         &HttpHandler::read_done);
   }
 
-  void read_done(Connection &c, FileResult &r) {
+  void read_done(Connection c, FileResult &r) {
     reading_ = false;
     if (r.failed) { // the length is promised: end the connection
       c.abort();
@@ -416,7 +414,7 @@ private:
   }
 
   // Fills the send ring with the current body; true when it is all queued.
-  bool write_body(Connection &c) {
+  bool write_body(Connection c) {
     while (body_left_ > 0) {
       if (!pattern_ && pending_off_ == pending_.size()) {
         if (!reading_)
@@ -435,7 +433,6 @@ private:
     return true;
   }
 
-  unsigned shard_;
   std::shared_ptr<HttpHandler *> alive_;
   shoal::http::RequestParser parser_;
   std::string target_;
@@ -494,14 +491,11 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "shoal-httpd: %s\n", error.c_str());
     return error.rfind(argv[1], 0) == 0 ? 1 : 3;
   }
-  shoal::apps::HandlerRegistry<HttpHandler> registry(stack->shard_count());
-  g_registry = &registry;
   auto io = std::make_unique<FileIo>(*stack);
   g_io = io.get();
-  stack->listen(g_settings.port, [](Connection &) -> shoal::api::ConnectionHandler * {
-    const unsigned shard = static_cast<unsigned>(shoal::api::Stack::current_shard());
+  stack->listen(g_settings.port, [](Connection) {
     g_accepted.fetch_add(1, std::memory_order_relaxed);
-    return g_registry->add(shard, new HttpHandler(shard));
+    return std::make_unique<HttpHandler>();
   });
   stack->set_status_hook([] {
     std::fprintf(stderr, "shoal-httpd: connections %lu requests %lu errors %lu body bytes %lu\n",
@@ -517,7 +511,6 @@ int main(int argc, char **argv) {
   std::printf("%s\n", stack->stats_json().c_str());
   io.reset(); // before the stack: it posts to the shards
   g_io = nullptr;
-  stack.reset();
-  g_registry = nullptr;
+  stack.reset(); // ends the connections still open and destroys their handlers
   return 0;
 }

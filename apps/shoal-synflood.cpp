@@ -89,8 +89,8 @@
 #include <vector>
 
 #include "api/stack.hpp"
-#include "dpdk/eal.hpp"
 #include "app_util.hpp"
+#include "dpdk/eal.hpp"
 #include "synflood/clock.hpp"
 #include "synflood/echo_server.hpp"
 #include "synflood/legit_client.hpp"
@@ -603,8 +603,7 @@ std::string run(const Options &o, const Target &tg, rte_mempool *gen_pool) {
       double(b.handshake.percentile(99)) / 1e3, (unsigned long long)f.successes,
       (unsigned long long)(f.successes + f.failures), double(f.handshake.percentile(99)) / 1e3);
   return json;
-  // `legit` goes here: the handlers still referenced by open connections are
-  // deleted, and the caller destroys the stack without calling them.
+  // `legit` goes here (nothing is in flight any more).
 }
 
 rte_mempool *make_gen_pool(const Options &o) {
@@ -693,7 +692,7 @@ int run_ring(const Options &o, const char *argv0) {
     auto server = ring_stack(argv0, "synflood_server", rings.to_server, rings.from_server, scfg,
                              &server_port);
     ReturnPath return_path(rings.from_server, rings.to_client, ccfg.ipv4.address);
-    if (!server->listen(o.legit.port, [&](api::Connection &) { return app.accept(); }))
+    if (!server->listen(o.legit.port, [&](api::Connection) { return app.accept(); }))
       fail("listen on " + std::to_string(o.legit.port) + " failed");
     std::fprintf(stderr,
                  "shoal-synflood: ring: generator + clients %s on lcore %u, server %s on lcore %u "
@@ -721,8 +720,8 @@ int run_ring(const Options &o, const char *argv0) {
     if (getenv("SYNFLOOD_DEBUG"))
       std::fprintf(stderr, "server %s\nclient %s\n", server->stats_json().c_str(),
                    client->stats_json().c_str());
-    // The stacks free their connections without callbacks; `app` then
-    // deletes the server handlers left.
+    // The stacks end the connections left (on_closed(stack_destroyed))
+    // and destroy their handlers; `app` outlives them.
     client.reset();
     server.reset();
     rte_mempool_free(gen_pool);

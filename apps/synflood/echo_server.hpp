@@ -2,12 +2,12 @@
 // The in-process target's application: the request/response server of the
 // macro benchmarks' echo mode (kernel_bench server --mode echo, which the
 // kernel target runs): read `request` bytes, answer `response` bytes, close
-// when the client closes. One shard only: the handler set is touched by
-// the server's shard thread, and by the destructor after the stack is gone.
+// when the client closes. The stack owns the handlers; they refer to the
+// EchoServer, which must outlive the stack.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
-#include <unordered_set>
 
 #include "api/stack.hpp"
 
@@ -16,25 +16,17 @@ namespace shoal::synflood {
 class EchoServer {
 public:
   EchoServer(uint32_t request, uint32_t response) : request_(request), response_(response) {}
-  ~EchoServer() {
-    for (Handler *h : live_)
-      delete h;
-  }
   EchoServer(const EchoServer &) = delete;
   EchoServer &operator=(const EchoServer &) = delete;
 
   // The listener's factory.
-  api::ConnectionHandler *accept() {
-    auto *h = new Handler(*this);
-    live_.insert(h);
-    return h;
-  }
+  std::unique_ptr<api::Handler> accept() { return std::make_unique<Handler>(*this); }
 
 private:
-  class Handler final : public api::ConnectionHandler {
+  class Handler final : public api::Handler {
   public:
     explicit Handler(EchoServer &s) : s_(s) {}
-    void on_readable(api::Connection &c) override {
+    void on_readable(api::Connection c) override {
       const size_t n = c.readable();
       c.consume(n);
       got_ += n;
@@ -45,15 +37,11 @@ private:
       }
       send(c);
     }
-    void on_writable(api::Connection &c) override { send(c); }
-    void on_peer_closed(api::Connection &c) override { c.close(); }
-    void on_closed(api::Connection &, api::CloseReason) override {
-      s_.live_.erase(this);
-      delete this;
-    }
+    void on_writable(api::Connection c) override { send(c); }
+    void on_peer_closed(api::Connection c) override { c.close(); }
 
   private:
-    void send(api::Connection &c) {
+    void send(api::Connection c) {
       static const std::array<uint8_t, 1024> kZeros{};
       while (responding_ && sent_ < s_.response_) {
         const uint32_t chunk = std::min<uint32_t>(s_.response_ - sent_, uint32_t(kZeros.size()));
@@ -71,7 +59,6 @@ private:
   };
 
   uint32_t request_, response_;
-  std::unordered_set<Handler *> live_;
 };
 
 } // namespace shoal::synflood

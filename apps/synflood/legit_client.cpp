@@ -87,15 +87,23 @@ std::string LegitCounts::to_json() const {
 
 // One legitimate connection: connect, write the request, read the whole
 // response, close. Counted exactly once: success or failure (or unfinished).
-class LegitClients::Attempt final : public api::ConnectionHandler {
+// The stack owns it (connect()); it is listed in the owner's live_ while it
+// exists.
+class LegitClients::Attempt final : public api::Handler {
 public:
   Attempt(LegitClients &owner, Instant start, unsigned phase)
-      : owner_(owner), start_(start), deadline_(start + owner.p_.timeout), phase_(phase) {}
+      : owner_(owner), start_(start), deadline_(start + owner.p_.timeout), phase_(phase) {
+    owner_.live_.insert(this);
+  }
+  ~Attempt() override {
+    if (!connection() && !done_)
+      record_failure(Failure::no_port); // connect() opened nothing
+    owner_.live_.erase(this);
+  }
 
   Instant deadline() const { return deadline_; }
-  void set_connection(api::Connection *c) { conn_ = c; }
 
-  void on_connected(api::Connection &c) override {
+  void on_connected(api::Connection c) override {
     const Instant now = clock_now();
     owner_.count(phase_, [&](LegitCounts &k) {
       ++k.handshakes;
@@ -105,16 +113,15 @@ public:
     established_ = true;
     send(c);
   }
-  void on_writable(api::Connection &c) override { send(c); }
-  void on_readable(api::Connection &c) override { (void)receive(c); }
-  void on_peer_closed(api::Connection &c) override {
+  void on_writable(api::Connection c) override { send(c); }
+  void on_readable(api::Connection c) override { (void)receive(c); }
+  void on_peer_closed(api::Connection c) override {
     if (receive(c))
-      return; // decided (and maybe deleted already)
+      return; // decided (and maybe destroyed already)
     if (c.readable() == 0)
       fail(c, Failure::protocol); // the server closed before the whole response
   }
-  void on_closed(api::Connection &, api::CloseReason r) override {
-    conn_ = nullptr;
+  void on_closed(api::Connection, api::CloseReason r) override {
     if (!done_) {
       switch (r) {
       case api::CloseReason::refused:
@@ -129,11 +136,12 @@ public:
         break;
       case api::CloseReason::aborted:
       case api::CloseReason::normal:
+      case api::CloseReason::stack_destroyed:
         record_failure(Failure::protocol);
         break;
       }
     }
-    owner_.finished(this); // deletes this
+    // The stack destroys this now.
   }
 
   // The deadline passed: failed, and the connection reset.
@@ -144,19 +152,11 @@ public:
       done_ = true;
       owner_.count(phase_, [](LegitCounts &k) { ++k.unfinished; });
     }
-    if (conn_ != nullptr)
-      conn_->abort(); // on_closed deletes this
-    else
-      owner_.finished(this);
-  }
-  // connect() returned nullptr.
-  void no_port() {
-    record_failure(Failure::no_port);
-    owner_.finished(this);
+    connection().abort(); // on_closed, then the stack destroys this
   }
 
 private:
-  void send(api::Connection &c) {
+  void send(api::Connection c) {
     const uint32_t want = owner_.p_.request;
     while (sent_ < want) {
       const uint32_t chunk = std::min<uint32_t>(want - sent_, uint32_t(kPayload.size()));
@@ -167,7 +167,7 @@ private:
     }
   }
   // True once the attempt is decided: `this` may be gone then.
-  bool receive(api::Connection &c) {
+  bool receive(api::Connection c) {
     if (done_)
       return true;
     const size_t n = c.readable();
@@ -197,7 +197,7 @@ private:
       ++k.failure[size_t(f)];
     });
   }
-  void fail(api::Connection &c, Failure f) {
+  void fail(api::Connection c, Failure f) {
     record_failure(f);
     c.abort();
   }
@@ -205,12 +205,10 @@ private:
     if (done_)
       return;
     record_failure(f);
-    if (conn_ != nullptr)
-      conn_->abort();
+    connection().abort();
   }
 
   LegitClients &owner_;
-  api::Connection *conn_ = nullptr;
   Instant start_, deadline_;
   unsigned phase_;
   uint32_t sent_ = 0;
@@ -223,26 +221,13 @@ LegitClients::LegitClients(api::Stack &stack, const LegitParams &p, unsigned pha
     : stack_(stack), p_(p), phases_(phases) {}
 
 LegitClients::~LegitClients() {
-  // The stack may already be gone (it frees its connections silently).
-  for (Attempt *a : live_)
-    delete a;
-}
-
-void LegitClients::finished(Attempt *a) {
-  live_.erase(a);
-  delete a;
+  abandon_all(); // the stack owns the attempts, which refer to this
 }
 
 void LegitClients::start_one(Instant now, unsigned phase) {
-  auto *a = new Attempt(*this, now, phase);
-  live_.insert(a);
   count(phase, [](LegitCounts &k) { ++k.attempts; });
-  api::Connection *c = stack_.connect(p_.server, p_.port, a, 0);
-  if (c == nullptr) {
-    a->no_port();
-    return;
-  }
-  a->set_connection(c);
+  // Nothing opened (no port free): the attempt goes at once, counted failed.
+  stack_.connect(p_.server, p_.port, std::make_unique<Attempt>(*this, now, phase), 0);
 }
 
 void LegitClients::tick(Instant now, unsigned phase) {

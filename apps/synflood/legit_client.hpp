@@ -66,6 +66,7 @@ class LegitClients {
 public:
   // `phases` separate phase counts (an attempt counts in the phase it started in).
   LegitClients(api::Stack &, const LegitParams &, unsigned phases);
+  // Aborts what is still in flight (abandon_all): the stack must still be there.
   ~LegitClients();
   LegitClients(const LegitClients &) = delete;
   LegitClients &operator=(const LegitClients &) = delete;
@@ -94,7 +95,6 @@ private:
     f(interval_);
     f(phases_[phase]);
   }
-  void finished(Attempt *);
 
   api::Stack &stack_;
   LegitParams p_;

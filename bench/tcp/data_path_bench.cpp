@@ -27,6 +27,7 @@
 
 #include "tcp/connection.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/inspect.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -197,7 +198,7 @@ void BM_SendSegment(benchmark::State &state) {
       left -= room.size();
     }
     if (++segs % 16 == 0)
-      b.inject(b.header(ACK, c.snd_nxt().v), {});
+      b.inject(b.header(ACK, c.inspect().snd_nxt().v), {});
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.counters["pkts_per_seg"] =

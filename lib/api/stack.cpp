@@ -78,6 +78,24 @@ struct Stack::Slot {
   std::unique_ptr<shard::ShardTcp> tcp;
   rte_ring *commands = nullptr;
   Instant next_status{};
+  // The head of this shard's list of live api::Handlers (connection.hpp).
+  detail::HandlerLink handlers;
+
+  // Takes `h` for connection `c` of this shard.
+  void adopt(Handler &h, tcp::Connection &c) {
+    h.link_.conn = &c;
+    h.link_.shard = id;
+    h.link_.link_after(handlers);
+  }
+  // Ends every connection that still has a handler: on_closed(stack_destroyed),
+  // then the handler goes. The engine frees the connections afterwards.
+  void end_handlers() {
+    while (handlers.next != &handlers) {
+      detail::HandlerLink *l = handlers.next;
+      l->conn->set_handler(nullptr);
+      l->on_closed(*l->conn, CloseReason::stack_destroyed);
+    }
+  }
 
   ~Slot() {
     if (commands != nullptr) {
@@ -265,6 +283,13 @@ bool Stack::open(const dpdk::NodeConfig &cfg, const char *argv0, const StackOpti
 }
 
 Stack::~Stack() {
+  for (auto &s : shards_) {
+    if (!s->tcp)
+      continue;
+    tls_shard = static_cast<int>(s->id);
+    s->end_handlers();
+    tls_shard = -1;
+  }
   for (auto &s : shards_)
     if (s->shard)
       shard::unpublish(s->shard.get());
@@ -371,9 +396,26 @@ OpenError open_error(tcp::Engine::ConnectError e) {
 ListenResult Stack::listen(uint16_t port, HandlerFactory factory, const OpenOptions &options) {
   if (port == 0)
     return {OpenError::bad_address};
+  // Each shard's engine gets a factory that hands the application's
+  // handler to that shard's list.
   const auto apply = [port, options, factory](Slot &s) {
-    return s.tcp->engine().listen(port, factory, options) ? OpenError::none
-                                                          : OpenError::address_in_use;
+    Slot *slot = &s;
+    auto take = [slot, factory](tcp::Connection &c) -> tcp::ConnectionHandler * {
+      std::unique_ptr<Handler> h = factory(Connection(c));
+      if (!h)
+        return nullptr;
+      slot->adopt(*h, c);
+      Handler *owned = h.release();
+      if (c.state() == State::closed) {
+        // The factory aborted the connection itself: the engine will not
+        // report it, so the handler ends here.
+        owned->link_.on_closed(c, CloseReason::aborted);
+        return nullptr;
+      }
+      return &owned->link_;
+    };
+    return s.tcp->engine().listen(port, std::move(take), options) ? OpenError::none
+                                                                  : OpenError::address_in_use;
   };
   if (!running_.load(std::memory_order_acquire)) {
     OpenError e = OpenError::none;
@@ -425,12 +467,29 @@ ListenResult Stack::listen(uint16_t port, HandlerFactory factory, const OpenOpti
 }
 
 ConnectResult Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port,
-                             ConnectionHandler *handler, unsigned shard,
+                             std::unique_ptr<Handler> handler, unsigned shard,
                              const OpenOptions &options) {
+  OpenError e = OpenError::none;
+  tcp::Connection *c =
+      connect_engine(remote, remote_port, handler ? &handler->link_ : nullptr, shard, options, &e);
+  if (c == nullptr)
+    return e; // `handler` goes here: there is no connection to report on
+  if (handler)
+    shards_[shard]->adopt(*handler.release(), *c);
+  return Connection(*c);
+}
+
+tcp::Connection *Stack::connect_engine(wire::Ipv4Addr remote, uint16_t remote_port,
+                                       tcp::ConnectionHandler *handler, unsigned shard,
+                                       const OpenOptions &options, OpenError *error) {
+  const auto fail = [error](OpenError e) -> tcp::Connection * {
+    *error = e;
+    return nullptr;
+  };
   if (shard >= shards_.size())
-    return OpenError::no_such_shard;
+    return fail(OpenError::no_such_shard);
   if (running_.load(std::memory_order_acquire) && tls_shard != static_cast<int>(shard))
-    return OpenError::wrong_thread; // another shard's engine: post() instead
+    return fail(OpenError::wrong_thread); // another shard's engine: post() instead
   tcp::Engine &eng = shards_[shard]->tcp->engine();
   uint16_t local_port = 0; // single shard: the engine picks it
   if (shards_.size() > 1) {
@@ -444,12 +503,13 @@ ConnectResult Stack::connect(wire::Ipv4Addr remote, uint16_t remote_port,
         static_cast<uint16_t>(shards_.size()), *res_->reta, in_use,
         shard::PortRange{cfg_.tcp.ephemeral_port_min, cfg_.tcp.ephemeral_port_max});
     if (!port)
-      return OpenError::no_free_port;
+      return fail(OpenError::no_free_port);
     local_port = *port;
   }
   tcp::Engine::ConnectError why{};
-  Connection *c = eng.connect(remote, remote_port, handler, local_port, options, &why);
-  return c != nullptr ? ConnectResult(c) : ConnectResult(open_error(why));
+  tcp::Connection *c = eng.connect(remote, remote_port, handler, local_port, options, &why);
+  *error = c != nullptr ? OpenError::none : open_error(why);
+  return c;
 }
 
 UdpSocket *Stack::udp_open(uint16_t port, unsigned shard) {
@@ -476,10 +536,12 @@ bool Stack::udp_bind(uint16_t port, UdpReceiveFn on_receive) {
   bool ok = true;
   for (auto &s : shards_) {
     Slot *slot = s.get();
-    ok = post(slot->id, [slot, port, on_receive] {
-           if (UdpSocket *u = slot->shard->udp().open(port))
-             u->on_receive(on_receive);
-         }) && ok;
+    ok = post(slot->id,
+              [slot, port, on_receive] {
+                if (UdpSocket *u = slot->shard->udp().open(port))
+                  u->on_receive(on_receive);
+              }) &&
+         ok;
   }
   return ok;
 }

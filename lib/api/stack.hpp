@@ -5,7 +5,10 @@
 //   std::string error;
 //   auto stack = shoal::api::Stack::create("configs/default.ini", argv[0], &error);
 //   if (!stack) { fprintf(stderr, "%s\n", error.c_str()); return 1; }
-//   stack->listen(80, [](shoal::api::Connection &) { return new MyHandler; });
+//   struct MyHandler : shoal::api::Handler {
+//     void on_readable(shoal::api::Connection c) override { ... c.peek() ... c.consume(n); }
+//   };
+//   stack->listen(80, [](shoal::api::Connection) { return std::make_unique<MyHandler>(); });
 //   shoal::api::stop_on_signals(*stack);   // SIGINT/SIGTERM -> stop()
 //   stack->run();                          // returns after stop()
 //
@@ -16,6 +19,12 @@
 // Toeplitz hash (shard/flow_steering.hpp); a packet that arrives on a shard
 // that does not own its flow is handed over (shard/handoff.hpp), and
 // connect() picks an ephemeral port whose flow hashes to the calling shard.
+//
+// Connections (api/connection.hpp): a Connection is a view of the engine's
+// connection; a Handler receives its events. The stack owns each handler
+// from the factory (or connect()) on, calls on_closed exactly once when
+// the connection ends (also when the Stack is destroyed first:
+// CloseReason::stack_destroyed), then destroys it.
 //
 // Threads: every Connection, and connect(), belong to one shard and are used
 // only from that shard's loop (the callbacks run there). Other threads talk
@@ -42,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "api/connection.hpp"
 #include "dpdk/config.hpp"
 #include "shard/counters.hpp"
 #include "shard/tcp_stats.hpp"
@@ -52,12 +62,6 @@
 
 namespace shoal::api {
 
-// The application-facing names (the engine's own types).
-using Connection = tcp::Connection;
-using ConnectionHandler = tcp::ConnectionHandler;
-using HandlerFactory = tcp::HandlerFactory;
-using CloseReason = tcp::CloseReason;
-using State = tcp::State;
 // Per-listener / per-connect options, e.g. `OpenOptions{.max_segment = 1000}`
 // (TCP_MAXSEG: clamps the MSS announced and the segments sent).
 using OpenOptions = tcp::OpenOptions;
@@ -67,14 +71,6 @@ using UdpSocket = shard::UdpSocket;
 using UdpDatagram = shard::UdpDatagram;
 using UdpSendBuffer = shard::UdpSendBuffer; // UdpSocket::reserve: zero-copy send
 using UdpReceiveFn = shard::UdpSocket::ReceiveFn;
-
-// SO_LINGER: close gracefully, or with linger 0 abort (RST, no TIME_WAIT).
-inline void close(Connection &c, bool linger_zero = false) {
-  if (linger_zero)
-    c.abort();
-  else
-    c.close();
-}
 
 // Why connect() or listen() did not open.
 enum class OpenError : uint8_t {
@@ -97,20 +93,19 @@ int to_errno(OpenError);
 // which connect() reports as EADDRNOTAVAIL, as Linux does).
 OpenError open_error(tcp::Engine::ConnectError);
 
-// What connect() returns: the connection, or why there is none. Converts
-// to Connection* (nullptr on failure), so `Connection *c = connect(...)`
-// keeps working.
+// What connect() returns: the connection, or why there is none (true when
+// it opened).
 class ConnectResult {
 public:
-  ConnectResult(Connection *c) : c_(c), error_(OpenError::none) {} // c is not nullptr
+  ConnectResult(Connection c) : c_(c), error_(OpenError::none) {} // c is not empty
   ConnectResult(OpenError e) : error_(e) {}
-  Connection *connection() const { return c_; }
+  Connection connection() const { return c_; } // empty on failure
   OpenError error() const { return error_; }
-  operator Connection *() const { return c_; }
-  Connection *operator->() const { return c_; }
+  explicit operator bool() const { return error_ == OpenError::none; }
+  const Connection *operator->() const { return &c_; }
 
 private:
-  Connection *c_ = nullptr;
+  Connection c_;
   OpenError error_;
 };
 
@@ -136,8 +131,11 @@ public:
                                        std::string *error, const StackOptions & = {});
   static std::unique_ptr<Stack> create(const dpdk::NodeConfig &, const char *argv0,
                                        std::string *error, const StackOptions & = {});
-  // Stops the port (a TAP's netdev goes away), frees every connection
-  // without sending anything, cleans the EAL up (if it started it).
+  // Ends every connection that has a Handler with on_closed(stack_destroyed)
+  // and destroys its handler, then stops the port (a TAP's netdev goes
+  // away), frees every connection without sending anything, cleans the EAL
+  // up (if it started it). Call it on the thread that ran run() (or
+  // poll_once()), after run() returned.
   ~Stack();
   Stack(const Stack &) = delete;
   Stack &operator=(const Stack &) = delete;
@@ -159,7 +157,8 @@ public:
 
   // Passive open on every shard. `factory` is called on the shard that
   // accepted the connection (so it must be safe to call from several
-  // shards at once when there are several). Before run(), or from a thread
+  // shards at once when there are several); the handler it returns is the
+  // stack's (nullptr refuses the connection with RST). Before run(), or from a thread
   // that is no shard's while running: applied on every shard and the
   // outcome returned (address_in_use if the port is taken on any shard,
   // bad_address for port 0). From a shard's loop while running: applied
@@ -169,9 +168,19 @@ public:
   // Active open from shard `shard`; must be called on that shard (a
   // callback, or a post()ed closure) or before run(). The connection, or
   // the cause (OpenError) when none was opened. The outcome of the
-  // handshake arrives as on_connected or on_closed(refused / timed_out).
-  ConnectResult connect(wire::Ipv4Addr remote, uint16_t remote_port, ConnectionHandler *handler,
-                        unsigned shard, const OpenOptions &options = {});
+  // handshake arrives as on_connected or on_closed(refused / timed_out /
+  // unreachable). The stack owns `handler` from here on; when nothing was
+  // opened it is destroyed at once, without any callback.
+  ConnectResult connect(wire::Ipv4Addr remote, uint16_t remote_port,
+                        std::unique_ptr<Handler> handler, unsigned shard,
+                        const OpenOptions &options = {});
+  // connect() for a layer built on the engine's own types (the POSIX
+  // facade): the same port choice and checks, a tcp::ConnectionHandler
+  // that stays the caller's (none of the above ownership applies), and
+  // nullptr with the cause in *error when nothing was opened.
+  tcp::Connection *connect_engine(wire::Ipv4Addr remote, uint16_t remote_port,
+                                  tcp::ConnectionHandler *handler, unsigned shard,
+                                  const OpenOptions &options, OpenError *error);
 
   // A UDP socket on shard `shard` bound to `port` (0: a free ephemeral
   // port); must be called on that shard (a callback, or a post()ed closure)

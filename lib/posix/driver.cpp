@@ -36,9 +36,11 @@ tcp::Connection *stack_open(api::Stack &stack, unsigned shard, tcp::Engine &engi
                             const tcp::OpenOptions &options, int *error) {
   if (local_port != 0)
     return engine_open(engine, remote, remote_port, handler, local_port, options, error);
-  const api::ConnectResult r = stack.connect(remote, remote_port, handler, shard, options);
-  *error = api::to_errno(r.error());
-  return r.connection();
+  // The socket is the handler, and its lifetime is the facade's own.
+  api::OpenError e = api::OpenError::none;
+  tcp::Connection *c = stack.connect_engine(remote, remote_port, handler, shard, options, &e);
+  *error = api::to_errno(e);
+  return c;
 }
 
 } // namespace

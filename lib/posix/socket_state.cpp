@@ -20,6 +20,7 @@ int errno_for(tcp::CloseReason why, bool while_connecting) {
   case tcp::CloseReason::timed_out:
     return ETIMEDOUT;
   case tcp::CloseReason::aborted:
+  case tcp::CloseReason::stack_destroyed:
     return ECONNABORTED;
   case tcp::CloseReason::unreachable:
     return EHOSTUNREACH;

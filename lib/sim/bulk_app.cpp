@@ -1,4 +1,5 @@
 #include "sim/bulk_app.hpp"
+#include "tcp/inspect.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -214,8 +215,8 @@ std::string BulkApp::summary() const {
     s += std::string(" state=") + tcp::to_string(conn_->state()) +
          " readable=" + std::to_string(conn_->readable()) +
          " send_queued=" + std::to_string(conn_->send_queued()) +
-         " snd_wnd=" + std::to_string(conn_->snd_wnd()) +
-         " rcv_wnd=" + std::to_string(conn_->rcv_wnd());
+         " snd_wnd=" + std::to_string(conn_->inspect().snd_wnd()) +
+         " rcv_wnd=" + std::to_string(conn_->inspect().rcv_wnd());
   return s;
 }
 

@@ -139,7 +139,18 @@ public:
   void set_user_data(void *p) { user_data_ = p; }
   void *user_data() const { return user_data_; }
 
-  // ---- inspection (tests, stats) -------------------------------------------
+  // The largest payload we send (what TCP_MAXSEG reads back).
+  uint16_t snd_mss() const { return snd_mss_; }
+  // The engine's state variables, timers and queues, for tests: the view
+  // is defined in tcp/inspect.hpp, which only tests include.
+  struct Inspect inspect() const;
+
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+
+private:
+  friend struct Inspect;
+  // ---- inspection: tests only, through tcp::Inspect (tcp/inspect.hpp) ------
   Seq iss() const { return iss_; }
   Seq irs() const { return irs_; }
   Seq snd_una() const { return snd_una_; }
@@ -148,7 +159,6 @@ public:
   Seq rcv_nxt() const { return rcv_nxt_; }
   uint32_t snd_wnd() const { return snd_wnd_; } // bytes, scaled
   uint32_t rcv_wnd() const;                     // bytes we can still accept
-  uint16_t snd_mss() const { return snd_mss_; } // largest payload we send
   // The MSS we announce (the MTU's, or a lower OpenOptions::max_segment); it
   // also caps snd_mss().
   uint16_t rcv_mss() const { return rcv_mss_; }
@@ -186,10 +196,6 @@ public:
   int keepalive_probes_sent() const { return ka_probes_sent_; }
   bool fin_sent() const { return fin_sent_; }
 
-  Connection(const Connection &) = delete;
-  Connection &operator=(const Connection &) = delete;
-
-private:
   friend struct Engine::Impl;
   friend class ConnectionPool;
   Connection();

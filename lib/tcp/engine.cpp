@@ -189,6 +189,7 @@ void Engine::Impl::close_connection(Connection &c, CloseReason reason, bool to_t
     count(*this, Counter::closed_timed_out);
     break;
   case CloseReason::aborted:
+  case CloseReason::stack_destroyed: // not the engine's (api::Stack's teardown)
     count(*this, Counter::closed_aborted);
     break;
   }

@@ -61,6 +61,9 @@ enum class CloseReason : uint8_t {
   // is unreachable: the SYN retries ran out with that soft error on record
   // (RFC 1122 4.2.3.9), as Linux reports EHOSTUNREACH instead of ETIMEDOUT.
   unreachable,
+  // Not the engine's: the api::Stack was destroyed with the connection
+  // still open and freed it without sending anything (api/connection.hpp).
+  stack_destroyed,
 };
 const char *to_string(CloseReason);
 

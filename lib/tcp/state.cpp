@@ -46,6 +46,8 @@ const char *to_string(CloseReason r) {
     return "aborted";
   case CloseReason::unreachable:
     return "unreachable";
+  case CloseReason::stack_destroyed:
+    return "stack_destroyed";
   }
   return "?";
 }

@@ -33,6 +33,7 @@
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/inspect.hpp"
 #include "tcp/seq.hpp"
 #include "tcp/state.hpp"
 #include "wire/tcp.hpp"
@@ -183,17 +184,18 @@ public:
                  tcp::to_string(c.state()), tcp::to_string(s));
       FUZZ_CHECK(!tcp::in_state(c.state(), tcp::CLOSED | tcp::LISTEN | tcp::TIME_WAIT),
                  "%s: a live connection in %s", when, tcp::to_string(c.state()));
-      FUZZ_CHECK(tcp::seq_le(c.snd_una(), c.snd_nxt()) && tcp::seq_le(c.snd_nxt(), c.snd_max()),
-                 "%s: SND.UNA %u <= SND.NXT %u <= SND.MAX %u violated", when, c.snd_una().v,
-                 c.snd_nxt().v, c.snd_max().v);
+      FUZZ_CHECK(tcp::seq_le(c.inspect().snd_una(), c.inspect().snd_nxt()) &&
+                     tcp::seq_le(c.inspect().snd_nxt(), c.inspect().snd_max()),
+                 "%s: SND.UNA %u <= SND.NXT %u <= SND.MAX %u violated", when,
+                 c.inspect().snd_una().v, c.inspect().snd_nxt().v, c.inspect().snd_max().v);
       FUZZ_CHECK(c.send_queued() <= c.send_buffer() + 1,
                  "%s: %zu bytes queued in a %u-byte send buffer", when, c.send_queued(),
                  c.send_buffer());
-      FUZZ_CHECK(c.readable() + c.ooo_bytes() <= c.receive_buffer(),
+      FUZZ_CHECK(c.readable() + c.inspect().ooo_bytes() <= c.receive_buffer(),
                  "%s: %zu readable + %u out of order in a %u-byte receive buffer", when,
-                 c.readable(), c.ooo_bytes(), c.receive_buffer());
-      FUZZ_CHECK(c.rcv_wnd() <= c.receive_buffer(), "%s: rcv_wnd %u > receive buffer %u", when,
-                 c.rcv_wnd(), c.receive_buffer());
+                 c.readable(), c.inspect().ooo_bytes(), c.receive_buffer());
+      FUZZ_CHECK(c.inspect().rcv_wnd() <= c.receive_buffer(), "%s: rcv_wnd %u > receive buffer %u",
+                 when, c.inspect().rcv_wnd(), c.receive_buffer());
     } else if (app_.closed) {
       // Closed for the application: the tuple is gone, in TIME_WAIT, or a
       // new incarnation's handshake (a SYN to the listener) is under way.
@@ -283,8 +285,8 @@ private:
 
   void remember(const tcp::Connection &c) {
     seen_conn_ = true;
-    rcv_base_ = c.rcv_nxt().v;
-    snd_base_ = c.snd_una().v;
+    rcv_base_ = c.inspect().rcv_nxt().v;
+    snd_base_ = c.inspect().snd_una().v;
   }
 
   uint8_t setup_, wscale_;

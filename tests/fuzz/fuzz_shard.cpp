@@ -47,13 +47,14 @@
 #include "shard/shard.hpp"
 #include "shard/tcp_attach.hpp"
 #include "sim/segment_builder.hpp"
-#include "wire/checksum.hpp"
-#include "wire/icmp.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/inspect.hpp"
 #include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -217,8 +218,8 @@ private:
     wire::store_be16(t + wire::tcp_field::kDstPort, kListenPort);
     if (which < kConns) {
       if (const tcp::Connection *c = tcp_->engine().find(tuple(which))) {
-        rcv_base_[which] = c->rcv_nxt().v;
-        snd_base_[which] = c->snd_una().v;
+        rcv_base_[which] = c->inspect().rcv_nxt().v;
+        snd_base_[which] = c->inspect().snd_una().v;
       }
       wire::store_be32(t + wire::tcp_field::kSeq,
                        rcv_base_[which] + wire::load_be32(t + wire::tcp_field::kSeq));
@@ -238,7 +239,7 @@ private:
         static_cast<uint16_t>(kPeerPortBase + (which < kConns ? which : 100));
     if (which < kConns)
       if (const tcp::Connection *c = tcp_->engine().find(tuple(which)))
-        snd_base_[which] = c->snd_una().v;
+        snd_base_[which] = c->inspect().snd_una().v;
     // The quote: our datagram's IPv4 header and its first 8 TCP bytes.
     std::vector<uint8_t> quote(wire::kIpv4MinHeaderLen + 8, 0);
     quote[0] = 0x45;

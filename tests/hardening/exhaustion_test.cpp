@@ -22,6 +22,7 @@
 #include "sim/bulk_app.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
+#include "tcp/inspect.hpp"
 
 namespace shoal::sim {
 namespace {
@@ -244,9 +245,9 @@ TEST_F(ExhaustionTest, SlowReaderClosesTheWindowWithoutLosingData) {
       break;
     if (BulkApp *b = server.first(); b != nullptr && b->connection() != nullptr) {
       const tcp::Connection &conn = *b->connection();
-      max_buffered = std::max<uint32_t>(max_buffered,
-                                        static_cast<uint32_t>(conn.readable()) + conn.ooo_bytes());
-      saw_zero_window |= conn.rcv_wnd() == 0;
+      max_buffered = std::max<uint32_t>(max_buffered, static_cast<uint32_t>(conn.readable()) +
+                                                          conn.inspect().ooo_bytes());
+      saw_zero_window |= conn.inspect().rcv_wnd() == 0;
     }
   }
   ASSERT_TRUE(sim.run_until_idle(sim.now() + 600s)) << client.summary() << counters_of(sim);

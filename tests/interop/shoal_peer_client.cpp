@@ -111,14 +111,9 @@ std::string hex(const unsigned char *d, size_t n) {
 // process when it does not serve.
 std::atomic<unsigned> g_done{0};
 
-class ClientHandler;
-class EchoHandler;
-// Every handler belongs to the registry of its shard and is freed in its
-// on_closed; whatever is still open when the stack stops is freed after it.
-shoal::apps::HandlerRegistry<ClientHandler> *g_clients = nullptr;
-shoal::apps::HandlerRegistry<EchoHandler> *g_echoes = nullptr;
-
-class ClientHandler final : public shoal::api::ConnectionHandler {
+// The stack owns every handler: it destroys it after on_closed, also for
+// the connections still open when it goes (CloseReason::stack_destroyed).
+class ClientHandler final : public shoal::api::Handler {
 public:
   ClientHandler(const ConnSpec &spec, uint64_t id, unsigned shard)
       : spec_(spec), id_(id), shard_(shard), rng_(0x9E3779B97F4A7C15ull * (id + 1)) {
@@ -126,12 +121,12 @@ public:
     crypto_hash_sha256_init(&recv_sha_);
   }
 
-  void on_connected(Connection &c) override {
+  void on_connected(Connection c) override {
     c.set_nodelay(true);
     progress(c);
   }
-  void on_writable(Connection &c) override { progress(c); }
-  void on_readable(Connection &c) override {
+  void on_writable(Connection c) override { progress(c); }
+  void on_readable(Connection c) override {
     c.for_each_readable([&](std::span<const uint8_t> s) {
       crypto_hash_sha256_update(&recv_sha_, s.data(), s.size());
       received_ += s.size();
@@ -139,14 +134,15 @@ public:
     c.consume(c.readable());
     progress(c);
   }
-  void on_peer_closed(Connection &c) override {
+  void on_peer_closed(Connection c) override {
     peer_fin_ = true;
     progress(c);
   }
-  void on_closed(Connection &, CloseReason why) override {
+  void on_closed(Connection, CloseReason why) override {
+    if (why == CloseReason::stack_destroyed)
+      return; // still open when the process ends (timeout): no result line
     report(shoal::tcp::to_string(why));
     g_done.fetch_add(1);
-    g_clients->remove(shard_, this); // deletes this
   }
   void report(const char *result) {
     unsigned char sent[crypto_hash_sha256_BYTES], recv[crypto_hash_sha256_BYTES];
@@ -159,7 +155,7 @@ public:
   }
 
 private:
-  void progress(Connection &c) {
+  void progress(Connection c) {
     if (acted_)
       return;
     // Fill the send ring with the stream.
@@ -230,18 +226,15 @@ private:
 };
 
 // The --listen side: shoal-echo's handler (apps/shoal-echo.cpp).
-class EchoHandler final : public shoal::api::ConnectionHandler {
+class EchoHandler final : public shoal::api::Handler {
 public:
-  explicit EchoHandler(unsigned shard) : shard_(shard) {}
-
-  void on_connected(Connection &c) override { pump(c); }
-  void on_readable(Connection &c) override { pump(c); }
-  void on_writable(Connection &c) override { pump(c); }
-  void on_peer_closed(Connection &c) override { pump(c); }
-  void on_closed(Connection &, CloseReason) override { g_echoes->remove(shard_, this); }
+  void on_connected(Connection c) override { pump(c); }
+  void on_readable(Connection c) override { pump(c); }
+  void on_writable(Connection c) override { pump(c); }
+  void on_peer_closed(Connection c) override { pump(c); }
 
 private:
-  void pump(Connection &c) {
+  void pump(Connection c) {
     if (closing_)
       return;
     while (c.readable() > 0) {
@@ -259,7 +252,6 @@ private:
     }
   }
 
-  unsigned shard_;
   bool closing_ = false;
 };
 
@@ -268,11 +260,10 @@ private:
 bool open_from(shoal::api::Stack *s, unsigned shard, uint64_t id, shoal::wire::Ipv4Addr remote,
                uint16_t port, const ConnSpec &spec) {
   return s->post(shard, [s, shard, id, remote, port, spec] {
-    auto *h = g_clients->add(shard, new ClientHandler(spec, id, shard));
-    if (s->connect(remote, port, h, shard) == nullptr) {
+    // Nothing opened: the handler is gone already, without a callback.
+    if (!s->connect(remote, port, std::make_unique<ClientHandler>(spec, id, shard), shard)) {
       std::printf("conn=%lu shard=%u result=no_port\n", static_cast<unsigned long>(id), shard);
       g_done.fetch_add(1);
-      g_clients->remove(shard, h);
     }
   });
 }
@@ -378,14 +369,8 @@ int main(int argc, char **argv) {
   }
   shoal::api::stop_on_signals(*stack);
   shoal::api::Stack *s = stack.get();
-  shoal::apps::HandlerRegistry<ClientHandler> clients(s->shard_count());
-  shoal::apps::HandlerRegistry<EchoHandler> echoes(s->shard_count());
-  g_clients = &clients;
-  g_echoes = &echoes;
-  if (o.listen != 0 && !s->listen(o.listen, [](Connection &) -> shoal::api::ConnectionHandler * {
-        const auto shard = static_cast<unsigned>(shoal::api::Stack::current_shard());
-        return g_echoes->add(shard, new EchoHandler(shard));
-      })) {
+  if (o.listen != 0 &&
+      !s->listen(o.listen, [](Connection) { return std::make_unique<EchoHandler>(); })) {
     std::fprintf(stderr, "shoal-peer-client: cannot listen on port %u\n", o.listen);
     return 3;
   }
@@ -460,7 +445,7 @@ int main(int argc, char **argv) {
     g_stack = nullptr;
   }
   std::printf("%s\n", stack->stats_json().c_str());
-  stack.reset(); // frees connections still open (timeout) before their handlers
+  stack.reset(); // ends connections still open (timeout) and destroys their handlers
   if (timed_out.load()) {
     std::fprintf(stderr, "shoal-peer-client: timed out with %u of %u connections closed\n",
                  g_done.load(), o.conns);

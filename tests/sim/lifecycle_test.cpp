@@ -11,6 +11,7 @@
 
 #include "sim/recording_app.hpp"
 #include "tcp/connection.hpp"
+#include "tcp/inspect.hpp"
 #include "wire/tcp.hpp"
 
 namespace shoal::sim {
@@ -319,7 +320,7 @@ TEST_F(LifecycleTest, KeepaliveAgainstALivePeerKeepsTheConnection) {
   ASSERT_FALSE(client().closed.has_value()) << outcome();
   EXPECT_EQ(client().connection()->state(), State::established);
   // Probes: no data, seq = snd_una - 1 (RFC 1122 4.2.3.6), one per idle period.
-  const uint32_t probe_seq = client().connection()->snd_una().v - 1;
+  const uint32_t probe_seq = client().connection()->inspect().snd_una().v - 1;
   std::vector<Instant> probes;
   for (const auto &e : sim.trace().entries()) {
     const ParsedSegment p = parse_segment(e.bytes);
@@ -333,7 +334,7 @@ TEST_F(LifecycleTest, KeepaliveAgainstALivePeerKeepsTheConnection) {
     EXPECT_GE(probes[i] - probes[i - 1], 10s);
     EXPECT_LE(probes[i] - probes[i - 1], 10s + 10ms) << "each answer restarts the idle time";
   }
-  EXPECT_EQ(client().connection()->keepalive_probes_sent(), 0) << "answered";
+  EXPECT_EQ(client().connection()->inspect().keepalive_probes_sent(), 0) << "answered";
   client().close();
   ASSERT_TRUE(sim.run_until([&] { return client().closed && server().closed; }, sim.now() + 5s));
   EXPECT_TRUE(sim.run_until_idle(sim.now() + 600s));

@@ -31,6 +31,7 @@
 #include "sim/simulation.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
+#include "tcp/inspect.hpp"
 
 namespace shoal::sim {
 namespace {
@@ -129,15 +130,15 @@ RunResult run_seed(uint64_t seed, bool tlp, rte_mempool *pool, std::string *trac
         return false;
       const tcp::Connection *c = server.apps().front().connection();
       if (c == nullptr ||
-          p.segment.tcp.seq + p.segment.payload_len() != c->iss().v + 1 + reply.size())
+          p.segment.tcp.seq + p.segment.payload_len() != c->inspect().iss().v + 1 + reply.size())
         return false;
       dropped = true;
       dropped_at = p.now;
       mss = c->snd_mss();
-      flight_at_drop =
-          static_cast<uint32_t>(p.segment.tcp.seq + p.segment.payload_len() - c->snd_una().v);
-      res.rto = c->rto();
-      res.srtt = c->srtt();
+      flight_at_drop = static_cast<uint32_t>(p.segment.tcp.seq + p.segment.payload_len() -
+                                             c->inspect().snd_una().v);
+      res.rto = c->inspect().rto();
+      res.srtt = c->inspect().srtt();
       return true;
     });
     // The ACKs the server receives after the loss (they restart the probe
@@ -148,7 +149,7 @@ RunResult run_seed(uint64_t seed, bool tlp, rte_mempool *pool, std::string *trac
           server.apps().front().connection() != nullptr) {
         const tcp::Connection *c = server.apps().front().connection();
         last_ack_at = p.now + sc.delay; // when it reaches the server
-        last_ack_flight = c->snd_max().v - p.segment.tcp.ack;
+        last_ack_flight = c->inspect().snd_max().v - p.segment.tcp.ack;
       }
       return false;
     });

@@ -13,6 +13,7 @@
 #include "sim/recording_app.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/counters.hpp"
+#include "tcp/inspect.hpp"
 
 namespace shoal::sim {
 namespace {
@@ -455,8 +456,8 @@ TEST_F(TransferTest, PassiveOpenOffersNoMoreThanItsBuffer) {
     ASSERT_NE(conn, nullptr);
     // What B still offers beyond RCV.NXT: at most its buffer (plus the
     // rounding of one window-scale unit).
-    EXPECT_LE(conn->rcv_wnd(), 16u * 1024 + (1u << conn->rcv_wscale()))
-        << "seed " << seed << ": passive open offers " << conn->rcv_wnd() << " bytes";
+    EXPECT_LE(conn->inspect().rcv_wnd(), 16u * 1024 + (1u << conn->inspect().rcv_wscale()))
+        << "seed " << seed << ": passive open offers " << conn->inspect().rcv_wnd() << " bytes";
     ASSERT_TRUE(sim_->run_until_idle(sim_->now() + 600s)) << outcome();
     client_.reset();
     server_.reset();

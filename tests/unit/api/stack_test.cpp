@@ -3,9 +3,11 @@
 // wire, for the connection callbacks (accepted, readable, writable, peer
 // closed, closed with a reason), the [tcp] config reaching the engine, and UDP
 // (udp_bind echo, fragments both ways, ECONNREFUSED from port unreachable).
-#include <chrono>
-#include <fstream>
 #include <cerrno>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,10 +15,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <thread>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
+#include <thread>
 
 #include "api/stack.hpp"
 #include "eal_env.hpp"
@@ -57,6 +59,53 @@ TEST(StackCreate, NoSuchPortIsOneLine) {
   EXPECT_EQ(error.find('\n'), std::string::npos);
 }
 
+// What a Recorder saw. The stack owns (and destroys) the handler, so what
+// it records lives here, in the test.
+struct Log {
+  std::vector<std::string> events;
+  std::string data;
+  CloseReason reason{};
+  bool closed = false;
+  int closed_calls = 0; // on_closed
+  int destroyed = 0;    // ~Recorder
+  bool closed_before_destroyed = false;
+  std::string trace() const {
+    std::string s;
+    for (const auto &e : events)
+      s += e + " ";
+    return s;
+  }
+};
+
+// Records every callback into its Log, echoes nothing.
+struct Recorder : Handler {
+  explicit Recorder(Log &l) : log(l) {}
+  ~Recorder() override {
+    log.closed_before_destroyed = log.closed_calls == 1;
+    log.destroyed++;
+    log.events.push_back("destroyed");
+  }
+  Log &log;
+  void on_connected(Connection) override { log.events.push_back("connected"); }
+  void on_readable(Connection c) override {
+    log.events.push_back("readable");
+    c.for_each_readable([&](std::span<const uint8_t> s) { log.data.append(s.begin(), s.end()); });
+    c.consume(c.readable());
+  }
+  void on_writable(Connection) override { log.events.push_back("writable"); }
+  void on_peer_closed(Connection) override { log.events.push_back("peer_closed"); }
+  void on_closed(Connection, CloseReason r) override {
+    log.events.push_back(std::string("closed:") + tcp::to_string(r));
+    log.reason = r;
+    log.closed = true;
+    log.closed_calls++;
+  }
+};
+
+std::unique_ptr<Handler> record(Log &l) {
+  return std::make_unique<Recorder>(l);
+}
+
 // Two stacks, a.port tx -> ring ab -> b.port rx and back.
 class TwoStacks : public ::testing::Test {
 protected:
@@ -80,48 +129,25 @@ protected:
     }
     return false;
   }
+  // A Log that outlives the stacks (their handlers write to it until the
+  // stacks are gone, in TearDown).
+  Log &new_log() { return logs_.emplace_back(); }
+  std::deque<Log> logs_;
   shoal::test::RingStacks stacks_;
   Stack *a_ = nullptr, *b_ = nullptr;
 };
 
-// Records every callback, echoes nothing.
-struct Recorder : ConnectionHandler {
-  std::vector<std::string> events;
-  std::string data;
-  CloseReason reason{};
-  bool closed = false;
-  void on_connected(Connection &) override { events.push_back("connected"); }
-  void on_readable(Connection &c) override {
-    events.push_back("readable");
-    c.for_each_readable([&](std::span<const uint8_t> s) { data.append(s.begin(), s.end()); });
-    c.consume(c.readable());
-  }
-  void on_writable(Connection &) override { events.push_back("writable"); }
-  void on_peer_closed(Connection &) override { events.push_back("peer_closed"); }
-  void on_closed(Connection &, CloseReason r) override {
-    events.push_back(std::string("closed:") + tcp::to_string(r));
-    reason = r;
-    closed = true;
-  }
-  std::string trace() const {
-    std::string s;
-    for (const auto &e : events)
-      s += e + " ";
-    return s;
-  }
-};
-
 TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
-  Recorder server, client;
-  Connection *accepted = nullptr;
-  ASSERT_TRUE(b_->listen(7000, [&](Connection &c) {
-    accepted = &c;
-    return &server;
+  Log &server = new_log(), &client = new_log();
+  Connection accepted;
+  ASSERT_TRUE(b_->listen(7000, [&](Connection c) {
+    accepted = c;
+    return record(server);
   }));
-  EXPECT_FALSE(b_->listen(7000, [&](Connection &) { return &server; })) << "port taken";
-  Connection *c = a_->connect(b_->address(), 7000, &client, 0);
-  ASSERT_NE(c, nullptr);
-  ASSERT_TRUE(poll_until([&] { return accepted != nullptr && c->state() == State::established; }))
+  EXPECT_FALSE(b_->listen(7000, [&](Connection) { return record(server); })) << "port taken";
+  const ConnectResult c = a_->connect(b_->address(), 7000, record(client), 0);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(poll_until([&] { return accepted && c->state() == State::established; }))
       << client.trace();
   EXPECT_EQ(client.events.front(), "connected");
   EXPECT_EQ(server.events.front(), "connected");
@@ -131,7 +157,7 @@ TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
   // Memory accounting follows the connection (refreshed every millisecond).
   ASSERT_TRUE(poll_until([&] { return b_->memory().connections == 1; }));
   const shard::MemoryStats mem = b_->memory();
-  EXPECT_GE(mem.connection_bytes, sizeof(Connection));
+  EXPECT_GE(mem.connection_bytes, sizeof(tcp::Connection));
   EXPECT_GT(mem.flow_table_bytes, 0u);
   EXPECT_GT(mem.mbufs_total, 0u);
   EXPECT_EQ(mem.total_bytes(), mem.mbuf_bytes + mem.connection_bytes + mem.flow_table_bytes +
@@ -143,9 +169,9 @@ TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
       << server.trace() << "\na: " << a_->stats_json() << "\nsend_queued " << c->send_queued();
 
   c->shutdown_write();
-  ASSERT_TRUE(poll_until([&] { return accepted->peer_closed(); })) << server.trace();
+  ASSERT_TRUE(poll_until([&] { return accepted.peer_closed(); })) << server.trace();
   EXPECT_EQ(server.events.back(), "peer_closed") << server.trace();
-  accepted->close();
+  accepted.close();
   ASSERT_TRUE(poll_until([&] { return client.closed && server.closed; }))
       << "client: " << client.trace() << "\nserver: " << server.trace();
   EXPECT_EQ(client.reason, CloseReason::normal);
@@ -163,20 +189,20 @@ TEST_F(TwoStacks, CallbacksOfAWholeConversation) {
 }
 
 TEST_F(TwoStacks, RefusedAndAbortReachTheHandler) {
-  Recorder refused;
-  ASSERT_NE(a_->connect(b_->address(), 7001, &refused, 0), nullptr);
+  Log &refused = new_log();
+  ASSERT_TRUE(a_->connect(b_->address(), 7001, record(refused), 0));
   ASSERT_TRUE(poll_until([&] { return refused.closed; })) << refused.trace();
   EXPECT_EQ(refused.reason, CloseReason::refused) << refused.trace();
 
-  Recorder server, client;
-  Connection *accepted = nullptr;
-  b_->listen(7002, [&](Connection &c) {
-    accepted = &c;
-    return &server;
+  Log &server = new_log(), &client = new_log();
+  Connection accepted;
+  b_->listen(7002, [&](Connection c) {
+    accepted = c;
+    return record(server);
   });
-  Connection *c = a_->connect(b_->address(), 7002, &client, 0);
-  ASSERT_TRUE(poll_until([&] { return accepted != nullptr; }));
-  close(*c, /*linger_zero=*/true);
+  const ConnectResult c = a_->connect(b_->address(), 7002, record(client), 0);
+  ASSERT_TRUE(poll_until([&] { return static_cast<bool>(accepted); }));
+  close(c.connection(), /*linger_zero=*/true);
   ASSERT_TRUE(poll_until([&] { return server.closed && client.closed; })) << server.trace();
   EXPECT_EQ(client.reason, CloseReason::aborted);
   EXPECT_EQ(server.reason, CloseReason::reset);
@@ -192,18 +218,19 @@ TEST_F(TwoStacks, PostRunsOnTheShard) {
 }
 
 TEST_F(TwoStacks, ConnectNamesWhyItOpenedNothing) {
-  Recorder r;
-  EXPECT_EQ(a_->connect(b_->address(), 80, &r, 5).error(), OpenError::no_such_shard);
-  EXPECT_EQ(a_->connect(wire::Ipv4Addr{}, 80, &r, 0).error(), OpenError::bad_address);
-  EXPECT_EQ(a_->connect(wire::Ipv4Addr::broadcast(), 80, &r, 0).error(), OpenError::bad_address);
-  EXPECT_EQ(a_->connect(b_->address(), 0, &r, 0).error(), OpenError::bad_address);
+  Log &r = new_log();
+  EXPECT_EQ(a_->connect(b_->address(), 80, record(r), 5).error(), OpenError::no_such_shard);
+  EXPECT_EQ(a_->connect(wire::Ipv4Addr{}, 80, record(r), 0).error(), OpenError::bad_address);
+  EXPECT_EQ(a_->connect(wire::Ipv4Addr::broadcast(), 80, record(r), 0).error(),
+            OpenError::bad_address);
+  EXPECT_EQ(a_->connect(b_->address(), 0, record(r), 0).error(), OpenError::bad_address);
   EXPECT_EQ(to_errno(OpenError::bad_address), EINVAL);
-  const ConnectResult ok = a_->connect(b_->address(), 80, &r, 0);
-  ASSERT_NE(ok.connection(), nullptr);
+  const ConnectResult ok = a_->connect(b_->address(), 80, record(r), 0);
+  ASSERT_TRUE(ok.connection());
   EXPECT_EQ(ok.error(), OpenError::none);
-  Connection *as_pointer = ok; // the old spelling still works
-  EXPECT_EQ(as_pointer, ok.connection());
-  EXPECT_EQ(b_->listen(0, [](Connection &) -> ConnectionHandler * { return nullptr; }).error,
+  EXPECT_TRUE(ok) << "true when it opened";
+  EXPECT_EQ(ok->state(), State::syn_sent);
+  EXPECT_EQ(b_->listen(0, [](Connection) -> std::unique_ptr<Handler> { return nullptr; }).error,
             OpenError::bad_address);
 }
 
@@ -217,10 +244,10 @@ TEST_F(TwoStacks, ConnectionCallsOffTheirShardAreCaught) {
   static std::vector<std::string> seen;
   seen.clear();
   tcp::Engine::set_owner_violation_handler([](const char *m) { seen.emplace_back(m); });
-  Recorder server, client;
-  ASSERT_TRUE(b_->listen(7100, [&](Connection &) { return &server; }));
-  Connection *c = a_->connect(b_->address(), 7100, &client, 0);
-  ASSERT_NE(c, nullptr);
+  Log &server = new_log(), &client = new_log();
+  ASSERT_TRUE(b_->listen(7100, [&](Connection) { return record(server); }));
+  const ConnectResult c = a_->connect(b_->address(), 7100, record(client), 0);
+  ASSERT_TRUE(c);
   c->writable(); // not running yet: any thread may
   EXPECT_TRUE(seen.empty());
   std::thread loop([this] { a_->run(); });
@@ -257,17 +284,116 @@ protected:
 };
 
 TEST_F(TightStacks, NoFreePortAndATableFullAreTold) {
-  Recorder r[4];
-  ASSERT_NE(a_->connect(b_->address(), 80, &r[0], 0), nullptr);
-  ASSERT_NE(a_->connect(b_->address(), 80, &r[1], 0), nullptr);
-  const ConnectResult third = a_->connect(b_->address(), 80, &r[2], 0);
-  EXPECT_EQ(third.connection(), nullptr);
+  Log *r[4] = {&new_log(), &new_log(), &new_log(), &new_log()};
+  ASSERT_TRUE(a_->connect(b_->address(), 80, record(*r[0]), 0));
+  ASSERT_TRUE(a_->connect(b_->address(), 80, record(*r[1]), 0));
+  const ConnectResult third = a_->connect(b_->address(), 80, record(*r[2]), 0);
+  EXPECT_FALSE(third.connection());
   EXPECT_EQ(third.error(), OpenError::no_free_port) << to_string(third.error());
   EXPECT_EQ(to_errno(third.error()), EADDRNOTAVAIL);
-  ASSERT_NE(a_->connect(b_->address(), 81, &r[2], 0), nullptr) << "another remote port";
-  const ConnectResult fourth = a_->connect(b_->address(), 82, &r[3], 0);
+  ASSERT_TRUE(a_->connect(b_->address(), 81, record(*r[2]), 0)) << "another remote port";
+  const ConnectResult fourth = a_->connect(b_->address(), 82, record(*r[3]), 0);
   EXPECT_EQ(fourth.error(), OpenError::no_memory) << to_string(fourth.error());
   EXPECT_EQ(to_errno(fourth.error()), ENOBUFS);
+}
+
+// The stack owns the handlers: on_closed exactly once, then the handler is
+// destroyed, whichever way the connection ends.
+TEST_F(TwoStacks, HandlersEndOnceAfterANormalClose) {
+  Log &server = new_log(), &client = new_log();
+  Connection accepted;
+  ASSERT_TRUE(b_->listen(7200, [&](Connection c) {
+    accepted = c;
+    return record(server);
+  }));
+  const ConnectResult c = a_->connect(b_->address(), 7200, record(client), 0);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(poll_until([&] { return accepted && client.events.size() == 1; }));
+  c->close();
+  ASSERT_TRUE(poll_until([&] { return server.events.back() == "peer_closed"; })) << server.trace();
+  EXPECT_EQ(client.destroyed, 0) << "the client waits for the server's FIN";
+  EXPECT_EQ(server.destroyed, 0);
+  accepted.close();
+  ASSERT_TRUE(poll_until([&] { return client.destroyed == 1 && server.destroyed == 1; }))
+      << "client: " << client.trace() << "\nserver: " << server.trace();
+  for (const Log *l : {&client, &server}) {
+    EXPECT_EQ(l->closed_calls, 1) << l->trace();
+    EXPECT_EQ(l->reason, CloseReason::normal) << l->trace();
+    EXPECT_TRUE(l->closed_before_destroyed) << l->trace();
+    EXPECT_EQ(l->events.back(), "destroyed") << l->trace();
+  }
+  // Nothing more comes (TIME_WAIT on the client runs without a handler).
+  poll_until([] { return false; }, std::chrono::milliseconds(20));
+  EXPECT_EQ(client.closed_calls, 1);
+  EXPECT_EQ(server.closed_calls, 1);
+  EXPECT_EQ(client.destroyed, 1);
+  EXPECT_EQ(server.destroyed, 1);
+}
+
+TEST_F(TwoStacks, HandlersOfRefusedAndFailedConnectsEndOnce) {
+  // Refused by RST: on_closed(refused), then destroyed.
+  Log &refused = new_log();
+  ASSERT_TRUE(a_->connect(b_->address(), 7201, record(refused), 0));
+  EXPECT_EQ(refused.destroyed, 0);
+  ASSERT_TRUE(poll_until([&] { return refused.destroyed == 1; })) << refused.trace();
+  EXPECT_EQ(refused.closed_calls, 1);
+  EXPECT_EQ(refused.reason, CloseReason::refused);
+  EXPECT_TRUE(refused.closed_before_destroyed);
+  EXPECT_EQ(refused.trace(), "closed:refused destroyed ");
+  // Nothing opened: destroyed at once, without any callback.
+  Log &failed = new_log();
+  EXPECT_EQ(a_->connect(b_->address(), 0, record(failed), 0).error(), OpenError::bad_address);
+  EXPECT_EQ(failed.destroyed, 1);
+  EXPECT_EQ(failed.closed_calls, 0);
+  EXPECT_EQ(failed.trace(), "destroyed ");
+}
+
+TEST_F(TwoStacks, DestroyingTheStackEndsTheHandlersStillOpen) {
+  Log &server = new_log(), &client = new_log(), &syn_sent = new_log();
+  ASSERT_TRUE(b_->listen(7202, [&](Connection) { return record(server); }));
+  ASSERT_TRUE(a_->connect(b_->address(), 7202, record(client), 0));
+  ASSERT_TRUE(poll_until([&] { return client.events.size() == 1 && server.events.size() == 1; }));
+  // One more that never gets an answer (b is not polled again).
+  ASSERT_TRUE(a_->connect(b_->address(), 7202, record(syn_sent), 0));
+  stacks_.close(); // both stacks go, with three connections open
+  for (const Log *l : {&client, &server, &syn_sent}) {
+    EXPECT_EQ(l->closed_calls, 1) << l->trace();
+    EXPECT_EQ(l->reason, CloseReason::stack_destroyed) << l->trace();
+    EXPECT_EQ(l->destroyed, 1) << l->trace();
+    EXPECT_TRUE(l->closed_before_destroyed) << l->trace();
+  }
+  EXPECT_EQ(syn_sent.trace(), "closed:stack_destroyed destroyed ");
+}
+
+TEST_F(TwoStacks, FactoryReturningNullRefusesWithRst) {
+  Log &client = new_log();
+  int offered = 0;
+  ASSERT_TRUE(b_->listen(7203, [&](Connection) -> std::unique_ptr<Handler> {
+    offered++;
+    return nullptr;
+  }));
+  ASSERT_TRUE(a_->connect(b_->address(), 7203, record(client), 0));
+  ASSERT_TRUE(poll_until([&] { return client.destroyed == 1; })) << client.trace();
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(client.reason, CloseReason::reset) << client.trace();
+  EXPECT_EQ(client.closed_calls, 1);
+  EXPECT_TRUE(poll_until([&] { return b_->tcp_stats(0).get(tcp::Counter::accept_refused) == 1; }))
+      << b_->stats_json();
+}
+
+// A factory that aborts the connection it is offered and still returns a
+// handler: the handler ends at once (on_closed(aborted), destroyed).
+TEST_F(TwoStacks, FactoryThatAbortsStillEndsItsHandler) {
+  Log &server = new_log(), &client = new_log();
+  ASSERT_TRUE(b_->listen(7204, [&](Connection c) {
+    c.abort();
+    return record(server);
+  }));
+  ASSERT_TRUE(a_->connect(b_->address(), 7204, record(client), 0));
+  ASSERT_TRUE(poll_until([&] { return server.destroyed == 1 && client.closed; }))
+      << "server: " << server.trace() << "\nclient: " << client.trace();
+  EXPECT_EQ(server.trace(), "closed:aborted destroyed ");
+  EXPECT_EQ(client.reason, CloseReason::reset);
 }
 
 // While run() runs the shard on another thread: connect() from here is
@@ -279,15 +405,13 @@ TEST_F(TwoStacks, WhileRunningListenTellsWhetherThePortListens) {
   ASSERT_TRUE(a_->post(0, [&] { looping = true; }));
   while (!looping.load()) // run() has started: its loop ran the closure
     std::this_thread::yield();
-  Recorder r;
-  auto factory = [&](Connection &) -> ConnectionHandler * { return &r; };
+  Log &r = new_log();
+  auto factory = [&](Connection) { return record(r); };
   const ListenResult first = a_->listen(9000, factory);
   const ListenResult again = a_->listen(9000, factory);
-  const ConnectResult off_loop = a_->connect(b_->address(), 9000, &r, 0);
+  const ConnectResult off_loop = a_->connect(b_->address(), 9000, record(r), 0);
   std::atomic<int> from_shard{-1};
-  a_->post(0, [&] {
-    from_shard = static_cast<int>(a_->listen(9000, factory).error);
-  });
+  a_->post(0, [&] { from_shard = static_cast<int>(a_->listen(9000, factory).error); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (from_shard.load() < 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

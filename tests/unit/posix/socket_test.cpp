@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "posix_fixture.hpp"
+#include "tcp/inspect.hpp"
 
 namespace shoal::posix::testing {
 namespace {
@@ -359,7 +360,7 @@ TEST_F(Socket, SocketOptionsReachTheConnection) {
   EXPECT_EQ(get(IPPROTO_TCP, TCP_MAXSEG), c->snd_mss());
   EXPECT_EQ(get(SOL_SOCKET, SO_TYPE), SOCK_STREAM);
   // Keepalive really runs on the connection: idle 30 s, then 3 probes 5 s apart.
-  EXPECT_TRUE(run_until([&] { return c->keepalive_probes_sent() > 0; }, 40s));
+  EXPECT_TRUE(run_until([&] { return c->inspect().keepalive_probes_sent() > 0; }, 40s));
 }
 
 TEST_F(Socket, AcceptedSocketInheritsListenerOptions) {

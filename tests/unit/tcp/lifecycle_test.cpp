@@ -5,6 +5,7 @@
 
 #include <array>
 
+#include "tcp/inspect.hpp"
 #include "tcp/isn.hpp"
 #include "tcp_harness.hpp"
 
@@ -22,8 +23,8 @@ TEST(Handshake, PassiveOpenThreeWay) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->state(), State::established);
   EXPECT_EQ(r.events, std::vector<std::string>{"connected"});
-  EXPECT_EQ(c->rcv_nxt(), Seq{p.snd_nxt});
-  EXPECT_EQ(c->snd_nxt(), Seq{p.rcv_nxt});
+  EXPECT_EQ(c->inspect().rcv_nxt(), Seq{p.snd_nxt});
+  EXPECT_EQ(c->inspect().snd_nxt(), Seq{p.rcv_nxt});
   EXPECT_EQ(h.eng->counters()[Counter::accepted], 1u);
   c->abort();
   p.expect(RST | ACK, "abort");
@@ -52,9 +53,9 @@ TEST(Handshake, ActiveOpenThreeWay) {
   EXPECT_EQ(c->state(), State::established);
   EXPECT_EQ(r.events, std::vector<std::string>{"connected"});
   // The peer offered no options in its SYN-ACK: none are in use, MSS 536.
-  EXPECT_FALSE(c->timestamps());
-  EXPECT_FALSE(c->sack_permitted());
-  EXPECT_FALSE(c->window_scaling());
+  EXPECT_FALSE(c->inspect().timestamps());
+  EXPECT_FALSE(c->inspect().sack_permitted());
+  EXPECT_FALSE(c->inspect().window_scaling());
   EXPECT_EQ(c->snd_mss(), 536);
   c->abort();
   p.expect(RST | ACK, "abort");
@@ -85,13 +86,13 @@ TEST(Handshake, OptionsNegotiatedFromPeerSyn) {
   h.inject(a);
   ASSERT_NE(r.conn, nullptr);
   Connection &c = *r.conn;
-  EXPECT_TRUE(c.window_scaling());
-  EXPECT_EQ(c.snd_wscale(), 7);
-  EXPECT_EQ(c.rcv_wscale(), 5);
-  EXPECT_EQ(c.snd_wnd(), 100u << 7);
-  EXPECT_TRUE(c.timestamps());
-  EXPECT_TRUE(c.sack_permitted());
-  EXPECT_EQ(c.ts_recent(), 5001u);
+  EXPECT_TRUE(c.inspect().window_scaling());
+  EXPECT_EQ(c.inspect().snd_wscale(), 7);
+  EXPECT_EQ(c.inspect().rcv_wscale(), 5);
+  EXPECT_EQ(c.inspect().snd_wnd(), 100u << 7);
+  EXPECT_TRUE(c.inspect().timestamps());
+  EXPECT_TRUE(c.inspect().sack_permitted());
+  EXPECT_EQ(c.inspect().ts_recent(), 5001u);
   EXPECT_EQ(c.snd_mss(), 1200 - 12); // peer MSS caps ours, minus the TS option
   // Data from us carries the timestamp and a scaled window.
   c.write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("hello"), 5));
@@ -113,7 +114,7 @@ TEST(Handshake, MssDefaultsTo536AndShiftClampedTo14) {
   Connection *c = open_passive(h, p, r);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->snd_mss(), 536);
-  EXPECT_EQ(c->snd_wscale(), 14);
+  EXPECT_EQ(c->inspect().snd_wscale(), 14);
   c->abort();
   p.expect(RST | ACK);
   h.expect_quiet();
@@ -324,7 +325,7 @@ TEST(Reset, AbortSendsRstAndSkipsTimeWait) {
   ASSERT_NE(c, nullptr);
   c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("queued"), 6));
   p.expect(ACK, "data");
-  const uint32_t snd_nxt = c->snd_nxt().v;
+  const uint32_t snd_nxt = c->inspect().snd_nxt().v;
   c->abort();
   Sent rst = p.expect(RST | ACK, "abort");
   EXPECT_EQ(rst.tcp.seq, snd_nxt);
@@ -357,8 +358,8 @@ TEST(Reset, InexactRstAndSynDrawRateLimitedChallengeAcks) {
   for (int i = 0; i < 3; ++i) {
     p.send_raw(RST, p.snd_nxt + 100, 0); // in window, not exact
     Sent a = p.expect(ACK, "challenge ACK");
-    EXPECT_EQ(a.tcp.seq, c->snd_nxt().v);
-    EXPECT_EQ(a.tcp.ack, c->rcv_nxt().v);
+    EXPECT_EQ(a.tcp.seq, c->inspect().snd_nxt().v);
+    EXPECT_EQ(a.tcp.ack, c->inspect().rcv_nxt().v);
   }
   p.send_raw(SYN, p.snd_nxt + 5, 0); // 4th in this second: suppressed
   p.expect_none("over the limit");
@@ -699,7 +700,7 @@ TEST(Handshake, PassiveOpenOffersNoMoreThanItsBuffer) {
     Recorder r;
     Connection *c = open_passive(h, p, r);
     ASSERT_NE(c, nullptr);
-    EXPECT_LE(c->rcv_wnd(), 16u * 1024) << "ISN " << p.snd_nxt;
+    EXPECT_LE(c->inspect().rcv_wnd(), 16u * 1024) << "ISN " << p.snd_nxt;
     p.send(ACK, "x");
     h.advance(milliseconds(40));
     Sent a = p.expect(ACK);
@@ -958,7 +959,7 @@ void time_wait_reuse_case(bool timestamps) {
   send_ts(SYN | ACK);
   p.expect(ACK, "handshake ACK");
   ASSERT_EQ(c->state(), State::established);
-  EXPECT_EQ(c->timestamps(), timestamps);
+  EXPECT_EQ(c->inspect().timestamps(), timestamps);
   c->close();
   Sent fin = p.expect(FIN | ACK, "our FIN");
   send_ts(ACK);
@@ -1017,7 +1018,7 @@ TEST(Keepalive, LivePeerKeepsConnection) {
   const Instant t = h.now;
   h.run_until(t + seconds(100));
   Sent probe = p.expect(ACK, "probe");
-  EXPECT_EQ(probe.tcp.seq, c->snd_una().v - 1);
+  EXPECT_EQ(probe.tcp.seq, c->inspect().snd_una().v - 1);
   EXPECT_TRUE(probe.payload.empty());
   p.send(ACK); // the answer
   h.run_until(t + seconds(199));
@@ -1038,7 +1039,7 @@ TEST(Keepalive, DeadPeerTimesOutAfterLastProbe) {
   Connection *c = open_passive(h, p, r);
   c->set_keepalive(true); // engine defaults: 7200 s / 75 s / 9
   const Instant t = h.now;
-  const uint32_t una = c->snd_una().v;
+  const uint32_t una = c->inspect().snd_una().v;
   h.run_until(t + seconds(7200 + 9 * 75));
   std::vector<int64_t> at;
   while (auto s = h.pop()) {
@@ -1082,7 +1083,7 @@ TEST(Data, EchoAndZeroCopyReceive) {
   p.send_raw(ACK, p.snd_nxt + 10, p.rcv_nxt, "later");
   Sent dup = p.expect(ACK, "dup ACK");
   EXPECT_EQ(dup.tcp.ack, p.snd_nxt);
-  EXPECT_EQ(c->ooo_bytes(), 5u);
+  EXPECT_EQ(c->inspect().ooo_bytes(), 5u);
   c->abort();
   p.expect(RST | ACK);
   h.expect_quiet();
@@ -1121,11 +1122,11 @@ TEST(Data, LostDataIsRetransmittedFromTheSameMbufs) {
   Sent tail2 = p.expect(ACK, "the tail again");
   EXPECT_EQ(tail2.tcp.seq, tail.tcp.seq);
   EXPECT_EQ(tail2.payload.size(), 80u);
-  p.send_raw(ACK, p.snd_nxt, c->snd_max().v);
+  p.send_raw(ACK, p.snd_nxt, c->inspect().snd_max().v);
   EXPECT_EQ(c->send_queued(), 0u);
   EXPECT_EQ(h.eng->armed_timer_count(), 0u);
   c->close();
-  p.rcv_nxt = c->snd_max().v;
+  p.rcv_nxt = c->inspect().snd_max().v;
   p.expect(FIN | ACK);
   p.send(ACK);
   p.send(FIN | ACK);

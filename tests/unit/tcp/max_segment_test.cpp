@@ -5,6 +5,7 @@
 // count as without a clamp.
 #include <gtest/gtest.h>
 
+#include "tcp/inspect.hpp"
 #include "tcp_harness.hpp"
 
 namespace shoal::tcp::test {
@@ -39,7 +40,7 @@ TEST(MaxSegment, ListenerClampsSynAckMssAndSegmentsSent) {
   ASSERT_TRUE(synack.tcp.options.mss.has_value());
   EXPECT_EQ(*synack.tcp.options.mss, 1000);
   ASSERT_NE(r.conn, nullptr);
-  EXPECT_EQ(r.conn->rcv_mss(), 1000);
+  EXPECT_EQ(r.conn->inspect().rcv_mss(), 1000);
   EXPECT_EQ(r.conn->snd_mss(), 1000);
   EXPECT_EQ(segments_of_write(h, *r.conn, 3000), (std::vector<size_t>{1000, 1000, 1000}));
   finish(h, p, r.conn);
@@ -141,7 +142,7 @@ TEST(MaxSegment, SynCookieConnectionsKeepTheListenersClamp) {
   EXPECT_EQ(h.eng->counters()[Counter::syn_cookies_sent], 1u);
   ASSERT_NE(r.conn, nullptr);
   EXPECT_EQ(r.conn->snd_mss(), 1000);
-  EXPECT_EQ(r.conn->rcv_mss(), 1000);
+  EXPECT_EQ(r.conn->inspect().rcv_mss(), 1000);
   finish(h, p, r.conn);
 }
 

@@ -6,6 +6,7 @@
 // sender waits for the RTO.
 #include <gtest/gtest.h>
 
+#include "tcp/inspect.hpp"
 #include "tcp_harness.hpp"
 
 namespace shoal::tcp::test {
@@ -47,8 +48,8 @@ struct TenInFlight {
     p.syn_options.mss = 1000;
     p.syn_options.sack_permitted = true;
     c = open_with_rtt(h, p, r, kRtt);
-    EXPECT_TRUE(c->sack_permitted());
-    EXPECT_EQ(c->rto(), milliseconds(200));
+    EXPECT_TRUE(c->inspect().sack_permitted());
+    EXPECT_EQ(c->inspect().rto(), milliseconds(200));
     s0 = p.rcv_nxt;
     t0 = h.now;
     write_str(*c, pattern(10000));
@@ -63,8 +64,8 @@ struct TenInFlight {
 TEST(Rack, LostFirstSegmentRetransmittedByTheReorderingTimer) {
   TenInFlight f(true);
   f.p.expect_none("not yet: sent 10 ms ago, RACK.rtt + reo_wnd is 12.5 ms");
-  EXPECT_EQ(f.c->congestion()->dup_acks(), 2u);
-  EXPECT_FALSE(f.c->congestion()->in_recovery());
+  EXPECT_EQ(f.c->inspect().congestion()->dup_acks(), 2u);
+  EXPECT_FALSE(f.c->inspect().congestion()->in_recovery());
   f.h.run_until(f.t0 + milliseconds(12));
   f.p.expect_none("still inside the reordering window");
   f.h.run_until(f.t0 + milliseconds(20));
@@ -73,17 +74,17 @@ TEST(Rack, LostFirstSegmentRetransmittedByTheReorderingTimer) {
   EXPECT_EQ(rtx.payload.size(), 1000u);
   EXPECT_GE(rtx.at - f.t0, milliseconds(12));
   EXPECT_LE(rtx.at - f.t0, milliseconds(14));
-  EXPECT_TRUE(f.c->congestion()->in_recovery());
+  EXPECT_TRUE(f.c->inspect().congestion()->in_recovery());
   EXPECT_EQ(counter(f.h, Counter::rack_recoveries), 1u);
   EXPECT_EQ(counter(f.h, Counter::rack_timeouts), 1u);
   EXPECT_EQ(counter(f.h, Counter::fast_recoveries), 1u);
   EXPECT_EQ(counter(f.h, Counter::rtx_timeouts), 0u);
   // NewReno's response: ssthresh = FlightSize / 2.
-  EXPECT_EQ(f.c->congestion()->ssthresh(), 5000u);
+  EXPECT_EQ(f.c->inspect().congestion()->ssthresh(), 5000u);
   // Everything arrives with the retransmission: recovery ends.
   f.h.advance(kRtt);
   f.p.send_raw(ACK, f.p.snd_nxt, f.s0 + 10000);
-  EXPECT_FALSE(f.c->congestion()->in_recovery());
+  EXPECT_FALSE(f.c->inspect().congestion()->in_recovery());
   EXPECT_EQ(f.c->send_queued(), 0u);
   finish(f.h, f.p, f.c);
 }
@@ -114,7 +115,7 @@ TEST(Rack, ReorderedSegmentInsideTheWindowIsNotRetransmitted) {
   f.p.expect_none("no retransmission of a reordered segment");
   EXPECT_EQ(counter(f.h, Counter::rack_marks), 0u);
   EXPECT_EQ(counter(f.h, Counter::fast_recoveries), 0u);
-  EXPECT_FALSE(f.c->congestion()->in_recovery());
+  EXPECT_FALSE(f.c->inspect().congestion()->in_recovery());
   f.p.send_raw(ACK, f.p.snd_nxt, f.s0 + 10000);
   EXPECT_EQ(counter(f.h, Counter::rtx_timeouts), 0u);
   finish(f.h, f.p, f.c);

@@ -6,6 +6,7 @@
 
 #include <rte_mempool.h>
 
+#include "tcp/inspect.hpp"
 #include "tcp_harness.hpp"
 
 namespace shoal::tcp::test {
@@ -27,7 +28,7 @@ TEST(Reassembly, ArrivalOrder54321) {
   Recorder r;
   r.consume = false;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->sack_permitted());
+  ASSERT_TRUE(c->inspect().sack_permitted());
   const uint32_t base = p.snd_nxt;
   constexpr uint32_t L = 100;
   const std::string all = pattern(5 * L);
@@ -41,7 +42,7 @@ TEST(Reassembly, ArrivalOrder54321) {
     EXPECT_EQ(a.tcp.options.sack[0].left, base + i * L);
     EXPECT_EQ(a.tcp.options.sack[0].right, base + 5 * L);
     EXPECT_EQ(c->readable(), 0u);
-    EXPECT_EQ(c->ooo_bytes(), (5 - i) * L);
+    EXPECT_EQ(c->inspect().ooo_bytes(), (5 - i) * L);
   }
   EXPECT_EQ(r.events, std::vector<std::string>{"connected"});
   // Segment 1 fills the hole: everything is readable, in order, and the ACK
@@ -51,7 +52,7 @@ TEST(Reassembly, ArrivalOrder54321) {
   EXPECT_EQ(a.tcp.ack, base + 5 * L);
   EXPECT_EQ(a.tcp.options.sack_count, 0);
   EXPECT_EQ(c->readable(), 5 * L);
-  EXPECT_EQ(c->ooo_bytes(), 0u);
+  EXPECT_EQ(c->inspect().ooo_bytes(), 0u);
   EXPECT_EQ(readable_text(*c), all);
   EXPECT_EQ(r.events, (std::vector<std::string>{"connected", "readable"}));
   EXPECT_EQ(h.eng->counters()[Counter::ooo_segments], 4u);
@@ -108,9 +109,9 @@ TEST(Reassembly, DuplicatesAndOverlapsAreTrimmed) {
   // Out of order 300-400, then 250-350 overlapping its front, then 300-400 again.
   p.send_raw(ACK, b + 300, p.rcv_nxt, all.substr(300, 100));
   p.send_raw(ACK, b + 250, p.rcv_nxt, all.substr(250, 100));
-  EXPECT_EQ(c->ooo_bytes(), 150u);
+  EXPECT_EQ(c->inspect().ooo_bytes(), 150u);
   p.send_raw(ACK, b + 300, p.rcv_nxt, all.substr(300, 100));
-  EXPECT_EQ(c->ooo_bytes(), 150u);
+  EXPECT_EQ(c->inspect().ooo_bytes(), 150u);
   EXPECT_EQ(h.eng->counters()[Counter::ooo_duplicates], 1u);
   for (int i = 0; i < 3; ++i) {
     Sent a = p.expect(ACK, "each out-of-order arrival is ACKed at once");
@@ -179,7 +180,7 @@ TEST(Reassembly, PerConnectionCapDropsAndCounts) {
   const uint32_t b = p.snd_nxt;
   for (uint32_t i = 1; i <= 5; ++i)
     p.send_raw(ACK, b + 100 * i, p.rcv_nxt, pattern(10, 100 * i));
-  EXPECT_EQ(c->ooo_segments(), 3u);
+  EXPECT_EQ(c->inspect().ooo_segments(), 3u);
   EXPECT_EQ(h.eng->counters()[Counter::drop_reassembly_conn_cap], 2u);
   h.out.queue.clear();
   finish(h, p, c);
@@ -194,7 +195,7 @@ TEST(DelayedAck, EverySecondFullSegmentElseAt40ms) {
   p.send(ACK, pattern(1460));
   h.advance(milliseconds(39));
   p.expect_none("not yet: one full segment");
-  EXPECT_TRUE(c->delayed_ack_armed());
+  EXPECT_TRUE(c->inspect().delayed_ack_armed());
   h.advance(milliseconds(1));
   Sent a = p.expect(ACK, "delayed ACK at 40 ms");
   EXPECT_EQ(a.tcp.ack, p.snd_nxt);
@@ -204,7 +205,7 @@ TEST(DelayedAck, EverySecondFullSegmentElseAt40ms) {
   p.expect_none("first of two");
   p.send(ACK, pattern(1460));
   EXPECT_EQ(p.expect(ACK, "ACK after the second").tcp.ack, p.snd_nxt);
-  EXPECT_FALSE(c->delayed_ack_armed());
+  EXPECT_FALSE(c->inspect().delayed_ack_armed());
   // Data we send in answer carries the ACK: nothing separate later.
   p.send(ACK, "ping");
   c->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>("pong"), 4));
@@ -280,11 +281,11 @@ TEST(QuickAck, TheFirstSegmentsAreAckedAtOnceThenDelayedAckApplies) {
   for (int i = 0; i < 3; ++i) {
     p.send(ACK | PSH, "req");
     EXPECT_EQ(p.expect(ACK, "quick ACK").tcp.ack, p.snd_nxt);
-    EXPECT_FALSE(c->delayed_ack_armed());
+    EXPECT_FALSE(c->inspect().delayed_ack_armed());
   }
   p.send(ACK | PSH, "req");
   p.expect_none("the fourth waits for the delayed ACK");
-  EXPECT_TRUE(c->delayed_ack_armed());
+  EXPECT_TRUE(c->inspect().delayed_ack_armed());
   h.advance(milliseconds(40));
   EXPECT_EQ(p.expect(ACK, "delayed ACK").tcp.ack, p.snd_nxt);
   finish(h, p, c);
@@ -362,7 +363,7 @@ TEST(ReceiveWindow, TinySegmentsCannotPinTheMempool) {
   // The application reads: the memory comes back and 1-byte segments are
   // accepted again.
   c->consume(c->readable());
-  EXPECT_EQ(c->rcv_memory(), 0u);
+  EXPECT_EQ(c->inspect().rcv_memory(), 0u);
   const uint64_t coalesced = h.eng->counters()[Counter::rcv_coalesced];
   p.send(ACK, "y");
   EXPECT_EQ(c->readable(), 1u);
@@ -388,15 +389,15 @@ TEST(ReceiveWindow, TheSegmentAtRcvNxtIsTakenWhenOutOfOrderDataFillsMemory) {
     p.send_raw(ACK, base + i, p.rcv_nxt, data.substr(i, 1));
   h.out.queue.clear();
   EXPECT_GT(h.eng->counters()[Counter::drop_rcv_memory], 0u) << "the budget was reached";
-  EXPECT_LE(c->rcv_memory(), 2u * 8 * 1024);
-  const size_t queued = c->ooo_segments();
+  EXPECT_LE(c->inspect().rcv_memory(), 2u * 8 * 1024);
+  const size_t queued = c->inspect().ooo_segments();
   EXPECT_GT(queued, 0u);
   // The hole's byte arrives: taken, and delivered with what is left behind it.
   p.send_raw(ACK, base, p.rcv_nxt, data.substr(0, 1));
   EXPECT_GT(h.eng->counters()[Counter::ooo_pruned], 0u);
   EXPECT_GE(r.received.size(), 1u);
   EXPECT_EQ(r.received, data.substr(0, r.received.size()));
-  EXPECT_EQ(c->rcv_nxt().v, base + r.received.size());
+  EXPECT_EQ(c->inspect().rcv_nxt().v, base + r.received.size());
   Sent a = p.expect(ACK, "the filled hole is ACKed at once");
   EXPECT_EQ(a.tcp.ack, base + r.received.size());
   // The peer sends the rest again, in order now: the stream completes.
@@ -424,10 +425,10 @@ TEST(Acceptability, AnAckAtTheRightEdgeIsTaken) {
   p.send_raw(ACK, edge + 1, d.tcp.seq + 1); // beyond the edge: refused, ACK sent
   EXPECT_EQ(h.eng->counters()[Counter::drop_unacceptable], unacceptable + 1);
   EXPECT_EQ(p.expect(ACK, "answer to an unacceptable segment").tcp.ack, d.tcp.ack);
-  EXPECT_EQ(c->snd_una().v, d.tcp.seq);
+  EXPECT_EQ(c->inspect().snd_una().v, d.tcp.seq);
   p.send_raw(ACK, edge, d.tcp.seq + 3); // at the edge: its ACK counts
   EXPECT_EQ(h.eng->counters()[Counter::drop_unacceptable], unacceptable + 1);
-  EXPECT_EQ(c->snd_una().v, d.tcp.seq + 3);
+  EXPECT_EQ(c->inspect().snd_una().v, d.tcp.seq + 3);
   p.expect_none();
   finish(h, p, c);
 }
@@ -464,7 +465,7 @@ TEST(Paws, ARetransmissionOfAcknowledgedDataRefreshesTsRecent) {
   p.syn_options.timestamp = wire::TcpTimestamp{100, 0};
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->timestamps());
+  ASSERT_TRUE(c->inspect().timestamps());
   auto send_ts = [&](uint32_t seq, const std::string &text, uint32_t tsval) {
     wire::TcpRepr s = make_seg(p.port, p.local_port, ACK, seq, p.rcv_nxt, p.window);
     s.options.timestamp = wire::TcpTimestamp{tsval, 0};
@@ -481,7 +482,7 @@ TEST(Paws, ARetransmissionOfAcknowledgedDataRefreshesTsRecent) {
   Sent dup = p.expect(ACK, "ACK of an old duplicate");
   EXPECT_EQ(dup.tcp.ack, seq + 3);
   EXPECT_EQ(dup.tcp.options.timestamp->ecr, 3200u) << "echo the retransmission's TSval";
-  EXPECT_EQ(c->ts_recent(), 3200u);
+  EXPECT_EQ(c->inspect().ts_recent(), 3200u);
   // An old duplicate that is older than TS.Recent stays a PAWS drop.
   send_ts(seq, "abc", 150);
   EXPECT_EQ(p.expect(ACK).tcp.options.timestamp->ecr, 3200u);
@@ -577,23 +578,23 @@ TEST(Paws, ASegmentWithAnUnacceptableAckDoesNotMoveTsRecent) {
   p.syn_options.timestamp = wire::TcpTimestamp{1000, 0};
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->timestamps());
+  ASSERT_TRUE(c->inspect().timestamps());
   auto send_ts = [&](uint32_t ack, uint32_t tsval, const std::string &text) {
     wire::TcpRepr s = make_seg(p.port, p.local_port, ACK, p.snd_nxt, ack, p.window);
     s.options.timestamp = wire::TcpTimestamp{tsval, 0};
     h.inject(s, text);
   };
-  const uint32_t before = c->ts_recent();
+  const uint32_t before = c->inspect().ts_recent();
   send_ts(p.rcv_nxt + 5000, 200000, ""); // ACKs data we never sent
   Sent challenge = p.expect(ACK, "ACK for an ACK of unsent data");
   EXPECT_EQ(challenge.tcp.options.timestamp->ecr, before);
-  EXPECT_EQ(c->ts_recent(), before);
+  EXPECT_EQ(c->inspect().ts_recent(), before);
   EXPECT_EQ(h.eng->counters()[Counter::drop_ack_unsent], 1u);
   // The peer's next real segment, TSval just above the old TS.Recent, is taken.
   send_ts(p.rcv_nxt, before + 1, "data");
   p.snd_nxt += 4;
   EXPECT_EQ(r.received, "data");
-  EXPECT_EQ(c->ts_recent(), before + 1);
+  EXPECT_EQ(c->inspect().ts_recent(), before + 1);
   EXPECT_EQ(h.eng->counters()[Counter::drop_paws], 0u);
   h.advance(milliseconds(40));
   EXPECT_EQ(p.expect(ACK, "delayed ACK").tcp.options.timestamp->ecr, before + 1);
@@ -606,7 +607,7 @@ TEST(Paws, OldTimestampIsRejectedWithAnAck) {
   p.syn_options.timestamp = wire::TcpTimestamp{1000, 0};
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->timestamps());
+  ASSERT_TRUE(c->inspect().timestamps());
   auto data = [&](uint32_t tsval, const std::string &text) {
     wire::TcpRepr s = make_seg(p.port, p.local_port, ACK, p.snd_nxt, p.rcv_nxt, p.window);
     s.options.timestamp = wire::TcpTimestamp{tsval, 0};
@@ -614,7 +615,7 @@ TEST(Paws, OldTimestampIsRejectedWithAnAck) {
   };
   data(2000, "new");
   p.snd_nxt += 3;
-  EXPECT_EQ(c->ts_recent(), 2000u);
+  EXPECT_EQ(c->inspect().ts_recent(), 2000u);
   h.out.queue.clear();
   // A segment with TSval older than TS.Recent (e.g. an old duplicate from a
   // wrapped sequence space) is dropped, counted, and answered with an ACK.
@@ -623,7 +624,7 @@ TEST(Paws, OldTimestampIsRejectedWithAnAck) {
   EXPECT_EQ(a.tcp.ack, p.snd_nxt);
   EXPECT_EQ(h.eng->counters()[Counter::drop_paws], 1u);
   EXPECT_EQ(r.received, "new");
-  EXPECT_EQ(c->ts_recent(), 2000u);
+  EXPECT_EQ(c->inspect().ts_recent(), 2000u);
   finish(h, p, c);
 }
 
@@ -685,7 +686,7 @@ TEST(ChainedPayload, LeftEdgeTrimAcrossPiecesAndPartialConsume) {
   EXPECT_EQ(c->read(buf), 248u);
   EXPECT_EQ(std::string(buf.begin(), buf.begin() + 248), all.substr(152, 248));
   EXPECT_EQ(c->readable(), 0u);
-  EXPECT_EQ(c->rcv_memory(), 0u) << "every queued mbuf's truesize given back";
+  EXPECT_EQ(c->inspect().rcv_memory(), 0u) << "every queued mbuf's truesize given back";
   h.advance(milliseconds(40));
   h.out.queue.clear();
   finish(h, p, c);
@@ -707,15 +708,15 @@ TEST(ChainedPayload, OutOfOrderChainsAreTrimmedAndReassembled) {
   p.send_raw(ACK, base + 300, p.rcv_nxt, all.substr(300, 400));
   p.send_raw(ACK, base + 100, p.rcv_nxt, all.substr(100, 250));
   EXPECT_EQ(c->readable(), 0u);
-  EXPECT_EQ(c->ooo_bytes(), 900u);
+  EXPECT_EQ(c->inspect().ooo_bytes(), 900u);
   h.out.queue.clear();
   p.send_raw(ACK, base, p.rcv_nxt, all.substr(0, 100));
   Sent a = p.expect(ACK, "ACK of the filled hole");
   EXPECT_EQ(a.tcp.ack, base + 1000);
-  EXPECT_EQ(c->ooo_bytes(), 0u);
+  EXPECT_EQ(c->inspect().ooo_bytes(), 0u);
   EXPECT_EQ(readable_text(*c), all);
   c->consume(c->readable());
-  EXPECT_EQ(c->rcv_memory(), 0u);
+  EXPECT_EQ(c->inspect().rcv_memory(), 0u);
   finish(h, p, c);
 }
 
@@ -751,7 +752,7 @@ TEST(Sack, FullDataSegmentsStayWithinTheMtu) {
   Recorder r;
   r.consume = false;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->sack_permitted());
+  ASSERT_TRUE(c->inspect().sack_permitted());
   const uint32_t b = p.snd_nxt;
   // Two islands beyond a hole: our ACKs now carry two SACK blocks.
   p.send_raw(ACK, b + 100, p.rcv_nxt, pattern(100, 100));
@@ -861,7 +862,7 @@ TEST(Dsack, NotWithoutSack) {
   Recorder r;
   r.consume = false;
   Connection *c = open_passive(h, p, r);
-  ASSERT_FALSE(c->sack_permitted());
+  ASSERT_FALSE(c->inspect().sack_permitted());
   const uint32_t b = p.snd_nxt;
   p.send_raw(ACK, b, p.rcv_nxt, pattern(100));
   h.out.queue.clear();

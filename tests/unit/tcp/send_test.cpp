@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "tcp/inspect.hpp"
 #include "tcp_harness.hpp"
 
 namespace shoal::tcp::test {
@@ -41,7 +42,7 @@ TEST(Segmentation, InitialWindowOfTenSegmentsAtTheEffectiveMss) {
     got += text(s);
   }
   p.expect_none("RFC 6928: ten segments, then wait for an ACK");
-  EXPECT_EQ(c->cwnd(), 10u * 1448);
+  EXPECT_EQ(c->inspect().cwnd(), 10u * 1448);
   // ACKs open the window (slow start); the rest follows, in order.
   while (got.size() < msg.size()) {
     ack_to(p, p.rcv_nxt);
@@ -215,10 +216,10 @@ TEST(Persist, ZeroWindowIsProbedWithBackOffThenReopens) {
   p.window = 0;
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_EQ(c->snd_wnd(), 0u);
+  ASSERT_EQ(c->inspect().snd_wnd(), 0u);
   write_str(*c, "queued behind a zero window");
   p.expect_none("zero window: nothing sent");
-  EXPECT_TRUE(c->persist_armed());
+  EXPECT_TRUE(c->inspect().persist_armed());
   const Instant t0 = h.now;
   // Probes at RTO (200 ms), then 400 ms, then 800 ms later: one octet each,
   // the first queued byte; the peer keeps answering with a zero window.
@@ -239,8 +240,8 @@ TEST(Persist, ZeroWindowIsProbedWithBackOffThenReopens) {
   p.window = 65535;
   ack_to(p, p.rcv_nxt);
   EXPECT_EQ(text(p.expect(ACK, "data after reopening")), "queued behind a zero window");
-  EXPECT_FALSE(c->persist_armed());
-  EXPECT_EQ(c->persist_backoff(), 0);
+  EXPECT_FALSE(c->inspect().persist_armed());
+  EXPECT_EQ(c->inspect().persist_backoff(), 0);
   finish(h, p, c);
 }
 
@@ -264,7 +265,7 @@ TEST(Persist, WindowClosedByThePeerMidStream) {
   // This time the peer takes the octet, window still 0.
   ack_to(p, p.rcv_nxt);
   p.expect_none();
-  EXPECT_TRUE(c->persist_armed());
+  EXPECT_TRUE(c->inspect().persist_armed());
   p.window = 4000;
   ack_to(p, p.rcv_nxt);
   EXPECT_EQ(p.expect(ACK, "the remaining 499 bytes").payload.size(), 499u);
@@ -277,7 +278,7 @@ TEST(FastRetransmit, ThreeDuplicateAcksAndNewRenoPartialAck) {
   p.syn_options.mss = 1000;
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_FALSE(c->sack_permitted());
+  ASSERT_FALSE(c->inspect().sack_permitted());
   const uint32_t s0 = p.rcv_nxt;
   write_str(*c, pattern(10000));
   for (int i = 0; i < 10; ++i)
@@ -292,20 +293,20 @@ TEST(FastRetransmit, ThreeDuplicateAcksAndNewRenoPartialAck) {
   Sent re = p.expect(ACK, "fast retransmit on the third duplicate ACK");
   EXPECT_EQ(re.tcp.seq, s0 + 1000);
   EXPECT_EQ(re.payload.size(), 1000u);
-  EXPECT_TRUE(c->congestion()->in_recovery());
+  EXPECT_TRUE(c->inspect().congestion()->in_recovery());
   EXPECT_EQ(h.eng->counters()[Counter::dup_acks_in], 3u);
   EXPECT_EQ(h.eng->counters()[Counter::fast_retransmits], 1u);
   // RFC 6582: a partial ACK (up to the second hole) retransmits at once.
   ack_to(p, s0 + 4000);
   Sent re2 = p.expect(ACK, "partial ACK: retransmit the next hole");
   EXPECT_EQ(re2.tcp.seq, s0 + 4000);
-  EXPECT_TRUE(c->congestion()->in_recovery());
+  EXPECT_TRUE(c->inspect().congestion()->in_recovery());
   // The full ACK ends recovery with cwnd = ssthresh-ish (RFC 6582 option 1).
   ack_to(p, s0 + 10000);
-  EXPECT_FALSE(c->congestion()->in_recovery());
+  EXPECT_FALSE(c->inspect().congestion()->in_recovery());
   EXPECT_EQ(h.eng->counters()[Counter::fast_recoveries], 1u);
   EXPECT_EQ(h.eng->counters()[Counter::rtx_timeouts], 0u);
-  EXPECT_LT(c->cwnd(), 10000u);
+  EXPECT_LT(c->inspect().cwnd(), 10000u);
   p.expect_none();
   finish(h, p, c);
 }
@@ -317,7 +318,7 @@ TEST(SackRecovery, TheRetransmissionPicksTheHole) {
   p.syn_options.sack_permitted = true;
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->sack_permitted());
+  ASSERT_TRUE(c->inspect().sack_permitted());
   const uint32_t s0 = p.rcv_nxt;
   auto seg = [&](int i) {
     return s0 + 1000u * static_cast<uint32_t>(i);
@@ -349,7 +350,7 @@ TEST(SackRecovery, TheRetransmissionPicksTheHole) {
   p.expect_none("nothing else is missing");
   EXPECT_EQ(h.eng->counters()[Counter::sack_retransmits], 1u);
   ack_to(p, seg(10));
-  EXPECT_FALSE(c->congestion()->in_recovery());
+  EXPECT_FALSE(c->inspect().congestion()->in_recovery());
   EXPECT_EQ(c->send_queued(), 0u);
   finish(h, p, c);
 }
@@ -373,7 +374,7 @@ TEST(Rto, ExponentialBackOffFrom200msCappedAt60s) {
     last = re.at;
     want = std::min<Duration>(want * 2, seconds(60));
   }
-  EXPECT_EQ(c->rto(), seconds(60));
+  EXPECT_EQ(c->inspect().rto(), seconds(60));
   h.run_until(last + seconds(60));
   ASSERT_TRUE(r.closed.has_value());
   EXPECT_EQ(*r.closed, CloseReason::timed_out);
@@ -395,7 +396,7 @@ TEST(Rto, GoBackNUnderTheCongestionWindow) {
   h.run_until(h.now + milliseconds(200));
   EXPECT_EQ(p.expect(ACK, "first retransmission").tcp.seq, s0);
   p.expect_none("cwnd is one segment");
-  EXPECT_EQ(c->cwnd(), 1000u);
+  EXPECT_EQ(c->inspect().cwnd(), 1000u);
   ack_to(p, s0 + 1000);
   EXPECT_EQ(p.expect(ACK).tcp.seq, s0 + 1000);
   EXPECT_EQ(p.expect(ACK).tcp.seq, s0 + 2000);
@@ -420,8 +421,8 @@ TEST(Rto, PureAcksAfterATimeoutCarrySndMax) {
     p.expect(ACK);
   h.run_until(h.now + milliseconds(200));
   EXPECT_EQ(p.expect(ACK, "retransmission").tcp.seq, s0);
-  EXPECT_EQ(c->snd_nxt().v, s0 + 1000);
-  EXPECT_EQ(c->snd_max().v, s0 + 3000);
+  EXPECT_EQ(c->inspect().snd_nxt().v, s0 + 1000);
+  EXPECT_EQ(c->inspect().snd_max().v, s0 + 3000);
   // The peer's data, still acknowledging nothing new.
   p.send_raw(ACK, p.snd_nxt, s0, "hi");
   p.snd_nxt += 2;
@@ -468,8 +469,8 @@ TEST(Rtt, HandshakeAndTimestampSamples) {
   p.send(SYN | ACK);
   p.expect(ACK);
   // RFC 6298 2.2: SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR.
-  EXPECT_EQ(c->srtt(), milliseconds(100));
-  EXPECT_EQ(c->rto(), milliseconds(300));
+  EXPECT_EQ(c->inspect().srtt(), milliseconds(100));
+  EXPECT_EQ(c->inspect().rto(), milliseconds(300));
   write_str(*c, "timed");
   Sent d = p.expect(ACK);
   h.advance(milliseconds(60));
@@ -477,8 +478,8 @@ TEST(Rtt, HandshakeAndTimestampSamples) {
   a.options.timestamp = wire::TcpTimestamp{9, d.tcp.options.timestamp->val};
   h.inject(a);
   EXPECT_EQ(h.eng->counters()[Counter::rtt_samples], 2u);
-  EXPECT_LT(c->srtt(), milliseconds(100));
-  EXPECT_GT(c->srtt(), milliseconds(60));
+  EXPECT_LT(c->inspect().srtt(), milliseconds(100));
+  EXPECT_GT(c->inspect().srtt(), milliseconds(60));
   finish(h, p, c);
 }
 
@@ -491,8 +492,8 @@ TEST(CongestionControl, NewRenoByDefaultCubicByConfigOrPerConnection) {
     EXPECT_EQ(c->congestion_control(), "newreno");
     EXPECT_FALSE(c->set_congestion_control("vegas"));
     EXPECT_TRUE(c->set_congestion_control("cubic"));
-    EXPECT_EQ(c->congestion()->name(), "cubic");
-    EXPECT_EQ(c->cwnd(), 10u * 536);
+    EXPECT_EQ(c->inspect().congestion()->name(), "cubic");
+    EXPECT_EQ(c->inspect().cwnd(), 10u * 536);
     finish(h, p, c);
   }
   EngineConfig cfg = test_config();
@@ -501,7 +502,7 @@ TEST(CongestionControl, NewRenoByDefaultCubicByConfigOrPerConnection) {
   Peer p{h};
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  EXPECT_EQ(c->congestion()->name(), "cubic");
+  EXPECT_EQ(c->inspect().congestion()->name(), "cubic");
   finish(h, p, c);
 }
 

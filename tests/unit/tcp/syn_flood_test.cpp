@@ -10,6 +10,7 @@
 #include <rte_mempool.h>
 
 #include "tcp/cookie_replay.hpp"
+#include "tcp/inspect.hpp"
 #include "tcp/seq.hpp"
 #include "tcp/syn_cookie.hpp"
 #include "tcp_harness.hpp"
@@ -223,16 +224,16 @@ TEST(SynCookieHandshake, ValidCookieBuildsConnectionWithEncodedOptions) {
   ASSERT_NE(r.conn, nullptr) << "the cookie ACK was not accepted";
   Connection &c = *r.conn;
   EXPECT_EQ(c.state(), State::established);
-  EXPECT_EQ(c.iss(), Seq{sa.tcp.seq});
-  EXPECT_EQ(c.irs(), Seq{p.snd_nxt - 1});
+  EXPECT_EQ(c.inspect().iss(), Seq{sa.tcp.seq});
+  EXPECT_EQ(c.inspect().irs(), Seq{p.snd_nxt - 1});
   EXPECT_EQ(c.snd_mss(), 1300 - 12) << "MSS from the cookie's table, minus the TS option";
-  EXPECT_TRUE(c.window_scaling());
-  EXPECT_EQ(c.snd_wscale(), 7);
-  EXPECT_EQ(c.rcv_wscale(), 5);
-  EXPECT_EQ(c.snd_wnd(), 100u << 7);
-  EXPECT_TRUE(c.sack_permitted());
-  EXPECT_TRUE(c.timestamps());
-  EXPECT_EQ(c.ts_recent(), 5001u);
+  EXPECT_TRUE(c.inspect().window_scaling());
+  EXPECT_EQ(c.inspect().snd_wscale(), 7);
+  EXPECT_EQ(c.inspect().rcv_wscale(), 5);
+  EXPECT_EQ(c.inspect().snd_wnd(), 100u << 7);
+  EXPECT_TRUE(c.inspect().sack_permitted());
+  EXPECT_TRUE(c.inspect().timestamps());
+  EXPECT_EQ(c.inspect().ts_recent(), 5001u);
   EXPECT_EQ(h.eng->counters()[Counter::syn_cookies_validated], 1u);
   EXPECT_EQ(h.eng->counters()[Counter::accepted], 1u);
   EXPECT_EQ(h.eng->syn_backlog_length(80), 1u) << "cookie connections are not half-open entries";
@@ -282,12 +283,12 @@ TEST(SynCookieHandshake, WithoutTimestampsOnlyTheMssSurvives) {
   ASSERT_EQ(acc.accepted.size(), 1u);
   Connection &c = *acc.accepted[0]->conn;
   EXPECT_EQ(c.snd_mss(), 1460);
-  EXPECT_FALSE(c.window_scaling());
-  EXPECT_EQ(c.snd_wscale(), 0);
-  EXPECT_EQ(c.rcv_wscale(), 0);
-  EXPECT_FALSE(c.sack_permitted());
-  EXPECT_FALSE(c.timestamps());
-  EXPECT_EQ(c.snd_wnd(), 65535u) << "the ACK's window, unscaled";
+  EXPECT_FALSE(c.inspect().window_scaling());
+  EXPECT_EQ(c.inspect().snd_wscale(), 0);
+  EXPECT_EQ(c.inspect().rcv_wscale(), 0);
+  EXPECT_FALSE(c.inspect().sack_permitted());
+  EXPECT_FALSE(c.inspect().timestamps());
+  EXPECT_EQ(c.inspect().snd_wnd(), 65535u) << "the ACK's window, unscaled";
   h.note("no MSS option: the smallest table entry");
   Peer q{h};
   q.port = 6000;
@@ -394,7 +395,7 @@ TEST(SynCookieHandshake, MangledTimestampEchoIsRejected) {
   a.options.timestamp = wire::TcpTimestamp{101, sa.tcp.options.timestamp->val};
   h.inject(a);
   ASSERT_NE(r.conn, nullptr);
-  EXPECT_EQ(r.conn->snd_wscale(), 2);
+  EXPECT_EQ(r.conn->inspect().snd_wscale(), 2);
   r.conn->abort();
   p.expect(RST | ACK);
   h.expect_quiet();

@@ -4,6 +4,7 @@
 // no probe may be armed (no RTT sample, loss recovery, the option off).
 #include <gtest/gtest.h>
 
+#include "tcp/inspect.hpp"
 #include "tcp_harness.hpp"
 
 namespace shoal::tcp::test {
@@ -34,14 +35,14 @@ TEST(TailLossProbe, LastSegmentLostProbeAtTwiceSrttThenRecoveredWithoutRto) {
   p.syn_options.mss = 1000;
   Recorder r;
   Connection *c = open_with_rtt(h, p, r, kRtt);
-  ASSERT_EQ(c->srtt(), kRtt);
-  ASSERT_EQ(c->rto(), milliseconds(200));
+  ASSERT_EQ(c->inspect().srtt(), kRtt);
+  ASSERT_EQ(c->inspect().rto(), milliseconds(200));
   const uint32_t s0 = p.rcv_nxt;
   const Instant t0 = h.now;
   write_str(*c, pattern(3000));
   for (int i = 0; i < 3; ++i)
     p.expect(ACK, "flight");
-  EXPECT_TRUE(c->probe_timeout_armed());
+  EXPECT_TRUE(c->inspect().probe_timeout_armed());
   h.run_until(t0 + 2 * kRtt - milliseconds(1));
   p.expect_none("no probe before 2*SRTT");
   h.run_until(t0 + 2 * kRtt);
@@ -51,22 +52,22 @@ TEST(TailLossProbe, LastSegmentLostProbeAtTwiceSrttThenRecoveredWithoutRto) {
   EXPECT_EQ(probe.payload.size(), 1000u);
   EXPECT_EQ(counter(h, Counter::tlp_probes_sent), 1u);
   EXPECT_EQ(counter(h, Counter::tlp_probes_new_data), 0u);
-  EXPECT_TRUE(c->probe_outstanding());
-  EXPECT_FALSE(c->probe_timeout_armed()) << "the RTO watches the probe";
+  EXPECT_TRUE(c->inspect().probe_outstanding());
+  EXPECT_FALSE(c->inspect().probe_timeout_armed()) << "the RTO watches the probe";
   // The peer had the first two; the probe fills the tail: everything ACKed.
-  const uint32_t cwnd_before = c->cwnd();
+  const uint32_t cwnd_before = c->inspect().cwnd();
   h.advance(kRtt);
   ack_to(p, s0 + 3000);
-  EXPECT_FALSE(c->probe_outstanding());
+  EXPECT_FALSE(c->inspect().probe_outstanding());
   EXPECT_EQ(counter(h, Counter::tlp_recoveries), 1u);
   EXPECT_EQ(counter(h, Counter::rtx_timeouts), 0u);
   EXPECT_EQ(counter(h, Counter::fast_recoveries), 0u);
   // RFC 8985 7.4.2: the response of a fast recovery (NewReno: ssthresh =
   // max(FlightSize / 2, 2 * SMSS), cwnd = ssthresh).
-  EXPECT_LT(c->cwnd(), cwnd_before);
-  EXPECT_EQ(c->cwnd(), 2000u);
-  EXPECT_EQ(c->congestion()->ssthresh(), 2000u);
-  EXPECT_FALSE(c->congestion()->in_recovery());
+  EXPECT_LT(c->inspect().cwnd(), cwnd_before);
+  EXPECT_EQ(c->inspect().cwnd(), 2000u);
+  EXPECT_EQ(c->inspect().congestion()->ssthresh(), 2000u);
+  EXPECT_FALSE(c->inspect().congestion()->in_recovery());
   EXPECT_EQ(c->send_queued(), 0u);
   h.run_until(h.now + seconds(2));
   p.expect_none("nothing more to send");
@@ -89,8 +90,8 @@ TEST(TailLossProbe, OneSegmentInFlightAddsTheDelayedAckTime) {
   h.advance(kRtt);
   ack_to(p, s0 + 2000); // the third segment was lost
   const Instant t1 = h.now;
-  const Duration pto = 2 * c->srtt() + milliseconds(40);
-  ASSERT_LT(pto, c->rto());
+  const Duration pto = 2 * c->inspect().srtt() + milliseconds(40);
+  ASSERT_LT(pto, c->inspect().rto());
   h.run_until(t1 + pto - milliseconds(1));
   p.expect_none("no probe before 2*SRTT + delayed ACK");
   h.run_until(t1 + pto);
@@ -176,12 +177,12 @@ TEST(TailLossProbe, NeverLaterThanTheRto) {
   p.syn_options.mss = 1000;
   Recorder r;
   Connection *c = open_with_rtt(h, p, r, kRtt);
-  ASSERT_EQ(c->rto(), milliseconds(200));
+  ASSERT_EQ(c->inspect().rto(), milliseconds(200));
   const uint32_t s0 = p.rcv_nxt;
   const Instant t0 = h.now;
   write_str(*c, pattern(500));
   p.expect(ACK, "the only segment");
-  EXPECT_TRUE(c->probe_timeout_armed());
+  EXPECT_TRUE(c->inspect().probe_timeout_armed());
   h.run_until(t0 + milliseconds(199));
   p.expect_none("nothing before the RTO's time");
   h.run_until(t0 + milliseconds(200));
@@ -211,7 +212,7 @@ TEST(TailLossProbe, OffRecoversOnlyAtTheRto) {
   write_str(*c, pattern(3000));
   for (int i = 0; i < 3; ++i)
     p.expect(ACK, "flight");
-  EXPECT_FALSE(c->probe_timeout_armed());
+  EXPECT_FALSE(c->inspect().probe_timeout_armed());
   h.run_until(t0 + milliseconds(199));
   p.expect_none("no probe");
   h.run_until(t0 + milliseconds(200));
@@ -236,16 +237,16 @@ TEST(TailLossProbe, NoProbeWithoutAnRttSample) {
   p.expect(SYN, "SYN retransmitted");
   p.send(SYN | ACK);
   p.expect(ACK, "ACK of SYN-ACK");
-  ASSERT_FALSE(c->rtt_estimator().has_sample());
+  ASSERT_FALSE(c->inspect().rtt_estimator().has_sample());
   const uint32_t s0 = p.rcv_nxt;
   const Instant t0 = h.now;
   write_str(*c, pattern(3000));
   for (int i = 0; i < 3; ++i)
     p.expect(ACK, "flight");
-  EXPECT_FALSE(c->probe_timeout_armed());
-  h.run_until(t0 + c->rto() - milliseconds(1));
+  EXPECT_FALSE(c->inspect().probe_timeout_armed());
+  h.run_until(t0 + c->inspect().rto() - milliseconds(1));
   p.expect_none("no probe");
-  h.run_until(t0 + c->rto());
+  h.run_until(t0 + c->inspect().rto());
   EXPECT_EQ(p.expect(ACK, "the RTO's retransmission").tcp.seq, s0);
   EXPECT_EQ(counter(h, Counter::tlp_probes_sent), 0u);
   EXPECT_EQ(counter(h, Counter::rtx_timeouts), 1u);
@@ -269,14 +270,14 @@ TEST(TailLossProbe, NoProbeInFastRecovery) {
     ack_to(p, s0 + 1000);
   Sent re = p.expect(ACK, "fast retransmit");
   EXPECT_EQ(re.tcp.seq, s0 + 1000);
-  ASSERT_TRUE(c->congestion()->in_recovery());
-  EXPECT_FALSE(c->probe_timeout_armed());
+  ASSERT_TRUE(c->inspect().congestion()->in_recovery());
+  EXPECT_FALSE(c->inspect().probe_timeout_armed());
   // A partial ACK (RFC 6582) restarts the timer: still no probe.
   h.advance(milliseconds(5));
   ack_to(p, s0 + 4000);
   EXPECT_EQ(p.expect(ACK, "the next hole").tcp.seq, s0 + 4000);
-  ASSERT_TRUE(c->congestion()->in_recovery());
-  EXPECT_FALSE(c->probe_timeout_armed());
+  ASSERT_TRUE(c->inspect().congestion()->in_recovery());
+  EXPECT_FALSE(c->inspect().probe_timeout_armed());
   // That retransmission is lost too: only the RTO (from the last new ACK,
   // 200 ms) resends it.
   const Instant last_ack = h.now;
@@ -312,10 +313,10 @@ TEST(TailLossProbe, NewDataWhenTheWindowAllows) {
   EXPECT_EQ(counter(h, Counter::retransmits), 0u);
   p.expect_none("one probe");
   // Everything arrived (only the ACKs were slow): no loss, no window cut.
-  const uint32_t cwnd_before = c->cwnd();
+  const uint32_t cwnd_before = c->inspect().cwnd();
   ack_to(p, s0 + 11000);
   EXPECT_EQ(counter(h, Counter::tlp_recoveries), 0u);
-  EXPECT_GE(c->cwnd(), cwnd_before);
+  EXPECT_GE(c->inspect().cwnd(), cwnd_before);
   EXPECT_EQ(p.expect(ACK, "the rest").tcp.seq, s0 + 11000);
   ack_to(p, s0 + 12000);
   EXPECT_EQ(c->send_queued(), 0u);
@@ -331,20 +332,20 @@ TEST(TailLossProbe, DsackShowsTheProbeWasNotNeeded) {
   p.syn_options.sack_permitted = true;
   Recorder r;
   Connection *c = open_with_rtt(h, p, r, kRtt);
-  ASSERT_TRUE(c->sack_permitted());
+  ASSERT_TRUE(c->inspect().sack_permitted());
   const uint32_t s0 = p.rcv_nxt;
   write_str(*c, pattern(3000));
   for (int i = 0; i < 3; ++i)
     p.expect(ACK, "flight");
   h.run_until(h.now + 2 * kRtt);
   EXPECT_EQ(p.expect(ACK, "the probe").tcp.seq, s0 + 2000);
-  const uint32_t cwnd_before = c->cwnd();
+  const uint32_t cwnd_before = c->inspect().cwnd();
   wire::TcpRepr a = make_seg(p.port, p.local_port, ACK, p.snd_nxt, s0 + 3000, p.window);
   a.options.sack[a.options.sack_count++] = wire::SackBlock{s0 + 2000, s0 + 3000};
   h.inject(a);
-  EXPECT_FALSE(c->probe_outstanding());
+  EXPECT_FALSE(c->inspect().probe_outstanding());
   EXPECT_EQ(counter(h, Counter::tlp_recoveries), 0u);
-  EXPECT_GE(c->cwnd(), cwnd_before);
+  EXPECT_GE(c->inspect().cwnd(), cwnd_before);
   finish(h, p, c);
 }
 
@@ -357,7 +358,7 @@ TEST(TailLossProbe, TimestampEchoShowsTheOriginalArrived) {
   p.syn_options.timestamp = wire::TcpTimestamp{1, 0};
   Recorder r;
   Connection *c = open_with_rtt(h, p, r, kRtt);
-  ASSERT_TRUE(c->timestamps());
+  ASSERT_TRUE(c->inspect().timestamps());
   const uint32_t s0 = p.rcv_nxt;
   const uint32_t mss = c->snd_mss();
   ASSERT_EQ(mss, 988u); // the timestamp option's 12 bytes come off
@@ -370,16 +371,16 @@ TEST(TailLossProbe, TimestampEchoShowsTheOriginalArrived) {
   Sent probe = p.expect(ACK, "the probe");
   ASSERT_TRUE(probe.tcp.options.timestamp.has_value());
   ASSERT_NE(probe.tcp.options.timestamp->val, last.tcp.options.timestamp->val);
-  const uint32_t cwnd_before = c->cwnd();
+  const uint32_t cwnd_before = c->inspect().cwnd();
   auto ack_echo = [&](uint32_t ecr) {
     wire::TcpRepr a = make_seg(p.port, p.local_port, ACK, p.snd_nxt, s0 + 3 * mss, p.window);
     a.options.timestamp = wire::TcpTimestamp{2, ecr};
     h.inject(a);
   };
   ack_echo(last.tcp.options.timestamp->val);
-  EXPECT_FALSE(c->probe_outstanding());
+  EXPECT_FALSE(c->inspect().probe_outstanding());
   EXPECT_EQ(counter(h, Counter::tlp_recoveries), 0u);
-  EXPECT_GE(c->cwnd(), cwnd_before);
+  EXPECT_GE(c->inspect().cwnd(), cwnd_before);
   finish(h, p, c);
 }
 
@@ -403,7 +404,7 @@ TEST(TailLossProbe, TimestampEchoOfTheProbeCountsTheRecovery) {
   a.options.timestamp = wire::TcpTimestamp{2, probe.tcp.options.timestamp->val};
   h.inject(a);
   EXPECT_EQ(counter(h, Counter::tlp_recoveries), 1u);
-  EXPECT_EQ(c->congestion()->ssthresh(), 2 * mss);
+  EXPECT_EQ(c->inspect().congestion()->ssthresh(), 2 * mss);
   finish(h, p, c);
 }
 

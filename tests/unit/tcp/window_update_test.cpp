@@ -6,6 +6,7 @@
 // identical to the previous one (a duplicate ACK to the peer, RFC 5681 2).
 #include <gtest/gtest.h>
 
+#include "tcp/inspect.hpp"
 #include "tcp_harness.hpp"
 
 namespace shoal::tcp::test {
@@ -25,7 +26,7 @@ TEST(WindowUpdate, NoDuplicateAckPerReadWithoutWindowScaling) {
   p.syn_options.mss = 1460; // no window scale option: the field shows at most 65535
   Recorder r;               // reads everything at once (consume())
   Connection *c = open_passive(h, p, r);
-  ASSERT_FALSE(c->window_scaling());
+  ASSERT_FALSE(c->inspect().window_scaling());
   // Request-sized segments, each read as it arrives: the window the peer
   // sees stays 65535 after every read, so no read is worth an ACK of its own.
   for (int i = 0; i < 20; ++i) {
@@ -48,7 +49,7 @@ TEST(WindowUpdate, ReopenedWindowStillAnnouncedWithoutWindowScaling) {
   Recorder r;
   r.consume = false;
   Connection *c = open_passive(h, p, r);
-  ASSERT_FALSE(c->window_scaling());
+  ASSERT_FALSE(c->inspect().window_scaling());
   // The peer sends as far as each ACK lets it until the window is closed;
   // nothing is read.
   uint32_t edge = p.snd_nxt + 65535;
@@ -89,12 +90,12 @@ TEST(WindowUpdate, ScaledWindowSmallReadsWaitForTheDelayedAck) {
   p.syn_options.window_scale = 7;
   Recorder r;
   Connection *c = open_passive(h, p, r);
-  ASSERT_TRUE(c->window_scaling());
+  ASSERT_TRUE(c->inspect().window_scaling());
   // The SYN-ACK could offer only 65535 (never scaled): the first read opens
   // the window to the whole buffer, worth an update.
   p.send(ACK | PSH, pattern(300));
   Sent u = p.expect(ACK, "window update: 65535 -> 256 KiB");
-  EXPECT_EQ(uint32_t{u.tcp.window} << c->rcv_wscale(), 256u * 1024);
+  EXPECT_EQ(uint32_t{u.tcp.window} << c->inspect().rcv_wscale(), 256u * 1024);
   // From then on the whole buffer shows: small reads leave the window the
   // peer sees above half of it, so they wait for the delayed ACK.
   for (int i = 1; i < 6; ++i) {
@@ -123,7 +124,7 @@ uint16_t window_after_unread(bool hold_back) {
   Recorder r;
   r.consume = false;
   Connection *c = open_passive(h, p, r);
-  EXPECT_FALSE(c->window_scaling());
+  EXPECT_FALSE(c->inspect().window_scaling());
   p.send(ACK, pattern(1000));
   h.advance(milliseconds(40));
   Sent a = p.expect(ACK, "delayed ACK");
