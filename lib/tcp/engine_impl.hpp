@@ -192,7 +192,7 @@ struct Engine::Impl {
   };
 
   // ---- input.cpp -----------------------------------------------------------
-  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant now);
   void segment_arrives(Connection &, Segment &);
   void syn_sent_arrives(Connection &, Segment &);
   // RFC 9293 3.10.7.4, the driver: the steps below in the RFC's order.

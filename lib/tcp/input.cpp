@@ -54,7 +54,7 @@ void count_in(Engine::Impl &e, const Segment &seg) {
 
 } // namespace
 
-void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
+void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant t) {
   Entry guard(*this);
   now = std::max(now, t);
 
@@ -75,10 +75,9 @@ void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
   if (l4_len < wire::kTcpMinHeaderLen || m->pkt_len < l4_off + l4_len)
     return drop(Counter::drop_malformed);
 
-  const uint64_t l4_flags = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-  if (l4_flags == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+  if (rx.l4 == ChecksumStatus::bad)
     return drop(Counter::drop_bad_checksum);
-  if (l4_flags != RTE_MBUF_F_RX_L4_CKSUM_GOOD && !tcp_checksum_ok(m, ip, l4_off, l4_len))
+  if (rx.l4 != ChecksumStatus::good && !tcp_checksum_ok(m, ip, l4_off, l4_len))
     return drop(Counter::drop_bad_checksum);
 
   // The header (with options) may straddle segments: rte_pktmbuf_read copies
