@@ -71,7 +71,8 @@ rte_mempool *bench_pool() {
 struct Sink : tcp::PacketOutput {
   uint32_t last_seq = 0, last_ack = 0, last_len = 0;
   uint64_t packets = 0;
-  void transmit(rte_mbuf *m, tcp::TxOffload) override {
+  void transmit(tcp::PacketBuf packet, tcp::TxOffload) override {
+    rte_mbuf *m = packet.mbuf();
     const auto *p = rte_pktmbuf_mtod(m, const uint8_t *);
     last_seq = uint32_t{p[24]} << 24 | uint32_t{p[25]} << 16 | uint32_t{p[26]} << 8 | p[27];
     last_ack = uint32_t{p[28]} << 24 | uint32_t{p[29]} << 16 | uint32_t{p[30]} << 8 | p[31];

@@ -56,8 +56,8 @@
 #include "posix/packetdrill_interface.hpp"
 #include "posix/socket.hpp"
 #include "tcp/counters.hpp"
-#include "tcp/mbuf_offload.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/mbuf_offload.hpp"
 
 namespace shoal::posix {
 namespace {
@@ -93,7 +93,8 @@ public:
   rte_mempool *pool() const { return pool_; }
 
   // ---- PacketOutput (engine side) ----
-  void transmit(rte_mbuf *m, tcp::TxOffload offload) override {
+  void transmit(tcp::PacketBuf packet, tcp::TxOffload offload) override {
+    rte_mbuf *m = packet.mbuf();
     tcp::set_tx_offload(m, offload);
     Sent s;
     s.at_ns = emit_ns_;

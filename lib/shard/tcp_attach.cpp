@@ -4,7 +4,7 @@
 
 #include "tcp/counters.hpp"
 #include "tcp/mbuf_offload.hpp"
-#include "tcp/mbuf_util.hpp"
+#include "tcp/packet_buf_impl.hpp"
 
 namespace shoal::shard {
 
@@ -29,7 +29,7 @@ void sum_in_software(rte_mbuf *m) {
   iph->hdr_checksum = rte_ipv4_cksum(iph);
   auto *th = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l3_len);
   uint16_t raw = 0;
-  tcp::mbuf_raw_checksum(m, l3_len, rte_be_to_cpu_16(iph->total_length) - l3_len, raw);
+  tcp::PacketBuf(m).raw_checksum(l3_len, rte_be_to_cpu_16(iph->total_length) - l3_len, raw);
   uint32_t sum = uint32_t{raw} + rte_ipv4_phdr_cksum(iph, 0);
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
@@ -139,7 +139,8 @@ void ShardTcp::input_handed_over(rte_mbuf *m, Instant now) {
   engine_->input(m, ip, tcp::rx_checksum_of(m), now);
 }
 
-void ShardTcp::transmit(rte_mbuf *ip_packet, tcp::TxOffload offload) {
+void ShardTcp::transmit(tcp::PacketBuf packet, tcp::TxOffload offload) {
+  rte_mbuf *ip_packet = packet.mbuf();
   if (offload.checksum == tcp::TxOffload::Checksum::l4 && offload.tso_segsz == 0 &&
       !shard_.params().offloads.tx_cksum_odd_chains && has_odd_inner_piece(ip_packet)) {
     sum_in_software(ip_packet);

@@ -66,7 +66,7 @@ public:
   void snapshot();
 
   // tcp::PacketOutput
-  void transmit(rte_mbuf *ip_packet, tcp::TxOffload offload) override;
+  void transmit(tcp::PacketBuf ip_packet, tcp::TxOffload offload) override;
 
 private:
   static void on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);

@@ -14,9 +14,9 @@ namespace shoal::sim {
 class ScriptedPeer::Capture final : public tcp::PacketOutput {
 public:
   explicit Capture(ScriptedPeer &peer) : peer_(peer) {}
-  void transmit(rte_mbuf *m, tcp::TxOffload offload) override {
-    tcp::set_tx_offload(m, offload);
-    peer_.on_emit(m);
+  void transmit(tcp::PacketBuf m, tcp::TxOffload offload) override {
+    tcp::set_tx_offload(m.mbuf(), offload);
+    peer_.on_emit(m.mbuf());
   }
 
 private:

@@ -23,9 +23,9 @@ class Simulation::LinkOutput final : public tcp::PacketOutput {
 public:
   LinkOutput(Link &link, const VirtualClock &clock) : link_(link), clock_(clock) {}
   // The link completes what the engine left for the port, as a NIC would.
-  void transmit(rte_mbuf *ip_packet, tcp::TxOffload offload) override {
-    tcp::set_tx_offload(ip_packet, offload);
-    link_.send(ip_packet, clock_.now());
+  void transmit(tcp::PacketBuf ip_packet, tcp::TxOffload offload) override {
+    tcp::set_tx_offload(ip_packet.mbuf(), offload);
+    link_.send(ip_packet.mbuf(), clock_.now());
   }
 
 private:

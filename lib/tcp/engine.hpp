@@ -5,17 +5,16 @@
 // lib/api): what they may rely on is declared here.
 //
 // The engine knows nothing of NIC queues or Ethernet. It consumes IPv4
-// datagrams carrying TCP (rte_mbuf, data starting at the IPv4 header) and a
-// clock value, and produces IPv4 datagrams through a PacketOutput. One engine
-// per shard; it is never touched by another thread.
+// datagrams carrying TCP (PacketBuf, tcp/packet_buf.hpp: an mbuf chain, data
+// starting at the IPv4 header) and a clock value, and produces IPv4 datagrams
+// through a PacketOutput. One engine per shard; it is never touched by
+// another thread.
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
-
-#include <rte_mbuf.h>
 
 #include "common/time.hpp"
 #include "tcp/packet_buf.hpp"
@@ -90,7 +89,7 @@ using HandlerFactory = std::function<ConnectionHandler *(Connection &)>;
 class PacketOutput {
 public:
   virtual ~PacketOutput() = default;
-  virtual void transmit(rte_mbuf *ip_packet, TxOffload offload) = 0;
+  virtual void transmit(PacketBuf ip_packet, TxOffload offload) = 0;
 };
 
 struct EngineConfig {
@@ -278,10 +277,10 @@ public:
   // at the IP layer by the caller; data offset of `m` at the IPv4 header.
   // The engine takes ownership of `m`. `rx.l4`: what the port found of the
   // TCP checksum (unknown: the engine sums it in software; bad: dropped).
-  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant now);
+  void input(PacketBuf m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant now);
   // Convenience for the simulator: parses the IPv4 header itself (drops +
   // counts bad ones; its checksum is verified unless rx.ip is good).
-  void input_ipv4(rte_mbuf *m, RxChecksum rx, Instant now);
+  void input_ipv4(PacketBuf m, RxChecksum rx, Instant now);
   // An ICMP error about one of our segments (the shard's ICMP input passes
   // those that quote TCP). Only one that quotes a sequence number the
   // connection has sent and not had acknowledged counts (RFC 5927 4.1; the

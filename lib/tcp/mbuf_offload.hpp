@@ -16,7 +16,9 @@ namespace shoal::tcp {
 // The port's verdicts as carried in a received mbuf's ol_flags.
 inline RxChecksum rx_checksum_of(const rte_mbuf *m) {
   auto status = [](uint64_t f, uint64_t good, uint64_t bad) {
-    return f == good ? ChecksumStatus::good : f == bad ? ChecksumStatus::bad : ChecksumStatus::unknown;
+    return f == good  ? ChecksumStatus::good
+           : f == bad ? ChecksumStatus::bad
+                      : ChecksumStatus::unknown;
   };
   RxChecksum r;
   r.ip = status(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD,

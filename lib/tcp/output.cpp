@@ -72,7 +72,7 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
     auto *iph = reinterpret_cast<rte_ipv4_hdr *>(p);
     auto *th = reinterpret_cast<rte_tcp_hdr *>(p + 20);
     uint16_t raw = 0;
-    mbuf_raw_checksum(m, 20, tcp_len + payload_len, raw); // the chain was just built: in range
+    PacketBuf(m).raw_checksum(20, tcp_len + payload_len, raw); // the chain was just built: in range
     uint32_t sum = uint32_t{raw} + rte_ipv4_phdr_cksum(iph, 0);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);

@@ -56,7 +56,8 @@ std::string Sent::str() const {
   return format_tcp(tcp, payload.size());
 }
 
-void Capture::transmit(rte_mbuf *m, TxOffload offload) {
+void Capture::transmit(PacketBuf packet, TxOffload offload) {
+  rte_mbuf *m = packet.mbuf();
   std::vector<uint8_t> bytes(m->pkt_len);
   const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, m->pkt_len, bytes.data()));
   if (p != bytes.data())

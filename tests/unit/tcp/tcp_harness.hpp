@@ -60,7 +60,7 @@ struct Sent {
 
 class Capture : public PacketOutput {
 public:
-  void transmit(rte_mbuf *m, TxOffload offload) override;
+  void transmit(PacketBuf packet, TxOffload offload) override;
   std::deque<Sent> queue;
   std::vector<std::string> *trace = nullptr;
   const Instant *clock = nullptr;
