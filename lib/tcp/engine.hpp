@@ -7,8 +7,7 @@
 // The engine knows nothing of NIC queues or Ethernet. It consumes IPv4
 // datagrams carrying TCP (PacketBuf, tcp/packet_buf.hpp: an mbuf chain, data
 // starting at the IPv4 header) and a clock value, and produces IPv4 datagrams
-// through a PacketOutput. One engine per shard; it is never touched by
-// another thread.
+// through a PacketOutput. One engine per shard, never touched by another thread.
 #include <cstdint>
 #include <functional>
 #include <memory>
