@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "eal_env.hpp"
+#include "tcp/packet_buf_impl.hpp"
 #include "tcp/recovery/congestion_control.hpp"
 #include "tcp/recovery/reassembly.hpp"
 #include "tcp/recovery/sack_scoreboard.hpp"
@@ -42,6 +43,11 @@ void alloc_segments(std::vector<rte_mbuf *> &v) {
     rte_pktmbuf_append(m, kSeg);
 }
 
+void free_all(PacketBuf *bufs, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    bufs[i].free();
+}
+
 void run_reassembly(benchmark::State &state, int mode) {
   const size_t n = static_cast<size_t>(state.range(0));
   std::vector<rte_mbuf *> mbufs(n);
@@ -54,7 +60,7 @@ void run_reassembly(benchmark::State &state, int mode) {
     std::shuffle(order.begin(), order.end(), rng);
   ReassemblyBudget budget;
   ReassemblyQueue q(budget, ReassemblyLimits{1u << 30, 1u << 20});
-  rte_mbuf *out[32];
+  PacketBuf out[32];
   uint32_t base = 0xFFFF0000u;
   for (auto _ : state) {
     state.PauseTiming();
@@ -66,12 +72,12 @@ void run_reassembly(benchmark::State &state, int mode) {
       if (mode != 1) {
         size_t k;
         while ((k = q.pop(rcv_nxt, out)) > 0)
-          rte_pktmbuf_free_bulk(out, static_cast<unsigned>(k));
+          free_all(out, k);
       }
     }
     size_t k;
     while ((k = q.pop(rcv_nxt, out)) > 0)
-      rte_pktmbuf_free_bulk(out, static_cast<unsigned>(k));
+      free_all(out, k);
     if (!q.empty())
       state.SkipWithError("queue not drained");
     base += static_cast<uint32_t>(n * kSeg);

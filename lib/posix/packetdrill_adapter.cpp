@@ -57,6 +57,7 @@
 #include "posix/socket.hpp"
 #include "tcp/counters.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/mbuf_offload.hpp"
 
 namespace shoal::posix {
 namespace {
@@ -92,7 +93,9 @@ public:
   rte_mempool *pool() const { return pool_; }
 
   // ---- PacketOutput (engine side) ----
-  void transmit(rte_mbuf *m) override {
+  void transmit(tcp::PacketBuf packet, tcp::TxOffload offload) override {
+    rte_mbuf *m = packet.mbuf();
+    tcp::set_tx_offload(m, offload);
     Sent s;
     s.at_ns = emit_ns_;
     s.bytes.resize(rte_pktmbuf_pkt_len(m));
@@ -219,7 +222,7 @@ public:
     std::lock_guard g(driver_->engine_mutex());
     run_to(now_ns());
     emit_ns_ = now_ns();
-    engine_->input_ipv4(m, instant_from_ns(now_ns()));
+    engine_->input_ipv4(m, tcp::RxChecksum{}, instant_from_ns(now_ns()));
     return 0;
   }
 

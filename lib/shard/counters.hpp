@@ -29,6 +29,7 @@ namespace shoal::shard {
   X(tx_full_drops,              drop,   "frames the NIC did not take while the tx backlog was full, freed")                \
   X(tx_oversize_drops,          drop,   "datagrams to send larger than the MTU (and not TSO)")             \
   X(tx_no_headroom_drops,       drop,   "IPv4 packets without headroom for the Ethernet header")            \
+  X(tx_checksum_software,       event,  "TCP segments summed in software: the port mis-sums odd-length chains") \
   X(alloc_failures,             event,  "mbuf allocations that failed (ARP requests)")                      \
   X(rx_multi_segment_drops,     drop,   "chained frames whose headers needed a contiguous copy that failed")       \
   X(rx_linearized,              event,  "chained frames copied contiguous (headers split, or not TCP)")              \

@@ -8,7 +8,7 @@
 #include <rte_ip_frag.h>
 #include <rte_prefetch.h>
 
-#include "tcp/recovery/mbuf_chain.hpp"
+#include "tcp/packet_buf_impl.hpp"
 #include "wire/bytes.hpp"
 #include "wire/tcp.hpp"
 
@@ -346,7 +346,7 @@ void Shard::ipv4_input(rte_mbuf *m, std::span<const uint8_t> datagram) {
   rte_pktmbuf_adj(m, static_cast<uint16_t>(wire::kEthernetHeaderLen));
   const uint32_t total = uint32_t{ip.header_len} + ip.payload_len;
   if (rte_pktmbuf_pkt_len(m) > total)
-    tcp::mbuf_trim_back(m, total); // Ethernet padding, in whichever segment it is
+    tcp::PacketBuf(m).trim_back(total); // Ethernet padding, in whichever segment it is
 
   if (const Handler &h = handlers_[ip.protocol]; h.fn != nullptr)
     return h.fn(h.ctx, m, ip, now_);
@@ -382,7 +382,7 @@ void Shard::fragment_input(rte_mbuf *m, const wire::Ipv4Repr &ip) {
     return drop(m, counters_.ipv4_reassembly_drops);
   const uint32_t frame_len = uint32_t{wire::kEthernetHeaderLen} + ip.header_len + ip.payload_len;
   if (rte_pktmbuf_pkt_len(m) > frame_len)
-    tcp::mbuf_trim_back(m, frame_len); // Ethernet padding must not join the datagram
+    tcp::PacketBuf(m).trim_back(frame_len); // Ethernet padding must not join the datagram
   m->l2_len = wire::kEthernetHeaderLen;
   m->l3_len = ip.header_len;
   if (frag_owner_ != nullptr) {

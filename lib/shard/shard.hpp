@@ -183,6 +183,7 @@ public:
   void count_tcp_handed_over() { counters_.tcp_handed_over.add(); }
   void count_tcp_handed_in() { counters_.tcp_handed_in.add(); }
   void count_tcp_handoff_full_drop() { count_drop(counters_.tcp_handoff_full_drops); }
+  void count_tx_checksum_software() { counters_.tx_checksum_software.add(); }
 
   // Fragments of one datagram may arrive on different shards (a device that
   // hashes them by addresses alone, or not at all: TAP). Each datagram is

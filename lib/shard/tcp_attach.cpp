@@ -1,12 +1,40 @@
 #include "shard/tcp_attach.hpp"
 
+#include <rte_ip.h>
+
 #include "tcp/counters.hpp"
+#include "tcp/mbuf_offload.hpp"
+#include "tcp/packet_buf_impl.hpp"
 
 namespace shoal::shard {
 
 namespace {
 // How often the telemetry copy of the engine counters is refreshed.
 constexpr Duration kSnapshotInterval = std::chrono::milliseconds(1);
+
+// A chain with an odd-length piece before its last one: what a port with
+// tx_cksum_odd_chains false sums wrong.
+bool has_odd_inner_piece(const rte_mbuf *m) {
+  for (const rte_mbuf *s = m; s->next != nullptr; s = s->next)
+    if (s->data_len % 2 != 0)
+      return true;
+  return false;
+}
+
+// Fills in the IPv4 header and TCP checksums of a datagram whose engine
+// left both zero for the port (TxOffload::Checksum::l4).
+void sum_in_software(rte_mbuf *m) {
+  auto *iph = rte_pktmbuf_mtod(m, rte_ipv4_hdr *);
+  const uint32_t l3_len = (iph->version_ihl & 0x0f) * 4u;
+  iph->hdr_checksum = rte_ipv4_cksum(iph);
+  auto *th = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l3_len);
+  uint16_t raw = 0;
+  tcp::PacketBuf(m).raw_checksum(l3_len, rte_be_to_cpu_16(iph->total_length) - l3_len, raw);
+  uint32_t sum = uint32_t{raw} + rte_ipv4_phdr_cksum(iph, 0);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  th->cksum = static_cast<uint16_t>(~sum);
+}
 } // namespace
 
 tcp::EngineConfig engine_config_for(const Shard &shard, tcp::EngineConfig cfg) {
@@ -15,7 +43,6 @@ tcp::EngineConfig engine_config_for(const Shard &shard, tcp::EngineConfig cfg) {
   if (cfg.mtu == 0)
     cfg.mtu = 1500;
   cfg.tx_checksum_offload = o.tx_ipv4_cksum && o.tx_tcp_cksum;
-  cfg.tx_checksum_offload_odd_chains = o.tx_cksum_odd_chains;
   cfg.tso = cfg.tx_checksum_offload && o.tx_tcp_tso;
   // A port without multi-segment transmit gets each segment in one buffer:
   // the payload is copied into the header mbuf (the engine holds this to
@@ -68,7 +95,8 @@ void ShardTcp::on_icmp_error(void *ctx, const wire::IcmpErrorRepr &e, uint16_t m
 
 void ShardTcp::on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {
   auto *self = static_cast<ShardTcp *>(ctx);
-  // The NIC's TCP checksum verdict counts only if we enabled the offload.
+  // The NIC's TCP checksum verdict counts only if we enabled the offload
+  // (the mbuf keeps only such a verdict, for a shard it is handed to).
   if (!self->shard_.params().offloads.rx_tcp_cksum)
     m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
   if (self->owner_ != nullptr && ip.payload_len >= 4) {
@@ -94,7 +122,8 @@ void ShardTcp::on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Ins
       return;
     }
   }
-  self->engine_->input(m, ip, now);
+  // The IPv4 header was validated by the shard.
+  self->engine_->input(m, ip, tcp::rx_checksum_of(m), now);
 }
 
 void ShardTcp::input_handed_over(rte_mbuf *m, Instant now) {
@@ -107,7 +136,19 @@ void ShardTcp::input_handed_over(rte_mbuf *m, Instant now) {
     rte_pktmbuf_free(m);
     return;
   }
-  engine_->input(m, ip, now);
+  engine_->input(m, ip, tcp::rx_checksum_of(m), now);
+}
+
+void ShardTcp::transmit(tcp::PacketBuf packet, tcp::TxOffload offload) {
+  rte_mbuf *ip_packet = packet.mbuf();
+  if (offload.checksum == tcp::TxOffload::Checksum::l4 && offload.tso_segsz == 0 &&
+      !shard_.params().offloads.tx_cksum_odd_chains && has_odd_inner_piece(ip_packet)) {
+    sum_in_software(ip_packet);
+    shard_.count_tx_checksum_software();
+  } else {
+    tcp::set_tx_offload(ip_packet, offload);
+  }
+  shard_.transmit_ipv4(ip_packet);
 }
 
 void ShardTcp::on_poll(void *ctx, Instant now) {

@@ -7,9 +7,15 @@
 //       TCP checksum offload is enabled, so the engine never trusts a flag
 //       nobody asked for.
 //   tx: the engine's datagrams -> Shard::transmit_ipv4 (ARP, Ethernet, tx
-//       batch). The engine sets the checksum/TSO offload flags, l3_len and
-//       l4_len (EngineConfig::tx_checksum_offload / tso, from the port's
-//       offloads); the shard sets l2_len when it prepends Ethernet.
+//       batch). The engine says which checksums it left for the port and
+//       the TSO segment size (tcp::TxOffload; EngineConfig::
+//       tx_checksum_offload / tso, from the port's offloads); here they
+//       become ol_flags, l3_len, l4_len, tso_segsz and the pseudo-header
+//       sum, and the shard sets l2_len when it prepends Ethernet. A port
+//       that mis-sums chains with an odd-length piece
+//       (dpdk::Offloads::tx_cksum_odd_chains false: DPDK 22.11's net_tap)
+//       gets such segments with their checksums summed here instead
+//       (counter tx_checksum_software).
 //   timers: Engine::advance once per poll, from the shard's TSC clock.
 //
 // A snapshot of the engine's counters is published for the telemetry thread
@@ -60,7 +66,7 @@ public:
   void snapshot();
 
   // tcp::PacketOutput
-  void transmit(rte_mbuf *ip_packet) override { shard_.transmit_ipv4(ip_packet); }
+  void transmit(tcp::PacketBuf ip_packet, tcp::TxOffload offload) override;
 
 private:
   static void on_datagram(void *ctx, rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "sim/parsed_segment.hpp"
+#include "tcp/mbuf_offload.hpp"
 
 namespace shoal::sim {
 
@@ -13,7 +14,10 @@ namespace shoal::sim {
 class ScriptedPeer::Capture final : public tcp::PacketOutput {
 public:
   explicit Capture(ScriptedPeer &peer) : peer_(peer) {}
-  void transmit(rte_mbuf *m) override { peer_.on_emit(m); }
+  void transmit(tcp::PacketBuf m, tcp::TxOffload offload) override {
+    tcp::set_tx_offload(m.mbuf(), offload);
+    peer_.on_emit(m.mbuf());
+  }
 
 private:
   ScriptedPeer &peer_;
@@ -117,7 +121,7 @@ ScriptedPeer &ScriptedPeer::inject_bytes(std::span<const uint8_t> datagram) {
   }
   std::memcpy(dst, datagram.data(), datagram.size());
   advanced_at_.reset();
-  engine_->input_ipv4(m, now_);
+  engine_->input_ipv4(m, tcp::RxChecksum{}, now_);
   return *this;
 }
 

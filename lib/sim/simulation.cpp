@@ -4,6 +4,7 @@
 
 #include "sim/pcapng.hpp"
 #include "tcp/counters.hpp"
+#include "tcp/mbuf_offload.hpp"
 
 namespace shoal::sim {
 
@@ -21,7 +22,11 @@ uint64_t derive_seed(uint64_t seed, uint64_t stream) {
 class Simulation::LinkOutput final : public tcp::PacketOutput {
 public:
   LinkOutput(Link &link, const VirtualClock &clock) : link_(link), clock_(clock) {}
-  void transmit(rte_mbuf *ip_packet) override { link_.send(ip_packet, clock_.now()); }
+  // The link completes what the engine left for the port, as a NIC would.
+  void transmit(tcp::PacketBuf ip_packet, tcp::TxOffload offload) override {
+    tcp::set_tx_offload(ip_packet.mbuf(), offload);
+    link_.send(ip_packet.mbuf(), clock_.now());
+  }
 
 private:
   Link &link_;
@@ -132,11 +137,11 @@ bool Simulation::step(Instant deadline) {
     if (ab_due && (!ba_due || *ab <= *ba)) {
       rte_mbuf *m = link_ab_->pop_due(now);
       timer_b_.last_advance.reset();
-      engine_b_->input_ipv4(m, now);
+      engine_b_->input_ipv4(m, tcp::rx_checksum_of(m), now);
     } else {
       rte_mbuf *m = link_ba_->pop_due(now);
       timer_a_.last_advance.reset();
-      engine_a_->input_ipv4(m, now);
+      engine_a_->input_ipv4(m, tcp::rx_checksum_of(m), now);
     }
     ++events_;
   }

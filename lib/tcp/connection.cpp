@@ -39,6 +39,12 @@ uint32_t Connection::rcv_memory() const {
   return rcv_mem_ + (eng_ != nullptr ? eng_->ooo_memory(*this) : 0);
 }
 
+std::span<const uint8_t> Connection::readable_piece(PacketBuf &s) {
+  const std::span<const uint8_t> b = s.piece();
+  s = s.next();
+  return b;
+}
+
 std::span<const uint8_t> Connection::peek() const {
   SHOAL_CHECK_OWNER();
   for (const rte_mbuf *s = rcvq_head_; s != nullptr; s = s->next)

@@ -23,8 +23,6 @@
 #include <span>
 #include <string_view>
 
-#include <rte_mbuf.h>
-
 #include "common/time.hpp"
 #include "tcp/conn_timers.hpp"
 #include "tcp/engine.hpp"
@@ -61,10 +59,13 @@ public:
   std::span<const uint8_t> peek() const;
   // f(std::span<const uint8_t>) over every readable span, in stream order.
   template <class F> void for_each_readable(F &&f) const {
-    for (const rte_mbuf *s = rcvq_head_; s != nullptr; s = s->next)
-      if (s->data_len != 0)
-        f(std::span<const uint8_t>(rte_pktmbuf_mtod(s, const uint8_t *), s->data_len));
+    for (PacketBuf s = rcvq_head_; s;)
+      if (const std::span<const uint8_t> b = readable_piece(s); !b.empty())
+        f(b);
   }
+  // for_each_readable's step, out of line so that this header needs no
+  // mbuf layout: the bytes of receive-queue piece `s`, and `s` moved on.
+  static std::span<const uint8_t> readable_piece(PacketBuf &s);
   // Copies up to out.size() readable bytes into `out` and consumes them.
   size_t read(std::span<uint8_t> out);
   // Releases the first n readable bytes (n <= readable()); frees fully
@@ -227,7 +228,8 @@ private:
   CongestionControl cc_{CcAlgorithm::newreno, CcConfig{}};
   SackScoreboard sack_;
 
-  // Receive queue: in-order payload segments linked through mbuf->next.
+  // Receive queue: in-order payload segments (PacketBuf's carrier, mbufs)
+  // linked through mbuf->next.
   rte_mbuf *rcvq_head_ = nullptr, *rcvq_tail_ = nullptr;
   // Send ring: committed bytes from sequence sndq_seq_ on, in direct mbufs
   // linked through ->next; the application writes into the tail's tailroom.

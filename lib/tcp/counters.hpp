@@ -84,7 +84,6 @@ namespace shoal::tcp {
   X(rcv_memory_overcommit,              event,  "in-order segments taken beyond the receive memory limit")                      \
   X(syn_data_bytes,                     event,  "payload bytes kept from a SYN")                                                \
   X(tso_sends,                          event,  "TSO datagrams sent (segmented by the port)")                                   \
-  X(tx_checksum_software,               event,  "segments summed in software: the port mis-sums odd-length chains")             \
   X(syn_retransmits,                    event,  "SYN retransmissions")                                                          \
   X(synack_retransmits,                 event,  "SYN-ACK retransmissions")                                                      \
   X(half_open_expired,                  event,  "half-open (SYN_RECEIVED) entries expired after SYN-ACK retries")               \

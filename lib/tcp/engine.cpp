@@ -395,26 +395,26 @@ Engine::Engine(const EngineConfig &cfg, rte_mempool *pool, PacketOutput &out, In
 
 Engine::~Engine() = default;
 
-void Engine::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now) {
-  impl_->input(m, ip, now);
+void Engine::input(PacketBuf m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant now) {
+  impl_->input(m, ip, rx, now);
 }
 
-void Engine::input_ipv4(rte_mbuf *m, Instant now) {
+void Engine::input_ipv4(PacketBuf m, RxChecksum rx, Instant now) {
   // The header may straddle segments of a chain (the simulator's
   // LinkConfig::chain_piece): rte_pktmbuf_read copies it out only then.
   // parse_ipv4_header checks total_length against the whole chain.
   uint8_t copy[wire::kIpv4MaxHeaderLen];
-  const uint32_t n = std::min<uint32_t>(m->pkt_len, wire::kIpv4MaxHeaderLen);
-  const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, n, copy));
-  const bool verify = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+  const uint32_t n = std::min<uint32_t>(m.length(), wire::kIpv4MaxHeaderLen);
+  const uint8_t *p = m.read(0, n, copy);
+  const bool verify = rx.ip != ChecksumStatus::good;
   wire::Ipv4Repr ip;
   if (p == nullptr ||
-      wire::parse_ipv4_header({p, n}, m->pkt_len, verify, ip) != wire::ParseError::ok) {
+      wire::parse_ipv4_header({p, n}, m.length(), verify, ip) != wire::ParseError::ok) {
     count(*impl_, Counter::drop_bad_ip);
-    rte_pktmbuf_free(m);
+    m.free();
     return;
   }
-  impl_->input(m, ip, now);
+  impl_->input(m, ip, rx, now);
 }
 
 void Engine::icmp_error(const IcmpError &e, Instant now) {

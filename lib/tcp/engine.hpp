@@ -5,9 +5,9 @@
 // lib/api): what they may rely on is declared here.
 //
 // The engine knows nothing of NIC queues or Ethernet. It consumes IPv4
-// datagrams carrying TCP (rte_mbuf, data starting at the IPv4 header) and a
-// clock value, and produces IPv4 datagrams through a PacketOutput. One engine
-// per shard; it is never touched by another thread.
+// datagrams carrying TCP (PacketBuf, tcp/packet_buf.hpp: an mbuf chain, data
+// starting at the IPv4 header) and a clock value, and produces IPv4 datagrams
+// through a PacketOutput. One engine per shard, never touched by another thread.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,9 +15,8 @@
 #include <span>
 #include <string>
 
-#include <rte_mbuf.h>
-
 #include "common/time.hpp"
+#include "tcp/packet_buf.hpp"
 #include "tcp/state.hpp"
 #include "wire/addr.hpp"
 #include "wire/ipv4.hpp"
@@ -86,10 +85,13 @@ using HandlerFactory = std::function<ConnectionHandler *(Connection &)>;
 // Where finished IPv4 datagrams go (the shard resolves ARP and adds Ethernet;
 // the simulator puts them on a virtual link). Ownership of the mbuf passes.
 // The engine leaves at least RTE_PKTMBUF_HEADROOM - 40 bytes of headroom.
+// `offload` says which checksums the engine left for the port, and whether
+// the port is to segment the datagram (tcp/packet_buf.hpp); the engine sets
+// no offload field of the mbuf itself.
 class PacketOutput {
 public:
   virtual ~PacketOutput() = default;
-  virtual void transmit(rte_mbuf *ip_packet) = 0;
+  virtual void transmit(PacketBuf ip_packet, TxOffload offload) = 0;
 };
 
 struct EngineConfig {
@@ -144,10 +146,10 @@ struct EngineConfig {
   // replayed cookie ACK cannot rebuild a closed connection (fixed memory:
   // 16 bytes per slot, allocated at the first cookie connection).
   uint32_t cookie_replay_capacity = 65536;
-  bool tx_checksum_offload = false; // else checksums in software
-  // false: the port's offload mis-sums chains with an odd-length piece
-  // (dpdk::Offloads::tx_cksum_odd_chains); such segments are summed here.
-  bool tx_checksum_offload_odd_chains = true;
+  // Leave the IPv4 and TCP checksums to the port (TxOffload::Checksum::l4),
+  // else sum them in software. A port that gets some chains wrong is the
+  // driver's to handle (lib/shard sums those itself).
+  bool tx_checksum_offload = false;
   // ISN/cookie key: random per engine start (libsodium) unless set (deterministic tests).
   std::optional<uint64_t> secret_seed;
   // Data/FIN retransmissions before the connection times out (Linux tcp_retries2).
@@ -275,10 +277,12 @@ public:
 
   // One received IPv4 datagram (protocol TCP), already parsed and validated
   // at the IP layer by the caller; data offset of `m` at the IPv4 header.
-  // The engine takes ownership of `m`.
-  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
-  // Convenience for the simulator: parses the IPv4 header itself (drops + counts bad ones).
-  void input_ipv4(rte_mbuf *m, Instant now);
+  // The engine takes ownership of `m`. `rx.l4`: what the port found of the
+  // TCP checksum (unknown: the engine sums it in software; bad: dropped).
+  void input(PacketBuf m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant now);
+  // Convenience for the simulator: parses the IPv4 header itself (drops +
+  // counts bad ones; its checksum is verified unless rx.ip is good).
+  void input_ipv4(PacketBuf m, RxChecksum rx, Instant now);
   // An ICMP error about one of our segments (the shard's ICMP input passes
   // those that quote TCP). Only one that quotes a sequence number the
   // connection has sent and not had acknowledged counts (RFC 5927 4.1; the

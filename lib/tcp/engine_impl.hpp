@@ -37,6 +37,7 @@
 #include "tcp/engine.hpp"
 #include "tcp/flow_hash.hpp"
 #include "tcp/isn.hpp"
+#include "tcp/packet_buf_impl.hpp"
 #include "tcp/pool.hpp"
 #include "tcp/rate_limit.hpp"
 #include "tcp/syn_cookie.hpp"
@@ -51,16 +52,13 @@ namespace shoal::tcp {
 struct Segment {
   wire::TcpRepr h;
   Seq seq, ack;
-  uint32_t len = 0;         // payload bytes
-  rte_mbuf *data = nullptr; // payload, nullptr when len == 0
+  uint32_t len = 0; // payload bytes
+  PacketBuf data;   // payload, empty when len == 0
 
   Segment() = default;
   Segment(const Segment &) = delete;
   Segment &operator=(const Segment &) = delete;
-  ~Segment() {
-    if (data != nullptr)
-      rte_pktmbuf_free(data);
-  }
+  ~Segment() { data.free(); }
 
   bool syn() const { return h.has(wire::tcp_flags::SYN); }
   bool fin() const { return h.has(wire::tcp_flags::FIN); }
@@ -69,9 +67,8 @@ struct Segment {
   // SEG.LEN of RFC 9293: payload plus one for each of SYN and FIN.
   uint32_t seg_len() const { return len + (syn() ? 1 : 0) + (fin() ? 1 : 0); }
   void drop_payload() {
-    if (data != nullptr)
-      rte_pktmbuf_free(data);
-    data = nullptr;
+    data.free();
+    data = {};
     len = 0;
   }
 };
@@ -192,7 +189,7 @@ struct Engine::Impl {
   };
 
   // ---- input.cpp -----------------------------------------------------------
-  void input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant now);
+  void input(PacketBuf m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant now);
   void segment_arrives(Connection &, Segment &);
   void syn_sent_arrives(Connection &, Segment &);
   // RFC 9293 3.10.7.4, the driver: the steps below in the RFC's order.
@@ -237,7 +234,7 @@ struct Engine::Impl {
   inline void queue_out_of_order(Connection &, Segment &);
   inline void receive_in_order(Connection &, Segment &);
   void take_reassembled(Connection &); // what the reassembly queue releases at RCV.NXT
-  void append_in_order(Connection &, rte_mbuf *chain);
+  void append_in_order(Connection &, PacketBuf chain);
   // Under receive memory pressure: copies the (in-order) segment's payload
   // into the tailroom of the receive queue's last mbuf and frees the
   // segment's mbufs. False if it does not fit (nothing changed).

@@ -14,7 +14,6 @@
 #include <rte_ip.h>
 
 #include "tcp/engine_impl.hpp"
-#include "tcp/mbuf_util.hpp"
 
 namespace shoal::tcp {
 
@@ -23,10 +22,9 @@ using namespace wire::tcp_flags;
 namespace {
 
 // Software TCP checksum over a (possibly multi-segment) datagram.
-bool tcp_checksum_ok(const rte_mbuf *m, const wire::Ipv4Repr &ip, uint32_t l4_off,
-                     uint32_t l4_len) {
+bool tcp_checksum_ok(PacketBuf m, const wire::Ipv4Repr &ip, uint32_t l4_off, uint32_t l4_len) {
   uint16_t raw = 0;
-  if (!mbuf_raw_checksum(m, l4_off, l4_len, raw))
+  if (!m.raw_checksum(l4_off, l4_len, raw))
     return false;
   rte_ipv4_hdr ph{};
   ph.version_ihl = 0x45;
@@ -54,13 +52,13 @@ void count_in(Engine::Impl &e, const Segment &seg) {
 
 } // namespace
 
-void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
+void Engine::Impl::input(PacketBuf m, const wire::Ipv4Repr &ip, RxChecksum rx, Instant t) {
   Entry guard(*this);
   now = std::max(now, t);
 
   auto drop = [&](Counter why) {
     count(*this, why);
-    rte_pktmbuf_free(m);
+    m.free();
   };
   if (ip.protocol != wire::kIpProtoTcp || ip.is_fragment())
     return drop(Counter::drop_bad_ip);
@@ -72,23 +70,21 @@ void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
     return drop(Counter::drop_bad_addr);
 
   const uint32_t l4_off = ip.header_len, l4_len = ip.payload_len;
-  if (l4_len < wire::kTcpMinHeaderLen || m->pkt_len < l4_off + l4_len)
+  if (l4_len < wire::kTcpMinHeaderLen || m.length() < l4_off + l4_len)
     return drop(Counter::drop_malformed);
 
-  const uint64_t l4_flags = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-  if (l4_flags == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+  if (rx.l4 == ChecksumStatus::bad)
     return drop(Counter::drop_bad_checksum);
-  if (l4_flags != RTE_MBUF_F_RX_L4_CKSUM_GOOD && !tcp_checksum_ok(m, ip, l4_off, l4_len))
+  if (rx.l4 != ChecksumStatus::good && !tcp_checksum_ok(m, ip, l4_off, l4_len))
     return drop(Counter::drop_bad_checksum);
 
-  // The header (with options) may straddle segments: rte_pktmbuf_read copies
-  // it out only then. The fixed part first, then exactly the data offset's
+  // The header (with options) may straddle segments: read() copies it out
+  // only then. The fixed part first, then exactly the data offset's
   // length: reading a fixed 60 bytes would run into the payload, which a
   // chained segment (header mbuf + send-ring piece) keeps in its second
   // mbuf, and copy it out on every segment.
   uint8_t hdr_copy[wire::kTcpMaxHeaderLen];
-  const auto *hdr =
-      static_cast<const uint8_t *>(rte_pktmbuf_read(m, l4_off, wire::kTcpMinHeaderLen, hdr_copy));
+  const uint8_t *hdr = m.read(l4_off, wire::kTcpMinHeaderLen, hdr_copy);
   if (hdr == nullptr)
     return drop(Counter::drop_malformed);
   // Out-of-range offsets (under 20, past the segment) are left to parse_tcp.
@@ -96,7 +92,7 @@ void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
   const uint32_t hdr_span = std::clamp<uint32_t>(
       doff, wire::kTcpMinHeaderLen, std::min<uint32_t>(l4_len, wire::kTcpMaxHeaderLen));
   if (hdr_span > wire::kTcpMinHeaderLen)
-    hdr = static_cast<const uint8_t *>(rte_pktmbuf_read(m, l4_off, hdr_span, hdr_copy));
+    hdr = m.read(l4_off, hdr_span, hdr_copy);
   Segment seg;
   if (hdr == nullptr ||
       wire::parse_tcp({hdr, hdr_span}, ip.src, ip.dst, false, seg.h) != wire::ParseError::ok)
@@ -108,11 +104,11 @@ void Engine::Impl::input(rte_mbuf *m, const wire::Ipv4Repr &ip, Instant t) {
   seg.ack = Seq{seg.h.ack};
   seg.len = l4_len - seg.h.header_len;
   if (seg.len > 0) {
-    m = mbuf_trim_front(m, l4_off + seg.h.header_len);
-    mbuf_trim_back(m, seg.len); // Ethernet padding, if any
+    m = m.trim_front(l4_off + seg.h.header_len);
+    m.trim_back(seg.len); // Ethernet padding, if any
     seg.data = m;
   } else {
-    rte_pktmbuf_free(m);
+    m.free();
   }
   m = nullptr;
   count_in(*this, seg);
@@ -335,7 +331,7 @@ void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
       seg.drop_payload();
       seg.seq = c.rcv_nxt_;
     } else {
-      seg.data = mbuf_trim_front(seg.data, dup);
+      seg.data = seg.data.trim_front(dup);
       seg.len -= dup;
       seg.seq = c.rcv_nxt_;
     }
@@ -347,7 +343,7 @@ void Engine::Impl::trim_to_window(Connection &c, Segment &seg) {
     if (keep == 0)
       seg.drop_payload();
     else {
-      mbuf_trim_back(seg.data, keep);
+      seg.data.trim_back(keep);
       seg.len = keep;
     }
     seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN); // the FIN lies beyond the window

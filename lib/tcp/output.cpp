@@ -41,16 +41,8 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
   ip.ttl = 64;
   ip.dont_fragment = true;
   ip.payload_len = static_cast<uint16_t>(tcp_len + payload_len);
-  // A chain the port's offload would mis-sum (tx_checksum_offload_odd_chains)
-  // is summed here instead.
-  bool offload = cfg.tx_checksum_offload;
-  if (offload && !cfg.tx_checksum_offload_odd_chains && tso_segsz == 0)
-    for (const rte_mbuf *s = payload; s != nullptr && s->next != nullptr; s = s->next)
-      if (s->data_len % 2 != 0) {
-        offload = false;
-        count(*this, Counter::tx_checksum_software);
-        break;
-      }
+  // Offloaded (TSO included): both checksum fields stay zero for the port.
+  const bool offload = cfg.tx_checksum_offload || tso_segsz != 0;
   wire::emit_ipv4(ip, {p, 20}, !offload);
   wire::emit_tcp_header(h, {p + 20, tcp_len});
   if (copy_from != nullptr) {
@@ -70,27 +62,18 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
     count(*this, Counter::drop_no_memory);
     return false;
   }
-  auto *iph = reinterpret_cast<rte_ipv4_hdr *>(p);
-  auto *th = reinterpret_cast<rte_tcp_hdr *>(p + 20);
-  if (tso_segsz != 0) {
-    // The port cuts the payload into tso_segsz pieces and fixes lengths,
-    // sequence numbers and checksums; the pseudo-header sum leaves the
-    // length out (rte_ipv4_phdr_cksum does so for TSO).
-    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
-    m->l3_len = 20;
-    m->l4_len = tcp_len;
-    m->tso_segsz = tso_segsz;
-    th->cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
-    count(*this, Counter::tso_sends);
-  } else if (offload) {
-    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-    m->l3_len = 20;
-    m->l4_len = tcp_len;
-    th->cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
+  TxOffload request;
+  if (offload) {
+    // tso_segsz != 0: the port also cuts the payload into tso_segsz pieces
+    // and fixes lengths, sequence numbers and checksums.
+    request = {TxOffload::Checksum::l4, tso_segsz};
+    if (tso_segsz != 0)
+      count(*this, Counter::tso_sends);
   } else {
-    th->cksum = 0;
+    auto *iph = reinterpret_cast<rte_ipv4_hdr *>(p);
+    auto *th = reinterpret_cast<rte_tcp_hdr *>(p + 20);
     uint16_t raw = 0;
-    mbuf_raw_checksum(m, 20, tcp_len + payload_len, raw); // the chain was just built: in range
+    PacketBuf(m).raw_checksum(20, tcp_len + payload_len, raw); // the chain was just built: in range
     uint32_t sum = uint32_t{raw} + rte_ipv4_phdr_cksum(iph, 0);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
@@ -107,7 +90,7 @@ bool Engine::Impl::transmit(const FourTuple &t, wire::TcpRepr &h, rte_mbuf *payl
     count(*this, Counter::segs_out_data);
     count(*this, Counter::bytes_out, payload_len);
   }
-  out.transmit(m);
+  out.transmit(m, request);
   return true;
 }
 

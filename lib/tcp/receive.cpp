@@ -59,9 +59,9 @@ uint32_t Engine::Impl::rcv_window_visible(const Connection &c, uint32_t space) c
   return static_cast<uint32_t>(std::min<uint64_t>(rounded, uint64_t{65535} << c.rcv_wscale_));
 }
 
-void Engine::Impl::append_in_order(Connection &c, rte_mbuf *chain) {
+void Engine::Impl::append_in_order(Connection &c, PacketBuf chain) {
   // The mbufs themselves join the receive queue, one link per segment.
-  for (rte_mbuf *s = chain; s != nullptr;) {
+  for (rte_mbuf *s = chain.mbuf(); s != nullptr;) {
     rte_mbuf *next = s->next;
     s->next = nullptr;
     if (s->data_len == 0) {
@@ -89,7 +89,7 @@ bool Engine::Impl::coalesce_in_order(Connection &c, Segment &seg) {
   auto *dst = rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len);
   // rte_pktmbuf_read copies a multi-segment payload into dst itself and
   // returns a pointer into a single-segment one.
-  const void *src = rte_pktmbuf_read(seg.data, 0, seg.len, dst);
+  const void *src = seg.data.read(0, seg.len, dst);
   if (src == nullptr)
     return false;
   if (src != dst)
@@ -97,8 +97,8 @@ bool Engine::Impl::coalesce_in_order(Connection &c, Segment &seg) {
   tail->data_len = static_cast<uint16_t>(tail->data_len + seg.len);
   tail->pkt_len = tail->data_len;
   c.rcvq_bytes_ += seg.len;
-  rte_pktmbuf_free(seg.data);
-  seg.data = nullptr;
+  seg.data.free();
+  seg.data = {};
   return true;
 }
 
@@ -129,7 +129,7 @@ bool Engine::Impl::make_receive_room(Connection &c, Segment &seg) {
   // the in-order queue holds stays bounded by the window.
   const uint64_t budget = uint64_t{2} * c.rcv_buf_;
   uint64_t held = uint64_t{c.rcv_mem_} + ooo_memory(c);
-  const uint64_t cost = uint64_t{seg.data->nb_segs} * mbuf_truesize;
+  const uint64_t cost = uint64_t{seg.data.mbuf()->nb_segs} * mbuf_truesize;
   if (held > 0 && held + cost > budget) {
     if (seg.seq != c.rcv_nxt_) {
       count(*this, Counter::drop_rcv_memory);
@@ -167,7 +167,7 @@ void Engine::Impl::queue_out_of_order(Connection &c, Segment &seg) {
   if (c.ooo_->queued_part(seg.seq, end, dup))
     note_duplicate(c, dup.start, dup.end);
   const ReassemblyResult r = c.ooo_->insert(c.rcv_nxt_, seg.seq, seg.data, seg.len);
-  seg.data = nullptr;
+  seg.data = {};
   seg.len = 0;
   seg.h.flags = static_cast<uint8_t>(seg.h.flags & ~FIN);
   switch (r) {
@@ -219,7 +219,7 @@ void Engine::Impl::receive_in_order(Connection &c, Segment &seg) {
       note_duplicate(c, dup.start, dup.end);
   }
   append_in_order(c, seg.data);
-  seg.data = nullptr;
+  seg.data = {};
   c.rcv_nxt_ = c.rcv_nxt_ + len;
   count(*this, Counter::bytes_in, len);
   c.rcv_unacked_ += len;
@@ -250,7 +250,7 @@ void Engine::Impl::receive_in_order(Connection &c, Segment &seg) {
 
 // What a non-empty reassembly queue releases once RCV.NXT has moved.
 void Engine::Impl::take_reassembled(Connection &c) {
-  rte_mbuf *popped[32];
+  PacketBuf popped[32];
   for (;;) {
     const Seq before = c.rcv_nxt_;
     const size_t n = c.ooo_->pop(c.rcv_nxt_, popped);
@@ -273,7 +273,7 @@ void Engine::Impl::queue_syn_text(Connection &c, Segment &seg) {
   const uint32_t len = std::min(seg.len, c.rcv_buf_);
   if (c.ooo_->insert(c.rcv_nxt_, c.rcv_nxt_, seg.data, len) == ReassemblyResult::queued)
     count(*this, Counter::syn_data_bytes, len);
-  seg.data = nullptr;
+  seg.data = {};
   seg.len = 0;
 }
 

@@ -61,13 +61,10 @@ bool Engine::Impl::copy_from_ring(Connection &c, Seq seq, uint32_t len, uint8_t 
 rte_mbuf *Engine::Impl::payload_refs(Connection &c, Seq seq, uint32_t len) {
   rte_mbuf *head = nullptr, *tail = nullptr;
   const bool whole = walk_ring(c, seq, len, [&](rte_mbuf *s, uint32_t off, uint32_t take) {
-    rte_mbuf *mi = rte_pktmbuf_alloc(pool);
+    // A reference on s: freed only when every reference is gone.
+    rte_mbuf *mi = PacketBuf(s).reference(pool, off, take).mbuf();
     if (mi == nullptr)
       return false;
-    rte_pktmbuf_attach(mi, s); // refcount on s: freed only when every reference is gone
-    mi->data_off = static_cast<uint16_t>(s->data_off + off);
-    mi->data_len = static_cast<uint16_t>(take);
-    mi->pkt_len = take;
     if (head == nullptr) {
       head = mi;
     } else {

@@ -150,7 +150,7 @@ void BlindInjectionTest::attack(unsigned n) {
       ASSERT_NE(m, nullptr) << "pool exhausted by the attacker";
       if (victim.state_of(at_b ? b_view : a_view) == tcp::State::established)
         ++sent_while_live_;
-      victim.input_ipv4(m, sim.now());
+      victim.input_ipv4(m, tcp::RxChecksum{}, sim.now());
     }
     log_a_.samples.emplace_back(sim.now(), sim.a().counters().get(Counter::challenge_acks));
     log_b_.samples.emplace_back(sim.now(), sim.b().counters().get(Counter::challenge_acks));

@@ -224,7 +224,7 @@ def test_httpd_keepalive(build):
     try:
         # /bytes/100000 has a 159-byte head: its body segments start mid-word
         # in the send ring's mbufs (net_tap's checksum offload mis-sums such
-        # chains; the engine sums them itself, tcp_tx_checksum_software).
+        # chains; the shard sums them itself, tx_checksum_software).
         r = run("curl", "-sv", "--max-time", "20", f"http://{STACK_IP}/bytes/100",
                 f"http://{STACK_IP}/bytes/70000", f"http://{STACK_IP}/bytes/100000",
                 timeout=30, check=False)

@@ -1,6 +1,6 @@
-// Out-of-order receive queue over rte_mbuf segments; see reassembly.hpp.
+// Out-of-order receive queue over packet buffers (mbufs); see reassembly.hpp.
 #include "tcp/recovery/reassembly.hpp"
-#include "tcp/recovery/mbuf_chain.hpp"
+#include "tcp/packet_buf_impl.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -75,7 +75,7 @@ ReassemblyQueue &ReassemblyQueue::operator=(ReassemblyQueue &&o) noexcept {
 
 void ReassemblyQueue::release(size_t first, size_t last) {
   for (size_t i = first; i < last; ++i) {
-    rte_pktmbuf_free(entries_[i].m);
+    entries_[i].m.free();
     bytes_ -= entries_[i].len;
     budget_->bytes -= entries_[i].len;
     budget_->segments -= 1;
@@ -97,9 +97,8 @@ uint32_t ReassemblyQueue::drop_last() {
   return len;
 }
 
-ReassemblyResult ReassemblyQueue::finish(ReassemblyResult r, rte_mbuf *m) {
-  if (m != nullptr)
-    rte_pktmbuf_free(m);
+ReassemblyResult ReassemblyQueue::finish(ReassemblyResult r, PacketBuf m) {
+  m.free();
   budget_->results[static_cast<size_t>(r)]++;
   return r;
 }
@@ -115,7 +114,7 @@ void ReassemblyQueue::drop_below(Seq rcv_nxt) {
   if (!entries_.empty() && seq_lt(entries_.front().seq, rcv_nxt)) {
     Entry &e = entries_.front();
     const uint32_t cut = seq_distance(e.seq, rcv_nxt);
-    e.m = mbuf_trim_front(e.m, cut);
+    e.m = e.m.trim_front(cut);
     e.seq = rcv_nxt;
     e.len -= cut;
     bytes_ -= cut;
@@ -129,10 +128,10 @@ void ReassemblyQueue::drop_below(Seq rcv_nxt) {
   n_recent_ = k;
 }
 
-ReassemblyResult ReassemblyQueue::insert(Seq rcv_nxt, Seq seq, rte_mbuf *m, uint32_t len) {
-  if (m == nullptr)
-    return finish(ReassemblyResult::empty, nullptr);
-  if (len > m->pkt_len)
+ReassemblyResult ReassemblyQueue::insert(Seq rcv_nxt, Seq seq, PacketBuf m, uint32_t len) {
+  if (!m)
+    return finish(ReassemblyResult::empty, {});
+  if (len > m.length())
     return finish(ReassemblyResult::bad_length, m);
   if (len == 0)
     return finish(ReassemblyResult::empty, m);
@@ -201,8 +200,8 @@ ReassemblyResult ReassemblyQueue::insert(Seq rcv_nxt, Seq seq, rte_mbuf *m, uint
 
   // Commit: trim the new mbuf (never copying), free what it covers, insert.
   if (cut_front > 0)
-    m = mbuf_trim_front(m, cut_front);
-  mbuf_trim_back(m, new_len);
+    m = m.trim_front(cut_front);
+  m.trim_back(new_len);
   release(i, j);
   if (entries_.capacity() == 0)
     entries_.reserve(std::min<size_t>(limits_.max_segments, 64));
@@ -218,10 +217,10 @@ ReassemblyResult ReassemblyQueue::insert(Seq rcv_nxt, Seq seq, rte_mbuf *m, uint
   budget_->bytes += new_len;
   budget_->segments += 1;
   note_recent(seq);
-  return finish(ReassemblyResult::queued, nullptr);
+  return finish(ReassemblyResult::queued, {});
 }
 
-size_t ReassemblyQueue::pop(Seq &rcv_nxt, std::span<rte_mbuf *> out) {
+size_t ReassemblyQueue::pop(Seq &rcv_nxt, std::span<PacketBuf> out) {
   drop_below(rcv_nxt);
   size_t k = 0;
   while (k < out.size() && k < entries_.size() && entries_[k].seq == rcv_nxt) {

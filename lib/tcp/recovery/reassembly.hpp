@@ -22,8 +22,7 @@
 #include <span>
 #include <vector>
 
-#include <rte_mbuf.h>
-
+#include "tcp/packet_buf.hpp"
 #include "tcp/recovery/sack_scoreboard.hpp" // SackBlock
 #include "tcp/seq.hpp"
 
@@ -82,7 +81,7 @@ public:
   // segment (bytes past len, e.g. Ethernet padding, are trimmed away). The
   // caller has already trimmed the segment to the receive window; seq is
   // SEG.SEQ of the first payload byte (after a SYN, if any).
-  ReassemblyResult insert(Seq rcv_nxt, Seq seq, rte_mbuf *m, uint32_t len);
+  ReassemblyResult insert(Seq rcv_nxt, Seq seq, PacketBuf m, uint32_t len);
 
   // Moves the in-order prefix out: while the first queued segment starts at
   // rcv_nxt, append its mbuf to out and advance rcv_nxt by its length (each
@@ -90,7 +89,7 @@ public:
   // engine delivered an overlapping in-order segment itself) is freed or
   // trimmed first. Returns how many mbufs were written; call again if it
   // filled out.
-  size_t pop(Seq &rcv_nxt, std::span<rte_mbuf *> out);
+  size_t pop(Seq &rcv_nxt, std::span<PacketBuf> out);
 
   // RFC 2018 4: the SACK blocks to send, at most out.size() (and
   // kMaxSackBlocks). The first is the block holding the most recently queued
@@ -125,11 +124,11 @@ private:
   struct Entry {
     Seq seq;
     uint32_t len;
-    rte_mbuf *m;
+    PacketBuf m;
     Seq end() const { return seq + len; }
   };
 
-  ReassemblyResult finish(ReassemblyResult r, rte_mbuf *m);
+  ReassemblyResult finish(ReassemblyResult r, PacketBuf m);
   void drop_below(Seq rcv_nxt);
   void release(size_t first, size_t last); // free entries [first, last), no erase
   bool block_containing(Seq s, SackBlock &b) const;

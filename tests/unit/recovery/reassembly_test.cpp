@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "eal_env.hpp"
+#include "tcp/packet_buf_impl.hpp"
 #include "tcp/recovery/reassembly.hpp"
 
 namespace shoal::tcp {
@@ -80,15 +81,15 @@ protected:
   uint32_t drain(ReassemblyQueue &q) {
     uint32_t got = 0;
     const Seq start = rcv_nxt_;
-    rte_mbuf *out[4];
+    PacketBuf out[4];
     for (;;) {
       Seq at = rcv_nxt_;
       const size_t n = q.pop(rcv_nxt_, out);
       for (size_t i = 0; i < n; ++i) {
-        check_bytes(out[i], at);
-        at += out[i]->pkt_len;
-        got += out[i]->pkt_len;
-        rte_pktmbuf_free(out[i]);
+        check_bytes(out[i].mbuf(), at);
+        at += out[i].length();
+        got += out[i].length();
+        out[i].free();
       }
       // pop() advances rcv_nxt by exactly the payload it handed out.
       EXPECT_EQ(rcv_nxt_.v, at.v) << trace_.str();
@@ -318,14 +319,14 @@ TEST_F(Reassembly, PopInBatches) {
   for (int i = 9; i >= 1; --i)
     insert(q, 1000 + i * 10, 10);
   insert(q, 1000, 10);
-  rte_mbuf *out[3];
+  PacketBuf out[3];
   Seq at = rcv_nxt_;
   EXPECT_EQ(q.pop(rcv_nxt_, out), 3u);
   EXPECT_EQ(rcv_nxt_, Seq{1030});
-  for (rte_mbuf *m : out) {
-    check_bytes(m, at);
-    at += m->pkt_len;
-    rte_pktmbuf_free(m);
+  for (PacketBuf m : out) {
+    check_bytes(m.mbuf(), at);
+    at += m.length();
+    m.free();
   }
   EXPECT_EQ(drain(q), 70u);
 }
@@ -476,14 +477,14 @@ TEST_F(Reassembly, RandomisedAgainstStream) {
       const R r = q.insert(rcv_nxt_, seq, seg(seq, s.len, rng() % 3, 1 + rng() % 3), s.len);
       trace_ << "insert +" << s.off << " len " << s.len << " -> " << to_string(r) << "\n";
       ASSERT_TRUE(r == R::queued || r == R::duplicate) << trace_.str();
-      rte_mbuf *out[8];
+      PacketBuf out[8];
       size_t n;
       while ((n = q.pop(rcv_nxt_, out)) > 0) {
         for (size_t i = 0; i < n; ++i) {
-          check_bytes(out[i], expect_at);
-          expect_at += out[i]->pkt_len;
-          got += out[i]->pkt_len;
-          rte_pktmbuf_free(out[i]);
+          check_bytes(out[i].mbuf(), expect_at);
+          expect_at += out[i].length();
+          got += out[i].length();
+          out[i].free();
         }
       }
       // Queue invariant: sorted, disjoint, above RCV.NXT; SACK blocks valid.

@@ -1,6 +1,6 @@
 // The Internet checksum over pieces: wire::ChecksumAccumulator and the mbuf
-// chain walk built on it (tcp/mbuf_util.hpp), against a flat checksum of the
-// same bytes. DPDK 22.11's rte_raw_cksum_mbuf loses carries when a piece
+// chain walk built on it (PacketBuf::raw_checksum), against a flat checksum
+// of the same bytes. DPDK 22.11's rte_raw_cksum_mbuf loses carries when a piece
 // follows an odd-length one; these chains are full of those.
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <rte_mbuf.h>
 
 #include "eal_env.hpp"
-#include "tcp/mbuf_util.hpp"
+#include "tcp/packet_buf_impl.hpp"
 #include "wire/checksum.hpp"
 
 namespace shoal::tcp::test {
@@ -87,13 +87,13 @@ TEST(ChecksumPieces, MbufChainsMatchTheFlatSum) {
     const uint32_t len = static_cast<uint32_t>(1 + rng() % (total - off));
     const uint16_t flat = rte_raw_cksum(bytes.data() + off, len);
     uint16_t got = 0;
-    ASSERT_TRUE(mbuf_raw_checksum(m, off, len, got));
+    ASSERT_TRUE(PacketBuf(m).raw_checksum(off, len, got));
     ASSERT_EQ(got, flat) << "round " << round << " off " << off << " len " << len;
     uint16_t dpdk = 0;
     if (rte_raw_cksum_mbuf(m, off, len, &dpdk) == 0 && dpdk != flat)
       ++dpdk_wrong;
     uint16_t unused = 0;
-    EXPECT_FALSE(mbuf_raw_checksum(m, off, static_cast<uint32_t>(total - off + 1), unused))
+    EXPECT_FALSE(PacketBuf(m).raw_checksum(off, static_cast<uint32_t>(total - off + 1), unused))
         << "a range past the chain";
     rte_pktmbuf_free(m);
   }

@@ -4,6 +4,7 @@
 // PAWS, zero-copy receive, D-SACK. Each test reads like a packet trace.
 #include <gtest/gtest.h>
 
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include "tcp/inspect.hpp"

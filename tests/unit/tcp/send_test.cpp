@@ -203,7 +203,7 @@ TEST(Tso, OneLargeDatagramWhenThePortOffersIt) {
   Sent s = p.expect(ACK, "one TSO datagram");
   EXPECT_EQ(s.payload.size(), 10000u);
   EXPECT_EQ(s.tso_segsz, 1460);
-  EXPECT_NE(s.ol_flags & RTE_MBUF_F_TX_TCP_SEG, 0u);
+  EXPECT_EQ(s.offload, (TxOffload{TxOffload::Checksum::l4, 1460})); // the port segments it
   EXPECT_EQ(text(s), pattern(10000));
   EXPECT_EQ(h.eng->counters()[Counter::tso_sends], 1u);
   p.expect_none();

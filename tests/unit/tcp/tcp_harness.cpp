@@ -21,7 +21,8 @@ std::string Sent::str() const {
   return wire::format_tcp(tcp, payload.size());
 }
 
-void Capture::transmit(rte_mbuf *m) {
+void Capture::transmit(PacketBuf packet, TxOffload offload) {
+  rte_mbuf *m = packet.mbuf();
   std::vector<uint8_t> bytes(m->pkt_len);
   const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, m->pkt_len, bytes.data()));
   if (p != bytes.data())
@@ -29,13 +30,13 @@ void Capture::transmit(rte_mbuf *m) {
   Sent s;
   for (const rte_mbuf *seg = m->next; seg != nullptr; seg = seg->next)
     s.payload_addrs.push_back(rte_pktmbuf_mtod(seg, const uint8_t *));
-  s.ol_flags = m->ol_flags;
-  s.tso_segsz = (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0 ? m->tso_segsz : 0;
+  s.offload = offload;
+  s.tso_segsz = offload.tso_segsz;
   rte_pktmbuf_free(m);
   s.at = clock ? *clock : Instant{};
   // With checksum offload (or TSO) the port fills the checksums in.
-  const bool ip_sum = (s.ol_flags & RTE_MBUF_F_TX_IP_CKSUM) == 0;
-  const bool tcp_sum = (s.ol_flags & (RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_TCP_SEG)) == 0;
+  const bool ip_sum = offload.checksum == TxOffload::Checksum::none;
+  const bool tcp_sum = offload.checksum == TxOffload::Checksum::none;
   if (wire::parse_ipv4(bytes, ip_sum, s.ip) != wire::ParseError::ok ||
       wire::parse_tcp(std::span<const uint8_t>(bytes).subspan(s.ip.header_len, s.ip.payload_len),
                       s.ip.src, s.ip.dst, tcp_sum, s.tcp) != wire::ParseError::ok) {
@@ -172,7 +173,7 @@ void Harness::inject(const wire::TcpRepr &h, std::span<const uint8_t> payload,
       off += n;
     }
   }
-  eng->input_ipv4(m, now);
+  eng->input_ipv4(m, RxChecksum{}, now);
 }
 
 void Harness::advance_to(Instant t) {

@@ -46,9 +46,9 @@ struct Sent {
   wire::TcpRepr tcp;
   std::vector<uint8_t> payload;
   // Where each payload mbuf of the datagram pointed (zero-copy checks), and
-  // the offload requests it carried.
+  // the offload request it came with.
   std::vector<const uint8_t *> payload_addrs;
-  uint64_t ol_flags = 0;
+  TxOffload offload;
   uint16_t tso_segsz = 0;
   std::string str() const;
   bool has(uint8_t f) const { return tcp.has(f); }
@@ -59,7 +59,7 @@ struct Sent {
 
 class Capture : public PacketOutput {
 public:
-  void transmit(rte_mbuf *m) override;
+  void transmit(PacketBuf packet, TxOffload offload) override;
   std::deque<Sent> queue;
   std::vector<std::string> *trace = nullptr;
   const Instant *clock = nullptr;
