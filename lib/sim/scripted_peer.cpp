@@ -42,11 +42,14 @@ ScriptedPeer::ScriptedPeer(const PeerConfig &config)
   defaults_.src_port = config.peer_port;
   defaults_.dst_port = config.engine_port;
   engine_ = std::make_unique<tcp::Engine>(ec, pool_, *out_, now_);
-  engine_->set_drop_hook([this](tcp::Counter why, uint64_t n) {
+  engine_->set_drop_hook([this](tcp::Counter why, uint64_t n, const tcp::FourTuple *t) {
     drops_.insert(drops_.end(), n, why);
     std::string text = std::string("dropped: ") + tcp::counter_name(why);
     if (n > 1)
       text += " (" + std::to_string(n) + ")";
+    if (t != nullptr)
+      text += " [" + t->remote_addr.to_string() + ":" + std::to_string(t->remote_port) + " > " +
+              t->local_addr.to_string() + ":" + std::to_string(t->local_port) + "]";
     trace_.note(now_, std::move(text));
   });
 }

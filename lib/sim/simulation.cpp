@@ -67,10 +67,14 @@ Simulation::Simulation(const SimConfig &config)
   // dropped, as "dropped by A: <drop counter>" notes.
   for (const Direction from : {Direction::a_to_b, Direction::b_to_a}) {
     tcp::Engine &e = from == Direction::a_to_b ? *engine_a_ : *engine_b_;
-    e.set_drop_hook([this, from](tcp::Counter why, uint64_t) {
-      if (trace_.enabled())
-        trace_.note(clock_.now(),
-                    "dropped by " + trace_.name(from) + ": " + tcp::counter_name(why));
+    e.set_drop_hook([this, from](tcp::Counter why, uint64_t, const tcp::FourTuple *t) {
+      if (!trace_.enabled())
+        return;
+      std::string text = "dropped by " + trace_.name(from) + ": " + tcp::counter_name(why);
+      if (t != nullptr)
+        text += " [" + t->remote_addr.to_string() + ":" + std::to_string(t->remote_port) + " > " +
+                t->local_addr.to_string() + ":" + std::to_string(t->local_port) + "]";
+      trace_.note(clock_.now(), std::move(text));
     });
   }
 }

@@ -153,10 +153,13 @@ constexpr CounterKind counter_kind(Counter c) {
 }
 
 #if SHOAL_DROP_TRACE
+struct FourTuple; // engine.hpp
 // Called with the counter and the amount each time a drop counter is
 // incremented: the reason a segment (or ICMP error, or queued data) was
-// dropped. Debug builds only (SHOAL_DROP_TRACE).
-using DropHook = std::function<void(Counter reason, uint64_t n)>;
+// dropped, and the arriving segment's four-tuple once its TCP header is
+// parsed (nullptr before that, and for drops outside input). Debug builds
+// only (SHOAL_DROP_TRACE).
+using DropHook = std::function<void(Counter reason, uint64_t n, const FourTuple *segment)>;
 #endif
 
 struct Counters {
@@ -166,7 +169,8 @@ struct Counters {
   // transitions[from][to]
   std::array<std::array<uint64_t, kStateCount>, kStateCount> transitions{};
 #if SHOAL_DROP_TRACE
-  DropHook on_drop; // empty: no hook
+  DropHook on_drop;                      // empty: no hook
+  const FourTuple *drop_tuple = nullptr; // the segment being input, once parsed
 #endif
 
   // The one place a counter is incremented.
@@ -174,11 +178,15 @@ struct Counters {
     value[static_cast<size_t>(c)] += n;
 #if SHOAL_DROP_TRACE
     if (on_drop && counter_kind(c) == CounterKind::drop)
-      on_drop(c, n);
+      on_drop(c, n, drop_tuple);
 #endif
   }
-  uint64_t get(Counter c) const { return value[static_cast<size_t>(c)]; }
-  uint64_t operator[](Counter c) const { return get(c); }
+  uint64_t get(Counter c) const {
+    return value[static_cast<size_t>(c)];
+  }
+  uint64_t operator[](Counter c) const {
+    return get(c);
+  }
   // "name value" lines for every non-zero counter, states and transitions.
   std::string to_string() const;
 };

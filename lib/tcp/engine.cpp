@@ -25,8 +25,8 @@ Engine::Impl::Impl(Engine &self_, const EngineConfig &cfg_, rte_mempool *pool_, 
                        secret.table_key() ^ 0xc00c1e5ull) {
   // The per-connection counts these limit are 8 bits wide
   // (Connection::rtx_count_, ka_probes_sent_): a larger limit is held at 255.
-  for (int *limit : {&cfg.syn_retries, &cfg.synack_retries, &cfg.data_retries,
-                     &cfg.keepalive_probes})
+  for (int *limit :
+       {&cfg.syn_retries, &cfg.synack_retries, &cfg.data_retries, &cfg.keepalive_probes})
     *limit = std::min(*limit, kMaxRetries);
   // A copied payload shares the buffer with the headers (Ethernet is
   // prepended later into the headroom).
@@ -567,7 +567,8 @@ void Engine::Impl::check_owner(const char *method) const {
     owner_violation.load()(method);
 }
 
-void Engine::set_drop_hook([[maybe_unused]] std::function<void(Counter, uint64_t)> hook) {
+void Engine::set_drop_hook(
+    [[maybe_unused]] std::function<void(Counter, uint64_t, const FourTuple *)> hook) {
 #if SHOAL_DROP_TRACE
   impl_->counters.on_drop = std::move(hook);
 #endif

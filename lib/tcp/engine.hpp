@@ -36,8 +36,8 @@ struct EngineMemory {
   uint64_t connection_bytes = 0; // connection pool storage + per-connection heap
   uint64_t flow_table_bytes = 0; // the 4-tuple -> connection index
   uint64_t time_wait_records = 0;
-  uint64_t time_wait_bytes = 0;  // records + their index
-  uint64_t other_bytes = 0;      // consumed-cookie record, listeners
+  uint64_t time_wait_bytes = 0; // records + their index
+  uint64_t other_bytes = 0;     // consumed-cookie record, listeners
   uint64_t total_bytes() const {
     return connection_bytes + flow_table_bytes + time_wait_bytes + other_bytes;
   }
@@ -364,9 +364,12 @@ public:
   bool can_connect(const FourTuple &) const;
   const Counters &counters() const;
   // Calls `hook` with the reason (a drop-kind counter) each time this engine
-  // drops something, from inside the counter's increment; an empty hook
-  // removes it. Compiled out with NDEBUG (SHOAL_DROP_TRACE 0): then a no-op.
-  void set_drop_hook(std::function<void(Counter reason, uint64_t n)> hook);
+  // drops something, from inside the counter's increment, with the arriving
+  // segment's four-tuple once its header is parsed (else nullptr); an empty
+  // hook removes it. Compiled out with NDEBUG (SHOAL_DROP_TRACE 0): then a
+  // no-op.
+  void
+  set_drop_hook(std::function<void(Counter reason, uint64_t n, const FourTuple *segment)> hook);
   // Debug builds (no NDEBUG): every Connection method first asks
   // `on_owner(ctx)` whether the calling thread may use this engine now (the
   // stack answers: its loop is not running, or this is the engine's shard

@@ -10,6 +10,7 @@
 // receive.cpp, what an ACK means for RTT, congestion control and loss
 // recovery in congestion.cpp. Not here: urgent data (RFC 6093).
 #include <algorithm>
+#include <utility>
 
 #include <rte_ip.h>
 
@@ -114,6 +115,14 @@ void Engine::Impl::input(PacketBuf m, const wire::Ipv4Repr &ip, RxChecksum rx, I
   count_in(*this, seg);
 
   const FourTuple tuple{ip.dst, ip.src, seg.h.dst_port, seg.h.src_port};
+#if SHOAL_DROP_TRACE
+  // The drop trace names this segment's tuple until input returns.
+  struct TupleNote {
+    Counters &k;
+    const FourTuple *before;
+    ~TupleNote() { k.drop_tuple = before; }
+  } note{counters, std::exchange(counters.drop_tuple, &tuple)};
+#endif
   if (Connection *c = find_connection(tuple))
     return segment_arrives(*c, seg);
   if (TimeWaitRecord *r = time_wait.find(tuple))
